@@ -1,0 +1,1 @@
+"""Dataset builders and loaders into the normalised question tables (see ``schema``)."""

@@ -1,0 +1,139 @@
+"""The normalised tables every loader produces, and their validation (pure).
+
+QA facts (EntityQuestions form): one row per question.
+Multiple-choice questions (MMLU, MedMCQA): one row per question with its options.
+A loader that breaks a rule raises ``DataValidationError`` naming the file and the row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+SPLITS = ("train", "dev", "test")
+
+QA_SCHEMA = pa.schema([
+    pa.field("id", pa.string(), nullable=False),
+    pa.field("relation", pa.string(), nullable=False),
+    pa.field("subject", pa.string(), nullable=False),
+    pa.field("question", pa.string(), nullable=False),
+    pa.field("answers", pa.list_(pa.string()), nullable=False),
+    pa.field("popularity", pa.float64()),
+    pa.field("split", pa.string(), nullable=False),
+])
+
+MC_SCHEMA = pa.schema([
+    pa.field("id", pa.string(), nullable=False),
+    pa.field("subject", pa.string(), nullable=False),
+    pa.field("question", pa.string(), nullable=False),
+    pa.field("choices", pa.list_(pa.string()), nullable=False),
+    pa.field("answer_index", pa.int64(), nullable=False),
+    pa.field("explanation", pa.string()),
+    pa.field("split", pa.string(), nullable=False),
+])
+
+
+class DataValidationError(ValueError):
+    """A data file breaks the normalised schema; the message names the file and the row."""
+
+    def __init__(self, source: str, row: int | str | None, problem: str):
+        where = f"{source}" if row is None else f"{source}, row {row}"
+        super().__init__(f"{where}: {problem}")
+        self.source, self.row, self.problem = source, row, problem
+
+
+def _require(record: Mapping[str, Any], fields: Iterable[str], source: str, row: int | str) -> None:
+    missing = [f for f in fields if f not in record or record[f] is None]
+    if missing:
+        raise DataValidationError(source, row, f"missing field(s) {', '.join(missing)}")
+
+
+def validate_qa_records(records: Sequence[Mapping[str, Any]], source: str) -> list[dict]:
+    """Check and normalise QA records; returns clean dicts in QA_SCHEMA order.
+
+    ``row`` in errors is the 0-based index of the record in ``records`` unless the record
+    carries a ``_row`` key (loaders set it to the position in the original file).
+    """
+    seen: dict[str, int | str] = {}
+    clean = []
+    for index, record in enumerate(records):
+        row = record.get("_row", index)
+        _require(record, ("id", "relation", "subject", "question", "answers", "split"), source, row)
+        answers = record["answers"]
+        if isinstance(answers, str) or not isinstance(answers, Sequence):
+            raise DataValidationError(source, row, f"'answers' must be a list of strings, got {type(answers).__name__}")
+        answers = [str(a).strip() for a in answers if a is not None and str(a).strip()]
+        if not answers:
+            raise DataValidationError(source, row, "empty answer list")
+        answers = list(dict.fromkeys(answers))  # de-duplicate aliases, keep order
+        if record["split"] not in SPLITS:
+            raise DataValidationError(source, row, f"split {record['split']!r} is not one of {SPLITS}")
+        if not str(record["question"]).strip():
+            raise DataValidationError(source, row, "empty question")
+        qid = str(record["id"])
+        if qid in seen:
+            raise DataValidationError(source, row, f"duplicate id {qid!r} (first seen at row {seen[qid]})")
+        seen[qid] = row
+        popularity = record.get("popularity")
+        clean.append({
+            "id": qid,
+            "relation": str(record["relation"]),
+            "subject": str(record["subject"]),
+            "question": str(record["question"]).strip(),
+            "answers": answers,
+            "popularity": None if popularity is None else float(popularity),
+            "split": record["split"],
+        })
+    if not clean:
+        raise DataValidationError(source, None, "no questions")
+    return clean
+
+
+def validate_mc_records(records: Sequence[Mapping[str, Any]], source: str) -> list[dict]:
+    seen: dict[str, int | str] = {}
+    clean = []
+    for index, record in enumerate(records):
+        row = record.get("_row", index)
+        _require(record, ("id", "subject", "question", "choices", "answer_index", "split"), source, row)
+        choices = [str(c) for c in record["choices"]]
+        if len(choices) < 2:
+            raise DataValidationError(source, row, f"needs at least 2 choices, got {len(choices)}")
+        answer = record["answer_index"]
+        if not isinstance(answer, int) or isinstance(answer, bool) or not 0 <= answer < len(choices):
+            raise DataValidationError(source, row, f"answer_index {answer!r} is not an index into {len(choices)} choices")
+        if record["split"] not in SPLITS:
+            raise DataValidationError(source, row, f"split {record['split']!r} is not one of {SPLITS}")
+        qid = str(record["id"])
+        if qid in seen:
+            raise DataValidationError(source, row, f"duplicate id {qid!r} (first seen at row {seen[qid]})")
+        seen[qid] = row
+        clean.append({
+            "id": qid, "subject": str(record["subject"]), "question": str(record["question"]).strip(),
+            "choices": choices, "answer_index": int(answer),
+            "explanation": record.get("explanation"), "split": record["split"],
+        })
+    if not clean:
+        raise DataValidationError(source, None, "no questions")
+    return clean
+
+
+def qa_table(records: Sequence[Mapping[str, Any]], source: str) -> pa.Table:
+    clean = validate_qa_records(records, source)
+    clean.sort(key=lambda r: r["id"])  # row order independent of loader order
+    return pa.Table.from_pylist(clean, schema=QA_SCHEMA)
+
+
+def mc_table(records: Sequence[Mapping[str, Any]], source: str) -> pa.Table:
+    clean = validate_mc_records(records, source)
+    clean.sort(key=lambda r: r["id"])
+    return pa.Table.from_pylist(clean, schema=MC_SCHEMA)
+
+
+def check_table_columns(table: pa.Table, schema: pa.Schema, source: str) -> pa.Table:
+    """Fail naming the file when a stored table lacks a column; return it cast to ``schema``."""
+    missing = [name for name in schema.names if name not in table.column_names]
+    if missing:
+        raise DataValidationError(source, None, f"missing column(s) {', '.join(missing)}")
+    return table.select(schema.names).cast(schema)

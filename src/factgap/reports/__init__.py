@@ -1,0 +1,1 @@
+"""One module per published table/figure, so editing one figure reruns that figure's job only."""

@@ -1,0 +1,59 @@
+"""Shared pieces of the report modules: loading predictions, CSV/Markdown/provenance output."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from factgap.io import write_json, write_text
+
+
+def load_predictions(paths: Sequence[str | os.PathLike], meta: Sequence[Mapping[str, str]]) -> pd.DataFrame:
+    """Concatenate prediction tables, adding the identifying columns in ``meta`` (model, dataset...)."""
+    frames = []
+    for path, extra in zip(paths, meta, strict=True):
+        frame = pq.read_table(path).to_pandas()
+        for key, value in extra.items():
+            frame[key] = value
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def fmt_ci(value: float, low: float, high: float, scale: float = 100.0) -> str:
+    if any(math.isnan(v) for v in (value, low, high)):
+        return "n/a"
+    return f"{value * scale:.1f} [{low * scale:.1f}, {high * scale:.1f}]"
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for _, row in frame.iterrows():
+        lines.append("| " + " | ".join(str(row[c]) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def write_table_outputs(numeric: pd.DataFrame, display: pd.DataFrame, title: str, notes: str,
+                        provenance: Mapping[str, Any], csv_path, md_path, provenance_path) -> None:
+    """CSV (numbers), Markdown (human table + provenance) and a provenance JSON sidecar."""
+    write_text(numeric.to_csv(index=False, float_format="%.6g"), csv_path)
+    md = (f"# {title}\n\n{markdown_table(display)}\n\n{notes}\n\n"
+          f"<details><summary>Provenance</summary>\n\n```json\n{json.dumps(provenance, indent=2, sort_keys=True, default=str)}\n```\n</details>\n")
+    write_text(md, md_path)
+    write_json(provenance, provenance_path)
+
+
+def save_figure(fig, path) -> None:
+    """PNG written atomically (render to a temp name, then rename)."""
+    from pathlib import Path
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata={"Software": None})
+    os.replace(tmp, path)

@@ -1,0 +1,93 @@
+"""S2 Table 1 analogue: exact match of Known- vs Unknown-trained models, early stop vs convergence.
+
+0-shot test exact match, overall and per knowledge category of the test items (categories from
+the base model's probe), with bootstrap intervals; the gap Known - Unknown is a paired bootstrap
+over the same test items.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from factgap.reports.common import fmt_ci, save_figure
+from factgap.stats import bootstrap_mean, bootstrap_paired_difference
+
+STAGES = ("early_stop", "convergence")
+TITLE = "Known vs Unknown fine-tuning: test exact match (0-shot)"
+
+
+def build_table(predictions: pd.DataFrame, known_set: str, unknown_set: str, n_resamples: int,
+                confidence: float, seed: int) -> pd.DataFrame:
+    """One row per (model, dataset, stage, test subset); columns with EM and CIs (fractions)."""
+    zero = predictions[predictions["prompt_mode"] == "zero_shot"]
+    rows = []
+    for (model, dataset), group in zero.groupby(["model", "dataset"], sort=True):
+        base = group[group["variant"] == "base"]
+        for stage in STAGES:
+            known = group[group["variant"] == f"{known_set}-{stage}"].sort_values("id")
+            unknown = group[group["variant"] == f"{unknown_set}-{stage}"].sort_values("id")
+            if known.empty or unknown.empty:
+                continue
+            subsets = {"all": None, **{f"test-{c}": c for c in sorted(known["category"].unique())}}
+            for subset, category in subsets.items():
+                k = known if category is None else known[known["category"] == category]
+                u = unknown if category is None else unknown[unknown["category"] == category]
+                b = base if category is None else base[base["category"] == category]
+                row = {"model": model, "dataset": dataset, "stage": stage, "test_subset": subset}
+                row.update(bootstrap_mean(b["correct"], n_resamples, confidence, seed).as_dict("base_em"))
+                row.update(bootstrap_mean(k["correct"], n_resamples, confidence, seed).as_dict("known_em"))
+                row.update(bootstrap_mean(u["correct"], n_resamples, confidence, seed).as_dict("unknown_em"))
+                row.update(bootstrap_paired_difference(k["correct"].to_numpy(), u["correct"].to_numpy(),
+                                                       n_resamples, confidence, seed).as_dict("gap"))
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    out = table[["model", "dataset", "stage", "test_subset", "known_em_n"]].rename(columns={"known_em_n": "n"}).copy()
+    for name in ("base_em", "known_em", "unknown_em", "gap"):
+        out[name] = [fmt_ci(v, lo, hi) for v, lo, hi in zip(table[name], table[f"{name}_low"], table[f"{name}_high"])]
+    return out
+
+
+def plot(table: pd.DataFrame, png_path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    overall = table[table["test_subset"] == "all"]
+    groups = list(overall.groupby(["model", "dataset"], sort=True))
+    fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(5 * max(1, len(groups)), 4), squeeze=False)
+    for ax, ((model, dataset), group) in zip(axes[0], groups):
+        x = range(len(group))
+        for offset, (col, label, color) in enumerate((("known_em", "Known-trained", "tab:blue"),
+                                                      ("unknown_em", "Unknown-trained", "tab:orange"))):
+            values = group[col] * 100
+            err = [(group[col] - group[f"{col}_low"]) * 100, (group[f"{col}_high"] - group[col]) * 100]
+            ax.bar([i + (offset - 0.5) * 0.38 for i in x], values, width=0.38, yerr=err, capsize=4,
+                   label=label, color=color)
+        ax.axhline(group["base_em"].iloc[0] * 100, color="grey", linestyle="--", label="base model")
+        ax.set_xticks(list(x), [s.replace("_", " ") for s in group["stage"]])
+        ax.set_ylabel("test exact match (%)")
+        ax.set_title(f"{model} / {dataset}")
+        ax.legend(fontsize=8)
+    fig.suptitle(TITLE, fontsize=10)
+    save_figure(fig, png_path)
+    plt.close(fig)
+
+
+def make_report(prediction_paths, meta, known_set: str, unknown_set: str, n_resamples: int, confidence: float,
+                seed: int, provenance: dict, png_path, csv_path, md_path, provenance_path) -> pd.DataFrame:
+    """Shell of ``plot_s2_factuality_gap``."""
+    from factgap.reports.common import load_predictions, write_table_outputs
+
+    table = build_table(load_predictions(prediction_paths, meta), known_set, unknown_set, n_resamples, confidence, seed)
+    if table.empty:
+        raise ValueError("no Known/Unknown model pairs among the predictions")
+    notes = (f"Exact match in %, with {confidence:.0%} bootstrap intervals ({n_resamples} resamples over test items); "
+             "gap = Known-trained - Unknown-trained, paired over the same items. test-<Category>: test items of that "
+             "SliCK category under the base model's probe.")
+    write_table_outputs(table, display_table(table), TITLE, notes, provenance, csv_path, md_path, provenance_path)
+    plot(table, png_path)
+    return table

@@ -1,0 +1,57 @@
+"""Process set-up shared by every workflow script: logging, threads, seeds, runtime line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import sys
+
+
+def setup_logging(log_path: str | os.PathLike | None = None, level: int = logging.INFO) -> logging.Logger:
+    """Log to the rule's log file (and stderr), in a format a person can read."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
+    logging.basicConfig(level=level, handlers=handlers, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return logging.getLogger("factgap")
+
+
+def runtime_line(threads: int) -> str:
+    """Where a job ran; cluster tests read this line back from rule logs."""
+    env = os.environ
+    return (f"runtime: host={socket.gethostname()} slurm_job_id={env.get('SLURM_JOB_ID', '-')} "
+            f"cuda_visible_devices={env.get('CUDA_VISIBLE_DEVICES', '-')} threads={threads}")
+
+
+def init_job(log_path: str | os.PathLike | None, threads: int, seed: int | None = None) -> logging.Logger:
+    """Call first in every script: logging, thread count, offline Hub settings, seeds."""
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logger = setup_logging(log_path)
+    logger.info(runtime_line(threads))
+    if "torch" in sys.modules or _torch_importable():
+        import torch
+
+        torch.set_num_threads(max(1, int(threads)))
+        if seed is not None:
+            torch.manual_seed(seed)
+    if seed is not None:
+        random.seed(seed)
+    return logger
+
+
+def _torch_importable() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def device_name() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,195 @@
+"""Training, dev and test sets from the probe table (pure core + thin shell).
+
+Training sets are named; a name says what the set holds:
+  known / unknown        all examples Known (or Unknown) per the configured SliCK categories (S2)
+  mix-unknown-<X>        X% Unknown, the rest Known, per relation (S1)
+  only-<Category>        a single SliCK category (S1)
+Every set draws the same number of examples per relation (min(#known, #unknown, cap)), so the
+relation mix is identical across sets and differences come from knowledge alone.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from factgap.probe import CATEGORIES
+
+TRAINING_SET_PATTERN = r"known|unknown|mix-unknown-(?:100|[1-9]?[0-9])|only-(?:HighlyKnown|MaybeKnown|WeaklyKnown|Unknown)"
+
+TRAIN_SCHEMA = pa.schema([
+    pa.field("id", pa.string(), nullable=False),
+    pa.field("relation", pa.string(), nullable=False),
+    pa.field("subject", pa.string(), nullable=False),
+    pa.field("question", pa.string(), nullable=False),
+    pa.field("answers", pa.list_(pa.string()), nullable=False),
+    pa.field("target", pa.string(), nullable=False),
+    pa.field("category", pa.string(), nullable=False),
+    pa.field("knowledge", pa.string(), nullable=False),
+])
+
+
+@dataclass(frozen=True)
+class TrainingSetSpec:
+    name: str
+    unknown_fraction: float | None  # None: a single-category set
+    category: str | None = None
+
+
+def parse_training_set(name: str) -> TrainingSetSpec:
+    if not re.fullmatch(TRAINING_SET_PATTERN, name):
+        raise ValueError(f"training set name {name!r} does not match {TRAINING_SET_PATTERN}")
+    if name == "known":
+        return TrainingSetSpec(name, 0.0)
+    if name == "unknown":
+        return TrainingSetSpec(name, 1.0)
+    if name.startswith("mix-unknown-"):
+        return TrainingSetSpec(name, int(name.rsplit("-", 1)[1]) / 100)
+    return TrainingSetSpec(name, None, name.split("-", 1)[1])
+
+
+def knowledge_group(category: str, known: Sequence[str], unknown: Sequence[str]) -> str:
+    if category in known:
+        return "known"
+    if category in unknown:
+        return "unknown"
+    return "other"
+
+
+def check_category_groups(known: Sequence[str], unknown: Sequence[str]) -> None:
+    bad = [c for c in (*known, *unknown) if c not in CATEGORIES]
+    if bad:
+        raise ValueError(f"unknown SliCK categories {bad}; valid: {CATEGORIES}")
+    overlap = set(known) & set(unknown)
+    if overlap:
+        raise ValueError(f"categories {sorted(overlap)} are both Known and Unknown")
+
+
+def subsample_per_relation(records: Sequence[Mapping], caps: Mapping[str, int | None], seed: int) -> list[Mapping]:
+    """At most caps[split] records per (relation, split), drawn with a seeded generator."""
+    groups: dict[tuple[str, str], list[Mapping]] = defaultdict(list)
+    for record in records:
+        groups[(record["relation"], record["split"])].append(record)
+    kept: list[Mapping] = []
+    for (relation, split), group in sorted(groups.items()):
+        group = sorted(group, key=lambda r: r["id"])
+        cap = caps.get(split)
+        if cap is not None and len(group) > cap:
+            group = random.Random(f"{seed}:{relation}:{split}").sample(group, cap)
+        kept.extend(group)
+    return sorted(kept, key=lambda r: r["id"])
+
+
+def per_relation_sizes(train_rows: Sequence[Mapping], known: Sequence[str], unknown: Sequence[str],
+                       cap: int | None) -> dict[str, int]:
+    """Examples per relation shared by every training set: min(#known, #unknown, cap)."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"known": 0, "unknown": 0, "other": 0})
+    for row in train_rows:
+        counts[row["relation"]][knowledge_group(row["category"], known, unknown)] += 1
+    sizes = {}
+    for relation, c in sorted(counts.items()):
+        n = min(c["known"], c["unknown"])
+        sizes[relation] = n if cap is None else min(n, cap)
+    return sizes
+
+
+def _draw(rows: Sequence[Mapping], n: int, rng: random.Random) -> list[Mapping]:
+    rows = sorted(rows, key=lambda r: r["id"])
+    if n > len(rows):
+        raise ValueError(f"need {n} examples, only {len(rows)} available")
+    return rng.sample(rows, n)
+
+
+def select_training_set(train_rows: Sequence[Mapping], spec: TrainingSetSpec, sizes: Mapping[str, int],
+                        known: Sequence[str], unknown: Sequence[str], seed: int) -> list[dict]:
+    """Rows of one training set, balanced per relation (pure, seeded)."""
+    by_relation: dict[str, list[Mapping]] = defaultdict(list)
+    for row in train_rows:
+        by_relation[row["relation"]].append(row)
+    chosen: list[Mapping] = []
+    for relation, n in sorted(sizes.items()):
+        rng = random.Random(f"{seed}:{spec.name}:{relation}")
+        rows = by_relation.get(relation, [])
+        if spec.unknown_fraction is None:
+            pool = [r for r in rows if r["category"] == spec.category]
+            chosen.extend(_draw(pool, min(n, len(pool)), rng))
+            continue
+        n_unknown = round(n * spec.unknown_fraction)
+        known_pool = [r for r in rows if knowledge_group(r["category"], known, unknown) == "known"]
+        unknown_pool = [r for r in rows if knowledge_group(r["category"], known, unknown) == "unknown"]
+        chosen.extend(_draw(unknown_pool, n_unknown, rng))
+        chosen.extend(_draw(known_pool, n - n_unknown, rng))
+    return [{
+        "id": r["id"], "relation": r["relation"], "subject": r["subject"], "question": r["question"],
+        "answers": list(r["answers"]), "target": r["answers"][0], "category": r["category"],
+        "knowledge": knowledge_group(r["category"], known, unknown),
+    } for r in sorted(chosen, key=lambda r: r["id"])]
+
+
+def cap_per_relation(rows: Sequence[Mapping], cap: int | None, seed: int, label: str) -> list[Mapping]:
+    groups: dict[str, list[Mapping]] = defaultdict(list)
+    for row in rows:
+        groups[row["relation"]].append(row)
+    kept: list[Mapping] = []
+    for relation, group in sorted(groups.items()):
+        group = sorted(group, key=lambda r: r["id"])
+        if cap is not None and len(group) > cap:
+            group = random.Random(f"{seed}:{label}:{relation}").sample(group, cap)
+        kept.extend(group)
+    return sorted(kept, key=lambda r: r["id"])
+
+
+def _read_probe(path) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()
+
+
+def build_training_set_file(probe_path, name: str, known: Sequence[str], unknown: Sequence[str],
+                            cap: int | None, seed: int, out_path, ood_relations: Sequence[str] = ()) -> int:
+    """Shell of ``build_training_set`` (held-out OOD relations never enter training)."""
+    import logging
+
+    from factgap.io import write_parquet
+
+    check_category_groups(known, unknown)
+    train_rows = [r for r in _read_probe(probe_path) if r["split"] == "train" and r["relation"] not in ood_relations]
+    sizes = per_relation_sizes(train_rows, known, unknown, cap)
+    rows = select_training_set(train_rows, parse_training_set(name), sizes, known, unknown, seed)
+    write_parquet(pa.Table.from_pylist(rows, schema=TRAIN_SCHEMA), out_path)
+    logging.getLogger(__name__).info("training set %s: %d examples, per relation %s", name, len(rows), sizes)
+    return len(rows)
+
+
+TEST_SCHEMA = pa.schema([
+    pa.field("id", pa.string(), nullable=False),
+    pa.field("relation", pa.string(), nullable=False),
+    pa.field("subject", pa.string(), nullable=False),
+    pa.field("question", pa.string(), nullable=False),
+    pa.field("answers", pa.list_(pa.string()), nullable=False),
+    pa.field("popularity", pa.float64()),
+    pa.field("category", pa.string(), nullable=False),
+])
+
+
+def build_eval_sets_file(questions_path, probe_path, dev_cap: int | None, seed: int, dev_out, test_out,
+                         ood_relations: Sequence[str] = ()) -> None:
+    """Shell of ``build_eval_sets``: dev (early stopping) and the in-distribution test set (with
+    base-model categories); OOD relations are excluded from both."""
+    import pyarrow.parquet as pq
+
+    from factgap.data.schema import QA_SCHEMA, check_table_columns
+    from factgap.io import write_parquet
+
+    questions = check_table_columns(pq.read_table(questions_path), QA_SCHEMA, str(questions_path)).to_pylist()
+    dev = cap_per_relation([r for r in questions if r["split"] == "dev" and r["relation"] not in ood_relations],
+                           dev_cap, seed, "dev")
+    write_parquet(pa.Table.from_pylist(list(dev), schema=QA_SCHEMA), dev_out)
+    test = [{k: r[k] for k in TEST_SCHEMA.names} for r in _read_probe(probe_path)
+            if r["split"] == "test" and r["relation"] not in ood_relations]
+    write_parquet(pa.Table.from_pylist(sorted(test, key=lambda r: r["id"]), schema=TEST_SCHEMA), test_out)

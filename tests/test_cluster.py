@@ -1,0 +1,171 @@
+"""factgap.cluster and scripts/submit_run.py: command lines, seed overlays, and a real run with
+submitit's local executor (no SLURM needed)."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from factgap import cluster
+
+REPO = Path(__file__).resolve().parents[1]
+SUBMIT = REPO / "scripts" / "submit_run.py"
+
+
+def _opt(cmd, flag):
+    """Values following ``flag`` up to the next option."""
+    i = cmd.index(flag)
+    out = []
+    for a in cmd[i + 1:]:
+        if a.startswith("-"):
+            break
+        out.append(a)
+    return out
+
+
+def test_slurm_command_defaults():
+    cmd = cluster.snakemake_command(python="py")
+    assert cmd[:3] == ["py", "-m", "snakemake"]
+    assert _opt(cmd, "--profile") == ["profiles/slurm"]
+    assert _opt(cmd, "--executor") == ["slurm"]
+    assert "--rerun-incomplete" in cmd
+    prefix = _opt(cmd, "--slurm-jobname-prefix")[0]
+    assert prefix.startswith("factgap-")
+    # stable across calls (a resubmitted controller finds its predecessor's jobs)...
+    assert cmd == cluster.snakemake_command(python="py")
+    # ...and independent of the Python path, different for a different run
+    assert prefix == _opt(cluster.snakemake_command(python="other"), "--slurm-jobname-prefix")[0]
+    assert prefix != _opt(cluster.snakemake_command(python="py", configfiles=["a.yaml"]),
+                          "--slurm-jobname-prefix")[0]
+
+
+def test_command_profiles_configfiles_extra_targets():
+    cmd = cluster.snakemake_command(profiles=["profiles/slurm", "profiles/slurm-test"],
+                                    configfiles=["base.yaml", Path("over.yaml")], snakefile="wf/Snakefile",
+                                    extra=["--until", "train_lora"], targets=["all"], python="py")
+    assert [cmd[i + 1] for i, a in enumerate(cmd) if a == "--profile"] == ["profiles/slurm", "profiles/slurm-test"]
+    assert _opt(cmd, "--configfile") == ["base.yaml", "over.yaml"]
+    assert _opt(cmd, "--snakefile") == ["wf/Snakefile"]
+    assert cmd[-3:] == ["--until", "train_lora", "all"]
+
+
+def test_local_command_sets_cores_and_no_jobname_prefix():
+    cmd = cluster.snakemake_command(executor="local", cores=6, python="py")
+    assert _opt(cmd, "--profile") == ["profiles/local"]
+    assert _opt(cmd, "--executor") == ["local"]
+    assert _opt(cmd, "--cores") == ["6"]
+    assert "--slurm-jobname-prefix" not in cmd
+
+
+def test_bad_executor():
+    with pytest.raises(ValueError):
+        cluster.snakemake_command(executor="pbs")
+
+
+def test_with_jobname_prefix_is_idempotent():
+    cmd = cluster.snakemake_command(python="py")
+    again, prefix = cluster.with_jobname_prefix(cmd)
+    assert again == cmd and prefix == _opt(cmd, "--slurm-jobname-prefix")[0]
+    assert cluster.unlock_command(cmd) == [*cmd, "--unlock"]
+
+
+def test_seed_overlay():
+    assert cluster.seed_overlay(3) == {"seed": 3}
+    assert cluster.seed_overlay(3, "results_dir") == {"seed": 3, "results_dir": "results/seed-3"}
+    assert cluster.seed_overlay(0, "out", "runs/") == {"seed": 0, "out": "runs/seed-0"}
+    with pytest.raises(TypeError):
+        cluster.seed_overlay("1")
+    with pytest.raises(TypeError):
+        cluster.seed_overlay(True)
+
+
+def test_write_seed_overlays_typed_yaml(tmp_path):
+    paths = cluster.write_seed_overlays([0, 1, 2], tmp_path / "ov", "results_dir")
+    assert [p.name for p in paths] == ["seed-0.yaml", "seed-1.yaml", "seed-2.yaml"]
+    loaded = yaml.safe_load(paths[2].read_text())
+    assert loaded == {"seed": 2, "results_dir": "results/seed-2"}
+    assert isinstance(loaded["seed"], int)  # the reason for overlays instead of --config seed=2
+    mtime = paths[0].stat().st_mtime_ns
+    cluster.write_seed_overlays([0], tmp_path / "ov", "results_dir")  # unchanged content: not rewritten
+    assert paths[0].stat().st_mtime_ns == mtime
+    with pytest.raises(ValueError):
+        cluster.write_seed_overlays([1, 1], tmp_path / "ov")
+
+
+def test_sweep_commands_put_overlay_last(tmp_path):
+    cmds = cluster.sweep_commands([5, 6], tmp_path, configfiles=["base.yaml"], python="py")
+    assert len(cmds) == 2
+    for seed, cmd in zip([5, 6], cmds):
+        files = _opt(cmd, "--configfile")
+        assert files[0] == "base.yaml" and files[1].endswith(f"seed-{seed}.yaml")
+    assert _opt(cmds[0], "--slurm-jobname-prefix") != _opt(cmds[1], "--slurm-jobname-prefix")
+
+
+def test_site_env():
+    assert cluster.site_env() == {}
+    assert cluster.site_env("gpu", "proj", "") == {
+        cluster.ENV_PARTITION: "gpu", cluster.ENV_ACCOUNT: "proj", cluster.ENV_GPU_MODEL: ""}
+
+
+def test_controller_pickles_and_checkpoints(tmp_path):
+    submitit = pytest.importorskip("submitit")
+    ctl = cluster.SnakemakeController(cluster.snakemake_command(python="py"), tmp_path, {"A": "1"})
+    assert isinstance(ctl, submitit.helpers.Checkpointable)
+    ctl._proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    ctl._proc.wait()
+    clone = pickle.loads(pickle.dumps(ctl))
+    assert clone.cmd == ctl.cmd and clone._proc is None and clone.env == {"A": "1"}
+    delayed = ctl.checkpoint()
+    nxt = delayed.function
+    assert isinstance(nxt, cluster.SnakemakeController)
+    assert nxt.restarts == 1 and nxt.unlock and nxt.cmd == ctl.cmd
+
+
+def test_cli_print_only(tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(SUBMIT), "--print-only", "--seeds", "0", "1", "--results-key", "results_dir",
+         "--configfile", "config/config.yaml", "--folder", str(tmp_path / "%j"), "--", "-n"],
+        capture_output=True, text=True, check=True, cwd=REPO).stdout.splitlines()
+    assert len(out) == 2
+    assert all(line.rstrip().endswith("-n") for line in out)
+    assert (tmp_path / "overlays" / "seed-1.yaml").exists()
+    assert str(REPO / "config" / "config.yaml") in out[0]
+
+
+SNAKEFILE = textwrap.dedent("""\
+    import sys
+    PY = sys.executable
+    rule all:
+        input: "results/probe.txt"
+    rule build_training_set:
+        output: "results/train.txt"
+        log: "results/logs/build_training_set.log"
+        threads: 1
+        shell: "{PY} -c 'from factgap.runtime import runtime_line; print(runtime_line({threads}))' > {log} 2>&1; echo ok > {output}"
+    rule probe_knowledge:
+        input: "results/train.txt"
+        output: "results/probe.txt"
+        log: "results/logs/probe_knowledge.log"
+        threads: 1
+        shell: "{PY} -c 'from factgap.runtime import runtime_line; print(runtime_line({threads}))' > {log} 2>&1; cat {input} > {output}"
+""")
+
+
+@pytest.mark.slow
+def test_submitit_local_executor_runs_workflow(tmp_path):
+    """The controller job, run by submitit's local executor, takes a throwaway workflow to the end."""
+    pytest.importorskip("submitit")
+    (tmp_path / "Snakefile").write_text(SNAKEFILE)
+    cmd = cluster.snakemake_command(executor="local", profiles=[str(REPO / "profiles" / "local")], cores=1)
+    jobs = cluster.submit([cmd], workdir=tmp_path, folder=tmp_path / "submitit" / "%j", cluster="local",
+                          spec=cluster.JobSpec(time_min=10, cpus=1, mem_gb=1))
+    assert jobs[0].result() == 0, jobs[0].stderr()
+    assert (tmp_path / "results" / "probe.txt").read_text() == "ok\n"
+    line = (tmp_path / "results" / "logs" / "probe_knowledge.log").read_text().splitlines()[0]
+    assert line.startswith("runtime: host=") and "slurm_job_id=-" in line

@@ -1,0 +1,179 @@
+# Config validation, wildcard constraints and input functions shared by all rule files.
+# Kept free of heavy imports: Snakemake re-reads this file for every job.
+import ast
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+validate(config, "../../config/schema.yaml")
+
+RESULTS = "results"
+CATEGORIES = ("HighlyKnown", "MaybeKnown", "WeaklyKnown", "Unknown")
+STAGES = ("early_stop", "convergence")
+TRAINING_SET_PATTERN = r"known|unknown|mix-unknown-(?:100|[1-9]?[0-9])|only-(?:HighlyKnown|MaybeKnown|WeaklyKnown|Unknown)"
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+PACKAGE_DIR = Path(workflow.basedir) / "src" / "factgap"
+
+
+def config_error(key, problem):
+    raise ValueError(f"config key '{key}': {problem}")
+
+
+def check_config_semantics(cfg):
+    """Rules the JSON schema cannot express; each error names the offending key."""
+    known, unknown = cfg["splits"]["known_categories"], cfg["splits"]["unknown_categories"]
+    overlap = sorted(set(known) & set(unknown))
+    if overlap:
+        config_error("splits.known_categories", f"{overlap} also listed in splits.unknown_categories")
+    overlap_names = sorted(set(cfg["models"]) & set(cfg["helper_models"]))
+    if overlap_names:
+        config_error("helper_models", f"names {overlap_names} are already used in models")
+    rationale = cfg["evaluation"]["rationale_model"]
+    if rationale is not None and rationale not in {**cfg["models"], **cfg["helper_models"]}:
+        config_error("evaluation.rationale_model", f"{rationale!r} is not a name in models or helper_models")
+    for name, spec in cfg["datasets"].items():
+        if spec["loader"] == "entityquestions" and not spec["path"]:
+            config_error(f"datasets.{name}.path", "EntityQuestions needs the path of dataset.zip or its unpacked folder")
+        fractions = spec["split_fractions"]
+        if fractions.get("dev", 0) + fractions.get("test", 0) >= 1:
+            config_error(f"datasets.{name}.split_fractions", "dev + test must leave room for train")
+        both = sorted(set(spec["relations"]) & set(spec["ood_relations"]))
+        if both:
+            config_error(f"datasets.{name}.ood_relations", f"{both} are also in-distribution relations")
+    if cfg["probe"]["n_shots"] < 1 or cfg["evaluation"]["n_shots"] < 1:
+        config_error("probe.n_shots", "must be >= 1")
+
+
+check_config_semantics(config)
+
+
+wildcard_constraints:
+    model=NAME_PATTERN,
+    rmodel=NAME_PATTERN,
+    dataset=NAME_PATTERN,
+    trainset=TRAINING_SET_PATTERN,
+    stage="|".join(STAGES),
+    variant=rf"base|(?:{TRAINING_SET_PATTERN})-(?:{'|'.join(STAGES)})",
+    prompt="zero_shot|four_shot|four_shot_cot",
+
+
+# ---- names declared by the config ---------------------------------------------------------
+MODELS = sorted(config["models"])
+DATASETS = sorted(config["datasets"])
+ALL_MODEL_SPECS = {**config["helper_models"], **config["models"]}
+
+
+def s2_training_sets():
+    return ["known", "unknown"]
+
+
+def s2_variants():
+    return ["base"] + [f"{t}-{s}" for t in s2_training_sets() for s in STAGES]
+
+
+# ---- library code as rule input --------------------------------------------------------------
+# Snakemake watches a rule's script but not the library code the script imports. Listing the
+# package modules a script imports (transitively) as inputs makes an edited library function
+# rerun exactly the jobs that use it.
+def _imports_of(mod):
+    path = PACKAGE_DIR.joinpath(*mod.split(".")[1:])
+    path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("factgap"):
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("factgap"))
+    return {m for m in found if _module_path(m) is not None}, path
+
+
+def _module_path(mod):
+    base = PACKAGE_DIR.joinpath(*mod.split(".")[1:])
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    return None
+
+
+def library_sources(*mods):
+    """Files of ``mods`` and of every factgap module they import, transitively."""
+    seen, todo, files = set(), list(mods), set()
+    while todo:
+        mod = todo.pop()
+        if mod in seen:
+            continue
+        seen.add(mod)
+        imports, path = _imports_of(mod)
+        files.add(str(path))
+        todo.extend(imports - seen)
+    return sorted(files)
+
+
+# ---- input functions -------------------------------------------------------------------------
+def model_manifest(wildcards):
+    return f"{RESULTS}/models/{wildcards.model}/model.json"
+
+
+def rationale_model_name(wildcards):
+    return config["evaluation"]["rationale_model"] or wildcards.model
+
+
+def rationale_model_manifest(wildcards):
+    return f"{RESULTS}/models/{rationale_model_name(wildcards)}/model.json"
+
+
+def adapter_of_variant(wildcards):
+    """The LoRA adapter a variant evaluates: none for the base model."""
+    if wildcards.variant == "base":
+        return []
+    trainset, stage = wildcards.variant.rsplit("-", 1)
+    return f"{RESULTS}/train/{wildcards.model}/{wildcards.dataset}/{trainset}/{stage}"
+
+
+def model_params(wildcards):
+    return ALL_MODEL_SPECS[wildcards.model]
+
+
+def dataset_params(wildcards):
+    return config["datasets"][wildcards.dataset]
+
+
+def ood_relations_of(wildcards):
+    return config["datasets"][wildcards.dataset]["ood_relations"]
+
+
+def learning_rate_of(wildcards):
+    return config["models"][wildcards.model]["learning_rate"] or config["training"]["learning_rate"]
+
+
+def s2_predictions(prompts):
+    return expand(
+        f"{RESULTS}/eval/{{model}}/{{dataset}}/{{variant}}/{{prompt}}.parquet",
+        model=MODELS, dataset=DATASETS, variant=s2_variants(), prompt=prompts,
+    )
+
+
+def prediction_meta(paths):
+    """(model, dataset) of each prediction file, from its path."""
+    meta = []
+    for path in paths:
+        model, dataset = Path(path).parts[-4:-2]
+        meta.append({"model": model, "dataset": dataset})
+    return meta
+
+
+def report_provenance_inputs():
+    return {
+        "manifests": expand(f"{RESULTS}/models/{{model}}/model.json", model=MODELS),
+        "questions": expand(f"{RESULTS}/data/{{dataset}}/questions.parquet", dataset=DATASETS),
+    }
+
+
+def science_config():
+    """The config sections a result depends on (recorded in every table's provenance)."""
+    keys = ("seed", "models", "helper_models", "datasets", "probe", "splits", "training", "evaluation", "analysis", "backend")
+    return {k: config[k] for k in keys}

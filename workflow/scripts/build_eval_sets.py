@@ -1,0 +1,8 @@
+"""Adapter: rule build_eval_sets -> factgap.splits.build_eval_sets_file."""
+from factgap.runtime import init_job
+from factgap.splits import build_eval_sets_file
+
+smk = snakemake  # noqa: F821
+init_job(smk.log[0], smk.threads, smk.params.seed)
+build_eval_sets_file(smk.input.questions, smk.input.probe, smk.params.dev_cap, smk.params.seed,
+                     smk.output.dev, smk.output.test, smk.params.ood_relations)

@@ -1,0 +1,7 @@
+"""Adapter: rule prepare_dataset -> factgap.data.prepare.prepare_dataset."""
+from factgap.data.prepare import prepare_dataset
+from factgap.runtime import init_job
+
+smk = snakemake  # noqa: F821
+init_job(smk.log[0], smk.threads, smk.params.seed)
+prepare_dataset(smk.wildcards.dataset, smk.params.spec, smk.params.seed, smk.output[0])

@@ -1,0 +1,7 @@
+"""Adapter: rule prepare_model -> factgap.models.prepare_model."""
+from factgap.models import prepare_model
+from factgap.runtime import init_job
+
+smk = snakemake  # noqa: F821 (injected by Snakemake)
+init_job(smk.log[0], smk.threads)
+prepare_model(smk.params.spec, smk.params.checkpoint_dir, smk.output.manifest)
