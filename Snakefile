@@ -4,7 +4,7 @@
 
 if not workflow.config_settings.configfiles:
 
-    configfile: "config/config.yaml"
+    configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
@@ -19,25 +19,37 @@ include: "workflow/rules/figures.smk"
 
 localrules:
     all,
+    s1,
     s2,
     prepare_dataset,
     build_training_set,
     build_eval_sets,
     plot_s2_factuality_gap,
     plot_s2_icl_gains,
-
-
-S2_FIGURES = [f"{RESULTS}/figures/s2_factuality_gap.png", f"{RESULTS}/figures/s2_icl_gains.png"]
+    plot_s2_ood_gap,
+    plot_s2_popularity,
+    plot_s1_training_dynamics,
+    plot_s1_category_accuracy,
+    plot_s1_linear_fit,
+    plot_s1_significance,
+    plot_s1_idk,
 
 
 rule all:
     """Every table and figure of the studies enabled in config (studies:)."""
     input:
-        S2_FIGURES if "s2" in config["studies"] else [],
+        s2_figures() if "s2" in config["studies"] else [],
+        s1_figures() if "s1" in config["studies"] else [],
     default_target: True
 
 
 rule s2:
-    """Study S2 (Gong et al. 2025): Known vs Unknown fine-tuning and in-context mitigation."""
+    """Study S2 (Gong et al. 2025): Known vs Unknown fine-tuning, OOD decay, in-context mitigation."""
     input:
-        S2_FIGURES,
+        s2_figures(),
+
+
+rule s1:
+    """Study S1 (Gekhman et al. 2024): fitting dynamics of Unknown examples and their cost."""
+    input:
+        s1_figures(),

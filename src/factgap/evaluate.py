@@ -113,17 +113,22 @@ def score_predictions(test_rows: Sequence[Mapping], raw_outputs: Sequence[str], 
 def evaluate(backend, test_rows: Sequence[Mapping], mode: str, variant: str, exemplars: Sequence[Mapping],
              max_new_tokens: int, cot_max_new_tokens: int, batch_size: int) -> pa.Table:
     """Shell: generate answers for every test question and score them."""
+    if not test_rows:
+        raise ValueError(f"{variant} {mode}: empty test set")
     prompts = build_prompts(test_rows, mode, exemplars)
     cot = mode == "four_shot_cot"
+    # few-shot prompts of one relation share their exemplar block: prefill it once per relation
+    groups = None if mode == "zero_shot" else [row["relation"] for row in test_rows]
     raw = backend.greedy(prompts, max_new_tokens=cot_max_new_tokens if cot else max_new_tokens,
-                         batch_size=batch_size, stop=["\n\n", "\nQ:"] if cot else None, desc=f"{variant}/{mode}")
+                         batch_size=batch_size, stop=["\n\n", "\nQ:"] if cot else None, desc=f"{variant}/{mode}",
+                         groups=groups)
     rows = score_predictions(test_rows, raw, mode, variant)
     accuracy = sum(r["correct"] for r in rows) / len(rows)
     log.info("%s %s: exact match %.3f on %d questions", variant, mode, accuracy, len(rows))
     return pa.Table.from_pylist(rows, schema=PREDICTION_SCHEMA)
 
 
-def write_exemplars_file(manifest_path, known_train_path, test_path, n_shots: int, seed: int,
+def write_exemplars_file(manifest_path, known_train_path, test_paths, n_shots: int, seed: int,
                          max_new_tokens: int, batch_size: int, out_path, backend: str = "auto") -> None:
     """Shell of ``write_cot_rationales``: choose exemplars and let the rationale model explain them."""
     import pyarrow.parquet as pq
@@ -132,7 +137,7 @@ def write_exemplars_file(manifest_path, known_train_path, test_path, n_shots: in
     from factgap.io import write_parquet
 
     known = pq.read_table(known_train_path).to_pylist()
-    relations = sorted({r["relation"] for r in pq.read_table(test_path).to_pylist()})
+    relations = sorted({rel for path in test_paths for rel in pq.read_table(path).column("relation").to_pylist()})
     exemplars = choose_exemplars(known, relations, n_shots, seed)
     engine = make_backend(backend, manifest_path)
     raw = engine.greedy(rationale_prompts(exemplars), max_new_tokens=max_new_tokens, batch_size=batch_size,

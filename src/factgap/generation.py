@@ -16,7 +16,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 
-from tqdm.auto import tqdm
+from factgap.runtime import progress
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +87,18 @@ class HFBackend:
         return cache
 
     def greedy(self, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int = 16,
-               stop: Sequence[str] | None = None, desc: str = "greedy") -> list[str]:
+               stop: Sequence[str] | None = None, desc: str = "greedy",
+               groups: Sequence[str] | None = None) -> list[str]:
+        """Greedy continuations. ``groups`` (one key per prompt, e.g. the relation whose fixed
+        few-shot exemplars open the prompt) lets prompts of a group share the prefill of their
+        common token prefix: same output, a fraction of the compute for long shared prefixes."""
         import torch
 
+        if groups is not None:
+            return self._greedy_shared_prefix(prompts, groups, max_new_tokens, batch_size, stop, desc)
         results: list[str] = [""] * len(prompts)
         batches = length_sorted_batches(self._lengths(prompts), batch_size)
-        for batch in tqdm(batches, desc=desc, disable=not self.show_progress, mininterval=5):
+        for batch in progress(batches, desc, self.show_progress):
             ids, mask = self._encode([prompts[i] for i in batch])
             with torch.inference_mode():
                 out = self.model.generate(input_ids=ids, attention_mask=mask, do_sample=False,
@@ -112,7 +118,7 @@ class HFBackend:
         samples: list[list[str]] = [[] for _ in prompts]
         kwargs = self._generate_kwargs(max_new_tokens, stop)
         batches = length_sorted_batches(self._lengths(prompts), batch_size)
-        for batch in tqdm(batches, desc=desc, disable=not self.show_progress, mininterval=5):
+        for batch in progress(batches, desc, self.show_progress):
             batch_prompts = [prompts[i] for i in batch]
             ids, mask = self._encode(batch_prompts)
             cache = self._prefill(ids, mask)
@@ -133,3 +139,62 @@ class HFBackend:
             for j, i in enumerate(batch):
                 samples[i] = texts[j * n_samples:(j + 1) * n_samples]
         return greedy, samples
+
+    def _greedy_shared_prefix(self, prompts, groups, max_new_tokens, batch_size, stop, desc) -> list[str]:
+        import torch
+        from transformers import DynamicCache
+
+        if len(groups) != len(prompts):
+            raise ValueError("one group key per prompt")
+        token_ids = self.tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
+        members: dict[str, list[int]] = {}
+        for i, key in enumerate(groups):
+            members.setdefault(key, []).append(i)
+        work = []  # (prefix ids, batch of prompt indices)
+        for key in sorted(members):
+            idx = members[key]
+            n = common_prefix_length([token_ids[i] for i in idx])
+            n = min(n, min(len(token_ids[i]) for i in idx) - 1)  # every prompt keeps >= 1 own token
+            ordered = sorted(idx, key=lambda i: (-len(token_ids[i]), i))
+            work += [(token_ids[idx[0]][:n], ordered[j:j + batch_size]) for j in range(0, len(ordered), batch_size)]
+        results: list[str] = [""] * len(prompts)
+        kwargs = self._generate_kwargs(max_new_tokens, stop)
+        pad = self.tokenizer.pad_token_id
+        prefix_cache: dict[tuple, object] = {}
+        for prefix, batch in progress(work, desc, self.show_progress):
+            key = tuple(prefix)
+            if key not in prefix_cache:
+                prefix_cache.clear()  # groups are processed in order: keep one prefix cache alive
+                cache = DynamicCache(config=self.model.config)
+                if prefix:
+                    with torch.inference_mode():
+                        self.model(input_ids=torch.tensor([prefix], device=self.device), past_key_values=cache,
+                                   use_cache=True)
+                prefix_cache[key] = cache
+            suffixes = [token_ids[i][len(prefix):] for i in batch]
+            width = max(len(x) for x in suffixes)
+            rows = [list(prefix) + [pad] * (width - len(x)) + x for x in suffixes]
+            mask = [[1] * len(prefix) + [0] * (width - len(x)) + [1] * len(x) for x in suffixes]
+            ids = torch.tensor(rows, device=self.device)
+            attention = torch.tensor(mask, device=self.device)
+            cache = copy.deepcopy(prefix_cache[key])
+            if prefix:
+                cache.batch_repeat_interleave(len(batch))
+            with torch.inference_mode():
+                out = self.model.generate(input_ids=ids, attention_mask=attention,
+                                          past_key_values=cache if prefix else None, do_sample=False, **kwargs)
+            for i, text in zip(batch, self._decode_new(out, ids.shape[1])):
+                results[i] = text
+        return results
+
+
+def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
+    """Length of the longest common prefix of token-id sequences (pure)."""
+    if not sequences:
+        return 0
+    first = sequences[0]
+    n = min(len(s) for s in sequences)
+    for k in range(n):
+        if any(s[k] != first[k] for s in sequences[1:]):
+            return k
+    return n

@@ -136,8 +136,10 @@ def run_probe(backend, questions: Sequence[Mapping], exemplar_pool: Sequence[Map
     return pa.Table.from_pylist(rows, schema=PROBE_SCHEMA)
 
 
-def probe_dataset_file(manifest_path, questions_path, out_path, settings: ProbeSettings, backend: str = "auto") -> None:
-    """Shell of the ``probe_knowledge`` rule: probe the train and test questions of a dataset."""
+def probe_dataset_file(manifest_path, questions_path, out_path, settings: ProbeSettings, backend: str = "auto",
+                       ood_relations: Sequence[str] = ()) -> None:
+    """Shell of the ``probe_knowledge`` rule: probe the train and test questions of a dataset
+    (only the test questions of held-out OOD relations: they are never trained on)."""
     import pyarrow.parquet as pq
 
     from factgap.backends import make_backend
@@ -146,7 +148,7 @@ def probe_dataset_file(manifest_path, questions_path, out_path, settings: ProbeS
 
     table = check_table_columns(pq.read_table(questions_path), QA_SCHEMA, str(questions_path))
     rows = table.to_pylist()
-    questions = [r for r in rows if r["split"] in ("train", "test")]
+    questions = [r for r in rows if r["split"] == "test" or (r["split"] == "train" and r["relation"] not in ood_relations)]
     pool = [r for r in rows if r["split"] == "dev"]
     engine = make_backend(backend, manifest_path)
     write_parquet(run_probe(engine, questions, pool, settings), out_path)

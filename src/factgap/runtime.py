@@ -55,3 +55,23 @@ def device_name() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def progress(items, desc: str, show: bool = True, log_every_s: float = 30.0):
+    """tqdm on the console, plus a line in the job log at most every ``log_every_s`` seconds
+    (Snakemake sends a job's stderr to the console, not to its log file)."""
+    import time
+
+    from tqdm.auto import tqdm
+
+    logger = logging.getLogger("factgap.progress")
+    items = list(items)
+    start = last = time.monotonic()
+    for i, item in enumerate(tqdm(items, desc=desc, disable=not show, mininterval=5), start=1):
+        yield item
+        now = time.monotonic()
+        if now - last >= log_every_s or i == len(items):
+            rate = (now - start) / i
+            logger.info("%s: %d/%d done, %.0f s elapsed, ~%.0f s left", desc, i, len(items), now - start,
+                        rate * (len(items) - i))
+            last = now

@@ -4,6 +4,7 @@ Training sets are named; a name says what the set holds:
   known / unknown        all examples Known (or Unknown) per the configured SliCK categories (S2)
   mix-unknown-<X>        X% Unknown, the rest Known, per relation (S1)
   only-<Category>        a single SliCK category (S1)
+  idk-mix-unknown-<X>    like mix-unknown-<X>, Unknown examples relabelled "I don't know" (S1)
 Every set draws the same number of examples per relation (min(#known, #unknown, cap)), so the
 relation mix is identical across sets and differences come from knowledge alone.
 """
@@ -19,8 +20,10 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from factgap.probe import CATEGORIES
+from factgap.prompts import IDK_ANSWER
 
-TRAINING_SET_PATTERN = r"known|unknown|mix-unknown-(?:100|[1-9]?[0-9])|only-(?:HighlyKnown|MaybeKnown|WeaklyKnown|Unknown)"
+TRAINING_SET_PATTERN = (r"known|unknown|(?:idk-)?mix-unknown-(?:100|[1-9]?[0-9])"
+                        r"|only-(?:HighlyKnown|MaybeKnown|WeaklyKnown|Unknown)")
 
 TRAIN_SCHEMA = pa.schema([
     pa.field("id", pa.string(), nullable=False),
@@ -39,6 +42,7 @@ class TrainingSetSpec:
     name: str
     unknown_fraction: float | None  # None: a single-category set
     category: str | None = None
+    relabel_unknown: bool = False  # Unknown examples answer "I don't know"
 
 
 def parse_training_set(name: str) -> TrainingSetSpec:
@@ -48,8 +52,8 @@ def parse_training_set(name: str) -> TrainingSetSpec:
         return TrainingSetSpec(name, 0.0)
     if name == "unknown":
         return TrainingSetSpec(name, 1.0)
-    if name.startswith("mix-unknown-"):
-        return TrainingSetSpec(name, int(name.rsplit("-", 1)[1]) / 100)
+    if "mix-unknown-" in name:
+        return TrainingSetSpec(name, int(name.rsplit("-", 1)[1]) / 100, relabel_unknown=name.startswith("idk-"))
     return TrainingSetSpec(name, None, name.split("-", 1)[1])
 
 
@@ -113,7 +117,8 @@ def select_training_set(train_rows: Sequence[Mapping], spec: TrainingSetSpec, si
         by_relation[row["relation"]].append(row)
     chosen: list[Mapping] = []
     for relation, n in sorted(sizes.items()):
-        rng = random.Random(f"{seed}:{spec.name}:{relation}")
+        # the "I don't know" variant draws the very examples of its plain mixture (a controlled comparison)
+        rng = random.Random(f"{seed}:{spec.name.removeprefix('idk-')}:{relation}")
         rows = by_relation.get(relation, [])
         if spec.unknown_fraction is None:
             pool = [r for r in rows if r["category"] == spec.category]
@@ -124,11 +129,13 @@ def select_training_set(train_rows: Sequence[Mapping], spec: TrainingSetSpec, si
         unknown_pool = [r for r in rows if knowledge_group(r["category"], known, unknown) == "unknown"]
         chosen.extend(_draw(unknown_pool, n_unknown, rng))
         chosen.extend(_draw(known_pool, n - n_unknown, rng))
-    return [{
-        "id": r["id"], "relation": r["relation"], "subject": r["subject"], "question": r["question"],
-        "answers": list(r["answers"]), "target": r["answers"][0], "category": r["category"],
-        "knowledge": knowledge_group(r["category"], known, unknown),
-    } for r in sorted(chosen, key=lambda r: r["id"])]
+    rows = []
+    for r in sorted(chosen, key=lambda r: r["id"]):
+        group = knowledge_group(r["category"], known, unknown)
+        target = IDK_ANSWER if spec.relabel_unknown and group == "unknown" else r["answers"][0]
+        rows.append({"id": r["id"], "relation": r["relation"], "subject": r["subject"], "question": r["question"],
+                     "answers": list(r["answers"]), "target": target, "category": r["category"], "knowledge": group})
+    return rows
 
 
 def cap_per_relation(rows: Sequence[Mapping], cap: int | None, seed: int, label: str) -> list[Mapping]:
@@ -178,9 +185,9 @@ TEST_SCHEMA = pa.schema([
 
 
 def build_eval_sets_file(questions_path, probe_path, dev_cap: int | None, seed: int, dev_out, test_out,
-                         ood_relations: Sequence[str] = ()) -> None:
-    """Shell of ``build_eval_sets``: dev (early stopping) and the in-distribution test set (with
-    base-model categories); OOD relations are excluded from both."""
+                         ood_out, ood_relations: Sequence[str] = ()) -> None:
+    """Shell of ``build_eval_sets``: dev (early stopping), the in-distribution test set and the
+    out-of-distribution test set (held-out relations), both with base-model categories."""
     import pyarrow.parquet as pq
 
     from factgap.data.schema import QA_SCHEMA, check_table_columns
@@ -190,6 +197,9 @@ def build_eval_sets_file(questions_path, probe_path, dev_cap: int | None, seed: 
     dev = cap_per_relation([r for r in questions if r["split"] == "dev" and r["relation"] not in ood_relations],
                            dev_cap, seed, "dev")
     write_parquet(pa.Table.from_pylist(list(dev), schema=QA_SCHEMA), dev_out)
-    test = [{k: r[k] for k in TEST_SCHEMA.names} for r in _read_probe(probe_path)
-            if r["split"] == "test" and r["relation"] not in ood_relations]
-    write_parquet(pa.Table.from_pylist(sorted(test, key=lambda r: r["id"]), schema=TEST_SCHEMA), test_out)
+    probed = [{k: r[k] for k in TEST_SCHEMA.names} for r in _read_probe(probe_path) if r["split"] == "test"]
+    probed.sort(key=lambda r: r["id"])
+    test = [r for r in probed if r["relation"] not in ood_relations]
+    ood = [r for r in probed if r["relation"] in ood_relations]
+    write_parquet(pa.Table.from_pylist(test, schema=TEST_SCHEMA), test_out)
+    write_parquet(pa.Table.from_pylist(ood, schema=TEST_SCHEMA), ood_out)

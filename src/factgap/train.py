@@ -126,6 +126,11 @@ def make_epoch_callback(run_dir: Path, tokenizer, dev_rows, train_rows, settings
     from factgap.generation import HFBackend
 
     class EpochExactMatch(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                log.info("step %d/%d (epoch %.2f): loss %.4f", state.global_step, state.max_steps,
+                         logs.get("epoch", 0.0), float(logs["loss"]))
+
         """Dev (and train) exact match at the end of every epoch, saved next to the checkpoints."""
 
         def on_epoch_end(self, args, state, control, model=None, **kwargs):

@@ -285,8 +285,10 @@ class VLLMBackend:
 
     # -- generation (HFBackend interface) ------------------------------------------------------
     def greedy(self, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int = 16,
-               stop: Sequence[str] | None = None, desc: str = "greedy") -> list[str]:
-        """``batch_size`` and ``desc`` are accepted for interface parity; vLLM schedules itself."""
+               stop: Sequence[str] | None = None, desc: str = "greedy",
+               groups: Sequence[str] | None = None) -> list[str]:
+        """``batch_size``, ``desc`` and ``groups`` are accepted for interface parity; vLLM schedules
+        itself and shares common prefixes through its prefix cache."""
         if not prompts:
             return []
         stop = self.stop if stop is None else list(stop)

@@ -9,10 +9,12 @@ min_version("9.0")
 
 validate(config, "../../config/schema.yaml")
 
-RESULTS = "results"
+RESULTS = config["results_dir"].rstrip("/")
 CATEGORIES = ("HighlyKnown", "MaybeKnown", "WeaklyKnown", "Unknown")
 STAGES = ("early_stop", "convergence")
-TRAINING_SET_PATTERN = r"known|unknown|mix-unknown-(?:100|[1-9]?[0-9])|only-(?:HighlyKnown|MaybeKnown|WeaklyKnown|Unknown)"
+# keep in step with factgap.splits.TRAINING_SET_PATTERN (a test checks they agree)
+TRAINING_SET_PATTERN = (r"known|unknown|(?:idk-)?mix-unknown-(?:100|[1-9]?[0-9])"
+                        r"|only-(?:HighlyKnown|MaybeKnown|WeaklyKnown|Unknown)")
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 PACKAGE_DIR = Path(workflow.basedir) / "src" / "factgap"
 
@@ -42,8 +44,9 @@ def check_config_semantics(cfg):
         both = sorted(set(spec["relations"]) & set(spec["ood_relations"]))
         if both:
             config_error(f"datasets.{name}.ood_relations", f"{both} are also in-distribution relations")
-    if cfg["probe"]["n_shots"] < 1 or cfg["evaluation"]["n_shots"] < 1:
-        config_error("probe.n_shots", "must be >= 1")
+    s1 = cfg["s1"]
+    if "s1" in cfg["studies"] and s1["dynamics_percentage"] not in s1["unknown_percentages"]:
+        config_error("s1.dynamics_percentage", f"{s1['dynamics_percentage']} is not in s1.unknown_percentages")
 
 
 check_config_semantics(config)
@@ -54,6 +57,7 @@ wildcard_constraints:
     rmodel=NAME_PATTERN,
     dataset=NAME_PATTERN,
     trainset=TRAINING_SET_PATTERN,
+    testset="test|ood",
     stage="|".join(STAGES),
     variant=rf"base|(?:{TRAINING_SET_PATTERN})-(?:{'|'.join(STAGES)})",
     prompt="zero_shot|four_shot|four_shot_cot",
@@ -71,6 +75,67 @@ def s2_training_sets():
 
 def s2_variants():
     return ["base"] + [f"{t}-{s}" for t in s2_training_sets() for s in STAGES]
+
+
+def mixture_set(percentage):
+    """0% and 100% Unknown mixtures are the S2 known / unknown sets: trained once, shared."""
+    return {0: "known", 100: "unknown"}.get(percentage, f"mix-unknown-{percentage}")
+
+
+def s1_dynamics_set():
+    return mixture_set(config["s1"]["dynamics_percentage"])
+
+
+def s1_idk_set():
+    return f"idk-mix-unknown-{config['s1']['dynamics_percentage']}" if config["s1"]["idk_variant"] else None
+
+
+def single_category_set(category):
+    if category == "Unknown" and config["splits"]["unknown_categories"] == ["Unknown"]:
+        return "unknown"  # identical in distribution to the S2 Unknown set: trained once
+    return f"only-{category}"
+
+
+def s1_training_sets():
+    names = [mixture_set(p) for p in sorted(config["s1"]["unknown_percentages"])]
+    names += [single_category_set(c) for c in config["s1"]["single_category_sets"]]
+    if s1_idk_set():
+        names.append(s1_idk_set())
+    return list(dict.fromkeys(names))
+
+
+def s1_variants(training_sets=None):
+    return [f"{t}-{s}" for t in (training_sets or s1_training_sets()) for s in STAGES]
+
+
+def datasets_with_ood():
+    return [d for d in DATASETS if config["datasets"][d]["ood_relations"]]
+
+
+def predictions(variants, prompts, testset="test", datasets=None):
+    return expand(
+        f"{RESULTS}/eval/{{model}}/{{dataset}}/{testset}/{{variant}}/{{prompt}}.parquet",
+        model=MODELS, dataset=datasets or DATASETS, variant=variants, prompt=prompts,
+    )
+
+
+def histories(training_sets):
+    return expand(f"{RESULTS}/train/{{model}}/{{dataset}}/{{trainset}}/history.parquet",
+                  model=MODELS, dataset=DATASETS, trainset=training_sets)
+
+
+def summaries(training_sets):
+    return [p.replace("history.parquet", "summary.parquet") for p in histories(training_sets)]
+
+
+def history_meta(paths):
+    """(model, dataset, training_set) of each history file, from its path."""
+    return [dict(zip(("model", "dataset", "training_set"), Path(p).parts[-4:-1])) for p in paths]
+
+
+def similarity_files():
+    return expand(f"{RESULTS}/analysis/{{model}}/{{dataset}}/ood_similarity.json",
+                  model=MODELS, dataset=datasets_with_ood())
 
 
 # ---- library code as rule input --------------------------------------------------------------
@@ -150,20 +215,13 @@ def learning_rate_of(wildcards):
     return config["models"][wildcards.model]["learning_rate"] or config["training"]["learning_rate"]
 
 
-def s2_predictions(prompts):
-    return expand(
-        f"{RESULTS}/eval/{{model}}/{{dataset}}/{{variant}}/{{prompt}}.parquet",
-        model=MODELS, dataset=DATASETS, variant=s2_variants(), prompt=prompts,
-    )
-
-
 def prediction_meta(paths):
-    """(model, dataset) of each prediction file, from its path."""
-    meta = []
-    for path in paths:
-        model, dataset = Path(path).parts[-4:-2]
-        meta.append({"model": model, "dataset": dataset})
-    return meta
+    """(model, dataset, testset) of each prediction file, from its path."""
+    return [dict(zip(("model", "dataset", "testset"), Path(p).parts[-5:-2])) for p in paths]
+
+
+def similarity_meta(paths):
+    return [dict(zip(("model", "dataset"), Path(p).parts[-3:-1])) for p in paths]
 
 
 def report_provenance_inputs():
@@ -177,3 +235,39 @@ def science_config():
     """The config sections a result depends on (recorded in every table's provenance)."""
     keys = ("seed", "models", "helper_models", "datasets", "probe", "splits", "training", "evaluation", "analysis", "backend")
     return {k: config[k] for k in keys}
+
+
+def report_outputs(name):
+    """The four files of a published table/figure."""
+    return {
+        "png": f"{RESULTS}/figures/{name}.png",
+        "csv": f"{RESULTS}/tables/{name}.csv",
+        "md": f"{RESULTS}/tables/{name}.md",
+        "provenance": f"{RESULTS}/tables/{name}.provenance.json",
+    }
+
+
+def s1_comparisons():
+    """Pairs of variants compared by the S1 paired t-test."""
+    pairs = [(f"{t}-early_stop", f"{t}-convergence") for t in s1_training_sets()]
+    pairs += [(f"known-{s}", f"unknown-{s}") for s in STAGES]
+    return pairs
+
+
+def s1_idk_pairs():
+    idk = s1_idk_set()
+    return [(f"{idk}-{s}", f"{s1_dynamics_set()}-{s}") for s in STAGES] if idk else []
+
+
+def s2_figures():
+    names = ["s2_factuality_gap", "s2_icl_gains", "s2_popularity"]
+    if datasets_with_ood():
+        names.append("s2_ood_gap")
+    return [f"{RESULTS}/figures/{n}.png" for n in names]
+
+
+def s1_figures():
+    names = ["s1_training_dynamics", "s1_category_accuracy", "s1_linear_fit", "s1_significance"]
+    if s1_idk_set():
+        names.append("s1_idk")
+    return [f"{RESULTS}/figures/{n}.png" for n in names]

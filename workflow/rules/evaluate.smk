@@ -4,6 +4,7 @@ rule write_cot_rationales:
         manifest=rationale_model_manifest,
         known=f"{RESULTS}/splits/{{model}}/{{dataset}}/train-known.parquet",
         test=f"{RESULTS}/splits/{{model}}/{{dataset}}/test.parquet",
+        ood=f"{RESULTS}/splits/{{model}}/{{dataset}}/ood.parquet",
         code=library_sources("factgap.evaluate"),
     output:
         f"{RESULTS}/exemplars/{{model}}/{{dataset}}.parquet",
@@ -21,15 +22,16 @@ rule write_cot_rationales:
 
 
 rule evaluate_model:
-    """Exact match of one model variant (base, or a trained adapter) under one prompt setting."""
+    """Exact match of one model variant (base, or a trained adapter) under one prompt setting,
+    on the in-distribution test set (testset=test) or the held-out relations (testset=ood)."""
     input:
         manifest=model_manifest,
         adapter=adapter_of_variant,
-        test=f"{RESULTS}/splits/{{model}}/{{dataset}}/test.parquet",
+        test=f"{RESULTS}/splits/{{model}}/{{dataset}}/{{testset}}.parquet",
         exemplars=f"{RESULTS}/exemplars/{{model}}/{{dataset}}.parquet",
         code=library_sources("factgap.evaluate"),
     output:
-        f"{RESULTS}/eval/{{model}}/{{dataset}}/{{variant}}/{{prompt}}.parquet",
+        f"{RESULTS}/eval/{{model}}/{{dataset}}/{{testset}}/{{variant}}/{{prompt}}.parquet",
     params:
         max_new_tokens=config["evaluation"]["max_new_tokens"],
         cot_max_new_tokens=config["evaluation"]["cot_max_new_tokens"],
@@ -37,9 +39,26 @@ rule evaluate_model:
         seed=config["seed"],
         backend=config["backend"],
     log:
-        f"{RESULTS}/logs/evaluate_model/{{model}}/{{dataset}}/{{variant}}/{{prompt}}.log",
+        f"{RESULTS}/logs/evaluate_model/{{model}}/{{dataset}}/{{testset}}/{{variant}}/{{prompt}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate_model/{{model}}/{{dataset}}/{{variant}}/{{prompt}}.tsv"
+        f"{RESULTS}/benchmarks/evaluate_model/{{model}}/{{dataset}}/{{testset}}/{{variant}}/{{prompt}}.tsv"
     threads: 1
     script:
         "../scripts/evaluate_model.py"
+
+
+rule measure_ood_similarity:
+    """Cosine similarity of ID and OOD test questions in all-MiniLM-L6-v2 space (S2 Table 2)."""
+    input:
+        test=f"{RESULTS}/splits/{{model}}/{{dataset}}/test.parquet",
+        ood=f"{RESULTS}/splits/{{model}}/{{dataset}}/ood.parquet",
+        code=library_sources("factgap.similarity"),
+    output:
+        f"{RESULTS}/analysis/{{model}}/{{dataset}}/ood_similarity.json",
+    params:
+        embedding_model=config["analysis"]["embedding_model"],
+    log:
+        f"{RESULTS}/logs/measure_ood_similarity/{{model}}/{{dataset}}.log",
+    threads: 1
+    script:
+        "../scripts/measure_ood_similarity.py"

@@ -10,6 +10,7 @@ rule probe_knowledge:
         settings=config["probe"],
         seed=config["seed"],
         backend=config["backend"],
+        ood_relations=ood_relations_of,
     log:
         f"{RESULTS}/logs/probe_knowledge/{{model}}/{{dataset}}.log",
     benchmark:

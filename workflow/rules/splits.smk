@@ -18,7 +18,8 @@ rule build_training_set:
 
 
 rule build_eval_sets:
-    """Dev set (early stopping) and test set (with the base model's knowledge categories)."""
+    """Dev set (early stopping), ID test set and OOD test set (held-out relations; empty when the
+    dataset has none), test items with the base model's knowledge categories."""
     input:
         questions=f"{RESULTS}/data/{{dataset}}/questions.parquet",
         probe=f"{RESULTS}/probe/{{model}}/{{dataset}}.parquet",
@@ -26,6 +27,7 @@ rule build_eval_sets:
     output:
         dev=f"{RESULTS}/splits/{{model}}/{{dataset}}/dev.parquet",
         test=f"{RESULTS}/splits/{{model}}/{{dataset}}/test.parquet",
+        ood=f"{RESULTS}/splits/{{model}}/{{dataset}}/ood.parquet",
     params:
         dev_cap=config["splits"]["dev_per_relation"],
         ood_relations=ood_relations_of,

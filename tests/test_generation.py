@@ -1,0 +1,64 @@
+"""Generation backend: batching helpers, and that shared-prefix / shared-prefill decoding gives the
+same answers as plain batched greedy decoding."""
+import pytest
+
+from factgap.generation import HFBackend, batch_seed, common_prefix_length, length_sorted_batches
+
+
+def test_common_prefix_length():
+    assert common_prefix_length([[1, 2, 3], [1, 2, 4], [1, 2]]) == 2
+    assert common_prefix_length([[5, 6]]) == 2
+    assert common_prefix_length([]) == 0
+    assert common_prefix_length([[1], [2]]) == 0
+
+
+def test_length_sorted_batches_cover_every_index_once():
+    batches = length_sorted_batches([3, 10, 1, 7, 7], 2)
+    assert sorted(i for b in batches for i in b) == [0, 1, 2, 3, 4]
+    assert batches[0] == [1, 3]
+    with pytest.raises(ValueError):
+        length_sorted_batches([1], 0)
+
+
+def test_batch_seed_depends_on_content_only():
+    assert batch_seed(0, ["a", "b"]) == batch_seed(0, ["a", "b"]) != batch_seed(1, ["a", "b"])
+    assert batch_seed(0, ["ab"]) != batch_seed(0, ["a", "b"])
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_llama):
+    from factgap.models import load_causal_lm
+
+    model, tokenizer = load_causal_lm(tiny_llama)
+    return HFBackend(model, tokenizer, show_progress=False)
+
+
+def _prompts():
+    shots = {"P17": "Q: Which country is Paris in?\nA: France\n\nQ: Which country is Lima in?\nA: Peru\n\n",
+             "P36": "Q: What is the capital of Japan?\nA: Tokyo\n\n"}
+    prompts, groups = [], []
+    for i, city in enumerate(["Berlin", "Ho Chi Minh City", "Oslo", "Rio de Janeiro", "Kyoto"]):
+        for rel, text in shots.items():
+            prompts.append(f"{text}Q: Where is {city}?\nA:")
+            groups.append(rel)
+    return prompts, groups
+
+
+def test_shared_prefix_greedy_equals_plain_greedy(backend):
+    prompts, groups = _prompts()
+    plain = backend.greedy(prompts, max_new_tokens=6, batch_size=3, stop=[])
+    shared = backend.greedy(prompts, max_new_tokens=6, batch_size=3, stop=[], groups=groups)
+    assert shared == plain
+    assert backend.greedy(prompts[:3], max_new_tokens=6, batch_size=2, stop=[]) == plain[:3]  # batching-invariant
+
+
+def test_shared_prefill_greedy_matches_plain_and_samples_are_seeded(backend):
+    prompts, _ = _prompts()
+    plain = backend.greedy(prompts, max_new_tokens=5, batch_size=4, stop=[])
+    greedy, samples = backend.greedy_and_samples(prompts, n_samples=3, temperature=0.5, top_k=40, max_new_tokens=5,
+                                                 batch_size=4, seed=1, stop=[])
+    assert greedy == plain
+    assert all(len(s) == 3 for s in samples)
+    again = backend.greedy_and_samples(prompts, n_samples=3, temperature=0.5, top_k=40, max_new_tokens=5,
+                                       batch_size=4, seed=1, stop=[])
+    assert again == (greedy, samples)
