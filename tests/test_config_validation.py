@@ -41,3 +41,21 @@ def test_bad_config_is_rejected_naming_the_key(tmp_path, path, value, expected):
 def test_default_config_is_valid_and_fills_defaults(tmp_path):
     proc = run_snakemake("-n", "--quiet", "rules", cwd=tmp_path, timeout=120)
     assert "probe_knowledge" in proc.stdout + proc.stderr
+
+
+def test_every_schema_property_has_a_description_and_optional_ones_a_default():
+    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
+
+    def walk(node, path):
+        for key, sub in node.get("properties", {}).items():
+            where = f"{path}.{key}".lstrip(".")
+            assert "description" in sub, f"{where} has no description"
+            if key not in node.get("required", []) and where not in ("models", "datasets"):
+                assert "default" in sub, f"{where} has no default"
+            walk(sub, where)
+            if isinstance(sub.get("additionalProperties"), dict):
+                walk(sub["additionalProperties"], where + ".<name>")
+
+    walk(schema, "")
+    for name, definition in schema.get("definitions", {}).items():
+        walk(definition, f"definitions.{name}")

@@ -1,4 +1,4 @@
-"""A tiny run of the whole S2 DAG on the real embedded model (~4 min on 2 cores)."""
+"""A tiny run of the whole DAG (S1 and S2) on the real embedded model (~6 min on 2 cores)."""
 import os
 import shutil
 import time
@@ -41,8 +41,8 @@ def test_stage_outputs_have_their_schemas(tiny_run):
     assert _read(tiny_run, f"train/{M}/{D}/unknown/summary.parquet").schema.equals(SUMMARY_SCHEMA)
     assert _read(tiny_run, f"exemplars/{M}/{D}.parquet").schema.equals(EXEMPLAR_SCHEMA)
     for variant in ("base", "known-early_stop", "unknown-convergence"):
-        for prompt in ("zero_shot", "four_shot", "four_shot_cot"):
-            assert _read(tiny_run, f"eval/{M}/{D}/{variant}/{prompt}.parquet").schema.equals(PREDICTION_SCHEMA)
+        for prompt in ("zero_shot", "four_shot_cot"):
+            assert _read(tiny_run, f"eval/{M}/{D}/test/{variant}/{prompt}.parquet").schema.equals(PREDICTION_SCHEMA)
 
 
 def test_probe_categories_follow_the_probabilities(tiny_run):
@@ -80,7 +80,7 @@ def test_training_records_every_epoch_and_exports_adapters(tiny_run):
 
 def test_predictions_cover_the_test_set(tiny_run):
     test_ids = sorted(_read(tiny_run, f"splits/{M}/{D}/test.parquet").column("id").to_pylist())
-    preds = _read(tiny_run, f"eval/{M}/{D}/known-convergence/four_shot.parquet").to_pylist()
+    preds = _read(tiny_run, f"eval/{M}/{D}/test/known-convergence/four_shot_cot.parquet").to_pylist()
     assert sorted(p["id"] for p in preds) == test_ids
     assert all(p["correct"] in (True, False) for p in preds)
 
@@ -108,6 +108,30 @@ def test_tables_figures_and_provenance(tiny_run):
     gains = pd.read_csv(tiny_run / "results" / "tables" / "s2_icl_gains.csv")
     assert set(gains["variant"]) == {"base", "known-early_stop", "known-convergence", "unknown-early_stop",
                                      "unknown-convergence"}
+
+
+def test_s1_and_ood_outputs(tiny_run):
+    import json
+
+    import pandas as pd
+
+    figures = tiny_run / "results" / "figures"
+    for name in ("s1_training_dynamics", "s1_category_accuracy", "s1_linear_fit", "s1_significance", "s1_idk",
+                 "s2_ood_gap", "s2_popularity"):
+        assert (figures / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
+    idk_train = _read(tiny_run, f"splits/{M}/{D}/train-idk-mix-unknown-50.parquet").to_pylist()
+    assert {r["target"] for r in idk_train if r["knowledge"] == "unknown"} == {"I don't know"}
+    mix = _read(tiny_run, f"splits/{M}/{D}/train-mix-unknown-50.parquet").to_pylist()
+    assert sorted(r["id"] for r in mix) == sorted(r["id"] for r in idk_train)
+    ood = _read(tiny_run, f"splits/{M}/{D}/ood.parquet").to_pylist()
+    assert ood and {r["relation"] for r in ood} == {"P78"}
+    assert _read(tiny_run, f"eval/{M}/{D}/ood/known-early_stop/zero_shot.parquet").num_rows == len(ood)
+    sim = json.loads((tiny_run / "results" / "analysis" / M / D / "ood_similarity.json").read_text())
+    assert -1 <= sim["centroid_cosine"] <= 1 and sim["n_ood"] == len(ood)
+    history = _read(tiny_run, f"train/{M}/{D}/mix-unknown-50/history.parquet").to_pandas()
+    assert set(history["eval_set"]) == {"dev", "train"} and set(history["epoch"]) == {1, 2}
+    significance = pd.read_csv(tiny_run / "results" / "tables" / "s1_significance.csv")
+    assert ((significance["p"] >= 0) & (significance["p"] <= 1)).all()
 
 
 def test_rerun_has_nothing_to_do(tiny_run):

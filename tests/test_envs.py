@@ -77,11 +77,9 @@ def test_env_file_is_valid_and_pinned(path):
     assert not set(conda) & set(pip), f"{path.name}: in both conda and pip: {set(conda) & set(pip)}"
     if pip or local:
         assert "pip" in conda, f"{path.name}: a pip section needs pip pinned as a conda dependency"
-    # the project package, installed from the repository root (relative to envs/)
-    assert any(line.split()[-1].rstrip("/") == ".." for line in local), f"{path.name}: missing `-e ../`"
-    for line in local:
-        target = (path.parent / line.split()[-1]).resolve()
-        assert (target / "pyproject.toml").exists(), f"{path.name}: {line} does not point at the repo"
+    # no local install: Snakemake copies env files elsewhere, so `-e ../` would point nowhere; the
+    # workflow puts src/ on PYTHONPATH for its jobs instead
+    assert not local, f"{path.name}: local installs {local} break under --use-conda"
 
 
 @pytest.mark.parametrize("path", ENV_FILES, ids=lambda p: p.name)

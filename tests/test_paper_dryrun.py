@@ -45,3 +45,10 @@ def test_paper_dag_counts(tmp_path):
     counts = job_counts(proc.stdout + proc.stderr)
     # 4 models x 1 dataset: 2 training sets each; 5 variants x 3 prompts each
     assert counts["probe_knowledge"] == 4 and counts["train_lora"] == 8 and counts["evaluate_model"] == 60
+
+
+def test_lint_is_clean_with_the_slurm_profile(tmp_path):
+    for config in [REPO / "config" / "config.yaml", *PAPER_CONFIGS]:
+        proc = run_snakemake("--lint", "--profile", str(REPO / "profiles" / "slurm"), "--configfile", str(config),
+                             cwd=tmp_path, check=False, timeout=120)
+        assert proc.returncode == 0, (config.name, proc.stdout[-3000:])

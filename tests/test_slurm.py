@@ -154,10 +154,10 @@ def test_a2_retry_gets_more_memory_and_time(slurm_cluster, tmp_path):
 
 
 def test_b_tiny_config_gpu_rules_on_slurm(slurm_cluster, tmp_path):
-    tiny = REPO / "tests" / "configs" / "tiny.yaml"
+    tiny = REPO / "tests" / "configs" / "slurm.yaml"
     snakefile = next((p for p in (REPO / "Snakefile", REPO / "workflow" / "Snakefile") if p.exists()), None)
     if not tiny.exists() or snakefile is None:
-        pytest.skip("tests/configs/tiny.yaml or the workflow's Snakefile does not exist yet")
+        pytest.skip("tests/configs/slurm.yaml or the workflow's Snakefile does not exist yet")
     # run from a scratch directory, so that the run neither reuses nor clobbers the repo's results/
     wd = tmp_path / "run"
     wd.mkdir()
@@ -165,7 +165,7 @@ def test_b_tiny_config_gpu_rules_on_slurm(slurm_cluster, tmp_path):
     dry = subprocess.run([*SNAKEMAKE, "-s", str(snakefile), "--directory", str(wd), "-n", "--cores", "1",
                           "--configfile", str(tiny)], cwd=wd, capture_output=True, text=True, timeout=600, env=env)
     if dry.returncode != 0:  # the workflow's own tests report this; here it only blocks the SLURM check
-        pytest.skip(f"the workflow does not dry-run with tiny.yaml: {dry.stderr.strip()[-600:]}")
+        pytest.skip(f"the workflow does not dry-run with slurm.yaml: {dry.stderr.strip()[-600:]}")
     run = subprocess.run([*SNAKEMAKE, "-s", str(snakefile), "--directory", str(wd), *PROFILES,
                           "--configfile", str(tiny)], cwd=wd, capture_output=True, text=True, timeout=3600, env=env)
     assert run.returncode == 0, run.stderr[-6000:]
@@ -182,6 +182,12 @@ def test_b_tiny_config_gpu_rules_on_slurm(slurm_cluster, tmp_path):
         assert rt["cuda_visible_devices"] not in ("-", ""), (rel, rt)
         checked += 1
     assert checked, f"no log of a GPU rule ({sorted(gpu)}) among {logs}"
+    seen = {r for r in gpu for log in logs if r in str(log)}
+    assert {"probe_knowledge", "train_lora", "write_cot_rationales", "evaluate_model"} <= seen, seen
+    job_ids = [runtime_of(log)["slurm_job_id"] for log in logs if any(r in str(log) for r in gpu)]
+    assert len(set(job_ids)) == len(job_ids)  # one SLURM job per GPU job
+    assert (wd / "results" / "figures" / "s2_factuality_gap.png").exists()
+    assert (wd / "results" / "tables" / "s2_factuality_gap.csv").read_text().count("\n") > 1
 
 
 def _submit(wd: Path, *extra: str) -> tuple[str, subprocess.CompletedProcess]:

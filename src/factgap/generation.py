@@ -56,8 +56,10 @@ class HFBackend:
     def device(self):
         return next(self.model.parameters()).device
 
+    # Prompts are tokenised as the tokenizer does by default (a BOS token where the model expects
+    # one, e.g. Llama-3), as in training.
     def _encode(self, prompts: Sequence[str]):
-        enc = self.tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = self.tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=True)
         return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
 
     def _decode_new(self, output_ids, prompt_len: int) -> list[str]:
@@ -72,7 +74,7 @@ class HFBackend:
         return kwargs
 
     def _lengths(self, prompts: Sequence[str]) -> list[int]:
-        return [len(ids) for ids in self.tokenizer(list(prompts), add_special_tokens=False)["input_ids"]]
+        return [len(ids) for ids in self.tokenizer(list(prompts), add_special_tokens=True)["input_ids"]]
 
     def _prefill(self, input_ids, attention_mask):
         """KV cache of all prompt tokens but the last (generate feeds the last one itself)."""
@@ -146,7 +148,7 @@ class HFBackend:
 
         if len(groups) != len(prompts):
             raise ValueError("one group key per prompt")
-        token_ids = self.tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
+        token_ids = self.tokenizer(list(prompts), add_special_tokens=True)["input_ids"]
         members: dict[str, list[int]] = {}
         for i, key in enumerate(groups):
             members.setdefault(key, []).append(i)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from factgap.data.schema import QA_SCHEMA
 from factgap.prompts import few_shot_prompt
 from factgap.text import exact_match, first_line_answer
 
@@ -23,13 +24,7 @@ log = logging.getLogger(__name__)
 CATEGORIES = ("HighlyKnown", "MaybeKnown", "WeaklyKnown", "Unknown")
 
 PROBE_SCHEMA = pa.schema([
-    pa.field("id", pa.string(), nullable=False),
-    pa.field("relation", pa.string(), nullable=False),
-    pa.field("subject", pa.string(), nullable=False),
-    pa.field("question", pa.string(), nullable=False),
-    pa.field("answers", pa.list_(pa.string()), nullable=False),
-    pa.field("popularity", pa.float64()),
-    pa.field("split", pa.string(), nullable=False),
+    *QA_SCHEMA,
     pa.field("exemplar_ids", pa.list_(pa.list_(pa.string())), nullable=False),
     pa.field("greedy_answers", pa.list_(pa.string()), nullable=False),
     pa.field("sampled_answers", pa.list_(pa.list_(pa.string())), nullable=False),

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from factgap.data.schema import POPULARITY_FIELD, QUESTION_FIELDS
 from factgap.probe import CATEGORIES
 from factgap.prompts import IDK_ANSWER
 
@@ -26,11 +27,7 @@ TRAINING_SET_PATTERN = (r"known|unknown|(?:idk-)?mix-unknown-(?:100|[1-9]?[0-9])
                         r"|only-(?:HighlyKnown|MaybeKnown|WeaklyKnown|Unknown)")
 
 TRAIN_SCHEMA = pa.schema([
-    pa.field("id", pa.string(), nullable=False),
-    pa.field("relation", pa.string(), nullable=False),
-    pa.field("subject", pa.string(), nullable=False),
-    pa.field("question", pa.string(), nullable=False),
-    pa.field("answers", pa.list_(pa.string()), nullable=False),
+    *QUESTION_FIELDS,
     pa.field("target", pa.string(), nullable=False),
     pa.field("category", pa.string(), nullable=False),
     pa.field("knowledge", pa.string(), nullable=False),
@@ -173,15 +170,7 @@ def build_training_set_file(probe_path, name: str, known: Sequence[str], unknown
     return len(rows)
 
 
-TEST_SCHEMA = pa.schema([
-    pa.field("id", pa.string(), nullable=False),
-    pa.field("relation", pa.string(), nullable=False),
-    pa.field("subject", pa.string(), nullable=False),
-    pa.field("question", pa.string(), nullable=False),
-    pa.field("answers", pa.list_(pa.string()), nullable=False),
-    pa.field("popularity", pa.float64()),
-    pa.field("category", pa.string(), nullable=False),
-])
+TEST_SCHEMA = pa.schema([*QUESTION_FIELDS, POPULARITY_FIELD, pa.field("category", pa.string(), nullable=False)])
 
 
 def build_eval_sets_file(questions_path, probe_path, dev_cap: int | None, seed: int, dev_out, test_out,

@@ -149,6 +149,8 @@ def make_epoch_callback(run_dir: Path, tokenizer, dev_rows, train_rows, settings
             model.config.use_cache = use_cache
             if was_training:
                 model.train()
+            if not state.is_world_process_zero:
+                return  # every rank decodes (FSDP forward is collective); rank 0 writes
             losses = [h["loss"] for h in state.log_history if "loss" in h and int(round(h.get("epoch", 0) + 0.4999)) == epoch]
             record = {
                 "epoch": epoch, "global_step": state.global_step,
@@ -228,6 +230,9 @@ def train_lora(manifest: Mapping, train_rows: Sequence[Mapping], dev_rows: Seque
     if last:
         log.info("resuming from %s", last)
     trainer.train(resume_from_checkpoint=last)
+    trainer.accelerator.wait_for_everyone()
+    if not trainer.accelerator.is_main_process:
+        return {}
     return export_run(run_dir, settings.epochs, early_stop_dir, convergence_dir, history_path, summary_path)
 
 

@@ -1,6 +1,7 @@
 # Config validation, wildcard constraints and input functions shared by all rule files.
 # Kept free of heavy imports: Snakemake re-reads this file for every job.
 import ast
+import os
 from pathlib import Path
 
 from snakemake.utils import min_version, validate
@@ -50,6 +51,12 @@ def check_config_semantics(cfg):
 
 
 check_config_semantics(config)
+
+# Jobs import the library from this checkout, also inside conda envs (--use-conda) and on
+# cluster nodes: put src/ first on their PYTHONPATH (jobs inherit the environment).
+os.environ.update(
+    PYTHONPATH=os.pathsep.join([str(PACKAGE_DIR.parent), *filter(None, os.getenv("PYTHONPATH", "").split(os.pathsep))])
+)
 
 
 wildcard_constraints:
@@ -259,8 +266,15 @@ def s1_idk_pairs():
     return [(f"{idk}-{s}", f"{s1_dynamics_set()}-{s}") for s in STAGES] if idk else []
 
 
+def datasets_with_popularity():
+    """Loaders whose data carry a popularity value (GeoNames population, PopQA s_pop)."""
+    return [d for d in DATASETS if config["datasets"][d]["loader"] in ("geonames", "popqa")]
+
+
 def s2_figures():
-    names = ["s2_factuality_gap", "s2_icl_gains", "s2_popularity"]
+    names = ["s2_factuality_gap", "s2_icl_gains"]
+    if datasets_with_popularity():
+        names.append("s2_popularity")
     if datasets_with_ood():
         names.append("s2_ood_gap")
     return [f"{RESULTS}/figures/{n}.png" for n in names]

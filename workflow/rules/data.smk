@@ -9,5 +9,7 @@ rule prepare_dataset:
         seed=config["seed"],
     log:
         f"{RESULTS}/logs/prepare_dataset/{{dataset}}.log",
+    conda:
+        "../../envs/data.yaml"
     script:
         "../scripts/prepare_dataset.py"

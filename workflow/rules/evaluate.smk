@@ -17,6 +17,8 @@ rule write_cot_rationales:
     log:
         f"{RESULTS}/logs/write_cot_rationales/{{model}}/{{dataset}}.log",
     threads: 2
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/write_cot_rationales.py"
 
@@ -43,6 +45,8 @@ rule evaluate_model:
     benchmark:
         f"{RESULTS}/benchmarks/evaluate_model/{{model}}/{{dataset}}/{{testset}}/{{variant}}/{{prompt}}.tsv"
     threads: 1
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/evaluate_model.py"
 
@@ -60,5 +64,7 @@ rule measure_ood_similarity:
     log:
         f"{RESULTS}/logs/measure_ood_similarity/{{model}}/{{dataset}}.log",
     threads: 1
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/measure_ood_similarity.py"

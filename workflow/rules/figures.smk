@@ -6,6 +6,7 @@ S2_ICL_PREDICTIONS = predictions(s2_variants(), config["evaluation"]["prompts"])
 S2_OOD_PREDICTIONS = predictions(s2_variants()[1:], ["zero_shot"], "test", datasets_with_ood()) + predictions(
     s2_variants()[1:], ["zero_shot"], "ood", datasets_with_ood()
 )
+S2_POPULARITY_PREDICTIONS = predictions(s2_variants(), ["zero_shot"], "test", datasets_with_popularity())
 S1_PREDICTIONS = predictions(s1_variants(), ["zero_shot"])
 S1_CATEGORY_PREDICTIONS = predictions(
     s1_variants([single_category_set(c) for c in config["s1"]["single_category_sets"]] + ["known", "unknown"]),
@@ -29,6 +30,8 @@ rule plot_s2_factuality_gap:
         science=science_config(),
     log:
         f"{RESULTS}/logs/plot_s2_factuality_gap.log",
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/plot_s2_factuality_gap.py"
 
@@ -48,6 +51,8 @@ rule plot_s2_icl_gains:
         science=science_config(),
     log:
         f"{RESULTS}/logs/plot_s2_icl_gains.log",
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/plot_s2_icl_gains.py"
 
@@ -69,6 +74,8 @@ rule plot_s2_ood_gap:
         science=science_config(),
     log:
         f"{RESULTS}/logs/plot_s2_ood_gap.log",
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/plot_s2_ood_gap.py"
 
@@ -76,18 +83,20 @@ rule plot_s2_ood_gap:
 rule plot_s2_popularity:
     """Exact match and the Known/Unknown gap by subject popularity bucket (not in the papers)."""
     input:
-        predictions=S2_GAP_PREDICTIONS,
+        predictions=S2_POPULARITY_PREDICTIONS,
         **report_provenance_inputs(),
         code=library_sources("factgap.reports.s2_popularity"),
     output:
         **report_outputs("s2_popularity"),
     params:
-        meta=prediction_meta(S2_GAP_PREDICTIONS),
+        meta=prediction_meta(S2_POPULARITY_PREDICTIONS),
         analysis=config["analysis"],
         seed=config["seed"],
         science=science_config(),
     log:
         f"{RESULTS}/logs/plot_s2_popularity.log",
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/plot_s2_popularity.py"
 
@@ -109,6 +118,8 @@ rule plot_s1_training_dynamics:
         science=science_config(),
     log:
         f"{RESULTS}/logs/plot_s1_training_dynamics.log",
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/plot_s1_training_dynamics.py"
 
@@ -128,6 +139,8 @@ rule plot_s1_category_accuracy:
         science=science_config(),
     log:
         f"{RESULTS}/logs/plot_s1_category_accuracy.log",
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/plot_s1_category_accuracy.py"
 
@@ -149,6 +162,8 @@ rule plot_s1_linear_fit:
         science=science_config(),
     log:
         f"{RESULTS}/logs/plot_s1_linear_fit.log",
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/plot_s1_linear_fit.py"
 
@@ -169,6 +184,8 @@ rule plot_s1_significance:
         science=science_config(),
     log:
         f"{RESULTS}/logs/plot_s1_significance.log",
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/plot_s1_significance.py"
 
@@ -189,5 +206,7 @@ rule plot_s1_idk:
         science=science_config(),
     log:
         f"{RESULTS}/logs/plot_s1_idk.log",
+    conda:
+        "../../envs/report.yaml"
     script:
         "../scripts/plot_s1_idk.py"

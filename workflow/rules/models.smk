@@ -12,5 +12,7 @@ rule prepare_model:
     benchmark:
         f"{RESULTS}/benchmarks/prepare_model/{{model}}.tsv"
     threads: 2
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/prepare_model.py"

@@ -16,5 +16,7 @@ rule probe_knowledge:
     benchmark:
         f"{RESULTS}/benchmarks/probe_knowledge/{{model}}/{{dataset}}.tsv"
     threads: 2
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/probe_knowledge.py"

@@ -13,6 +13,8 @@ rule build_training_set:
         seed=config["seed"],
     log:
         f"{RESULTS}/logs/build_training_set/{{model}}/{{dataset}}/{{trainset}}.log",
+    conda:
+        "../../envs/data.yaml"
     script:
         "../scripts/build_training_set.py"
 
@@ -34,5 +36,7 @@ rule build_eval_sets:
         seed=config["seed"],
     log:
         f"{RESULTS}/logs/build_eval_sets/{{model}}/{{dataset}}.log",
+    conda:
+        "../../envs/data.yaml"
     script:
         "../scripts/build_eval_sets.py"

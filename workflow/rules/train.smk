@@ -22,5 +22,7 @@ rule train_lora:
     benchmark:
         f"{RESULTS}/benchmarks/train_lora/{{model}}/{{dataset}}/{{trainset}}.tsv"
     threads: 2
+    conda:
+        "../../envs/torch.yaml"
     script:
         "../scripts/train_lora.py"

@@ -1,8 +1,10 @@
 """Adapter: rule train_lora -> factgap.train.train_lora_files."""
+from factgap.distributed import relaunch_with_accelerate, requested_gpus
 from factgap.runtime import init_job
 from factgap.train import TrainSettings, train_lora_files
 
 smk = snakemake  # noqa: F821
+relaunch_with_accelerate(__file__, requested_gpus(smk.resources))  # FSDP over the job's GPUs when > 1
 init_job(smk.log[0], smk.threads, smk.params.seed)
 t = smk.params.training
 settings = TrainSettings(

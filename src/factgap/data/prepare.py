@@ -33,7 +33,10 @@ def load_records(name: str, spec: Mapping[str, Any], seed: int) -> tuple[list[di
             raise FileNotFoundError(
                 f"dataset {name!r}: EntityQuestions needs datasets.{name}.path, the released dataset.zip "
                 "(https://github.com/princeton-nlp/EntityQuestions) or its unpacked folder")
-        return load_entityquestions_records(spec["path"], relations, ood), str(spec["path"])
+        overlap = tuple(spec.get("entityquestions_overlap_on", ("subject", "answer")))
+        records = load_entityquestions_records(spec["path"], relations, ood, drop_train_overlapping_test=bool(overlap),
+                                               overlap_on=overlap or ("subject",))
+        return records, str(spec["path"])
     if loader == "popqa":
         from factgap.data.popqa import load_popqa_records
 

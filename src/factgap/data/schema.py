@@ -14,15 +14,18 @@ import pyarrow as pa
 
 SPLITS = ("train", "dev", "test")
 
-QA_SCHEMA = pa.schema([
+# The fields that identify a question; every later table (probe, training sets, test sets) starts with them.
+QUESTION_FIELDS = [
     pa.field("id", pa.string(), nullable=False),
     pa.field("relation", pa.string(), nullable=False),
     pa.field("subject", pa.string(), nullable=False),
     pa.field("question", pa.string(), nullable=False),
     pa.field("answers", pa.list_(pa.string()), nullable=False),
-    pa.field("popularity", pa.float64()),
-    pa.field("split", pa.string(), nullable=False),
-])
+]
+POPULARITY_FIELD = pa.field("popularity", pa.float64())
+SPLIT_FIELD = pa.field("split", pa.string(), nullable=False)
+
+QA_SCHEMA = pa.schema([*QUESTION_FIELDS, POPULARITY_FIELD, SPLIT_FIELD])
 
 MC_SCHEMA = pa.schema([
     pa.field("id", pa.string(), nullable=False),

@@ -87,6 +87,7 @@ def plot(table: pd.DataFrame, png_path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     groups = list(table.groupby(KEYS, sort=True))
     fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(6 * max(1, len(groups)), 4.2), squeeze=False)
@@ -107,6 +108,7 @@ def plot(table: pd.DataFrame, png_path) -> None:
         if len(early):
             ax.axvline(early.iloc[0], color="grey", linestyle="--", label="early stop")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("exact match (%)")
         ax.set_ylim(-2, 102)
         ax.set_title(f"{model} / {dataset} / {training_set}", fontsize=9)
