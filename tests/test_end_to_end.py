@@ -144,12 +144,12 @@ def test_editing_one_figure_module_reruns_only_that_figure(tiny_run):
     before = module.stat()
     try:
         os.utime(module, (time.time(), time.time()))
-        proc = run_snakemake("-n", "--configfile", str(TINY), "results/figures/s2_icl_gains.png", cwd=tiny_run)
+        proc = run_snakemake("results/figures/s2_icl_gains.png", "-n", "--configfile", str(TINY), cwd=tiny_run)
         out = proc.stdout + proc.stderr
         assert "plot_s2_icl_gains" in out
         for other in ("plot_s2_factuality_gap", "evaluate_model", "train_lora", "probe_knowledge"):
             assert other not in out
-        proc = run_snakemake("-n", "--configfile", str(TINY), "results/figures/s2_factuality_gap.png", cwd=tiny_run)
+        proc = run_snakemake("results/figures/s2_factuality_gap.png", "-n", "--configfile", str(TINY), cwd=tiny_run)
         assert "Nothing to be done" in proc.stdout + proc.stderr
     finally:
         os.utime(module, (before.st_atime, before.st_mtime))
@@ -158,7 +158,7 @@ def test_editing_one_figure_module_reruns_only_that_figure(tiny_run):
 def test_same_seed_gives_byte_identical_data_probe_and_splits(tiny_run, tmp_path):
     shutil.copytree(tiny_run / "results" / "models", tmp_path / "results" / "models")
     target = f"results/splits/{M}/{D}/train-unknown.parquet"
-    run_snakemake("--cores", "2", "--configfile", str(TINY), target, f"results/splits/{M}/{D}/test.parquet",
+    run_snakemake(target, f"results/splits/{M}/{D}/test.parquet", "--cores", "2", "--configfile", str(TINY),
                   cwd=tmp_path)
     for rel in (f"data/{D}/questions.parquet", f"probe/{M}/{D}.parquet", f"splits/{M}/{D}/train-unknown.parquet",
                 f"splits/{M}/{D}/train-known.parquet", f"splits/{M}/{D}/test.parquet"):

@@ -34,6 +34,12 @@ def init_job(log_path: str | os.PathLike | None, threads: int, seed: int | None 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logger = setup_logging(log_path)
     logger.info(runtime_line(threads))
+
+    def log_uncaught(exc_type, exc, tb):
+        # the rule's log file should say why the job failed, not only Snakemake's console
+        logger.error("job failed: %s: %s", exc_type.__name__, exc, exc_info=(exc_type, exc, tb))
+
+    sys.excepthook = log_uncaught
     if "torch" in sys.modules or _torch_importable():
         import torch
 
