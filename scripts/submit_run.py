@@ -26,7 +26,6 @@ The controller job is requeued on timeout/preemption (up to --max-requeues times
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from pathlib import Path

@@ -1,5 +1,4 @@
 """A training job killed mid-run continues from its last checkpoint when rerun."""
-import json
 import os
 import signal
 import subprocess
@@ -8,7 +7,6 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
-import pytest
 
 from factgap.io import write_parquet
 from factgap.splits import TRAIN_SCHEMA

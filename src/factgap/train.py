@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -151,7 +152,8 @@ def make_epoch_callback(run_dir: Path, tokenizer, dev_rows, train_rows, settings
                 model.train()
             if not state.is_world_process_zero:
                 return  # every rank decodes (FSDP forward is collective); rank 0 writes
-            losses = [h["loss"] for h in state.log_history if "loss" in h and int(round(h.get("epoch", 0) + 0.4999)) == epoch]
+            losses = [h["loss"] for h in state.log_history
+                      if "loss" in h and math.ceil(h.get("epoch", 0) - 1e-9) == epoch]  # logged during this epoch
             record = {
                 "epoch": epoch, "global_step": state.global_step,
                 "train_loss": losses[-1] if losses else None,

@@ -67,3 +67,27 @@ def table_provenance(science: Mapping[str, Any], manifests, questions) -> dict:
     record = provenance(science, inputs)
     record["models"] = {str(p): {k: v for k, v in read_json(p).items() if k != "load_from"} for p in manifests}
     return record
+
+
+def known_unknown_row(base: pd.DataFrame, known: pd.DataFrame, unknown: pd.DataFrame, n_resamples: int,
+                      confidence: float, seed: int) -> dict:
+    """EM of the base, Known-trained and Unknown-trained models on the same items, and the paired gap."""
+    from factgap.stats import bootstrap_mean, bootstrap_paired_difference
+
+    if list(known["id"]) != list(unknown["id"]):
+        raise ValueError("Known- and Unknown-trained predictions cover different test items")
+    row = {}
+    row.update(bootstrap_mean(base["correct"], n_resamples, confidence, seed).as_dict("base_em"))
+    row.update(bootstrap_mean(known["correct"], n_resamples, confidence, seed).as_dict("known_em"))
+    row.update(bootstrap_mean(unknown["correct"], n_resamples, confidence, seed).as_dict("unknown_em"))
+    row.update(bootstrap_paired_difference(known["correct"].to_numpy(), unknown["correct"].to_numpy(),
+                                           n_resamples, confidence, seed).as_dict("gap"))
+    return row
+
+
+def add_ci_columns(out: pd.DataFrame, table: pd.DataFrame, names) -> pd.DataFrame:
+    """Human columns "value [low, high]" (in %) for each estimate in ``names`` present in ``table``."""
+    for name in names:
+        if name in table:
+            out[name] = [fmt_ci(v, lo, hi) for v, lo, hi in zip(table[name], table[f"{name}_low"], table[f"{name}_high"])]
+    return out

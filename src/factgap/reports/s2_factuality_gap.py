@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from factgap.reports.common import fmt_ci, save_figure
-from factgap.stats import bootstrap_mean, bootstrap_paired_difference
+from factgap.reports.common import add_ci_columns, known_unknown_row, save_figure
 
 STAGES = ("early_stop", "convergence")
 TITLE = "Known vs Unknown fine-tuning: test exact match (0-shot)"
@@ -34,20 +33,14 @@ def build_table(predictions: pd.DataFrame, known_set: str, unknown_set: str, n_r
                 u = unknown if category is None else unknown[unknown["category"] == category]
                 b = base if category is None else base[base["category"] == category]
                 row = {"model": model, "dataset": dataset, "stage": stage, "test_subset": subset}
-                row.update(bootstrap_mean(b["correct"], n_resamples, confidence, seed).as_dict("base_em"))
-                row.update(bootstrap_mean(k["correct"], n_resamples, confidence, seed).as_dict("known_em"))
-                row.update(bootstrap_mean(u["correct"], n_resamples, confidence, seed).as_dict("unknown_em"))
-                row.update(bootstrap_paired_difference(k["correct"].to_numpy(), u["correct"].to_numpy(),
-                                                       n_resamples, confidence, seed).as_dict("gap"))
+                row.update(known_unknown_row(b, k, u, n_resamples, confidence, seed))
                 rows.append(row)
     return pd.DataFrame(rows)
 
 
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
     out = table[["model", "dataset", "stage", "test_subset", "known_em_n"]].rename(columns={"known_em_n": "n"}).copy()
-    for name in ("base_em", "known_em", "unknown_em", "gap"):
-        out[name] = [fmt_ci(v, lo, hi) for v, lo, hi in zip(table[name], table[f"{name}_low"], table[f"{name}_high"])]
-    return out
+    return add_ci_columns(out, table, ("base_em", "known_em", "unknown_em", "gap"))
 
 
 def plot(table: pd.DataFrame, png_path) -> None:

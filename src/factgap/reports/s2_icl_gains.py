@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from factgap.reports.common import fmt_ci, save_figure
+from factgap.reports.common import add_ci_columns, save_figure
 from factgap.stats import bootstrap_mean, bootstrap_paired_difference
 
 TITLE = "In-context learning gains over 0-shot, per fine-tuned model"
@@ -49,10 +49,8 @@ def build_table(predictions: pd.DataFrame, n_resamples: int, confidence: float, 
 
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
     out = table[["model", "dataset", "variant", "zero_shot_em_n"]].rename(columns={"zero_shot_em_n": "n"}).copy()
-    for name in ("zero_shot_em", "four_shot_em", "four_shot_gain", "four_shot_cot_em", "four_shot_cot_gain"):
-        if name in table:
-            out[name] = [fmt_ci(v, lo, hi) for v, lo, hi in zip(table[name], table[f"{name}_low"], table[f"{name}_high"])]
-    return out
+    return add_ci_columns(out, table, ("zero_shot_em", "four_shot_em", "four_shot_gain", "four_shot_cot_em",
+                                       "four_shot_cot_gain"))
 
 
 def plot(table: pd.DataFrame, png_path) -> None:

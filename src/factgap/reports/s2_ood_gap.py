@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from factgap.reports.common import fmt_ci, save_figure
-from factgap.stats import bootstrap_mean, bootstrap_paired_difference
+from factgap.reports.common import add_ci_columns, known_unknown_row, save_figure
 
 TITLE = "Known vs Unknown fine-tuning in- and out-of-distribution (0-shot exact match)"
 STAGES = ("early_stop", "convergence")
@@ -39,16 +38,12 @@ def build_table(predictions: pd.DataFrame, similarity: pd.DataFrame, n_resamples
                 unknown = part[part["variant"] == f"{unknown_set}-{stage}"].sort_values("id")
                 if known.empty or unknown.empty:
                     continue
-                if list(known["id"]) != list(unknown["id"]):
-                    raise ValueError(f"{model}/{dataset}/{testset}: {known_set}-{stage} and {unknown_set}-{stage} "
-                                     "cover different test items")
                 base = part[part["variant"] == "base"]
                 row = {"model": model, "dataset": dataset, "stage": stage, "testset": testset}
-                row.update(bootstrap_mean(base["correct"], n_resamples, confidence, seed).as_dict("base_em"))
-                row.update(bootstrap_mean(known["correct"], n_resamples, confidence, seed).as_dict("known_em"))
-                row.update(bootstrap_mean(unknown["correct"], n_resamples, confidence, seed).as_dict("unknown_em"))
-                row.update(bootstrap_paired_difference(known["correct"].to_numpy(), unknown["correct"].to_numpy(),
-                                                       n_resamples, confidence, seed).as_dict("gap"))
+                try:
+                    row.update(known_unknown_row(base, known, unknown, n_resamples, confidence, seed))
+                except ValueError as err:
+                    raise ValueError(f"{model}/{dataset}/{testset}/{stage}: {err}") from None
                 sim = sims.get((model, dataset)) if testset == "ood" else None
                 for key in SIMILARITY_KEYS:
                     row[key] = float(getattr(sim, key)) if sim is not None else float("nan")
@@ -59,8 +54,7 @@ def build_table(predictions: pd.DataFrame, similarity: pd.DataFrame, n_resamples
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
     out = table[["model", "dataset", "stage", "testset", "known_em_n"]].rename(columns={"known_em_n": "n"}).copy()
     out["testset"] = out["testset"].map({"test": "ID", "ood": "OOD"}).fillna(out["testset"])
-    for name in ("base_em", "known_em", "unknown_em", "gap"):
-        out[name] = [fmt_ci(v, lo, hi) for v, lo, hi in zip(table[name], table[f"{name}_low"], table[f"{name}_high"])]
+    add_ci_columns(out, table, ("base_em", "known_em", "unknown_em", "gap"))
     for key in SIMILARITY_KEYS:
         out[f"ID-OOD {key.replace('_', ' ')}"] = ["" if pd.isna(v) else f"{v:.3f}" for v in table[key]]
     return out

@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from factgap.reports.common import fmt_ci, save_figure
-from factgap.stats import bootstrap_mean, bootstrap_paired_difference
+from factgap.reports.common import add_ci_columns, known_unknown_row, save_figure
 
 TITLE = "Exact match and Known/Unknown gap by popularity bucket of the test item (0-shot)"
 STAGES = ("early_stop", "convergence")
@@ -65,11 +64,7 @@ def build_table(predictions: pd.DataFrame, n_buckets: int, n_resamples: int, con
                 k, u, bs = known[known["bucket"] == b], unknown[unknown["bucket"] == b], base[base["bucket"] == b]
                 row = {"model": model, "dataset": dataset, "stage": stage, "bucket": b + 1,
                        "popularity_low": low, "popularity_high": high}
-                row.update(bootstrap_mean(bs["correct"], n_resamples, confidence, seed).as_dict("base_em"))
-                row.update(bootstrap_mean(k["correct"], n_resamples, confidence, seed).as_dict("known_em"))
-                row.update(bootstrap_mean(u["correct"], n_resamples, confidence, seed).as_dict("unknown_em"))
-                row.update(bootstrap_paired_difference(k["correct"].to_numpy(), u["correct"].to_numpy(),
-                                                       n_resamples, confidence, seed).as_dict("gap"))
+                row.update(known_unknown_row(bs, k, u, n_resamples, confidence, seed))
                 rows.append(row)
     return pd.DataFrame(rows)
 
@@ -78,9 +73,7 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     out = table[["model", "dataset", "stage", "bucket"]].copy()
     out["popularity"] = [f"{lo:.4g} – {hi:.4g}" for lo, hi in zip(table["popularity_low"], table["popularity_high"])]
     out["n"] = table["known_em_n"]
-    for name in ("base_em", "known_em", "unknown_em", "gap"):
-        out[name] = [fmt_ci(v, lo, hi) for v, lo, hi in zip(table[name], table[f"{name}_low"], table[f"{name}_high"])]
-    return out
+    return add_ci_columns(out, table, ("base_em", "known_em", "unknown_em", "gap"))
 
 
 def plot(table: pd.DataFrame, png_path) -> None:
