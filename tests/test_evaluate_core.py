@@ -35,7 +35,9 @@ def test_scoring_extracts_by_mode():
     rows = score_predictions(TEST, [" X is a place.\nA: why"], "four_shot_cot", "base")
     assert rows[0]["correct"]
     rows = score_predictions(TEST, [" Y is the capital"], "four_shot_cot", "base")
-    assert not rows[0]["correct"]  # no committed answer
+    assert not rows[0]["correct"]  # a rationale without an answer line is not an answer
+    rows = score_predictions(TEST, [" Why\n\n"], "four_shot_cot", "known-convergence")
+    assert rows[0]["correct"] and rows[0]["prediction"] == "Why"  # answered at once, no rationale
 
 
 def test_rationale_fallback():

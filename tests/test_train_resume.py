@@ -39,8 +39,8 @@ def _start(tmp_path, manifest, epochs):
 
 
 def test_killed_training_resumes_from_last_checkpoint(tmp_path, tiny_llama):
-    _data(tmp_path, 240)
-    epochs = 4
+    _data(tmp_path, 160)
+    epochs = 3
     proc = _start(tmp_path, tiny_llama, epochs)
     first_epoch = tmp_path / "run" / "epochs" / "epoch_001.json"
     deadline = time.time() + 300

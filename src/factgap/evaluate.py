@@ -97,7 +97,12 @@ def build_prompts(test_rows: Sequence[Mapping], mode: str, exemplars: Sequence[M
 
 
 def extract_prediction(raw: str, mode: str) -> str:
-    return cot_final_answer(raw) if mode == "four_shot_cot" else first_line_answer(raw)
+    """The answer in a continuation. Under CoT prompts: the text after the last "A:", or, when the
+    model answers at once after "Reasoning:" (fine-tuned models often do), its first line; a
+    rationale sentence taken for an answer never matches a gold answer, so the fallback is safe."""
+    if mode != "four_shot_cot":
+        return first_line_answer(raw)
+    return cot_final_answer(raw) or first_line_answer(raw)
 
 
 def score_predictions(test_rows: Sequence[Mapping], raw_outputs: Sequence[str], mode: str, variant: str) -> list[dict]:

@@ -64,7 +64,7 @@ BUILTIN_TEMPLATES: dict[str, str] = {
 
 # dataset/<split>/<relation>.<split>.json, optionally under any prefix (the archive's or the folder's)
 _MEMBER = re.compile(r"^(?:(?P<prefix>.*/))?(?P<split>train|dev|test)/"
-                     r"(?P<relation>P\d+)\.(?P=split)\.jsonl?$")
+                     r"(?P<relation>[A-Za-z0-9_-]+)\.(?P=split)\.jsonl?$")
 
 
 # ----------------------------------------------------------------------------------------------
