@@ -21,7 +21,7 @@ demo: install
 	$(BIN)/snakemake --profile $(PROFILE)
 
 test: install
-	$(BIN)/pytest -q -ra -n 2 --dist loadgroup
+	$(BIN)/pytest -q -ra -n 2 --dist loadfile
 
 test-fast: install
 	$(BIN)/pytest -q -ra -m "not slow and not slurm"
