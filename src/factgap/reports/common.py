@@ -25,6 +25,14 @@ def load_predictions(paths: Sequence[str | os.PathLike], meta: Sequence[Mapping[
     return pd.concat(frames, ignore_index=True)
 
 
+def zero_shot_test(predictions: pd.DataFrame) -> pd.DataFrame:
+    """0-shot predictions on the in-distribution test set (frames without a testset column are all ID)."""
+    out = predictions[predictions["prompt_mode"] == "zero_shot"]
+    if "testset" in out:
+        out = out[out["testset"] == "test"]
+    return out
+
+
 def fmt_ci(value: float, low: float, high: float, scale: float = 100.0) -> str:
     if any(math.isnan(v) for v in (value, low, high)):
         return "n/a"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from factgap.reports.common import fmt_ci, save_figure
+from factgap.reports.common import fmt_ci, save_figure, zero_shot_test
 from factgap.stats import bootstrap_mean
 
 TITLE = "Test exact match per test-item category, single-category fine-tuning (0-shot)"
@@ -42,17 +42,9 @@ def category_order(categories) -> list[str]:
     return [c for c in CATEGORY_ORDER if c in present] + sorted(present - set(CATEGORY_ORDER))
 
 
-def select_test(predictions: pd.DataFrame) -> pd.DataFrame:
-    """0-shot predictions on the in-distribution test set."""
-    out = predictions[predictions["prompt_mode"] == "zero_shot"]
-    if "testset" in out:
-        out = out[out["testset"] == "test"]
-    return out
-
-
 def build_table(predictions: pd.DataFrame, n_resamples: int, confidence: float, seed: int) -> pd.DataFrame:
     """One row per (model, dataset, training_set, stage, test_subset) with EM and its CI (fractions)."""
-    test = select_test(predictions)
+    test = zero_shot_test(predictions)
     rows = []
     for (model, dataset), group in test.groupby(["model", "dataset"], sort=True):
         subsets = ["all", *category_order(group["category"].unique())]

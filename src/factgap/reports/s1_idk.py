@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from factgap.reports.common import fmt_ci, save_figure
+from factgap.reports.common import fmt_ci, save_figure, zero_shot_test
 from factgap.stats import bootstrap_mean
 
 TITLE = "'I don't know' relabelling: answer rate and exact match (0-shot)"
@@ -27,16 +27,9 @@ def answered(predictions) -> np.ndarray:
     return np.array([normalize_answer(p or "") != idk for p in predictions], dtype=bool)
 
 
-def _select(predictions: pd.DataFrame) -> pd.DataFrame:
-    out = predictions[predictions["prompt_mode"] == "zero_shot"]
-    if "testset" in out:
-        out = out[out["testset"] == "test"]
-    return out
-
-
 def build_table(predictions: pd.DataFrame, pairs, n_resamples: int, confidence: float, seed: int) -> pd.DataFrame:
     """One row per (model, dataset, pair, role in {idk, plain}) with the three metrics and CIs."""
-    test = _select(predictions)
+    test = zero_shot_test(predictions)
     rows = []
     for (model, dataset), group in test.groupby(["model", "dataset"], sort=True):
         by_variant = {v: g.sort_values("id") for v, g in group.groupby("variant")}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from factgap.reports.common import save_figure
+from factgap.reports.common import save_figure, zero_shot_test
 
 TITLE = "Linear model of accuracy in the fraction of fitted Known / Unknown training examples"
 PARAMS = ("b0", "b_kn", "b_unk")
@@ -92,9 +92,7 @@ def dev_points(counts: pd.DataFrame) -> pd.DataFrame:
 
 def test_points(counts: pd.DataFrame, summary: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
     """Fit (b): each training set at early stop and convergence, acc = 0-shot test EM of that variant."""
-    test = predictions[predictions["prompt_mode"] == "zero_shot"]
-    if "testset" in test:
-        test = test[test["testset"] == "test"]
+    test = zero_shot_test(predictions)
     em = test.groupby(["model", "dataset", "variant"])["correct"].mean()
     rows = []
     for key, group in summary.groupby(KEYS, sort=True):

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from factgap.reports.common import save_figure
+from factgap.reports.common import save_figure, zero_shot_test
 
 TITLE = "Paired t-test over test chunks (0-shot exact match)"
 ALPHA = 0.05
@@ -51,16 +51,9 @@ def paired_t_test(x, y) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
-def _select(predictions: pd.DataFrame) -> pd.DataFrame:
-    out = predictions[predictions["prompt_mode"] == "zero_shot"]
-    if "testset" in out:
-        out = out[out["testset"] == "test"]
-    return out
-
-
 def build_table(predictions: pd.DataFrame, comparisons, n_chunks: int, seed: int) -> pd.DataFrame:
     """One row per (model, dataset, comparison) present in the predictions."""
-    test = _select(predictions)
+    test = zero_shot_test(predictions)
     rows = []
     for (model, dataset), group in test.groupby(["model", "dataset"], sort=True):
         by_variant = {v: g.sort_values("id") for v, g in group.groupby("variant")}
