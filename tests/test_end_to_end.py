@@ -36,10 +36,10 @@ def test_stage_outputs_have_their_schemas(tiny_run):
     assert _read(tiny_run, f"probe/{M}/{D}.parquet").schema.equals(PROBE_SCHEMA)
     assert _read(tiny_run, f"splits/{M}/{D}/train-known.parquet").schema.equals(TRAIN_SCHEMA)
     assert _read(tiny_run, f"splits/{M}/{D}/test.parquet").schema.equals(TEST_SCHEMA)
-    assert _read(tiny_run, f"train/{M}/{D}/known/history.parquet").schema.equals(HISTORY_SCHEMA)
-    assert _read(tiny_run, f"train/{M}/{D}/unknown/summary.parquet").schema.equals(SUMMARY_SCHEMA)
+    assert _read(tiny_run, f"train/{M}/{D}/sft/known/history.parquet").schema.equals(HISTORY_SCHEMA)
+    assert _read(tiny_run, f"train/{M}/{D}/sft/unknown/summary.parquet").schema.equals(SUMMARY_SCHEMA)
     assert _read(tiny_run, f"exemplars/{M}/{D}.parquet").schema.equals(EXEMPLAR_SCHEMA)
-    for variant in ("base", "known-early_stop", "unknown-convergence"):
+    for variant in ("base", "sft/known/early_stop", "sft/unknown/convergence"):
         for prompt in ("zero_shot", "four_shot_cot"):
             assert _read(tiny_run, f"eval/{M}/{D}/test/{variant}/{prompt}.parquet").schema.equals(PREDICTION_SCHEMA)
 
@@ -67,19 +67,19 @@ def test_training_sets_are_balanced_and_disjoint_from_test(tiny_run):
 
 
 def test_training_records_every_epoch_and_exports_adapters(tiny_run):
-    summary = _read(tiny_run, f"train/{M}/{D}/known/summary.parquet").to_pylist()
+    summary = _read(tiny_run, f"train/{M}/{D}/sft/known/summary.parquet").to_pylist()
     assert [r["epoch"] for r in summary] == [1, 2]
     assert sum(r["is_early_stop"] for r in summary) == 1 and summary[-1]["is_convergence"]
     best = max(summary, key=lambda r: (r["dev_em"], -r["epoch"]))
     assert best["is_early_stop"]
     for stage in ("early_stop", "convergence"):
-        adapter = tiny_run / "results" / "train" / M / D / "known" / stage
+        adapter = tiny_run / "results" / "train" / M / D / "sft" / "known" / stage
         assert (adapter / "adapter_model.safetensors").stat().st_size > 0
 
 
 def test_predictions_cover_the_test_set(tiny_run):
     test_ids = sorted(_read(tiny_run, f"splits/{M}/{D}/test.parquet").column("id").to_pylist())
-    preds = _read(tiny_run, f"eval/{M}/{D}/test/known-convergence/four_shot_cot.parquet").to_pylist()
+    preds = _read(tiny_run, f"eval/{M}/{D}/test/sft/known/convergence/four_shot_cot.parquet").to_pylist()
     assert sorted(p["id"] for p in preds) == test_ids
     assert all(p["correct"] in (True, False) for p in preds)
 
@@ -124,10 +124,10 @@ def test_s1_and_ood_outputs(tiny_run):
     assert sorted(r["id"] for r in mix) == sorted(r["id"] for r in idk_train)
     ood = _read(tiny_run, f"splits/{M}/{D}/ood.parquet").to_pylist()
     assert ood and {r["relation"] for r in ood} == {"P78"}
-    assert _read(tiny_run, f"eval/{M}/{D}/ood/known-early_stop/zero_shot.parquet").num_rows == len(ood)
+    assert _read(tiny_run, f"eval/{M}/{D}/ood/sft/known/early_stop/zero_shot.parquet").num_rows == len(ood)
     sim = json.loads((tiny_run / "results" / "analysis" / M / D / "ood_similarity.json").read_text())
     assert -1 <= sim["centroid_cosine"] <= 1 and sim["n_ood"] == len(ood)
-    history = _read(tiny_run, f"train/{M}/{D}/mix-unknown-50/history.parquet").to_pandas()
+    history = _read(tiny_run, f"train/{M}/{D}/sft/mix-unknown-50/history.parquet").to_pandas()
     assert set(history["eval_set"]) == {"dev", "train"} and set(history["epoch"]) == {1, 2}
     significance = pd.read_csv(tiny_run / "results" / "tables" / "s1_significance.csv")
     assert ((significance["p"] >= 0) & (significance["p"] <= 1)).all()

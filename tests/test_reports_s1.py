@@ -9,6 +9,7 @@ import pytest
 
 from factgap.evaluate import PREDICTION_SCHEMA
 from factgap.io import write_json, write_parquet
+from factgap.reports.common import publish_report
 from factgap.reports import (s1_category_accuracy, s1_idk, s1_linear_fit, s1_significance, s1_training_dynamics,
                              s2_ood_gap, s2_popularity)
 from factgap.train import HISTORY_SCHEMA, SUMMARY_SCHEMA
@@ -42,9 +43,13 @@ def paths_of(tmp_path, frames, schema, meta_keys):
     return paths, meta
 
 
-def outputs(tmp_path, name):
-    return dict(png_path=tmp_path / f"{name}.png", csv_path=tmp_path / f"{name}.csv", md_path=tmp_path / f"{name}.md",
-                provenance_path=tmp_path / f"{name}.provenance.json")
+def publish(tmp_path, name, report, files, **options):
+    """Run report ``factgap.reports.<report>`` through the one shell every report rule uses."""
+    outputs = {"png": tmp_path / f"{name}.png", "csv": tmp_path / f"{name}.csv", "md": tmp_path / f"{name}.md",
+               "provenance": tmp_path / f"{name}.provenance.json"}
+    paths = {role: [str(p) for p in pm[0]] for role, pm in files.items()}
+    meta = {role: pm[1] for role, pm in files.items()}
+    return publish_report(f"factgap.reports.{report}", paths, meta, options, {"seed": 0}, [], [], outputs)
 
 
 def assert_outputs(tmp_path, name):
@@ -114,12 +119,13 @@ def test_training_dynamics_report(tmp_path):
     hist = history()
     hp, hmeta = paths_of(tmp_path / "h", [hist], HISTORY_SCHEMA, ["model", "dataset", "training_set"])
     sp, _ = paths_of(tmp_path / "s", [summary(hist)], SUMMARY_SCHEMA, ["model", "dataset", "training_set"])
-    table = s1_training_dynamics.make_report(hp, hmeta, sp, KNOWN, UNKNOWN, 100, 0.9, 0, {"x": 1},
-                                             **outputs(tmp_path, "dyn"))
+    table = publish(tmp_path, "dyn", "s1_training_dynamics", {"histories": (hp, hmeta), "summaries": (sp, hmeta)},
+                    known=KNOWN, unknown=UNKNOWN, n_resamples=100, confidence=0.9, seed=0)
     assert len(table) == 4
     assert_outputs(tmp_path, "dyn")
-    with pytest.raises(ValueError, match="no training histories"):
-        s1_training_dynamics.make_report([], [], [], KNOWN, UNKNOWN, 100, 0.9, 0, {}, **outputs(tmp_path, "e"))
+    with pytest.raises(ValueError, match="no histories files"):
+        publish(tmp_path, "e", "s1_training_dynamics", {}, known=KNOWN, unknown=UNKNOWN, n_resamples=100,
+                confidence=0.9, seed=0)
 
 
 # ---- per-category accuracy ---------------------------------------------------------------------
@@ -158,11 +164,11 @@ def test_category_accuracy_report(tmp_path):
     frames = [preds(v, np.arange(8) % 2 == 0) for v in ("only-HighlyKnown-early_stop", "only-HighlyKnown-convergence",
                                                         "only-Unknown-early_stop", "base")]
     paths, meta = paths_of(tmp_path, frames, PREDICTION_SCHEMA, ["model", "dataset", "testset"])
-    table = s1_category_accuracy.make_report(paths, meta, 100, 0.95, 0, {}, **outputs(tmp_path, "cat"))
+    table = publish(tmp_path, "cat", "s1_category_accuracy", {"predictions": (paths, meta)}, n_resamples=100, confidence=0.95, seed=0)
     assert not table.empty
     assert_outputs(tmp_path, "cat")
     with pytest.raises(ValueError, match="fine-tuned"):
-        s1_category_accuracy.make_report(paths[-1:], meta[-1:], 100, 0.95, 0, {}, **outputs(tmp_path, "cat2"))
+        publish(tmp_path, "cat2", "s1_category_accuracy", {"predictions": (paths[-1:], meta[-1:])}, n_resamples=100, confidence=0.95, seed=0)
 
 
 # ---- linear fit ----------------------------------------------------------------------------------
@@ -252,7 +258,8 @@ def test_linear_fit_report(tmp_path):
     frames = [preds(f"{t}-{s}", np.arange(8) < 6 - i - (s == "convergence")) for i, t in enumerate(sets)
               for s in ("early_stop", "convergence")]
     pp, pmeta = paths_of(tmp_path / "p", frames, PREDICTION_SCHEMA, ["model", "dataset", "testset"])
-    table = s1_linear_fit.make_report(hp, hmeta, sp, pp, pmeta, KNOWN, UNKNOWN, {}, **outputs(tmp_path, "fit"))
+    table = publish(tmp_path, "fit", "s1_linear_fit", {"histories": (hp, hmeta), "summaries": (sp, hmeta),
+                                                      "predictions": (pp, pmeta)}, known=KNOWN, unknown=UNKNOWN)
     assert set(table["fit"]) == {s1_linear_fit.FIT_DEV, s1_linear_fit.FIT_TEST}
     assert table.set_index("fit")["n"].to_dict() == {s1_linear_fit.FIT_DEV: 16, s1_linear_fit.FIT_TEST: 8}
     assert_outputs(tmp_path, "fit")
@@ -261,7 +268,8 @@ def test_linear_fit_report(tmp_path):
     hp, hmeta = paths_of(tmp_path / "h3", [short], HISTORY_SCHEMA, ["model", "dataset", "training_set"])
     sp, _ = paths_of(tmp_path / "s3", [summary(short)], SUMMARY_SCHEMA, ["model", "dataset", "training_set"])
     with pytest.raises(ValueError, match="no linear fit.*need >= 4"):
-        s1_linear_fit.make_report(hp, hmeta, sp, [], [], KNOWN, UNKNOWN, {}, **outputs(tmp_path, "f2"))
+        publish(tmp_path, "f2", "s1_linear_fit", {"histories": (hp, hmeta), "summaries": (sp, hmeta)}, known=KNOWN,
+                unknown=UNKNOWN)
 
 
 # ---- significance -------------------------------------------------------------------------------
@@ -306,11 +314,13 @@ def test_significance_table_and_report(tmp_path):
     assert real["p"] < 0.05 and real["diff"] > 0 and real["n_chunks"] == 20
     assert null["p"] == 1.0 and null["diff"] == 0
     paths, meta = paths_of(tmp_path, frames, PREDICTION_SCHEMA, ["model", "dataset", "testset"])
-    s1_significance.make_report(paths, meta, [list(c) for c in comparisons], 20, 0, {}, **outputs(tmp_path, "sig"))
+    publish(tmp_path, "sig", "s1_significance", {"predictions": (paths, meta)}, comparisons=[list(c) for c in comparisons],
+            n_chunks=20, seed=0)
     assert_outputs(tmp_path, "sig")
     assert " *" in (tmp_path / "sig.md").read_text()
     with pytest.raises(ValueError, match="none of the comparisons"):
-        s1_significance.make_report(paths, meta, comparisons[2:], 20, 0, {}, **outputs(tmp_path, "sig2"))
+        publish(tmp_path, "sig2", "s1_significance", {"predictions": (paths, meta)}, comparisons=comparisons[2:],
+                n_chunks=20, seed=0)
 
 
 def test_significance_rejects_mismatched_items():
@@ -343,11 +353,12 @@ def test_idk_report(tmp_path):
               preds("mix-unknown-50-early_stop", [1, 1, 0, 0])]
     paths, meta = paths_of(tmp_path, frames, PREDICTION_SCHEMA, ["model", "dataset", "testset"])
     pairs = [("idk-mix-unknown-50-early_stop", "mix-unknown-50-early_stop")]
-    table = s1_idk.make_report(paths, meta, pairs, 100, 0.95, 0, {}, **outputs(tmp_path, "idk"))
+    table = publish(tmp_path, "idk", "s1_idk", {"predictions": (paths, meta)}, pairs=pairs, n_resamples=100, confidence=0.95, seed=0)
     assert len(table) == 2
     assert_outputs(tmp_path, "idk")
     with pytest.raises(ValueError, match="none of the pairs"):
-        s1_idk.make_report(paths, meta, [("x-early_stop", "y-early_stop")], 100, 0.95, 0, {}, **outputs(tmp_path, "i2"))
+        publish(tmp_path, "i2", "s1_idk", {"predictions": (paths, meta)}, pairs=[("x-early_stop", "y-early_stop")],
+                n_resamples=100, confidence=0.95, seed=0)
 
 
 # ---- S2: OOD gap -------------------------------------------------------------------------------
@@ -374,12 +385,12 @@ def test_ood_gap_report(tmp_path):
     paths, meta = paths_of(tmp_path, ood_frames(), PREDICTION_SCHEMA, ["model", "dataset", "testset"])
     write_json({"centroid_cosine": 0.6, "mean_pairwise_cosine": 0.3, "n_id": 4, "n_ood": 4, "model": "x"},
                tmp_path / "sim.json")
-    table = s2_ood_gap.make_report(paths, meta, [tmp_path / "sim.json"], [{"model": "m", "dataset": "d"}],
-                                   100, 0.95, 0, {}, **outputs(tmp_path, "ood"))
+    table = publish(tmp_path, "ood", "s2_ood_gap", {"predictions": (paths, meta), "similarity": (
+        [tmp_path / "sim.json"], [{"model": "m", "dataset": "d"}])}, n_resamples=100, confidence=0.95, seed=0)
     assert table.loc[table.testset == "ood", "centroid_cosine"].iloc[0] == 0.6
     assert_outputs(tmp_path, "ood")
     with pytest.raises(ValueError, match="no OOD predictions"):
-        s2_ood_gap.make_report(paths[:2], meta[:2], [], [], 100, 0.95, 0, {}, **outputs(tmp_path, "o2"))
+        publish(tmp_path, "o2", "s2_ood_gap", {"predictions": (paths[:2], meta[:2])}, n_resamples=100, confidence=0.95, seed=0)
 
 
 # ---- S2: popularity ----------------------------------------------------------------------------
@@ -422,10 +433,10 @@ def test_popularity_report(tmp_path):
     frames = [preds(v, np.arange(12) % 3 == 0, popularity=pop) for v in
               ("known-early_stop", "unknown-early_stop", "known-convergence", "unknown-convergence", "base")]
     paths, meta = paths_of(tmp_path, frames, PREDICTION_SCHEMA, ["model", "dataset", "testset"])
-    table = s2_popularity.make_report(paths, meta, 3, 100, 0.95, 0, {}, **outputs(tmp_path, "pop"))
+    table = publish(tmp_path, "pop", "s2_popularity", {"predictions": (paths, meta)}, n_buckets=3, n_resamples=100, confidence=0.95, seed=0)
     assert len(table) == 6
     assert_outputs(tmp_path, "pop")
     nopop = [preds("known-early_stop", [1, 0], popularity=[None, None])]
     p2, m2 = paths_of(tmp_path / "n", nopop, PREDICTION_SCHEMA, ["model", "dataset", "testset"])
     with pytest.raises(ValueError, match="popularity"):
-        s2_popularity.make_report(p2, m2, 3, 100, 0.95, 0, {}, **outputs(tmp_path, "p2"))
+        publish(tmp_path, "p2", "s2_popularity", {"predictions": (p2, m2)}, n_buckets=3, n_resamples=100, confidence=0.95, seed=0)

@@ -9,7 +9,6 @@ import pytest
 
 from factgap import scoring
 
-TOKENIZER_DIR = Path("/tmp/smol/checkpoint")
 
 
 # ------------------------------------------------------------------------------------ pure helpers
@@ -43,7 +42,7 @@ def test_rank_of_counts_ties_against_the_token():
 
 
 def test_ranks_from_logits_matches_rank_of():
-    torch = pytest.importorskip("torch")
+    import torch
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(6, 50, generator=g)
     targets = torch.randint(0, 50, (6,), generator=g)
@@ -68,7 +67,7 @@ def test_letter_continuations():
 
 
 def test_left_pad():
-    torch = pytest.importorskip("torch")
+    import torch
     ids, mask, pos = scoring.left_pad([[5, 6, 7], [8]], pad_id=0)
     assert ids.tolist() == [[5, 6, 7], [0, 0, 8]]
     assert mask.tolist() == [[1, 1, 1], [0, 0, 1]]
@@ -121,13 +120,12 @@ def test_letter_layout_fake_tokenizer():
 # ------------------------------------------------------------------------------- tiny model shells
 
 @pytest.fixture(scope="module")
-def tiny():
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    if not (TOKENIZER_DIR / "tokenizer.json").exists():
-        pytest.skip(f"no tokenizer at {TOKENIZER_DIR}")
+def tiny(embedded_model):
+    import torch
+    import transformers
+
     torch.set_num_threads(1)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(TOKENIZER_DIR)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(embedded_model.parent / "checkpoint")
     config = transformers.LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                       num_attention_heads=4, num_key_value_heads=2, vocab_size=len(tokenizer),
                                       initializer_range=0.2, tie_word_embeddings=True)

@@ -2,8 +2,9 @@ from collections import Counter
 
 import pytest
 
-from factgap.splits import (cap_per_relation, check_category_groups, parse_training_set, per_relation_sizes,
-                            select_training_set, subsample_per_relation)
+from factgap.naming import parse_qa_training_set as parse_training_set
+from factgap.sampling import cap_per_relation, subsample_per_relation
+from factgap.splits import check_category_groups, per_relation_sizes, select_training_set
 
 KNOWN, UNKNOWN = ["HighlyKnown", "MaybeKnown"], ["Unknown"]
 
@@ -84,16 +85,3 @@ def test_idk_variant_relabels_only_unknown_examples():
     assert {r["target"] for r in idk if r["knowledge"] == "unknown"} == {"I don't know"}
     assert all(r["target"] == r["answers"][0] for r in idk if r["knowledge"] == "known")
     assert [r["id"] for r in idk] == [r["id"] for r in plain]
-
-
-def test_workflow_wildcard_pattern_matches_the_library():
-    import re
-    from pathlib import Path
-
-    from factgap.splits import TRAINING_SET_PATTERN
-
-    common = (Path(__file__).resolve().parents[1] / "workflow" / "rules" / "common.smk").read_text()
-    block = common[common.index("TRAINING_SET_PATTERN = ("):]
-    block = block[:block.index(")\n") + 1]
-    assert eval(block.split("=", 1)[1]) == TRAINING_SET_PATTERN  # noqa: S307 (our own source)
-    assert re.fullmatch(TRAINING_SET_PATTERN, "idk-mix-unknown-50")

@@ -15,12 +15,12 @@ from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 
+from factgap.naming import PROMPT_MODES
 from factgap.prompts import cot_prompt, few_shot_prompt, qa_prompt, rationale_prompt
 from factgap.text import cot_final_answer, exact_match, first_line_answer
 
 log = logging.getLogger(__name__)
 
-PROMPT_MODES = ("zero_shot", "four_shot", "four_shot_cot")
 
 EXEMPLAR_SCHEMA = pa.schema([
     pa.field("relation", pa.string(), nullable=False),

@@ -21,7 +21,6 @@ from factgap.text import exact_match, first_line_answer
 
 log = logging.getLogger(__name__)
 
-CATEGORIES = ("HighlyKnown", "MaybeKnown", "WeaklyKnown", "Unknown")
 
 PROBE_SCHEMA = pa.schema([
     *QA_SCHEMA,
@@ -44,6 +43,11 @@ class ProbeSettings:
     max_new_tokens: int = 16
     batch_size: int = 16
     seed: int = 0
+
+    @classmethod
+    def from_config(cls, probe: Mapping, seed: int) -> ProbeSettings:
+        """From the config's ``probe`` section."""
+        return cls(**probe, seed=seed)
 
 
 def slick_category(p_greedy: float, p_sample: float) -> str:

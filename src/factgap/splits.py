@@ -12,19 +12,15 @@ relation mix is identical across sets and differences come from knowledge alone.
 from __future__ import annotations
 
 import random
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import pyarrow as pa
 
 from factgap.data.schema import POPULARITY_FIELD, QUESTION_FIELDS
-from factgap.probe import CATEGORIES
+from factgap.naming import CATEGORIES, QATrainingSet, parse_qa_training_set
 from factgap.prompts import IDK_ANSWER
-
-TRAINING_SET_PATTERN = (r"known|unknown|(?:idk-)?mix-unknown-(?:100|[1-9]?[0-9])"
-                        r"|only-(?:HighlyKnown|MaybeKnown|WeaklyKnown|Unknown)")
+from factgap.sampling import cap_per_relation
 
 TRAIN_SCHEMA = pa.schema([
     *QUESTION_FIELDS,
@@ -32,26 +28,6 @@ TRAIN_SCHEMA = pa.schema([
     pa.field("category", pa.string(), nullable=False),
     pa.field("knowledge", pa.string(), nullable=False),
 ])
-
-
-@dataclass(frozen=True)
-class TrainingSetSpec:
-    name: str
-    unknown_fraction: float | None  # None: a single-category set
-    category: str | None = None
-    relabel_unknown: bool = False  # Unknown examples answer "I don't know"
-
-
-def parse_training_set(name: str) -> TrainingSetSpec:
-    if not re.fullmatch(TRAINING_SET_PATTERN, name):
-        raise ValueError(f"training set name {name!r} does not match {TRAINING_SET_PATTERN}")
-    if name == "known":
-        return TrainingSetSpec(name, 0.0)
-    if name == "unknown":
-        return TrainingSetSpec(name, 1.0)
-    if "mix-unknown-" in name:
-        return TrainingSetSpec(name, int(name.rsplit("-", 1)[1]) / 100, relabel_unknown=name.startswith("idk-"))
-    return TrainingSetSpec(name, None, name.split("-", 1)[1])
 
 
 def knowledge_group(category: str, known: Sequence[str], unknown: Sequence[str]) -> str:
@@ -69,21 +45,6 @@ def check_category_groups(known: Sequence[str], unknown: Sequence[str]) -> None:
     overlap = set(known) & set(unknown)
     if overlap:
         raise ValueError(f"categories {sorted(overlap)} are both Known and Unknown")
-
-
-def subsample_per_relation(records: Sequence[Mapping], caps: Mapping[str, int | None], seed: int) -> list[Mapping]:
-    """At most caps[split] records per (relation, split), drawn with a seeded generator."""
-    groups: dict[tuple[str, str], list[Mapping]] = defaultdict(list)
-    for record in records:
-        groups[(record["relation"], record["split"])].append(record)
-    kept: list[Mapping] = []
-    for (relation, split), group in sorted(groups.items()):
-        group = sorted(group, key=lambda r: r["id"])
-        cap = caps.get(split)
-        if cap is not None and len(group) > cap:
-            group = random.Random(f"{seed}:{relation}:{split}").sample(group, cap)
-        kept.extend(group)
-    return sorted(kept, key=lambda r: r["id"])
 
 
 def per_relation_sizes(train_rows: Sequence[Mapping], known: Sequence[str], unknown: Sequence[str],
@@ -106,7 +67,7 @@ def _draw(rows: Sequence[Mapping], n: int, rng: random.Random) -> list[Mapping]:
     return rng.sample(rows, n)
 
 
-def select_training_set(train_rows: Sequence[Mapping], spec: TrainingSetSpec, sizes: Mapping[str, int],
+def select_training_set(train_rows: Sequence[Mapping], spec: QATrainingSet, sizes: Mapping[str, int],
                         known: Sequence[str], unknown: Sequence[str], seed: int) -> list[dict]:
     """Rows of one training set, balanced per relation (pure, seeded)."""
     by_relation: dict[str, list[Mapping]] = defaultdict(list)
@@ -135,19 +96,6 @@ def select_training_set(train_rows: Sequence[Mapping], spec: TrainingSetSpec, si
     return rows
 
 
-def cap_per_relation(rows: Sequence[Mapping], cap: int | None, seed: int, label: str) -> list[Mapping]:
-    groups: dict[str, list[Mapping]] = defaultdict(list)
-    for row in rows:
-        groups[row["relation"]].append(row)
-    kept: list[Mapping] = []
-    for relation, group in sorted(groups.items()):
-        group = sorted(group, key=lambda r: r["id"])
-        if cap is not None and len(group) > cap:
-            group = random.Random(f"{seed}:{label}:{relation}").sample(group, cap)
-        kept.extend(group)
-    return sorted(kept, key=lambda r: r["id"])
-
-
 def _read_probe(path) -> list[dict]:
     import pyarrow.parquet as pq
 
@@ -164,7 +112,7 @@ def build_training_set_file(probe_path, name: str, known: Sequence[str], unknown
     check_category_groups(known, unknown)
     train_rows = [r for r in _read_probe(probe_path) if r["split"] == "train" and r["relation"] not in ood_relations]
     sizes = per_relation_sizes(train_rows, known, unknown, cap)
-    rows = select_training_set(train_rows, parse_training_set(name), sizes, known, unknown, seed)
+    rows = select_training_set(train_rows, parse_qa_training_set(name), sizes, known, unknown, seed)
     write_parquet(pa.Table.from_pylist(rows, schema=TRAIN_SCHEMA), out_path)
     logging.getLogger(__name__).info("training set %s: %d examples, per relation %s", name, len(rows), sizes)
     return len(rows)

@@ -71,6 +71,21 @@ class TrainSettings:
     seed: int = 0
     extra: Mapping = field(default_factory=dict)
 
+    @classmethod
+    def from_config(cls, training: Mapping, seed: int, max_new_tokens: int,
+                    learning_rate: float | None = None) -> TrainSettings:
+        """From the config's ``training`` section (``learning_rate``: a per-model override)."""
+        lora = training.get("lora", {})
+        return cls(**{k: training[k] for k in TRAIN_CONFIG_KEYS if k in training},
+                   **{f"lora_{k}": lora[k] for k in ("r", "alpha", "dropout", "target_modules") if k in lora},
+                   learning_rate=learning_rate or training.get("learning_rate", cls.learning_rate),
+                   max_new_tokens=max_new_tokens, seed=seed)
+
+
+# keys of the config's training section that map one to one onto TrainSettings fields
+TRAIN_CONFIG_KEYS = ("epochs", "lr_scheduler", "warmup_ratio", "batch_size", "gradient_accumulation_steps",
+                     "max_length", "bf16", "track_train_accuracy", "eval_batch_size")
+
 
 def sft_records(rows: Sequence[Mapping]) -> list[dict]:
     """Prompt/completion pairs in the 0-shot QA format (loss on the completion only)."""

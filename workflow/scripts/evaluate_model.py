@@ -4,7 +4,7 @@ from factgap.runtime import init_job
 
 smk = snakemake  # noqa: F821
 init_job(smk.log[0], smk.threads, smk.params.seed)
-adapter = smk.input.adapter if smk.wildcards.variant != "base" else None
+adapter = smk.input.adapter or None  # the base model has no adapter
 evaluate_file(smk.input.manifest, adapter, smk.input.test, smk.input.exemplars, smk.wildcards.prompt,
-              smk.wildcards.variant, smk.params.max_new_tokens, smk.params.cot_max_new_tokens,
+              smk.params.variant, smk.params.max_new_tokens, smk.params.cot_max_new_tokens,
               smk.params.batch_size, smk.output[0], smk.params.backend)

@@ -223,6 +223,13 @@ def _keep_subjects(records: list[dict], subjects: Sequence[str] | None, where: s
 # MMLU
 
 
+def _existing_path(path: str | Path) -> tuple[Path, str]:
+    root = Path(path)
+    if not root.exists():
+        raise DataValidationError(str(root), None, "no such file or folder")
+    return root, str(root)
+
+
 def _read_csv(path: Path) -> list[list[str]]:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     with path.open(encoding="utf-8", newline="") as handle:
@@ -262,10 +269,7 @@ def load_mmlu_records(path: str | Path | None, subjects: Sequence[str] | None = 
                 parts.append((source, records))
         where = f"hf:{hf_id}/{config}"
     else:
-        root = Path(path)
-        where = str(root)
-        if not root.exists():
-            raise DataValidationError(where, None, "no such file or folder")
+        root, where = _existing_path(path)
         csv_files = _mmlu_csv_files(root) if root.is_dir() else []
         if csv_files:
             for file, subject, split in csv_files:
@@ -316,10 +320,7 @@ def load_medmcqa_records(path: str | Path | None, subjects: Sequence[str] | None
                 parts.append((source, records))
         where = f"hf:{hf_id}"
     else:
-        root = Path(path)
-        where = str(root)
-        if not root.exists():
-            raise DataValidationError(where, None, "no such file or folder")
+        root, where = _existing_path(path)
         files = _table_files(root) if root.is_dir() else [root]
         for file in files:
             split = split_token(file)

@@ -8,7 +8,7 @@ from typing import Any
 
 from factgap.data.schema import qa_table
 from factgap.io import write_parquet
-from factgap.splits import subsample_per_relation
+from factgap.sampling import subsample_per_relation
 
 log = logging.getLogger(__name__)
 

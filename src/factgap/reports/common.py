@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -67,6 +68,27 @@ def save_figure(fig, path) -> None:
     os.replace(tmp, path)
 
 
+def finish_figure(fig, title: str, png_path, tight: bool = False) -> None:
+    """Title, layout, atomic PNG, and the figure closed (matplotlib keeps figures alive otherwise)."""
+    import matplotlib.pyplot as plt
+
+    fig.suptitle(title, fontsize=10)
+    if tight:
+        fig.tight_layout()
+    save_figure(fig, png_path)
+    plt.close(fig)
+
+
+def variant_pairs(predictions: pd.DataFrame, pairs):
+    """(model, dataset, (a, b), rows of a, rows of b) for each pair of variant labels present in the
+    0-shot in-distribution test predictions of one model and dataset; rows sorted by item id."""
+    for (model, dataset), group in zero_shot_test(predictions).groupby(["model", "dataset"], sort=True):
+        by_variant = {v: g.sort_values("id") for v, g in group.groupby("variant")}
+        for a, b in pairs:
+            if a in by_variant and b in by_variant:
+                yield model, dataset, (a, b), by_variant[a], by_variant[b]
+
+
 def table_provenance(science: Mapping[str, Any], manifests, questions) -> dict:
     """Provenance of a table: config values, model manifests (weights identity), data hashes, versions."""
     from factgap.io import provenance, read_json
@@ -99,3 +121,56 @@ def add_ci_columns(out: pd.DataFrame, table: pd.DataFrame, names) -> pd.DataFram
         if name in table:
             out[name] = [fmt_ci(v, lo, hi) for v, lo, hi in zip(table[name], table[f"{name}_low"], table[f"{name}_high"])]
     return out
+
+
+# ---- one shell for every report ----------------------------------------------------------------
+@dataclass
+class Report:
+    """What a report module builds: the numbers, their human form, the words, and its figure."""
+
+    table: pd.DataFrame
+    display: pd.DataFrame
+    title: str
+    notes: str
+    plot: Callable[[str], None]
+
+
+class ReportInputs:
+    """The files a report reads, by role (predictions, histories...), each with its metadata."""
+
+    def __init__(self, paths: Mapping[str, Sequence[str]], meta: Mapping[str, Sequence[Mapping[str, str]]]):
+        self._paths = {k: list(v) for k, v in paths.items()}
+        self._meta = {k: list(v) for k, v in meta.items()}
+
+    def paths(self, role: str) -> list[str]:
+        return self._paths.get(role, [])
+
+    def meta(self, role: str) -> list[Mapping[str, str]]:
+        return self._meta.get(role, [])
+
+    def frame(self, role: str, empty_columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Rows of every parquet file of ``role``, with each file's metadata as columns."""
+        if not self.paths(role):
+            if empty_columns is not None:
+                return pd.DataFrame(columns=list(empty_columns))
+            raise ValueError(f"no {role} files given")
+        return load_predictions(self.paths(role), self.meta(role))
+
+    def json(self, role: str) -> list[Any]:
+        from factgap.io import read_json
+
+        return [read_json(p) for p in self.paths(role)]
+
+
+def publish_report(module: str, paths: Mapping[str, Sequence[str]], meta: Mapping[str, Sequence[Mapping[str, str]]],
+                   options: Mapping[str, Any], science: Mapping[str, Any], manifests, questions,
+                   outputs: Mapping[str, str]) -> pd.DataFrame:
+    """Build report ``module`` (``factgap.reports.<name>``) and write its CSV, Markdown, provenance and PNG."""
+    import importlib
+
+    report = importlib.import_module(module).build(ReportInputs(paths, meta), **options)
+    write_table_outputs(report.table, report.display, report.title, report.notes,
+                        table_provenance(science, manifests, questions), outputs["csv"], outputs["md"],
+                        outputs["provenance"])
+    report.plot(outputs["png"])
+    return report.table

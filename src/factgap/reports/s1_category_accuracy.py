@@ -8,31 +8,28 @@ in-distribution test set, at early stop and at convergence; every other fine-tun
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 
-from factgap.reports.common import fmt_ci, save_figure, zero_shot_test
+from factgap.naming import BASE, CATEGORIES as CATEGORY_ORDER, CHECKPOINTS as STAGES, parse_variant_label
+from factgap.reports.common import Report, ReportInputs, finish_figure, fmt_ci, zero_shot_test
 from factgap.stats import bootstrap_mean
 
 TITLE = "Test exact match per test-item category, single-category fine-tuning (0-shot)"
-CATEGORY_ORDER = ("HighlyKnown", "MaybeKnown", "WeaklyKnown", "Unknown")
-STAGES = ("early_stop", "convergence")
 
 
 def split_variant(variant: str) -> tuple[str, str]:
     """'only-MaybeKnown-early_stop' -> ('only-MaybeKnown', 'early_stop'); 'base' -> ('base', '')."""
-    if variant == "base":
-        return "base", ""
-    training_set, _, stage = variant.rpartition("-")
-    if stage not in STAGES or not training_set:
-        raise ValueError(f"variant {variant!r} is not base or <training_set>-<stage>")
-    return training_set, stage
+    parsed = parse_variant_label(variant)
+    return (BASE, "") if parsed.is_base else (parsed.training_set, parsed.checkpoint)
 
 
 def training_set_order(name: str) -> tuple:
     """Single-category sets first (category order), then the rest alphabetically, the base model last."""
     if name.startswith("only-") and name[5:] in CATEGORY_ORDER:
         return (0, CATEGORY_ORDER.index(name[5:]), name)
-    if name == "base":
+    if name == BASE:
         return (2, 0, name)
     return (1, 0, name)
 
@@ -85,7 +82,7 @@ def plot(table: pd.DataFrame, png_path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    trained = table[table["training_set"] != "base"]
+    trained = table[table["training_set"] != BASE]
     panels = [(k, g) for k, g in trained.groupby(["model", "dataset", "stage"], sort=False)]
     panels.sort(key=lambda kg: (kg[0][0], kg[0][1], STAGES.index(kg[0][2])))
     fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(6.5 * max(1, len(panels)), 4.2), squeeze=False)
@@ -98,7 +95,7 @@ def plot(table: pd.DataFrame, png_path) -> None:
             x = [i + (j - (len(sets) - 1) / 2) * width for i in range(len(subsets))]
             err = [(part["em"] - part["em_low"]).fillna(0) * 100, (part["em_high"] - part["em"]).fillna(0) * 100]
             ax.bar(x, part["em"] * 100, width=width, yerr=err, capsize=2, label=name)
-        base = table[(table["model"] == model) & (table["dataset"] == dataset) & (table["training_set"] == "base")]
+        base = table[(table["model"] == model) & (table["dataset"] == dataset) & (table["training_set"] == BASE)]
         if not base.empty:
             base = base.set_index("test_subset").reindex(subsets)
             ax.scatter(range(len(subsets)), base["em"] * 100, marker="_", s=400, color="black", zorder=3,
@@ -108,26 +105,16 @@ def plot(table: pd.DataFrame, png_path) -> None:
         ax.set_ylabel("test exact match (%)")
         ax.set_title(f"{model} / {dataset} / {stage.replace('_', ' ')}", fontsize=9)
         ax.legend(fontsize=7, title="fine-tuned on", title_fontsize=7)
-    fig.suptitle(TITLE, fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, png_path)
-    plt.close(fig)
+    finish_figure(fig, TITLE, png_path, tight=True)
 
 
-def make_report(prediction_paths, meta, n_resamples: int, confidence: float, seed: int, provenance: dict,
-                png_path, csv_path, md_path, provenance_path) -> pd.DataFrame:
-    """Shell of the S1 per-category test accuracy figure."""
-    from factgap.reports.common import load_predictions, write_table_outputs
-
-    if not prediction_paths:
-        raise ValueError("no prediction files given")
-    table = build_table(load_predictions(prediction_paths, meta), n_resamples, confidence, seed)
-    if table.empty or (table["training_set"] == "base").all():
+def build(inputs: ReportInputs, n_resamples: int, confidence: float, seed: int) -> Report:
+    """The S1 per-category test accuracy figure."""
+    table = build_table(inputs.frame("predictions"), n_resamples, confidence, seed)
+    if table.empty or (table["training_set"] == BASE).all():
         raise ValueError("no 0-shot in-distribution test predictions of a fine-tuned model")
     notes = (f"Exact match in %, with {confidence:.0%} bootstrap intervals ({n_resamples} resamples over test items). "
              "Columns: all test items, then test items of each SliCK category under the base model's probe. "
              "only-<Category>: fine-tuned on that category alone; the Unknown-only set may be named 'unknown' "
              "(shared with S2) when the Unknown group is exactly the Unknown category.")
-    write_table_outputs(table, display_table(table), TITLE, notes, provenance, csv_path, md_path, provenance_path)
-    plot(table, png_path)
-    return table
+    return Report(table, display_table(table), TITLE, notes, partial(plot, table))

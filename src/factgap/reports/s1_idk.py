@@ -8,10 +8,12 @@ al. find that abstaining on Unknown examples keeps accuracy on the answered ques
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
-from factgap.reports.common import fmt_ci, save_figure, zero_shot_test
+from factgap.reports.common import Report, ReportInputs, finish_figure, fmt_ci, variant_pairs
 from factgap.stats import bootstrap_mean
 
 TITLE = "'I don't know' relabelling: answer rate and exact match (0-shot)"
@@ -29,24 +31,17 @@ def answered(predictions) -> np.ndarray:
 
 def build_table(predictions: pd.DataFrame, pairs, n_resamples: int, confidence: float, seed: int) -> pd.DataFrame:
     """One row per (model, dataset, pair, role in {idk, plain}) with the three metrics and CIs."""
-    test = zero_shot_test(predictions)
     rows = []
-    for (model, dataset), group in test.groupby(["model", "dataset"], sort=True):
-        by_variant = {v: g.sort_values("id") for v, g in group.groupby("variant")}
-        for pair in pairs:
-            idk_variant, plain_variant = pair
-            if idk_variant not in by_variant or plain_variant not in by_variant:
-                continue
-            for role, variant in (("idk", idk_variant), ("plain", plain_variant)):
-                items = by_variant[variant]
-                is_answered = answered(items["prediction"])
-                correct = items["correct"].to_numpy(dtype=float)
-                row = {"model": model, "dataset": dataset, "pair": f"{idk_variant} vs {plain_variant}",
-                       "role": role, "variant": variant}
-                row.update(bootstrap_mean(is_answered, n_resamples, confidence, seed).as_dict("answer_rate"))
-                row.update(bootstrap_mean(correct, n_resamples, confidence, seed).as_dict("em"))
-                row.update(bootstrap_mean(correct[is_answered], n_resamples, confidence, seed).as_dict("answered_em"))
-                rows.append(row)
+    for model, dataset, (idk_variant, plain_variant), idk_rows, plain_rows in variant_pairs(predictions, pairs):
+        for role, variant, items in (("idk", idk_variant, idk_rows), ("plain", plain_variant, plain_rows)):
+            is_answered = answered(items["prediction"])
+            correct = items["correct"].to_numpy(dtype=float)
+            row = {"model": model, "dataset": dataset, "pair": f"{idk_variant} vs {plain_variant}",
+                   "role": role, "variant": variant}
+            row.update(bootstrap_mean(is_answered, n_resamples, confidence, seed).as_dict("answer_rate"))
+            row.update(bootstrap_mean(correct, n_resamples, confidence, seed).as_dict("em"))
+            row.update(bootstrap_mean(correct[is_answered], n_resamples, confidence, seed).as_dict("answered_em"))
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -79,29 +74,21 @@ def plot(table: pd.DataFrame, png_path) -> None:
         ax.set_ylim(0, 105)
         ax.set_title(f"{model} / {dataset}", fontsize=9)
         ax.legend(fontsize=7)
-    fig.suptitle(TITLE, fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, png_path)
-    plt.close(fig)
+    finish_figure(fig, TITLE, png_path, tight=True)
 
 
-def make_report(prediction_paths, meta, pairs, n_resamples: int, confidence: float, seed: int, provenance: dict,
-                png_path, csv_path, md_path, provenance_path) -> pd.DataFrame:
-    """Shell of the S1 "I don't know" table."""
+def build(inputs: ReportInputs, pairs, n_resamples: int, confidence: float, seed: int) -> Report:
+    """The S1 "I don't know" table."""
     from factgap.prompts import IDK_ANSWER
-    from factgap.reports.common import load_predictions, write_table_outputs
 
-    if not prediction_paths:
-        raise ValueError("no prediction files given")
     if not pairs:
         raise ValueError("no (idk_variant, plain_variant) pairs given")
-    table = build_table(load_predictions(prediction_paths, meta), pairs, n_resamples, confidence, seed)
+    pairs = [tuple(p) for p in pairs]
+    table = build_table(inputs.frame("predictions"), pairs, n_resamples, confidence, seed)
     if table.empty:
-        raise ValueError(f"none of the pairs {list(map(tuple, pairs))} has both variants among the 0-shot "
+        raise ValueError(f"none of the pairs {pairs} has both variants among the 0-shot "
                          "in-distribution test predictions")
     notes = (f"In %, with {confidence:.0%} bootstrap intervals ({n_resamples} resamples over test items). Answer rate: "
              f"share of predictions that are not {IDK_ANSWER!r} (after answer normalisation); EM, answered items: "
              "exact match among the answered items only.")
-    write_table_outputs(table, display_table(table), TITLE, notes, provenance, csv_path, md_path, provenance_path)
-    plot(table, png_path)
-    return table
+    return Report(table, display_table(table), TITLE, notes, partial(plot, table))

@@ -13,17 +13,19 @@ b0 = 36.9, b_kn = 7.3, b_unk = -8.3, R^2 = 0.86: fitting Unknown examples hurts,
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
-from factgap.reports.common import save_figure, zero_shot_test
+from factgap.naming import CHECKPOINTS as STAGES, variant_label
+from factgap.reports.common import Report, ReportInputs, finish_figure, zero_shot_test
 
 TITLE = "Linear model of accuracy in the fraction of fitted Known / Unknown training examples"
 PARAMS = ("b0", "b_kn", "b_unk")
 FIT_DEV = "dev, every epoch"
 FIT_TEST = "test, early stop and convergence"
 PAPER_FIT = {"b0": 36.9, "b_kn": 7.3, "b_unk": -8.3, "r2": 0.86}
-STAGES = ("early_stop", "convergence")
 KEYS = ["model", "dataset", "training_set"]
 EXCLUDED_PREFIXES = ("idk-",)  # relabelled sets: "fitting" an Unknown example means saying "I don't know"
 
@@ -102,7 +104,7 @@ def test_points(counts: pd.DataFrame, summary: pd.DataFrame, predictions: pd.Dat
             epochs = group.loc[group[flag].astype(bool), "epoch"]
             if len(epochs) != 1:
                 raise ValueError(f"{'/'.join(key)}: the summary must mark exactly one {stage} epoch")
-            variant = f"{key[2]}-{stage}"
+            variant = variant_label(key[2], stage)
             if (key[0], key[1], variant) not in em.index:
                 continue
             at = counts[(counts["model"] == key[0]) & (counts["dataset"] == key[1]) & (counts["training_set"] == key[2])
@@ -178,23 +180,14 @@ def plot(table: pd.DataFrame, points: pd.DataFrame, png_path) -> None:
         ax.set_title(f"{row['model']} / {row['dataset']}\n{row['fit']}: "
                      f"b_kn={100 * row['b_kn']:.1f}, b_unk={100 * row['b_unk']:.1f}, R²={row['r2']:.2f}", fontsize=8)
         ax.legend(fontsize=6)
-    fig.suptitle(TITLE, fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, png_path)
-    plt.close(fig)
+    finish_figure(fig, TITLE, png_path, tight=True)
 
 
-def make_report(history_paths, history_meta, summary_paths, prediction_paths, meta, known, unknown,
-                provenance: dict, png_path, csv_path, md_path, provenance_path) -> pd.DataFrame:
-    """Shell of the S1 linear-model figure."""
-    from factgap.reports.common import load_predictions, write_table_outputs
-
-    if not history_paths:
-        raise ValueError("no training histories given")
-    counts = fitted_counts(load_predictions(history_paths, history_meta), known, unknown)
-    summary = load_predictions(summary_paths, history_meta)
-    predictions = load_predictions(prediction_paths, meta) if prediction_paths else pd.DataFrame(
-        columns=["model", "dataset", "variant", "prompt_mode", "correct"])
+def build(inputs: ReportInputs, known, unknown) -> Report:
+    """The S1 linear-model figure."""
+    counts = fitted_counts(inputs.frame("histories"), known, unknown)
+    summary = inputs.frame("summaries")
+    predictions = inputs.frame("predictions", empty_columns=["model", "dataset", "variant", "prompt_mode", "correct"])
     points = pd.concat([dev_points(counts), test_points(counts, summary, predictions)], ignore_index=True)
     table = build_table(points)
     if table.empty or table["b0"].isna().all():
@@ -206,6 +199,4 @@ def make_report(history_paths, history_meta, summary_paths, prediction_paths, me
              "match) at that point. 'dev, every epoch': one point per training set and epoch; 'test, early stop and "
              "convergence': one point per training set and stage (0-shot in-distribution test exact match). "
              f"'I don't know' relabelled sets are left out. Gekhman et al. 2024 report for their ID fit: {paper}.")
-    write_table_outputs(table, display_table(table), TITLE, notes, provenance, csv_path, md_path, provenance_path)
-    plot(table, points, png_path)
-    return table
+    return Report(table, display_table(table), TITLE, notes, partial(plot, table, points))

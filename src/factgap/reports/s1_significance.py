@@ -8,11 +8,12 @@ paired samples for scipy's ``ttest_rel``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
-from factgap.reports.common import save_figure, zero_shot_test
+from factgap.reports.common import Report, ReportInputs, finish_figure, variant_pairs
 
 TITLE = "Paired t-test over test chunks (0-shot exact match)"
 ALPHA = 0.05
@@ -53,24 +54,17 @@ def paired_t_test(x, y) -> tuple[float, float]:
 
 def build_table(predictions: pd.DataFrame, comparisons, n_chunks: int, seed: int) -> pd.DataFrame:
     """One row per (model, dataset, comparison) present in the predictions."""
-    test = zero_shot_test(predictions)
     rows = []
-    for (model, dataset), group in test.groupby(["model", "dataset"], sort=True):
-        by_variant = {v: g.sort_values("id") for v, g in group.groupby("variant")}
-        for pair in comparisons:
-            variant_a, variant_b = pair
-            if variant_a not in by_variant or variant_b not in by_variant:
-                continue
-            a, b = by_variant[variant_a], by_variant[variant_b]
-            if list(a["id"]) != list(b["id"]):
-                raise ValueError(f"{model}/{dataset}: {variant_a} and {variant_b} cover different test items")
-            chunk_a, chunk_b = chunk_accuracies(a["id"].to_numpy(), a["correct"].to_numpy(), b["correct"].to_numpy(),
-                                                n_chunks, seed)
-            t, p = paired_t_test(chunk_a, chunk_b)
-            em_a, em_b = float(a["correct"].mean()), float(b["correct"].mean())
-            rows.append({"model": model, "dataset": dataset, "variant_a": variant_a, "variant_b": variant_b,
-                         "em_a": em_a, "em_b": em_b, "diff": em_a - em_b, "t": t, "p": p,
-                         "n_chunks": len(chunk_a), "n_items": len(a)})
+    for model, dataset, (variant_a, variant_b), a, b in variant_pairs(predictions, comparisons):
+        if list(a["id"]) != list(b["id"]):
+            raise ValueError(f"{model}/{dataset}: {variant_a} and {variant_b} cover different test items")
+        chunk_a, chunk_b = chunk_accuracies(a["id"].to_numpy(), a["correct"].to_numpy(), b["correct"].to_numpy(),
+                                            n_chunks, seed)
+        t, p = paired_t_test(chunk_a, chunk_b)
+        em_a, em_b = float(a["correct"].mean()), float(b["correct"].mean())
+        rows.append({"model": model, "dataset": dataset, "variant_a": variant_a, "variant_b": variant_b,
+                     "em_a": em_a, "em_b": em_b, "diff": em_a - em_b, "t": t, "p": p,
+                     "n_chunks": len(chunk_a), "n_items": len(a)})
     return pd.DataFrame(rows)
 
 
@@ -107,28 +101,19 @@ def plot(table: pd.DataFrame, png_path) -> None:
         ax.set_yticks(y, [f"{a}\nvs {b}" for a, b in zip(group["variant_a"], group["variant_b"])], fontsize=7)
         ax.set_xlabel("exact-match difference a - b (points); * p < 0.05")
         ax.set_title(f"{model} / {dataset}", fontsize=9)
-    fig.suptitle(TITLE, fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, png_path)
-    plt.close(fig)
+    finish_figure(fig, TITLE, png_path, tight=True)
 
 
-def make_report(prediction_paths, meta, comparisons, n_chunks: int, seed: int, provenance: dict,
-                png_path, csv_path, md_path, provenance_path) -> pd.DataFrame:
-    """Shell of the S1 significance table."""
-    from factgap.reports.common import load_predictions, write_table_outputs
-
-    if not prediction_paths:
-        raise ValueError("no prediction files given")
+def build(inputs: ReportInputs, comparisons, n_chunks: int, seed: int) -> Report:
+    """The S1 significance table."""
     if not comparisons:
         raise ValueError("no (variant_a, variant_b) comparisons given")
-    table = build_table(load_predictions(prediction_paths, meta), comparisons, n_chunks, seed)
+    comparisons = [list(c) for c in comparisons]
+    table = build_table(inputs.frame("predictions"), comparisons, n_chunks, seed)
     if table.empty:
         raise ValueError(f"none of the comparisons {list(map(tuple, comparisons))} has both variants among the "
                          "0-shot in-distribution test predictions")
     notes = (f"Test items sorted by id, shuffled (seed {seed}) and split into up to {n_chunks} chunks; exact match per "
              "chunk for both variants; paired t-test (scipy.stats.ttest_rel) over chunks, as in Gekhman et al. 2024. "
              f"* p < {ALPHA}. EM in %, over all test items.")
-    write_table_outputs(table, display_table(table), TITLE, notes, provenance, csv_path, md_path, provenance_path)
-    plot(table, png_path)
-    return table
+    return Report(table, display_table(table), TITLE, notes, partial(plot, table))

@@ -8,13 +8,15 @@ fitted much later than Known ones, and dev accuracy falls as they get fitted.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 
-from factgap.reports.common import fmt_ci, save_figure
+from factgap.naming import CATEGORIES as CATEGORY_ORDER
+from factgap.reports.common import Report, ReportInputs, finish_figure, fmt_ci
 from factgap.stats import bootstrap_mean
 
 TITLE = "Training dynamics: train exact match on Known / Unknown examples and dev exact match per epoch"
-CATEGORY_ORDER = ("HighlyKnown", "MaybeKnown", "WeaklyKnown", "Unknown")
 KEYS = ["model", "dataset", "training_set"]
 
 
@@ -113,21 +115,13 @@ def plot(table: pd.DataFrame, png_path) -> None:
         ax.set_ylim(-2, 102)
         ax.set_title(f"{model} / {dataset} / {training_set}", fontsize=9)
         ax.legend(fontsize=7)
-    fig.suptitle(TITLE, fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, png_path)
-    plt.close(fig)
+    finish_figure(fig, TITLE, png_path, tight=True)
 
 
-def make_report(history_paths, history_meta, summary_paths, known, unknown, n_resamples: int, confidence: float,
-                seed: int, provenance: dict, png_path, csv_path, md_path, provenance_path) -> pd.DataFrame:
-    """Shell of the S1 training-dynamics figure (one panel per model, dataset and training set)."""
-    from factgap.reports.common import load_predictions, write_table_outputs
-
-    if not history_paths:
-        raise ValueError("no training histories given")
-    history = load_predictions(history_paths, history_meta)
-    summary = load_predictions(summary_paths, history_meta)
+def build(inputs: ReportInputs, known, unknown, n_resamples: int, confidence: float, seed: int) -> Report:
+    """The S1 training-dynamics figure (one panel per model, dataset and training set)."""
+    history = inputs.frame("histories")
+    summary = inputs.frame("summaries")
     table = build_table(history, summary, known, unknown, n_resamples, confidence, seed)
     if table.empty:
         raise ValueError("the training histories hold no evaluated epoch")
@@ -135,6 +129,4 @@ def make_report(history_paths, history_meta, summary_paths, known, unknown, n_re
              f"train_known / train_unknown: training examples whose SliCK category is in {list(known)} / {list(unknown)}; "
              "train_<Category>: training examples of that category; dev: the dev questions. Early stop = best dev "
              "exact match; convergence = last epoch.")
-    write_table_outputs(table, display_table(table), TITLE, notes, provenance, csv_path, md_path, provenance_path)
-    plot(table, png_path)
-    return table
+    return Report(table, display_table(table), TITLE, notes, partial(plot, table))

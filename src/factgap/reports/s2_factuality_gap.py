@@ -7,11 +7,13 @@ over the same test items.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 
-from factgap.reports.common import add_ci_columns, known_unknown_row, save_figure
+from factgap.naming import BASE, CHECKPOINTS as STAGES, variant_label
+from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure, known_unknown_row
 
-STAGES = ("early_stop", "convergence")
 TITLE = "Known vs Unknown fine-tuning: test exact match (0-shot)"
 
 
@@ -21,10 +23,10 @@ def build_table(predictions: pd.DataFrame, known_set: str, unknown_set: str, n_r
     zero = predictions[predictions["prompt_mode"] == "zero_shot"]
     rows = []
     for (model, dataset), group in zero.groupby(["model", "dataset"], sort=True):
-        base = group[group["variant"] == "base"]
+        base = group[group["variant"] == BASE]
         for stage in STAGES:
-            known = group[group["variant"] == f"{known_set}-{stage}"].sort_values("id")
-            unknown = group[group["variant"] == f"{unknown_set}-{stage}"].sort_values("id")
+            known = group[group["variant"] == variant_label(known_set, stage)].sort_values("id")
+            unknown = group[group["variant"] == variant_label(unknown_set, stage)].sort_values("id")
             if known.empty or unknown.empty:
                 continue
             subsets = {"all": None, **{f"test-{c}": c for c in sorted(known["category"].unique())}}
@@ -65,22 +67,16 @@ def plot(table: pd.DataFrame, png_path) -> None:
         ax.set_ylabel("test exact match (%)")
         ax.set_title(f"{model} / {dataset}")
         ax.legend(fontsize=8)
-    fig.suptitle(TITLE, fontsize=10)
-    save_figure(fig, png_path)
-    plt.close(fig)
+    finish_figure(fig, TITLE, png_path)
 
 
-def make_report(prediction_paths, meta, known_set: str, unknown_set: str, n_resamples: int, confidence: float,
-                seed: int, provenance: dict, png_path, csv_path, md_path, provenance_path) -> pd.DataFrame:
-    """Shell of ``plot_s2_factuality_gap``."""
-    from factgap.reports.common import load_predictions, write_table_outputs
-
-    table = build_table(load_predictions(prediction_paths, meta), known_set, unknown_set, n_resamples, confidence, seed)
+def build(inputs: ReportInputs, known_set: str, unknown_set: str, n_resamples: int, confidence: float,
+          seed: int) -> Report:
+    """S2 Table 1 analogue from 0-shot predictions of the base, Known- and Unknown-trained models."""
+    table = build_table(inputs.frame("predictions"), known_set, unknown_set, n_resamples, confidence, seed)
     if table.empty:
         raise ValueError("no Known/Unknown model pairs among the predictions")
     notes = (f"Exact match in %, with {confidence:.0%} bootstrap intervals ({n_resamples} resamples over test items); "
              "gap = Known-trained - Unknown-trained, paired over the same items. test-<Category>: test items of that "
              "SliCK category under the base model's probe.")
-    write_table_outputs(table, display_table(table), TITLE, notes, provenance, csv_path, md_path, provenance_path)
-    plot(table, png_path)
-    return table
+    return Report(table, display_table(table), TITLE, notes, partial(plot, table))

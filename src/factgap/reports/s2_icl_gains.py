@@ -6,19 +6,20 @@ over 0-shot as paired bootstrap differences over the same test items.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 
-from factgap.reports.common import add_ci_columns, save_figure
+from factgap.naming import parse_variant_label
+from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure
 from factgap.stats import bootstrap_mean, bootstrap_paired_difference
 
 TITLE = "In-context learning gains over 0-shot, per fine-tuned model"
 
 
 def variant_order(variant: str) -> tuple:
-    if variant == "base":
-        return (0, "", "")
-    train_set, _, stage = variant.rpartition("-")
-    return (1, train_set, stage)
+    parsed = parse_variant_label(variant)
+    return (0, "", "") if parsed.is_base else (1, parsed.training_set, parsed.checkpoint)
 
 
 def build_table(predictions: pd.DataFrame, n_resamples: int, confidence: float, seed: int) -> pd.DataFrame:
@@ -74,22 +75,15 @@ def plot(table: pd.DataFrame, png_path) -> None:
         ax.set_ylabel("exact-match gain (points)")
         ax.set_title(f"{model} / {dataset}")
         ax.legend(fontsize=8)
-    fig.suptitle(TITLE, fontsize=10)
-    save_figure(fig, png_path)
-    plt.close(fig)
+    finish_figure(fig, TITLE, png_path)
 
 
-def make_report(prediction_paths, meta, n_resamples: int, confidence: float, seed: int, provenance: dict,
-                png_path, csv_path, md_path, provenance_path) -> pd.DataFrame:
-    """Shell of ``plot_s2_icl_gains``."""
-    from factgap.reports.common import load_predictions, write_table_outputs
-
-    table = build_table(load_predictions(prediction_paths, meta), n_resamples, confidence, seed)
+def build(inputs: ReportInputs, n_resamples: int, confidence: float, seed: int) -> Report:
+    """S2 Table 3 analogue: few-shot and CoT gains over 0-shot."""
+    table = build_table(inputs.frame("predictions"), n_resamples, confidence, seed)
     if table.empty:
         raise ValueError("no 0-shot predictions to compare against")
     notes = (f"Exact match in %, with {confidence:.0%} bootstrap intervals ({n_resamples} resamples); gains are paired "
              "differences over the same test items. Few-shot exemplars come from the Known training split; "
              "CoT rationales from the configured rationale model.")
-    write_table_outputs(table, display_table(table), TITLE, notes, provenance, csv_path, md_path, provenance_path)
-    plot(table, png_path)
-    return table
+    return Report(table, display_table(table), TITLE, notes, partial(plot, table))

@@ -7,12 +7,14 @@ test questions (all-MiniLM-L6-v2 embeddings; Gong et al. find the gap closes on 
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 
-from factgap.reports.common import add_ci_columns, known_unknown_row, save_figure
+from factgap.naming import BASE, CHECKPOINTS as STAGES, variant_label
+from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure, known_unknown_row
 
 TITLE = "Known vs Unknown fine-tuning in- and out-of-distribution (0-shot exact match)"
-STAGES = ("early_stop", "convergence")
 TESTSETS = ("test", "ood")
 SIMILARITY_KEYS = ("centroid_cosine", "mean_pairwise_cosine")
 
@@ -34,11 +36,11 @@ def build_table(predictions: pd.DataFrame, similarity: pd.DataFrame, n_resamples
         for stage in STAGES:
             for testset in TESTSETS:
                 part = group[group["testset"] == testset]
-                known = part[part["variant"] == f"{known_set}-{stage}"].sort_values("id")
-                unknown = part[part["variant"] == f"{unknown_set}-{stage}"].sort_values("id")
+                known = part[part["variant"] == variant_label(known_set, stage)].sort_values("id")
+                unknown = part[part["variant"] == variant_label(unknown_set, stage)].sort_values("id")
                 if known.empty or unknown.empty:
                     continue
-                base = part[part["variant"] == "base"]
+                base = part[part["variant"] == BASE]
                 row = {"model": model, "dataset": dataset, "stage": stage, "testset": testset}
                 try:
                     row.update(known_unknown_row(base, known, unknown, n_resamples, confidence, seed))
@@ -85,22 +87,13 @@ def plot(table: pd.DataFrame, png_path) -> None:
         ax.set_title(f"{model} / {dataset}" + (f"  (ID-OOD centroid cosine {cos.iloc[0]:.2f})" if len(cos) else ""),
                      fontsize=9)
         ax.legend(fontsize=8)
-    fig.suptitle(TITLE, fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, png_path)
-    plt.close(fig)
+    finish_figure(fig, TITLE, png_path, tight=True)
 
 
-def make_report(prediction_paths, meta, similarity_paths, similarity_meta, n_resamples: int, confidence: float,
-                seed: int, provenance: dict, png_path, csv_path, md_path, provenance_path) -> pd.DataFrame:
-    """Shell of the S2 OOD table."""
-    from factgap.io import read_json
-    from factgap.reports.common import load_predictions, write_table_outputs
-
-    if not prediction_paths:
-        raise ValueError("no prediction files given")
-    similarity = similarity_frame([read_json(p) for p in similarity_paths], similarity_meta)
-    table = build_table(load_predictions(prediction_paths, meta), similarity, n_resamples, confidence, seed)
+def build(inputs: ReportInputs, n_resamples: int, confidence: float, seed: int) -> Report:
+    """The S2 OOD table."""
+    similarity = similarity_frame(inputs.json("similarity"), inputs.meta("similarity"))
+    table = build_table(inputs.frame("predictions"), similarity, n_resamples, confidence, seed)
     if table.empty:
         raise ValueError("no Known/Unknown model pairs among the 0-shot predictions")
     if not (table["testset"] == "ood").any():
@@ -109,6 +102,4 @@ def make_report(prediction_paths, meta, similarity_paths, similarity_meta, n_res
              "gap = Known-trained - Unknown-trained, paired over the same items. ID: in-distribution test relations; "
              "OOD: held-out relations. Similarity of ID and OOD test questions (all-MiniLM-L6-v2 by default): cosine "
              "of the two sets' mean embeddings, and mean cosine over all ID x OOD pairs (Gong et al.: mmlu_ood ~0.55).")
-    write_table_outputs(table, display_table(table), TITLE, notes, provenance, csv_path, md_path, provenance_path)
-    plot(table, png_path)
-    return table
+    return Report(table, display_table(table), TITLE, notes, partial(plot, table))

@@ -7,13 +7,15 @@ Unknown-trained models and the paired gap Known - Unknown, with bootstrap interv
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
-from factgap.reports.common import add_ci_columns, known_unknown_row, save_figure
+from factgap.naming import BASE, CHECKPOINTS as STAGES, variant_label
+from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure, known_unknown_row
 
 TITLE = "Exact match and Known/Unknown gap by popularity bucket of the test item (0-shot)"
-STAGES = ("early_stop", "convergence")
 
 
 def popularity_buckets(values, n: int) -> tuple[np.ndarray, list[tuple[float, float]]]:
@@ -52,14 +54,14 @@ def build_table(predictions: pd.DataFrame, n_buckets: int, n_resamples: int, con
         bucket_of = dict(zip(items["id"], labels))
         group = group.assign(bucket=group["id"].map(bucket_of))
         for stage in STAGES:
-            known = group[group["variant"] == f"{known_set}-{stage}"].sort_values("id")
-            unknown = group[group["variant"] == f"{unknown_set}-{stage}"].sort_values("id")
+            known = group[group["variant"] == variant_label(known_set, stage)].sort_values("id")
+            unknown = group[group["variant"] == variant_label(unknown_set, stage)].sort_values("id")
             if known.empty or unknown.empty:
                 continue
             if list(known["id"]) != list(unknown["id"]):
                 raise ValueError(f"{model}/{dataset}: {known_set}-{stage} and {unknown_set}-{stage} cover different "
                                  "test items")
-            base = group[group["variant"] == "base"]
+            base = group[group["variant"] == BASE]
             for b, (low, high) in enumerate(bounds):
                 k, u, bs = known[known["bucket"] == b], unknown[unknown["bucket"] == b], base[base["bucket"] == b]
                 row = {"model": model, "dataset": dataset, "stage": stage, "bucket": b + 1,
@@ -106,20 +108,12 @@ def plot(table: pd.DataFrame, png_path) -> None:
         ax.set_ylabel("test exact match (%)")
         ax.set_title(f"{model} / {dataset}", fontsize=9)
         ax.legend(fontsize=7)
-    fig.suptitle(TITLE, fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, png_path)
-    plt.close(fig)
+    finish_figure(fig, TITLE, png_path, tight=True)
 
 
-def make_report(prediction_paths, meta, n_buckets: int, n_resamples: int, confidence: float, seed: int,
-                provenance: dict, png_path, csv_path, md_path, provenance_path) -> pd.DataFrame:
-    """Shell of the popularity-bucket figure."""
-    from factgap.reports.common import load_predictions, write_table_outputs
-
-    if not prediction_paths:
-        raise ValueError("no prediction files given")
-    predictions = load_predictions(prediction_paths, meta)
+def build(inputs: ReportInputs, n_buckets: int, n_resamples: int, confidence: float, seed: int) -> Report:
+    """The popularity-bucket figure."""
+    predictions = inputs.frame("predictions")
     if predictions["popularity"].notna().sum() == 0:
         raise ValueError("no test item carries a popularity (the dataset has no popularity field)")
     table = build_table(predictions, n_buckets, n_resamples, confidence, seed)
@@ -130,6 +124,4 @@ def make_report(prediction_paths, meta, n_buckets: int, n_resamples: int, confid
              f"gap = Known-trained - Unknown-trained, paired over the same items. Test items with a popularity are "
              f"split into {n_buckets} equal-count buckets per model and dataset (1 = least popular); items without "
              "a popularity are left out.")
-    write_table_outputs(table, display_table(table), TITLE, notes, provenance, csv_path, md_path, provenance_path)
-    plot(table, png_path)
-    return table
+    return Report(table, display_table(table), TITLE, notes, partial(plot, table))

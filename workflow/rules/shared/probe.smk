@@ -2,21 +2,21 @@ rule probe_knowledge:
     """SliCK probing of the base model on the train and test questions (raw answers kept)."""
     input:
         manifest=model_manifest,
-        questions=f"{RESULTS}/data/{{dataset}}/questions.parquet",
+        questions=LAYOUT.questions("{dataset}"),
         code=library_sources("factgap.probe"),
     output:
-        f"{RESULTS}/probe/{{model}}/{{dataset}}.parquet",
+        LAYOUT.probe("{model}", "{dataset}"),
     params:
-        settings=config["probe"],
+        probe=config["probe"],
         seed=config["seed"],
         backend=config["backend"],
         ood_relations=ood_relations_of,
     log:
-        f"{RESULTS}/logs/probe_knowledge/{{model}}/{{dataset}}.log",
+        LAYOUT.log("probe_knowledge", "{model}", "{dataset}"),
     benchmark:
-        f"{RESULTS}/benchmarks/probe_knowledge/{{model}}/{{dataset}}.tsv"
+        LAYOUT.benchmark("probe_knowledge", "{model}", "{dataset}")
     threads: 2
     conda:
-        "../../envs/torch.yaml"
+        "../../../envs/torch.yaml"
     script:
-        "../scripts/probe_knowledge.py"
+        "../../scripts/probe_knowledge.py"

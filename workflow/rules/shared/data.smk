@@ -3,13 +3,14 @@ rule prepare_dataset:
     input:
         code=library_sources("factgap.data.prepare"),
     output:
-        f"{RESULTS}/data/{{dataset}}/questions.parquet",
+        LAYOUT.questions("{dataset}"),
     params:
         spec=dataset_params,
         seed=config["seed"],
     log:
-        f"{RESULTS}/logs/prepare_dataset/{{dataset}}.log",
+        LAYOUT.log("prepare_dataset", "{dataset}"),
+    localrule: True
     conda:
-        "../../envs/data.yaml"
+        "../../../envs/data.yaml"
     script:
-        "../scripts/prepare_dataset.py"
+        "../../scripts/prepare_dataset.py"

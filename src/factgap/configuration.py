@@ -1,0 +1,39 @@
+"""Config rules that the JSON schema cannot express; each error names the offending key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def config_error(key: str, problem: str) -> ValueError:
+    return ValueError(f"config key '{key}': {problem}")
+
+
+def check_semantics(cfg: Mapping) -> None:
+    known, unknown = cfg["splits"]["known_categories"], cfg["splits"]["unknown_categories"]
+    if overlap := sorted(set(known) & set(unknown)):
+        raise config_error("splits.known_categories", f"{overlap} also listed in splits.unknown_categories")
+    if overlap_names := sorted(set(cfg["models"]) & set(cfg["helper_models"])):
+        raise config_error("helper_models", f"names {overlap_names} are already used in models")
+    rationale = cfg["evaluation"]["rationale_model"]
+    if rationale is not None and rationale not in {**cfg["models"], **cfg["helper_models"]}:
+        raise config_error("evaluation.rationale_model", f"{rationale!r} is not a name in models or helper_models")
+    for name, spec in cfg["datasets"].items():
+        if spec["loader"] == "entityquestions" and not spec["path"]:
+            raise config_error(f"datasets.{name}.path",
+                               "EntityQuestions needs the path of dataset.zip or its unpacked folder")
+        fractions = spec["split_fractions"]
+        if fractions.get("dev", 0) + fractions.get("test", 0) >= 1:
+            raise config_error(f"datasets.{name}.split_fractions", "dev + test must leave room for train")
+        if both := sorted(set(spec["relations"]) & set(spec["ood_relations"])):
+            raise config_error(f"datasets.{name}.ood_relations", f"{both} are also in-distribution relations")
+    s1 = cfg["s1"]
+    if "s1" in cfg["studies"] and s1["dynamics_percentage"] not in s1["unknown_percentages"]:
+        raise config_error("s1.dynamics_percentage", f"{s1['dynamics_percentage']} is not in s1.unknown_percentages")
+
+
+def science_config(cfg: Mapping) -> dict:
+    """The config sections a result depends on (recorded in every table's provenance)."""
+    keys = ("seed", "models", "helper_models", "datasets", "probe", "splits", "training", "evaluation", "analysis",
+            "backend")
+    return {k: cfg[k] for k in keys if k in cfg}

@@ -1,0 +1,106 @@
+"""Where every result lives: each path is written here once, together with its metadata.
+
+Rules call these with wildcard names (``layout.probe("{model}", "{dataset}")``) to get their
+patterns, and study designs call them with real names to get the files a report needs. A report
+receives each file's metadata from here, never by parsing a path back by position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import product
+
+from factgap.naming import Variant
+
+
+@dataclass(frozen=True)
+class ResultFile:
+    """A result file and what identifies it (the columns a report adds to the file's rows)."""
+
+    path: str
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ResultsLayout:
+    root: str
+
+    def _p(self, *parts: str) -> str:
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    # ---- shared stages --------------------------------------------------------------------
+    def model_manifest(self, model: str) -> str:
+        return self._p("models", model, "model.json")
+
+    def model_checkpoint(self, model: str) -> str:
+        return self._p("models", model, "checkpoint")
+
+    def questions(self, dataset: str) -> str:
+        return self._p("data", dataset, "questions.parquet")
+
+    def probe(self, model: str, dataset: str) -> str:
+        return self._p("probe", model, f"{dataset}.parquet")
+
+    def training_set(self, model: str, dataset: str, training_set: str) -> str:
+        return self._p("splits", model, dataset, f"train-{training_set}.parquet")
+
+    def eval_set(self, model: str, dataset: str, name: str) -> str:
+        """dev, test or ood split of a QA dataset, with base-model knowledge categories."""
+        return self._p("splits", model, dataset, f"{name}.parquet")
+
+    def exemplars(self, model: str, dataset: str) -> str:
+        return self._p("exemplars", model, f"{dataset}.parquet")
+
+    def training_dir(self, model: str, dataset: str, method: str, training_set: str) -> str:
+        return self._p("train", model, dataset, method, training_set)
+
+    def adapter(self, model: str, dataset: str, variant: Variant) -> str:
+        return f"{self.training_dir(model, dataset, variant.method, variant.training_set)}/{variant.checkpoint}"
+
+    def history(self, model: str, dataset: str, method: str, training_set: str) -> str:
+        return f"{self.training_dir(model, dataset, method, training_set)}/history.parquet"
+
+    def summary(self, model: str, dataset: str, method: str, training_set: str) -> str:
+        return f"{self.training_dir(model, dataset, method, training_set)}/summary.parquet"
+
+    def prediction(self, model: str, dataset: str, testset: str, variant_path: str, prompt: str) -> str:
+        return self._p("eval", model, dataset, testset, variant_path, f"{prompt}.parquet")
+
+    def ood_similarity(self, model: str, dataset: str) -> str:
+        return self._p("analysis", model, dataset, "ood_similarity.json")
+
+    # ---- published reports, logs, benchmarks ----------------------------------------------
+    def report_outputs(self, name: str) -> dict[str, str]:
+        """The four files of a published table/figure."""
+        return {"png": self._p("figures", f"{name}.png"), "csv": self._p("tables", f"{name}.csv"),
+                "md": self._p("tables", f"{name}.md"), "provenance": self._p("tables", f"{name}.provenance.json")}
+
+    def figure(self, name: str) -> str:
+        return self.report_outputs(name)["png"]
+
+    def log(self, rule: str, *keys: str) -> str:
+        return self._p("logs", rule, *keys[:-1], f"{keys[-1]}.log") if keys else self._p("logs", f"{rule}.log")
+
+    def benchmark(self, rule: str, *keys: str) -> str:
+        return self._p("benchmarks", rule, *keys[:-1], f"{keys[-1]}.tsv")
+
+    # ---- file sets with their metadata ------------------------------------------------------
+    def predictions(self, models: Sequence[str], datasets: Sequence[str], variants: Iterable[Variant],
+                    prompts: Sequence[str], testset: str = "test") -> list[ResultFile]:
+        variants = list(variants)
+        return [ResultFile(self.prediction(m, d, testset, v.path, p), {"model": m, "dataset": d, "testset": testset})
+                for m, d, v, p in product(models, datasets, variants, prompts)]
+
+    def histories(self, models: Sequence[str], datasets: Sequence[str], training_sets: Sequence[str],
+                  method: str = "sft") -> list[ResultFile]:
+        return [ResultFile(self.history(m, d, method, t), {"model": m, "dataset": d, "training_set": t})
+                for m, d, t in product(models, datasets, training_sets)]
+
+    def summaries(self, models: Sequence[str], datasets: Sequence[str], training_sets: Sequence[str],
+                  method: str = "sft") -> list[ResultFile]:
+        return [ResultFile(self.summary(m, d, method, t), {"model": m, "dataset": d, "training_set": t})
+                for m, d, t in product(models, datasets, training_sets)]
+
+    def similarities(self, models: Sequence[str], datasets: Sequence[str]) -> list[ResultFile]:
+        return [ResultFile(self.ood_similarity(m, d), {"model": m, "dataset": d}) for m, d in product(models, datasets)]

@@ -1,0 +1,94 @@
+"""Study designs (factgap.studies): which sets, variants and reports a config asks for; result paths."""
+
+import copy
+
+import pytest
+import yaml
+
+from conftest import REPO
+from factgap.configuration import check_semantics
+from factgap.naming import parse_variant_path
+from factgap.paths import ResultsLayout
+from factgap.studies import s1, s2
+
+LAYOUT = ResultsLayout("res")
+
+
+@pytest.fixture
+def cfg():
+    """The embedded default config with the schema's defaults filled in, as the workflow validates it."""
+    from snakemake.utils import validate
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    validate(config, str(REPO / "config" / "schema.yaml"), set_default=True)
+    return config
+
+
+def test_s1_training_sets_and_comparisons(cfg):
+    assert s1.training_sets(cfg) == ["known", "mix-unknown-50", "unknown", "only-HighlyKnown", "idk-mix-unknown-50"]
+    assert ("known-early_stop", "unknown-early_stop") in s1.comparisons(cfg)
+    assert s1.idk_pairs(cfg) == [("idk-mix-unknown-50-early_stop", "mix-unknown-50-early_stop"),
+                                 ("idk-mix-unknown-50-convergence", "mix-unknown-50-convergence")]
+    cfg["s1"]["idk_variant"] = False
+    assert s1.idk_pairs(cfg) == [] and "s1_idk" not in {r.name for r in s1.reports(cfg, LAYOUT)}
+
+
+def test_unknown_only_set_is_shared_with_s2_only_when_it_is_the_same(cfg):
+    assert s1.category_set(cfg, "Unknown") == "unknown"
+    cfg["splits"]["unknown_categories"] = ["WeaklyKnown", "Unknown"]
+    assert s1.category_set(cfg, "Unknown") == "only-Unknown"
+
+
+def test_report_files_carry_their_metadata_and_parse_to_variants(cfg):
+    reports = {r.name: r for r in [*s1.reports(cfg, LAYOUT), *s2.reports(cfg, LAYOUT)]}
+    assert set(reports) == {"s1_training_dynamics", "s1_category_accuracy", "s1_linear_fit", "s1_significance",
+                            "s1_idk", "s2_factuality_gap", "s2_icl_gains", "s2_popularity", "s2_ood_gap"}
+    gap = reports["s2_factuality_gap"].files["predictions"]
+    assert len(gap) == 5 and len({f.path for f in gap}) == 5
+    for f in gap:
+        assert f.meta == {"model": "smollm2-135m", "dataset": "geonames", "testset": "test"}
+        variant_path = f.path.split("/test/", 1)[1].rsplit("/", 1)[0]
+        parse_variant_path(variant_path)  # every path segment is a valid variant
+    category = reports["s1_category_accuracy"].files["predictions"]
+    assert len({f.path for f in category}) == len(category)  # the shared Unknown set is listed once
+    ood = reports["s2_ood_gap"].files
+    assert {f.meta["testset"] for f in ood["predictions"]} == {"test", "ood"}
+    assert ood["similarity"][0].path == "res/analysis/smollm2-135m/geonames/ood_similarity.json"
+
+
+def test_layout_paths_are_the_rule_patterns():
+    assert LAYOUT.prediction("{model}", "{dataset}", "{testset}", "{variant}", "{prompt}") == \
+        "res/eval/{model}/{dataset}/{testset}/{variant}/{prompt}.parquet"
+    assert LAYOUT.history("m", "d", "sft", "known") == "res/train/m/d/sft/known/history.parquet"
+    assert LAYOUT.adapter("m", "d", parse_variant_path("sft/known/early_stop")) == "res/train/m/d/sft/known/early_stop"
+    assert LAYOUT.log("plot_x") == "res/logs/plot_x.log"
+    assert LAYOUT.log("probe", "m", "d") == "res/logs/probe/m/d.log"
+
+
+def test_semantic_config_errors_name_the_key(cfg):
+    check_semantics(cfg)
+    bad = copy.deepcopy(cfg)
+    bad["s1"]["dynamics_percentage"] = 25
+    with pytest.raises(ValueError, match="s1.dynamics_percentage"):
+        check_semantics(bad)
+    bad = copy.deepcopy(cfg)
+    bad["datasets"]["geonames"]["ood_relations"] = ["P17"]
+    with pytest.raises(ValueError, match="datasets.geonames.ood_relations"):
+        check_semantics(bad)
+
+
+def test_schema_defaults_equal_the_settings_defaults():
+    from factgap.probe import ProbeSettings
+    from factgap.train import TrainSettings
+
+    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())["properties"]
+    training = {k: v["default"] for k, v in schema["training"]["properties"].items() if "default" in v}
+    lora = {k: v["default"] for k, v in schema["training"]["properties"]["lora"]["properties"].items()}
+    built = TrainSettings.from_config({**training, "lora": lora}, seed=0, max_new_tokens=16)
+    for key, value in training.items():
+        if key != "lora":
+            assert getattr(TrainSettings(), key) == value == getattr(built, key), key
+    for key, value in lora.items():
+        assert getattr(TrainSettings(), f"lora_{key}") == value, key
+    probe = {k: v["default"] for k, v in schema["probe"]["properties"].items()}
+    assert ProbeSettings.from_config(probe, seed=0) == ProbeSettings()

@@ -1,0 +1,41 @@
+# Config validation, the results layout and wildcard constraints. Kept free of heavy imports:
+# Snakemake re-reads this file for every job. The factgap modules imported here need only the
+# standard library.
+import os
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+PACKAGE_DIR = Path(workflow.basedir) / "src" / "factgap"
+sys.path.insert(0, str(PACKAGE_DIR.parent))
+# Jobs import the library from this checkout, also inside conda envs (--use-conda) and on
+# cluster nodes: put src/ first on their PYTHONPATH (jobs inherit the environment).
+os.environ.update(
+    PYTHONPATH=os.pathsep.join([str(PACKAGE_DIR.parent), *filter(None, os.getenv("PYTHONPATH", "").split(os.pathsep))])
+)
+
+from factgap import naming
+from factgap.configuration import check_semantics, science_config
+from factgap.paths import ResultsLayout
+
+validate(config, "../../../config/schema.yaml")
+check_semantics(config)
+
+LAYOUT = ResultsLayout(config["results_dir"].rstrip("/"))
+MODELS = sorted(config["models"])
+DATASETS = sorted(config["datasets"])
+ALL_MODEL_SPECS = {**config["helper_models"], **config["models"]}
+SCIENCE = science_config(config)
+
+
+wildcard_constraints:
+    model=naming.USER_NAME_PATTERN,
+    rmodel=naming.USER_NAME_PATTERN,
+    dataset=naming.USER_NAME_PATTERN,
+    trainset=naming.TRAINING_SET_PATTERN,
+    testset="|".join(naming.QA_TESTSETS),
+    variant=naming.VARIANT_PATTERN,
+    prompt=naming.PROMPT_PATTERN,

@@ -1,0 +1,47 @@
+# Input functions: what a job needs, from its wildcards. Paths come from LAYOUT (factgap.paths).
+
+
+def model_manifest(wildcards):
+    return LAYOUT.model_manifest(wildcards.model)
+
+
+def rationale_model_name(wildcards):
+    return config["evaluation"]["rationale_model"] or wildcards.model
+
+
+def rationale_model_manifest(wildcards):
+    return LAYOUT.model_manifest(rationale_model_name(wildcards))
+
+
+def adapter_of_variant(wildcards):
+    """The LoRA adapter a variant evaluates: none for the base model."""
+    variant = naming.parse_variant_path(wildcards.variant)
+    return [] if variant.is_base else LAYOUT.adapter(wildcards.model, wildcards.dataset, variant)
+
+
+def variant_label_of(wildcards):
+    return naming.parse_variant_path(wildcards.variant).label
+
+
+def model_params(wildcards):
+    return ALL_MODEL_SPECS[wildcards.model]
+
+
+def dataset_params(wildcards):
+    return config["datasets"][wildcards.dataset]
+
+
+def ood_relations_of(wildcards):
+    return config["datasets"][wildcards.dataset]["ood_relations"]
+
+
+def learning_rate_of(wildcards):
+    return config["models"][wildcards.model]["learning_rate"] or config["training"]["learning_rate"]
+
+
+def provenance_inputs():
+    """Files every published table records the identity of: model manifests and the datasets."""
+    return {
+        "manifests": [LAYOUT.model_manifest(m) for m in MODELS],
+        "questions": [LAYOUT.questions(d) for d in DATASETS],
+    }

@@ -1,0 +1,42 @@
+# One rule per published table/figure, generated from each study's table of reports
+# (factgap.studies.<study>.reports): `snakemake results/figures/<name>.png` (re)builds it and only
+# what it needs. Each report module is its own library file, so editing one figure's code reruns
+# that figure alone.
+from factgap.studies import s1 as s1_design, s2 as s2_design
+
+STUDY_DESIGNS = {"s1": s1_design, "s2": s2_design}
+STUDY_REPORTS = {study: design.reports(config, LAYOUT) for study, design in STUDY_DESIGNS.items()}
+
+
+def study_figures(study):
+    return [LAYOUT.figure(spec.name) for spec in STUDY_REPORTS[study]]
+
+
+def enabled_figures():
+    return [f for study in config["studies"] for f in study_figures(study)]
+
+
+for _spec in (spec for specs in STUDY_REPORTS.values() for spec in specs):
+
+    rule:
+        name:
+            f"plot_{_spec.name}"
+        input:
+            **_spec.paths(),
+            **provenance_inputs(),
+            code=library_sources(_spec.module),
+        output:
+            **LAYOUT.report_outputs(_spec.name),
+        params:
+            module=_spec.module,
+            meta=_spec.meta(),
+            options=dict(_spec.options),
+            roles=list(_spec.files),
+            science=SCIENCE,
+        log:
+            LAYOUT.log(f"plot_{_spec.name}"),
+        localrule: True
+        conda:
+            "../../envs/report.yaml"
+        script:
+            "../scripts/make_report.py"

@@ -1,0 +1,18 @@
+rule prepare_model:
+    """Point at (hub id / local dir) or convert (GGUF -> safetensors) a model; write its manifest."""
+    input:
+        code=library_sources("factgap.models"),
+    output:
+        manifest=LAYOUT.model_manifest("{model}"),
+    params:
+        spec=model_params,
+        checkpoint_dir=LAYOUT.model_checkpoint("{model}"),
+    log:
+        LAYOUT.log("prepare_model", "{model}"),
+    benchmark:
+        LAYOUT.benchmark("prepare_model", "{model}")
+    threads: 2
+    conda:
+        "../../../envs/torch.yaml"
+    script:
+        "../../scripts/prepare_model.py"
