@@ -1,6 +1,5 @@
-# factgap: fine-tuning on known vs unknown knowledge, and what it does to factuality.
-# Table of contents only: stages in workflow/rules/, study designs and logic in src/factgap/.
-# Default config: config/config.yaml; `--configfile X` replaces it (not merged into it).
+# factgap: fine-tuning on known vs unknown knowledge, and what it does to factuality. Table of
+# contents: stages in workflow/rules/, logic in src/factgap/; `--configfile X` replaces config.yaml.
 if not workflow.config_settings.configfiles:
 
     configfile: f"{workflow.basedir}/config/config.yaml"
@@ -18,6 +17,7 @@ include: "workflow/rules/shared/evaluate.smk"
 include: "workflow/rules/reports.smk"
 include: "workflow/rules/s1/study.smk"
 include: "workflow/rules/s2/study.smk"
+include: "workflow/rules/s4/study.smk"
 
 
 rule all:

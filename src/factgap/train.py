@@ -15,8 +15,9 @@ import math
 import os
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -136,18 +137,31 @@ def _epoch_file(run_dir: Path, epoch: int) -> Path:
     return run_dir / "epochs" / f"epoch_{epoch:03d}.json"
 
 
-def make_epoch_callback(run_dir: Path, tokenizer, dev_rows, train_rows, settings: TrainSettings):
-    from transformers import TrainerCallback
-
+def qa_epoch_evaluator(tokenizer, dev_rows: Sequence[Mapping], train_rows: Sequence[Mapping],
+                       settings: TrainSettings) -> Callable:
+    """Per-epoch evaluation of QA training: greedy 0-shot exact match on dev (and training) items."""
     from factgap.generation import HFBackend
+
+    def evaluate_epoch(model) -> tuple[list[dict], list[dict]]:
+        backend = HFBackend(model, tokenizer, show_progress=False)
+        dev = score_items(backend, dev_rows, settings.max_new_tokens, settings.eval_batch_size, "dev")
+        train = (score_items(backend, train_rows, settings.max_new_tokens, settings.eval_batch_size, "train")
+                 if settings.track_train_accuracy else [])
+        return dev, train
+
+    return evaluate_epoch
+
+
+def make_epoch_callback(run_dir: Path, evaluate_epoch: Callable):
+    """A callback that evaluates the model after every epoch (``evaluate_epoch(model) -> (dev items,
+    train items)``, each item with a boolean ``correct``) and saves the record next to the checkpoints."""
+    from transformers import TrainerCallback
 
     class EpochExactMatch(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:
                 log.info("step %d/%d (epoch %.2f): loss %.4f", state.global_step, state.max_steps,
                          logs.get("epoch", 0.0), float(logs["loss"]))
-
-        """Dev (and train) exact match at the end of every epoch, saved next to the checkpoints."""
 
         def on_epoch_end(self, args, state, control, model=None, **kwargs):
             import torch
@@ -157,11 +171,8 @@ def make_epoch_callback(run_dir: Path, tokenizer, dev_rows, train_rows, settings
             model.eval()
             use_cache = getattr(model.config, "use_cache", True)
             model.config.use_cache = True
-            backend = HFBackend(model, tokenizer, show_progress=False)
             with torch.no_grad():
-                dev = score_items(backend, dev_rows, settings.max_new_tokens, settings.eval_batch_size, "dev")
-                train = (score_items(backend, train_rows, settings.max_new_tokens, settings.eval_batch_size, "train")
-                         if settings.track_train_accuracy else [])
+                dev, train = evaluate_epoch(model)
             model.config.use_cache = use_cache
             if was_training:
                 model.train()
@@ -177,8 +188,8 @@ def make_epoch_callback(run_dir: Path, tokenizer, dev_rows, train_rows, settings
                 "dev": dev, "train": train,
             }
             write_json(record, _epoch_file(run_dir, epoch))
-            log.info("epoch %d (step %d): dev EM %.3f%s", epoch, state.global_step, record["dev_em"],
-                     "" if record["train_em"] is None else f", train EM {record['train_em']:.3f}")
+            log.info("epoch %d (step %d): dev accuracy %.3f%s", epoch, state.global_step, record["dev_em"],
+                     "" if record["train_em"] is None else f", train accuracy {record['train_em']:.3f}")
 
     return EpochExactMatch()
 
@@ -200,11 +211,12 @@ def copy_adapter(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
-def train_lora(manifest: Mapping, train_rows: Sequence[Mapping], dev_rows: Sequence[Mapping],
-               settings: TrainSettings, run_dir: str | os.PathLike, early_stop_dir: str | os.PathLike,
-               convergence_dir: str | os.PathLike, history_path: str | os.PathLike,
-               summary_path: str | os.PathLike) -> dict:
-    """Shell: train, resume if checkpoints exist, then export the two selected adapters."""
+def train_lora(manifest: Mapping, records: Sequence[Mapping], make_evaluator: Callable, settings: TrainSettings,
+               run_dir: str | os.PathLike, early_stop_dir: str | os.PathLike, convergence_dir: str | os.PathLike,
+               history_path: str | os.PathLike, summary_path: str | os.PathLike) -> dict:
+    """Shell: train on prompt/completion ``records`` (plain or conversational; loss on the completion),
+    evaluate after every epoch with ``make_evaluator(tokenizer)``, resume if checkpoints exist, then
+    export the early-stop and convergence adapters."""
     import torch
     from datasets import Dataset
     from peft import LoraConfig
@@ -217,9 +229,8 @@ def train_lora(manifest: Mapping, train_rows: Sequence[Mapping], dev_rows: Seque
     run_dir = Path(run_dir)
     checkpoint_dir = run_dir / "checkpoints"
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    if not train_rows:
-        raise ValueError("empty training set: no relation has both Known and Unknown examples "
-                         "(probe more questions or change splits.known_categories)")
+    if not records:
+        raise ValueError("empty training set")
     tokenizer = load_tokenizer(manifest)
     model = AutoModelForCausalLM.from_pretrained(manifest["load_from"], revision=manifest.get("revision"),
                                                  dtype=torch_dtype("float32" if manifest.get("dtype") == "float32" else "auto"))
@@ -239,10 +250,9 @@ def train_lora(manifest: Mapping, train_rows: Sequence[Mapping], dev_rows: Seque
         report_to=[], seed=settings.seed, data_seed=settings.seed, dataloader_num_workers=0,
         use_cpu=not use_cuda, disable_tqdm=False, completion_only_loss=True,
     )
-    dataset = Dataset.from_list(sft_records(train_rows))
+    dataset = Dataset.from_list(list(records))
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
-                         peft_config=lora,
-                         callbacks=[make_epoch_callback(run_dir, load_tokenizer(manifest), dev_rows, train_rows, settings)])
+                         peft_config=lora, callbacks=[make_epoch_callback(run_dir, make_evaluator(load_tokenizer(manifest)))])
     last = get_last_checkpoint(str(checkpoint_dir))
     if last:
         log.info("resuming from %s", last)
@@ -290,6 +300,10 @@ def train_lora_files(manifest_path, train_path, dev_path, settings: TrainSetting
 
     from factgap.io import read_json
 
-    return train_lora(read_json(manifest_path), pq.read_table(train_path).to_pylist(),
-                      pq.read_table(dev_path).to_pylist(), settings, run_dir, early_stop_dir,
-                      convergence_dir, history_path, summary_path)
+    train_rows, dev_rows = pq.read_table(train_path).to_pylist(), pq.read_table(dev_path).to_pylist()
+    if not train_rows:
+        raise ValueError(f"empty training set {train_path}: no relation has both Known and Unknown examples "
+                         "(probe more questions or change splits.known_categories)")
+    return train_lora(read_json(manifest_path), sft_records(train_rows),
+                      partial(qa_epoch_evaluator, dev_rows=dev_rows, train_rows=train_rows, settings=settings),
+                      settings, run_dir, early_stop_dir, convergence_dir, history_path, summary_path)

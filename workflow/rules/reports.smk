@@ -2,9 +2,7 @@
 # (factgap.studies.<study>.reports): `snakemake results/figures/<name>.png` (re)builds it and only
 # what it needs. Each report module is its own library file, so editing one figure's code reruns
 # that figure alone.
-from factgap.studies import s1 as s1_design, s2 as s2_design
-
-STUDY_DESIGNS = {"s1": s1_design, "s2": s2_design}
+STUDY_DESIGNS = {"s1": s1_design, "s2": s2_design, "s4": s4_design}
 STUDY_REPORTS = {study: design.reports(config, LAYOUT) for study, design in STUDY_DESIGNS.items()}
 
 
@@ -16,14 +14,14 @@ def enabled_figures():
     return [f for study in config["studies"] for f in study_figures(study)]
 
 
-for _spec in (spec for specs in STUDY_REPORTS.values() for spec in specs):
+for _study, _spec in ((study, spec) for study, specs in STUDY_REPORTS.items() for spec in specs):
 
     rule:
         name:
             f"plot_{_spec.name}"
         input:
             **_spec.paths(),
-            **provenance_inputs(),
+            **provenance_inputs(_study),
             code=library_sources(_spec.module),
         output:
             **LAYOUT.report_outputs(_spec.name),

@@ -18,7 +18,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from factgap.naming import CHECKPOINTS as STAGES, variant_label
+from factgap.naming import variant_label
 from factgap.reports.common import Report, ReportInputs, finish_figure, zero_shot_test
 
 TITLE = "Linear model of accuracy in the fraction of fitted Known / Unknown training examples"

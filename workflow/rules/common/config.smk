@@ -17,18 +17,27 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join([str(PACKAGE_DIR.parent), *filter(None, os.getenv("PYTHONPATH", "").split(os.pathsep))])
 )
 
+import re
+
 from factgap import naming
 from factgap.configuration import check_semantics, science_config
 from factgap.paths import ResultsLayout
+from factgap.studies import s1 as s1_design, s2 as s2_design, s4 as s4_design
 
 validate(config, "../../../config/schema.yaml")
 check_semantics(config)
+s4_design.check_config(config)
 
 LAYOUT = ResultsLayout(config["results_dir"].rstrip("/"))
 MODELS = sorted(config["models"])
 DATASETS = sorted(config["datasets"])
 ALL_MODEL_SPECS = {**config["helper_models"], **config["models"]}
+S4_DATASET = s4_design.dataset(config)
 SCIENCE = science_config(config)
+if S4_DATASET in DATASETS:
+    raise ValueError(f"config key 's4.dataset.name': {S4_DATASET!r} is also a QA dataset in datasets")
+# training rules of QA datasets and of the S4 set write the same layout: each claims its own names
+QA_DATASET_PATTERN = "|".join(re.escape(d) for d in DATASETS)
 
 
 wildcard_constraints:
@@ -39,3 +48,4 @@ wildcard_constraints:
     testset="|".join(naming.QA_TESTSETS),
     variant=naming.VARIANT_PATTERN,
     prompt=naming.PROMPT_PATTERN,
+    mcset=f"{re.escape(S4_DATASET)}|{s4_design.MMLU}",

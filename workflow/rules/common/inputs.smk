@@ -39,9 +39,10 @@ def learning_rate_of(wildcards):
     return config["models"][wildcards.model]["learning_rate"] or config["training"]["learning_rate"]
 
 
-def provenance_inputs():
-    """Files every published table records the identity of: model manifests and the datasets."""
-    return {
-        "manifests": [LAYOUT.model_manifest(m) for m in MODELS],
-        "questions": [LAYOUT.questions(d) for d in DATASETS],
-    }
+def provenance_inputs(study):
+    """Files a published table records the identity of: the model manifests and the study's data."""
+    if study == "s4":
+        data = [LAYOUT.mc_items(S4_DATASET), LAYOUT.mc_items(s4_design.MMLU)]
+    else:
+        data = [LAYOUT.questions(d) for d in DATASETS]
+    return {"manifests": [LAYOUT.model_manifest(m) for m in MODELS], "questions": data}

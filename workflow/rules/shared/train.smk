@@ -11,6 +11,8 @@ rule train_lora:
         convergence=directory(f"{LAYOUT.training_dir('{model}', '{dataset}', 'sft', '{trainset}')}/convergence"),
         history=LAYOUT.history("{model}", "{dataset}", "sft", "{trainset}"),
         summary=LAYOUT.summary("{model}", "{dataset}", "sft", "{trainset}"),
+    wildcard_constraints:
+        dataset=QA_DATASET_PATTERN,
     params:
         run_dir=f"{LAYOUT.training_dir('{model}', '{dataset}', 'sft', '{trainset}')}/run",
         training=config["training"],

@@ -1,0 +1,63 @@
+"""S4 consistency ratio: accuracy as a growing share of INC's questions is answered as the model
+itself believes (0 = INC, 1 = SELF), per test set."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pandas as pd
+
+from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure
+from factgap.reports.s4_common import TESTSET_ORDER, role_of, self_fraction
+from factgap.stats import bootstrap_mean
+
+TITLE = "S4: accuracy vs the share of self-aligned answers in the training set"
+
+
+def build_table(predictions: pd.DataFrame, checkpoint: str, n_resamples: int, confidence: float,
+                seed: int) -> pd.DataFrame:
+    rows = []
+    for (model, testset, variant), group in predictions.groupby(["model", "testset", "variant"], sort=True):
+        role = role_of(variant, checkpoint)
+        fraction = self_fraction(role) if role else None
+        if fraction is None:
+            continue
+        row = {"model": model, "testset": testset, "self_fraction": fraction, "variant": variant}
+        row.update(bootstrap_mean(group["correct"], n_resamples, confidence, seed).as_dict("acc"))
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table["order"] = [TESTSET_ORDER.index(t) if t in TESTSET_ORDER else 9 for t in table["testset"]]
+        table = table.sort_values(["model", "order", "self_fraction"]).drop(columns="order").reset_index(drop=True)
+    return table
+
+
+def plot(table: pd.DataFrame, png_path) -> None:
+    import matplotlib.pyplot as plt
+
+    models = sorted(table["model"].unique())
+    fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        part = table[table["model"] == model]
+        for testset in [t for t in TESTSET_ORDER if t in set(part["testset"])]:
+            line = part[part["testset"] == testset]
+            ax.errorbar(line["self_fraction"], line["acc"] * 100,
+                        yerr=[(line["acc"] - line["acc_low"]) * 100, (line["acc_high"] - line["acc"]) * 100],
+                        marker="o", capsize=3, label=testset.upper())
+        ax.set_xlabel("share of SELF answers (0 = INC, 1 = SELF)")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_title(model)
+        ax.legend(fontsize=8)
+    finish_figure(fig, TITLE, png_path, tight=True)
+
+
+def build(inputs: ReportInputs, checkpoint: str, ratios, n_resamples: int, confidence: float, seed: int) -> Report:
+    table = build_table(inputs.frame("predictions"), checkpoint, n_resamples, confidence, seed)
+    if table.empty or table["self_fraction"].nunique() < 2:
+        raise ValueError("need INC, SELF or mixed models to draw the ratio curve")
+    shown = add_ci_columns(table[["model", "testset", "self_fraction", "acc_n"]].rename(columns={"acc_n": "n"}).copy(),
+                           table, ["acc"])
+    notes = (f"Accuracy in %, {confidence:.0%} bootstrap intervals ({n_resamples} resamples). Mixed sets: INC's "
+             f"questions with a share f in {list(ratios)} answered by the model's own prediction (nested draws, "
+             "one seed). Ren et al. report accuracy rising with the share of self-aligned answers.")
+    return Report(table, shown, TITLE, notes, partial(plot, table))
