@@ -6,7 +6,6 @@ if not workflow.config_settings.configfiles:
 
 
 include: "workflow/rules/common/config.smk"
-include: "workflow/rules/common/library.smk"
 include: "workflow/rules/common/inputs.smk"
 include: "workflow/rules/shared/models.smk"
 include: "workflow/rules/shared/data.smk"

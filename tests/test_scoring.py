@@ -225,3 +225,20 @@ def test_letter_probabilities(tiny):
     # letter probabilities agree with single-token option log-likelihoods
     opts = scoring.option_logprobs(model, tok, prompts[:1], [[" A", " B", " C", " D"]])
     assert scoring.softmax(opts[0]) == pytest.approx(probs[0], abs=1e-5)
+
+
+def test_cached_option_scoring_equals_plain_scoring(tiny):
+    """Each prompt once, options on its cache, the common prefix once: the same scores as scoring
+    every (prompt, option) sequence whole, whatever the batch size and option lengths."""
+    model, tok = tiny
+    demos = "Q: What is 1+1?\nA: 2\n\nQ: What colour is the sky?\nA: blue\n\n"
+    prompts = [demos + p for p in PROMPTS] + ["Q: Odd one?\nA:"]
+    options = [*OPTIONS, [" x", " a much longer option with many tokens", " y"]]
+    plain = scoring.option_logprobs(model, tok, prompts, options, batch_size=2)
+    for batch_size in (1, 3, 64):
+        cached = scoring.option_logprobs_cached(model, tok, prompts, options, batch_size=batch_size)
+        for x, y in zip(plain, cached):
+            assert x == pytest.approx(y, abs=1e-4)
+    # no shared prefix at all (first tokens differ) still works
+    alone = scoring.option_logprobs_cached(model, tok, PROMPTS[:2], OPTIONS[:2], batch_size=2)
+    assert alone[0] == pytest.approx(scoring.option_logprobs(model, tok, PROMPTS[:1], OPTIONS[:1])[0], abs=1e-4)

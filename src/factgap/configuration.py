@@ -10,6 +10,8 @@ def config_error(key: str, problem: str) -> ValueError:
 
 
 def check_semantics(cfg: Mapping) -> None:
+    if not cfg["datasets"] and {"s1", "s2"} & set(cfg["studies"]):
+        raise config_error("datasets", "studies s1 and s2 need at least one QA dataset")
     known, unknown = cfg["splits"]["known_categories"], cfg["splits"]["unknown_categories"]
     if overlap := sorted(set(known) & set(unknown)):
         raise config_error("splits.known_categories", f"{overlap} also listed in splits.unknown_categories")

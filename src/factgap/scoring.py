@@ -317,3 +317,87 @@ def letter_probabilities(model, tokenizer, prompts: Sequence[str], letters: Sequ
             letter_lps = [float(logprobs[row, t]) for t in layout[i][1]]
             results[i] = softmax(letter_lps) if normalize else [math.exp(v) for v in letter_lps]
     return results
+
+
+def _option_layout(tokenizer, prompts: Sequence[str], options_per_prompt: Sequence[Sequence[str]],
+                   add_special_tokens: bool) -> list[tuple[list[int], list[list[int]]]]:
+    """Per prompt: (context ids shared by all its options, the scored tokens of each option); the
+    context stops where any option's tokenisation departs from the prompt's (boundary merges)."""
+    layout = []
+    for prompt, options in zip(prompts, options_per_prompt, strict=True):
+        if not options:
+            raise ValueError(f"prompt {prompt[-30:]!r} has no options")
+        prompt_ids = encode(tokenizer, [prompt], add_special_tokens)[0]
+        fulls = encode(tokenizer, [prompt + o for o in options], add_special_tokens)
+        start = min(continuation_start(prompt_ids, full) for full in fulls)
+        layout.append((prompt_ids[:start], [full[start:] for full in fulls]))
+    return layout
+
+
+def option_logprobs_cached(model, tokenizer, prompts: Sequence[str], options_per_prompt: Sequence[Sequence[str]],
+                           batch_size: int = 16, add_special_tokens: bool = False) -> list[list[float]]:
+    """``option_logprobs`` that runs every prompt once and its options on a copy of its KV cache, and
+    the prefix all prompts share (k-shot demos, a chat template's system turn) once for all: multiple
+    choice costs about one forward pass per question instead of one per option. Same results up to
+    float rounding (tested against ``option_logprobs``)."""
+    import torch
+    from transformers import DynamicCache
+
+    layout = _option_layout(tokenizer, prompts, options_per_prompt, add_special_tokens)
+    if not layout:
+        return []
+    contexts = [ctx for ctx, _ in layout]
+    shared = min(min(common_prefix_length(contexts[0], c) for c in contexts), min(len(c) for c in contexts) - 1)
+    device = _device(model)
+    prefix = None
+    if shared > 0:
+        prefix = DynamicCache(config=model.config)
+        with torch.inference_mode():
+            model(input_ids=torch.tensor([contexts[0][:shared]], device=device), past_key_values=prefix, use_cache=True)
+    pad_id = _pad_id(tokenizer)
+    results: list[list[float]] = [[] for _ in layout]
+    for batch in length_sorted_batches([len(c) for c in contexts], batch_size):
+        # 1. the contexts (left-padded, after the shared prefix): their caches and last-position logits
+        tails = [contexts[i][shared:] for i in batch]
+        width = max(len(t) for t in tails)
+        tail_mask = torch.tensor([[0] * (width - len(t)) + [1] * len(t) for t in tails], device=device)
+        mask = torch.cat([torch.ones((len(batch), shared), dtype=torch.long, device=device), tail_mask], 1)
+        positions = (shared + tail_mask.cumsum(-1) - 1).clamp(min=shared)
+        cache = DynamicCache(config=model.config)
+        if prefix is not None:
+            cache = _copy_cache(prefix)
+            cache.batch_repeat_interleave(len(batch))
+        ids = torch.tensor([[pad_id] * (width - len(t)) + t for t in tails], device=device)
+        with torch.inference_mode():
+            last = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                         use_cache=True, logits_to_keep=1).logits[:, -1, :].float()
+        first_lps = torch.log_softmax(last, -1)
+        # 2. every option on its context's cache (right-padded: the options' own positions are aligned)
+        rows = [(b, k) for b, i in enumerate(batch) for k in range(len(layout[i][1]))]
+        options = [layout[batch[b]][1][k] for b, k in rows]
+        owner = torch.tensor([b for b, _ in rows], device=device)
+        scores = [float(first_lps[b, option[0]]) for (b, _), option in zip(rows, options)]
+        longest = max(len(o) for o in options)
+        if longest > 1:
+            cache.batch_select_indices(owner)
+            opt_width = longest - 1  # the last option token is only predicted, never fed
+            feed = [o[:-1] for o in options]
+            opt_ids = torch.tensor([f + [pad_id] * (opt_width - len(f)) for f in feed], device=device)
+            opt_mask = torch.tensor([[1] * len(f) + [0] * (opt_width - len(f)) for f in feed], device=device)
+            full_mask = torch.cat([mask[owner], opt_mask], 1)
+            opt_pos = positions[owner, -1:] + 1 + torch.arange(opt_width, device=device)
+            with torch.inference_mode():
+                logits = model(input_ids=opt_ids, attention_mask=full_mask, position_ids=opt_pos,
+                               past_key_values=cache, use_cache=True).logits.float()
+            lps = torch.log_softmax(logits, -1)
+            for r, option in enumerate(options):
+                scores[r] += math.fsum(float(lps[r, j, option[j + 1]]) for j in range(len(option) - 1))
+        for (b, _), score in zip(rows, scores):
+            results[batch[b]].append(score)
+    return results
+
+
+def _copy_cache(cache):
+    import copy
+
+    return copy.deepcopy(cache)

@@ -219,12 +219,9 @@ def train_lora(manifest: Mapping, records: Sequence[Mapping], make_evaluator: Ca
     export the early-stop and convergence adapters."""
     import torch
     from datasets import Dataset
-    from peft import LoraConfig
-    from transformers import AutoModelForCausalLM
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTConfig, SFTTrainer
 
-    from factgap.models import load_tokenizer, torch_dtype
+    from factgap.models import load_tokenizer
 
     run_dir = Path(run_dir)
     checkpoint_dir = run_dir / "checkpoints"
@@ -232,12 +229,8 @@ def train_lora(manifest: Mapping, records: Sequence[Mapping], make_evaluator: Ca
     if not records:
         raise ValueError("empty training set")
     tokenizer = load_tokenizer(manifest)
-    model = AutoModelForCausalLM.from_pretrained(manifest["load_from"], revision=manifest.get("revision"),
-                                                 dtype=torch_dtype("float32" if manifest.get("dtype") == "float32" else "auto"))
-    targets = settings.lora_target_modules
-    lora = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                      target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",")],
-                      task_type="CAUSAL_LM")
+    model = load_trainable_model(manifest)
+    lora = lora_config(settings)
     use_cuda = torch.cuda.is_available()
     config = SFTConfig(
         output_dir=str(checkpoint_dir), num_train_epochs=settings.epochs,
@@ -253,14 +246,50 @@ def train_lora(manifest: Mapping, records: Sequence[Mapping], make_evaluator: Ca
     dataset = Dataset.from_list(list(records))
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=lora, callbacks=[make_epoch_callback(run_dir, make_evaluator(load_tokenizer(manifest)))])
+    if not train_resuming(trainer, checkpoint_dir)[0]:
+        return {}
+    return export_run(run_dir, settings.epochs, early_stop_dir, convergence_dir, history_path, summary_path)
+
+
+def lora_config(settings):
+    """LoRA on the configured modules (``all-linear`` or a comma-separated list of module names)."""
+    from peft import LoraConfig
+
+    targets = settings.lora_target_modules
+    return LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
+                      target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",")],
+                      task_type="CAUSAL_LM")
+
+
+def load_trainable_model(manifest: Mapping):
+    from transformers import AutoModelForCausalLM
+
+    from factgap.models import torch_dtype
+
+    return AutoModelForCausalLM.from_pretrained(manifest["load_from"], revision=manifest.get("revision"),
+                                                dtype=torch_dtype("float32" if manifest.get("dtype") == "float32" else "auto"))
+
+
+def train_resuming(trainer, checkpoint_dir: Path) -> tuple[bool, str | None]:
+    """Train, continuing from the last checkpoint a killed run left: (main process?, checkpoint resumed from)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
     last = get_last_checkpoint(str(checkpoint_dir))
     if last:
         log.info("resuming from %s", last)
     trainer.train(resume_from_checkpoint=last)
     trainer.accelerator.wait_for_everyone()
-    if not trainer.accelerator.is_main_process:
-        return {}
-    return export_run(run_dir, settings.epochs, early_stop_dir, convergence_dir, history_path, summary_path)
+    return trainer.accelerator.is_main_process, last
+
+
+def export_adapters(run_dir: Path, records: Sequence[Mapping], criterion: str, early_stop_dir,
+                    convergence_dir) -> tuple[int, int]:
+    """Copy the adapters of the best epoch by ``criterion`` (ties: earliest) and of the last epoch."""
+    early, last = select_epochs({r["epoch"]: r[criterion] for r in records})
+    step_of = {r["epoch"]: r["global_step"] for r in records}
+    copy_adapter(_checkpoint_for_step(run_dir / "checkpoints", step_of[early]), Path(early_stop_dir))
+    copy_adapter(_checkpoint_for_step(run_dir / "checkpoints", step_of[last]), Path(convergence_dir))
+    return early, last
 
 
 def load_epoch_records(run_dir: Path, epochs: int) -> list[dict]:
@@ -277,10 +306,7 @@ def export_run(run_dir: str | os.PathLike, epochs: int, early_stop_dir, converge
                summary_path) -> dict:
     run_dir = Path(run_dir)
     records = load_epoch_records(run_dir, epochs)
-    early, last = select_epochs({r["epoch"]: r["dev_em"] for r in records})
-    step_of = {r["epoch"]: r["global_step"] for r in records}
-    copy_adapter(_checkpoint_for_step(run_dir / "checkpoints", step_of[early]), Path(early_stop_dir))
-    copy_adapter(_checkpoint_for_step(run_dir / "checkpoints", step_of[last]), Path(convergence_dir))
+    early, last = export_adapters(run_dir, records, "dev_em", early_stop_dir, convergence_dir)
     history = [{"epoch": r["epoch"], "global_step": r["global_step"], "eval_set": name, **item}
                for r in records for name in ("dev", "train") for item in r[name]]
     write_parquet(pa.Table.from_pylist(history, schema=HISTORY_SCHEMA), history_path)

@@ -19,7 +19,7 @@ os.environ.update(
 
 import re
 
-from factgap import naming
+from factgap import code_inputs, naming
 from factgap.configuration import check_semantics, science_config
 from factgap.paths import ResultsLayout
 from factgap.studies import s1 as s1_design, s2 as s2_design, s4 as s4_design
@@ -37,7 +37,7 @@ SCIENCE = science_config(config)
 if S4_DATASET in DATASETS:
     raise ValueError(f"config key 's4.dataset.name': {S4_DATASET!r} is also a QA dataset in datasets")
 # training rules of QA datasets and of the S4 set write the same layout: each claims its own names
-QA_DATASET_PATTERN = "|".join(re.escape(d) for d in DATASETS)
+QA_DATASET_PATTERN = "|".join(re.escape(d) for d in DATASETS) or "(?!)"  # "(?!)": no QA dataset
 
 
 wildcard_constraints:
@@ -49,3 +49,8 @@ wildcard_constraints:
     variant=naming.VARIANT_PATTERN,
     prompt=naming.PROMPT_PATTERN,
     mcset=f"{re.escape(S4_DATASET)}|{s4_design.MMLU}",
+
+
+def library_sources(*modules):
+    """Library files the rule's script imports (transitively): an edited function reruns its jobs."""
+    return code_inputs.library_sources(PACKAGE_DIR, *modules)

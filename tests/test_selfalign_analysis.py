@@ -1,0 +1,91 @@
+"""S4 analysis against scipy: rank Pearson, partial Spearman, KL, accuracy CI."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from factgap.selfalign import analysis as A
+from factgap.selfalign.probe import dense_ranks
+from factgap.stats import bootstrap_mean
+
+BASE = [[0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25], [0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]]
+TUNED = [[0.6, 0.2, 0.1, 0.1], [0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1], [0.4, 0.1, 0.1, 0.4]]
+
+
+def test_dense_ranks_share_ties():
+    assert dense_ranks([0.7, 0.1, 0.1, 0.1]) == [1, 2, 2, 2]
+    assert dense_ranks([0.1, 0.4, 0.4, 0.05]) == [2, 1, 1, 3]
+
+
+def test_rank_pearson_matches_scipy_and_constant_is_zero():
+    for b, t in zip(BASE, TUNED):
+        rb, rt = dense_ranks(b), dense_ranks(t)
+        expected = 0.0 if len(set(rb)) == 1 or len(set(rt)) == 1 else stats.pearsonr(rb, rt)[0]
+        assert A.rank_pearson(b, t) == pytest.approx(expected, abs=1e-12)
+    assert A.rank_pearson(BASE[1], TUNED[1]) == 0.0  # constant base ranks: scipy gives NaN, the paper 0
+    assert A.rank_pearson(BASE[2], TUNED[2]) == pytest.approx(-1.0)
+    assert A.rank_pearson(BASE[0], TUNED[0]) == pytest.approx(stats.pearsonr([1, 2, 2, 2], [1, 2, 3, 3])[0])
+    per_item = [A.rank_pearson(b, t) for b, t in zip(BASE, TUNED)]
+    assert A.mean_rank_pearson(BASE, TUNED) == pytest.approx(np.mean(per_item))
+    with pytest.raises(ValueError):
+        A.mean_rank_pearson(BASE, TUNED[:2])
+
+
+X = [0.31, 0.42, 0.42, 0.55, 0.18, 0.66, 0.29, 0.50]   # ties in X
+Y = [40.1, 44.0, 39.5, 47.2, 35.0, 47.2, 38.3, 45.9]   # ties in Y
+Z = [30.0, 31.0, 29.0, 31.0, 28.0, 33.0, 30.0, 32.0]   # ties in Z
+
+
+def residual(v, control):
+    slope, intercept = np.polyfit(control, v, 1)
+    return np.asarray(v) - (slope * np.asarray(control) + intercept)
+
+
+def test_partial_spearman_as_the_public_code():
+    import pandas as pd
+
+    frame = pd.DataFrame({"X": X, "Y": Y, "Z": Z}).rank()  # the public code ranks with pandas
+    rx, ry, rz = frame["X"].to_numpy(), frame["Y"].to_numpy(), frame["Z"].to_numpy()
+    expected = stats.spearmanr(residual(rx, rz), residual(ry, rz))
+    got = A.partial_spearman(X, Y, Z)
+    assert (got.r, got.p, got.n, got.method) == (pytest.approx(expected[0]), pytest.approx(expected[1]), 8, "spearman")
+
+
+def test_partial_pearson_of_residuals_is_the_textbook_partial_rank_correlation():
+    r = np.corrcoef([stats.rankdata(X), stats.rankdata(Y), stats.rankdata(Z)])
+    textbook = (r[0, 1] - r[0, 2] * r[1, 2]) / math.sqrt((1 - r[0, 2] ** 2) * (1 - r[1, 2] ** 2))
+    got = A.partial_spearman(X, Y, Z, method="pearson")
+    assert got.r == pytest.approx(textbook)
+    # the two methods are different statistics: the public code's is not the textbook one
+    assert A.partial_spearman(X, Y, Z).r != pytest.approx(got.r, abs=1e-3)
+    with pytest.raises(ValueError):
+        A.partial_spearman(X, Y, Z, method="kendall")
+    with pytest.raises(ValueError):
+        A.partial_spearman(X[:3], Y[:3], Z[:3])
+
+
+def test_partial_spearman_constant_control_is_plain_spearman():
+    got = A.partial_spearman(X, Y, [1.0] * len(X))
+    assert got.r == pytest.approx(stats.spearmanr(X, Y)[0])
+
+
+def test_kl_matches_scipy_entropy():
+    for b, t in zip(BASE, TUNED):
+        assert A.kl_divergence(b, t) == pytest.approx(stats.entropy(b, t), abs=1e-12)
+    assert A.kl_divergence(BASE[3], BASE[3]) == 0.0
+    assert A.kl_divergence([0.5, 0.5, 0, 0], [0.25, 0.25, 0.25, 0.25]) == pytest.approx(math.log(2))
+    assert A.kl_divergence([0.5, 0.5], [1.0, 0.0]) == math.inf
+    assert A.mean_kl(BASE, TUNED) == pytest.approx(np.mean([stats.entropy(b, t) for b, t in zip(BASE, TUNED)]))
+    with pytest.raises(ValueError, match="not a distribution"):
+        A.kl_divergence([0.5, 0.6], [0.5, 0.5])
+
+
+def test_accuracy_bootstrap_is_seeded():
+    correct = [True] * 30 + [False] * 20
+    est = A.accuracy(correct, seed=3)
+    assert est.value == pytest.approx(0.6) and est.n == 50
+    assert est.low < 0.6 < est.high
+    assert est == A.accuracy(correct, seed=3) == bootstrap_mean([1.0] * 30 + [0.0] * 20, seed=3)
+    assert est != A.accuracy(correct, seed=4)
