@@ -23,7 +23,7 @@ rule train_s4_lora:
         LAYOUT.log("train_s4_lora", "{model}", "{dataset}", "{trainset}"),
     benchmark:
         LAYOUT.benchmark("train_s4_lora", "{model}", "{dataset}", "{trainset}")
-    threads: 2
+    threads: 1
     conda:
         "../../../envs/torch.yaml"
     script:
