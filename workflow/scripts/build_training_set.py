@@ -4,5 +4,6 @@ from factgap.splits import build_training_set_file
 
 smk = snakemake  # noqa: F821
 init_job(smk.log[0], smk.threads, smk.params.seed)
-build_training_set_file(smk.input.probe, smk.wildcards.trainset, smk.params.known, smk.params.unknown,
-                        smk.params.cap, smk.params.seed, smk.output[0], smk.params.ood_relations)
+p = smk.params
+build_training_set_file(smk.input.probe, name=smk.wildcards.trainset, known=p.known, unknown=p.unknown, cap=p.cap,
+                        seed=p.seed, out_path=smk.output[0], ood_relations=p.ood_relations)

@@ -4,7 +4,8 @@ from factgap.runtime import init_job
 
 smk = snakemake  # noqa: F821
 init_job(smk.log[0], smk.threads, smk.params.seed)
-adapter = smk.input.adapter or None  # the base model has no adapter
-evaluate_file(smk.input.manifest, adapter, smk.input.test, smk.input.exemplars, smk.wildcards.prompt,
-              smk.params.variant, smk.params.max_new_tokens, smk.params.cot_max_new_tokens,
-              smk.params.batch_size, smk.output[0], smk.params.backend)
+p = smk.params
+evaluate_file(smk.input.manifest, smk.input.adapter or None, smk.input.test, smk.input.exemplars,  # base: no adapter
+              mode=smk.wildcards.prompt, variant=p.variant, max_new_tokens=p.max_new_tokens,
+              cot_max_new_tokens=p.cot_max_new_tokens, batch_size=p.batch_size, out_path=smk.output[0],
+              backend=p.backend)

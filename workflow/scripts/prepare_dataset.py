@@ -4,4 +4,4 @@ from factgap.runtime import init_job
 
 smk = snakemake  # noqa: F821
 init_job(smk.log[0], smk.threads, smk.params.seed)
-prepare_dataset(smk.wildcards.dataset, smk.params.spec, smk.params.seed, smk.output[0])
+prepare_dataset(smk.wildcards.dataset, spec=smk.params.spec, seed=smk.params.seed, out_path=smk.output[0])

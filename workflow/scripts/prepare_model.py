@@ -4,4 +4,4 @@ from factgap.runtime import init_job
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 init_job(smk.log[0], smk.threads)
-prepare_model(smk.params.spec, smk.params.checkpoint_dir, smk.output.manifest)
+prepare_model(smk.params.spec, out_dir=smk.params.checkpoint_dir, manifest_path=smk.output.manifest)

@@ -5,5 +5,5 @@ from factgap.runtime import init_job
 smk = snakemake  # noqa: F821
 init_job(smk.log[0], smk.threads, smk.params.seed)
 settings = ProbeSettings.from_config(smk.params.probe, seed=smk.params.seed)
-probe_dataset_file(smk.input.manifest, smk.input.questions, smk.output[0], settings, smk.params.backend,
-                   smk.params.ood_relations)
+probe_dataset_file(smk.input.manifest, smk.input.questions, out_path=smk.output[0], settings=settings,
+                   backend=smk.params.backend, ood_relations=smk.params.ood_relations)
