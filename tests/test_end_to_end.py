@@ -17,7 +17,7 @@ M, D = "smollm2-135m", "geonames"
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, smollm2_gguf_dir):
     workdir = tmp_path_factory.mktemp("tiny-run")
-    run_snakemake("--cores", "2", "--configfile", str(TINY), cwd=workdir)
+    run_snakemake("--cores", "2", "--configfile", str(TINY), cwd=workdir, timeout=3600)
     return workdir
 
 

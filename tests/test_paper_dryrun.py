@@ -26,7 +26,7 @@ def test_paper_config_dry_run(tmp_path, config: Path):
     elapsed = time.perf_counter() - start
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts.get("total", 0) > 0, proc.stdout[-2000:]
-    assert counts.get("train_lora", 0) >= 2
+    assert counts.get("train_lora", 0) + counts.get("train_s4_lora", 0) >= 2
     print(f"{config.name}: {counts.get('total')} jobs, dry-run {elapsed:.1f} s")
 
 
@@ -47,6 +47,15 @@ def test_paper_dag_counts(tmp_path):
     # 4 trained variants 0-shot on the OOD relations
     assert counts["probe_knowledge"] == 4 and counts["train_lora"] == 8
     assert counts["evaluate_model"] == 4 * (5 * 3 + 4) and counts["measure_ood_similarity"] == 4
+
+
+def test_s4_paper_dag_counts(tmp_path):
+    """2 models x (HAR, INC, SELF, six SELF ratios, INC with context) trainings; base + each set evaluated."""
+    proc = run_snakemake("-n", "--configfile", str(REPO / "config/paper/s4_medmcqa.yaml"), cwd=tmp_path)
+    counts = job_counts(proc.stdout + proc.stderr)
+    sets = 3 + 6 + 1  # har, inc, self; six SELF ratios; INC with context
+    assert counts["probe_mc"] == 2 * 2 and counts["train_s4_lora"] == 2 * sets
+    assert counts["evaluate_mc"] == 2 * (sets + 1) and counts["write_s4_texts"] == 2
 
 
 def test_lint_is_clean_with_the_slurm_profile(tmp_path):

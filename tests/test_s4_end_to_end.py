@@ -19,7 +19,7 @@ REPORTS = ("s4_set_accuracy", "s4_consistency_ratio", "s4_rank_correlation", "s4
 @pytest.fixture(scope="module")
 def s4_run(tmp_path_factory, smollm2_gguf_dir):
     workdir = tmp_path_factory.mktemp("tiny-s4-run")
-    run_snakemake("s4", "--cores", "2", "--configfile", str(CONFIG), cwd=workdir)
+    run_snakemake("s4", "--cores", "2", "--configfile", str(CONFIG), cwd=workdir, timeout=3600)
     return workdir / "results"
 
 

@@ -25,6 +25,10 @@ def test_read_out_prediction_confidence_correctness():
     assert rows[0]["correct"] and rows[0]["letter_mass"] == 0.9 and rows[0]["id"] == "a"
     probs = R.option_probs_from_logliks([-1.0, -2.0, -3.0])
     assert sum(probs) == pytest.approx(1) and probs[0] / probs[1] == pytest.approx(math.e)
+    # per-length normalisation: a long option with the same per-character log-prob ties a short one
+    assert R.option_probs_from_logliks([-2.0, -8.0], lengths=[2, 8]) == pytest.approx([0.5, 0.5])
+    with pytest.raises(ValueError):
+        R.option_probs_from_logliks([-2.0, -8.0], lengths=[2])
 
 
 def test_letter_probs_with_shared_prefix_equal_a_plain_forward():
@@ -58,5 +62,6 @@ def test_letter_probs_with_shared_prefix_equal_a_plain_forward():
     expected = option_logprobs(model, tok, doubled, conts, batch_size=3, add_special_tokens=True)
     for g, e in zip(got, expected):
         assert g == pytest.approx(e, abs=1e-3)
-    option = R.option_loglik_probs(model, tok, prompts[:2], [it["choices"] for it in items[:2]])
-    assert all(sum(p) == pytest.approx(1) and len(p) == 4 for p in option)
+    for per_char in (False, True):
+        option = R.option_loglik_probs(model, tok, prompts[:2], [it["choices"] for it in items[:2]], per_char=per_char)
+        assert all(sum(p) == pytest.approx(1) and len(p) == 4 for p in option)
