@@ -65,9 +65,16 @@ def probe_rows(items: Sequence[Mapping[str, Any]], probs: Sequence[Sequence[floa
     return rows
 
 
-def option_probs_from_logliks(logliks: Sequence[float]) -> list[float]:
-    """Softmax over per-option summed log-likelihoods (the option log-likelihood read-out)."""
-    return softmax([float(v) for v in logliks])
+def option_probs_from_logliks(logliks: Sequence[float], lengths: Sequence[int] | None = None) -> list[float]:
+    """Softmax over per-option summed log-likelihoods (the option log-likelihood read-out); with
+    ``lengths`` (e.g. characters of each continuation) over log-likelihood per unit, lm-eval's
+    ``acc_norm``, which removes the advantage short, frequent option texts have."""
+    values = [float(v) for v in logliks]
+    if lengths is not None:
+        if len(lengths) != len(values) or any(n <= 0 for n in lengths):
+            raise ValueError(f"need one positive length per option, got {list(lengths)}")
+        values = [v / n for v, n in zip(values, lengths)]
+    return softmax(values)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -170,12 +177,14 @@ def option_logliks(model, tokenizer, prompts: Sequence[str], continuations: Sequ
 
 
 def option_loglik_probs(model, tokenizer, prompts: Sequence[str], choices: Sequence[Sequence[str]],
-                        style: str = "answer", batch_size: int = 8, add_special_tokens: bool = True
-                        ) -> list[list[float]]:
+                        style: str = "text", batch_size: int = 8, add_special_tokens: bool = True,
+                        per_char: bool = False) -> list[list[float]]:
     """Per prompt: softmax over the summed log-probs of each option's continuation
-    (``prompts.option_continuations``: ``"answer"`` = ``A. opt`` as the demos write it, ``"text"`` = `` opt``)."""
+    (``prompts.option_continuations``: ``"text"`` = `` opt``, ``"answer"`` = ``A. opt`` as the demos
+    write it); ``per_char`` normalises by the continuation's length in characters."""
     from factgap.selfalign.prompts import option_continuations
 
     continuations = [option_continuations(c, style) for c in choices]
     logliks = option_logliks(model, tokenizer, list(prompts), continuations, batch_size, add_special_tokens)
-    return [option_probs_from_logliks(v) for v in logliks]
+    return [option_probs_from_logliks(v, [len(c) for c in conts] if per_char else None)
+            for v, conts in zip(logliks, continuations)]
