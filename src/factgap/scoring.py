@@ -219,7 +219,7 @@ def _device(model):
     return next(model.parameters()).device
 
 
-def _pad_id(tokenizer) -> int:
+def pad_token_id(tokenizer) -> int:
     for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id):
         if candidate is not None:
             return int(candidate)
@@ -249,7 +249,7 @@ def score_sequences(model, tokenizer, sequences: Sequence[tuple[Sequence[int], i
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
     results: list[tuple[list[float], list[int]]] = [([], [])] * len(sequences)
-    pad_id = _pad_id(tokenizer)
+    pad_id = pad_token_id(tokenizer)
     for batch in length_sorted_batches([len(s[0]) for s in sequences], batch_size):
         seqs = [list(sequences[i][0]) for i in batch]
         starts = [sequences[i][1] for i in batch]
@@ -308,7 +308,7 @@ def letter_probabilities(model, tokenizer, prompts: Sequence[str], letters: Sequ
 
     layout = letter_layout(tokenizer, prompts, letters, add_special_tokens)
     results: list[list[float]] = [[] for _ in prompts]
-    pad_id = _pad_id(tokenizer)
+    pad_id = pad_token_id(tokenizer)
     for batch in length_sorted_batches([len(c) for c, _ in layout], batch_size):
         ids, mask, positions = left_pad([layout[i][0] for i in batch], pad_id)
         logits = _forward_last(model, ids, mask, positions, 1)[:, -1, :].float()
@@ -340,6 +340,8 @@ def option_logprobs_cached(model, tokenizer, prompts: Sequence[str], options_per
     the prefix all prompts share (k-shot demos, a chat template's system turn) once for all: multiple
     choice costs about one forward pass per question instead of one per option. Same results up to
     float rounding (tested against ``option_logprobs``)."""
+    import copy
+
     import torch
     from transformers import DynamicCache
 
@@ -354,7 +356,7 @@ def option_logprobs_cached(model, tokenizer, prompts: Sequence[str], options_per
         prefix = DynamicCache(config=model.config)
         with torch.inference_mode():
             model(input_ids=torch.tensor([contexts[0][:shared]], device=device), past_key_values=prefix, use_cache=True)
-    pad_id = _pad_id(tokenizer)
+    pad_id = pad_token_id(tokenizer)
     results: list[list[float]] = [[] for _ in layout]
     for batch in length_sorted_batches([len(c) for c in contexts], batch_size):
         # 1. the contexts (left-padded, after the shared prefix): their caches and last-position logits
@@ -365,7 +367,7 @@ def option_logprobs_cached(model, tokenizer, prompts: Sequence[str], options_per
         positions = (shared + tail_mask.cumsum(-1) - 1).clamp(min=shared)
         cache = DynamicCache(config=model.config)
         if prefix is not None:
-            cache = _copy_cache(prefix)
+            cache = copy.deepcopy(prefix)
             cache.batch_repeat_interleave(len(batch))
         ids = torch.tensor([[pad_id] * (width - len(t)) + t for t in tails], device=device)
         with torch.inference_mode():
@@ -396,8 +398,3 @@ def option_logprobs_cached(model, tokenizer, prompts: Sequence[str], options_per
             results[batch[b]].append(score)
     return results
 
-
-def _copy_cache(cache):
-    import copy
-
-    return copy.deepcopy(cache)

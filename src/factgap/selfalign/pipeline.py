@@ -163,8 +163,7 @@ def _domain_name(subject: str, domain: str | None) -> str:
 def option_probabilities(model, tokenizer, prefix_prompts: Sequence[str], items: Sequence[Mapping], scoring: str,
                          batch_size: int, letter_context: str, add_special_tokens: bool) -> list[list[float]]:
     """Option distributions of ``items`` under ``prefix_prompts`` (full prompts, one per item)."""
-    from factgap.scoring import option_logprobs_cached
-    from factgap.selfalign.probe import letter_probs, option_probs_from_logliks
+    from factgap.selfalign.probe import letter_probs, option_loglik_probs
 
     if scoring == "letter":
         letter_ids = prompts.letter_token_ids(tokenizer, letter_context, prompts.LETTERS[:len(items[0]["choices"])])
@@ -172,10 +171,8 @@ def option_probabilities(model, tokenizer, prefix_prompts: Sequence[str], items:
                                            add_special_tokens)]
     if scoring == "option_loglik":
         # one forward pass per question: its demos (shared by all) once, its options on its KV cache
-        continuations = [prompts.option_continuations(it["choices"], "answer") for it in items]
-        logliks = option_logprobs_cached(model, tokenizer, list(prefix_prompts), continuations, batch_size,
-                                         add_special_tokens)
-        return [option_probs_from_logliks(v) for v in logliks]
+        return option_loglik_probs(model, tokenizer, list(prefix_prompts), [it["choices"] for it in items],
+                                   "answer", batch_size, add_special_tokens)
     raise ValueError(f"unknown scoring {scoring!r}: 'letter' or 'option_loglik'")
 
 

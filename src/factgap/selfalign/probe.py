@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from factgap.scoring import softmax
+from factgap.scoring import pad_token_id, common_prefix_length, softmax
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -81,22 +81,6 @@ def option_probs_from_logliks(logliks: Sequence[float], lengths: Sequence[int] |
 # Model shells (torch + a transformers causal LM)
 # ----------------------------------------------------------------------------------------------
 
-def _common_prefix(rows: Sequence[Sequence[int]]) -> int:
-    n = min(len(r) for r in rows)
-    first = rows[0]
-    for k in range(n):
-        if any(r[k] != first[k] for r in rows[1:]):
-            return k
-    return n
-
-
-def _pad_id(tokenizer) -> int:
-    for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id):
-        if candidate is not None:
-            return int(candidate)
-    return 0
-
-
 def _shared_prefix_logprobs(model, tokenizer, sequences: Sequence[Sequence[int]], n_last: Sequence[int],
                             max_shared: int, batch_size: int):
     """Log-softmax rows for the last ``n_last[i]`` positions of each sequence (row j predicts the token
@@ -105,7 +89,7 @@ def _shared_prefix_logprobs(model, tokenizer, sequences: Sequence[Sequence[int]]
     import torch
     from transformers import DynamicCache
 
-    shared = max(0, min(_common_prefix(sequences), max_shared))
+    shared = max(0, min(min(common_prefix_length(sequences[0], x) for x in sequences), max_shared))
     device = next(model.parameters()).device
     cache = None
     if shared > 0:
@@ -113,7 +97,7 @@ def _shared_prefix_logprobs(model, tokenizer, sequences: Sequence[Sequence[int]]
         with torch.inference_mode():
             model(input_ids=torch.tensor([list(sequences[0][:shared])], device=device), past_key_values=cache,
                   use_cache=True)
-    pad = _pad_id(tokenizer)
+    pad = pad_token_id(tokenizer)
     order = sorted(range(len(sequences)), key=lambda i: (-len(sequences[i]), i))
     for start in range(0, len(order), batch_size):
         batch = order[start:start + batch_size]
@@ -156,24 +140,11 @@ def letter_probs(model, tokenizer, prompts: Sequence[str], letter_ids: Sequence[
 
 def option_logliks(model, tokenizer, prompts: Sequence[str], continuations: Sequence[Sequence[str]],
                    batch_size: int = 8, add_special_tokens: bool = True) -> list[list[float]]:
-    """Summed log-prob of each continuation after its prompt; the same numbers as
-    ``factgap.scoring.option_logprobs`` (same tokenisation rule), with the shared prefix run once."""
-    import torch
+    """Summed log-prob of each continuation after its prompt: ``factgap.scoring.option_logprobs_cached``
+    (the shared demo prefix once, each prompt once, its options on its KV cache)."""
+    from factgap.scoring import option_logprobs_cached
 
-    from factgap.scoring import encode_pairs, flatten_options, regroup
-
-    flat_prompts, flat_conts, counts = flatten_options(prompts, continuations)
-    pairs = encode_pairs(tokenizer, flat_prompts, flat_conts, add_special_tokens)
-    sequences = [full for full, _ in pairs]
-    # positions start-1 .. end-1: row j predicts token start+j, the last row predicts nothing
-    n_last = [len(full) - start + 1 for full, start in pairs]
-    max_shared = min(start for _, start in pairs) - 1  # position start-1 must be recomputed
-    sums = [0.0] * len(pairs)
-    for i, rows in _shared_prefix_logprobs(model, tokenizer, sequences, n_last, max_shared, batch_size):
-        full, start = pairs[i]
-        targets = torch.tensor(full[start:], device=rows.device)
-        sums[i] = math.fsum(rows[:-1].gather(-1, targets.unsqueeze(-1)).squeeze(-1).tolist())
-    return regroup(sums, counts)
+    return option_logprobs_cached(model, tokenizer, prompts, continuations, batch_size, add_special_tokens)
 
 
 def option_loglik_probs(model, tokenizer, prompts: Sequence[str], choices: Sequence[Sequence[str]],
