@@ -16,6 +16,7 @@ include: "workflow/rules/shared/evaluate.smk"
 include: "workflow/rules/reports.smk"
 include: "workflow/rules/s1/study.smk"
 include: "workflow/rules/s2/study.smk"
+include: "workflow/rules/s3/study.smk"
 include: "workflow/rules/s4/study.smk"
 
 

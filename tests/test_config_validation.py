@@ -28,6 +28,10 @@ def _with(path, value):
     ("evaluation.prompts", ["eight_shot"], "prompts"),      # bad enum value
     ("splits.unknown_categories", ["MaybeKnown"], "splits.known_categories"),  # semantic: overlap
     ("evaluation.rationale_model", "gpt-4o", "evaluation.rationale_model"),      # semantic: unknown model
+    ("s3.judge_model", "llama-70b", "s3.judge_model"),                          # S3: unknown judge
+    ("s3.verifiers", ["oracle"], "verifiers"),                                  # S3: bad enum value
+    ("s3.people.source", "factscore", "s3.people.entities_path"),              # S3: layout without its files
+    ("s3.generation.prompt", "Tell me about them.", "prompt"),                  # S3: no {entity} slot
 ])
 def test_bad_config_is_rejected_naming_the_key(tmp_path, path, value, expected):
     cfg = write_yaml(tmp_path / "bad.yaml", _with(path, value))

@@ -152,3 +152,24 @@ def test_s4_reports_publish(tmp_path, report, options):
         assert (table["mean_kl"] >= 0).all() and len(base) == 3
     if report == "s4_rank_correlation":
         assert (table["n_models"] == 5).all() and table["partial_r"].between(-1, 1).all()
+
+
+def test_option_scoring_names_pick_the_continuation_style(monkeypatch):
+    import factgap.selfalign.probe as probe
+    from factgap.selfalign import pipeline
+
+    seen = []
+
+    def fake(model, tokenizer, prompts, choices, style, batch_size, add_special_tokens):
+        seen.append(style)
+        return [[0.25] * 4 for _ in prompts]
+
+    monkeypatch.setattr(probe, "option_loglik_probs", fake)
+    items = [{"choices": ["Chile", "Peru", "Chad", "Mali"]}]
+    for scoring in ("option_loglik", "option_loglik_lettered"):
+        pipeline.option_probabilities(None, None, ["Q"], items, scoring, 4, "Q", add_special_tokens=True)
+    assert seen == ["text", "answer"]
+    import pytest
+
+    with pytest.raises(ValueError, match="unknown scoring"):
+        pipeline.option_probabilities(None, None, ["Q"], items, "option_text", 4, "Q", add_special_tokens=True)

@@ -9,7 +9,7 @@ from conftest import REPO
 from factgap.configuration import check_semantics
 from factgap.naming import parse_variant_path
 from factgap.paths import ResultsLayout
-from factgap.studies import s1, s2
+from factgap.studies import s1, s2, s3
 
 LAYOUT = ResultsLayout("res")
 
@@ -87,3 +87,17 @@ def test_schema_defaults_equal_the_settings_defaults():
         assert getattr(TrainSettings(), f"lora_{key}") == value, key
     probe = {k: v["default"] for k, v in schema["probe"]["properties"].items()}
     assert ProbeSettings.from_config(probe, seed=0) == ProbeSettings()
+
+
+def test_s3_reports_read_the_test_bios_of_the_base_model(cfg):
+    reports = {r.name: r for r in s3.reports(cfg, LAYOUT)}
+    assert set(reports) == {"s3_factscore_tiers", "s3_fact_knowledge", "s3_verifiers"}
+    scores = reports["s3_factscore_tiers"].files["scores"]
+    assert [f.path for f in scores] == ["res/s3/smollm2-135m/bios/base/scores-test.parquet"]
+    assert reports["s3_factscore_tiers"].options["verifier"] == "rules" == s3.primary_verifier(cfg)
+    verdicts = reports["s3_verifiers"].files["verdicts"]
+    assert [f.meta["verifier"] for f in verdicts] == ["rules", "llm"]
+    assert [f.meta["verifier"] for f in reports["s3_fact_knowledge"].files["verdicts"]] == ["rules"]
+    assert s3.judge_of(cfg, "smollm2-135m") == "smollm2-135m" and s3.needs_judge(cfg)
+    cfg["s3"]["verifiers"] = ["rules"]
+    assert not s3.needs_judge(cfg)

@@ -37,5 +37,5 @@ def check_semantics(cfg: Mapping) -> None:
 def science_config(cfg: Mapping) -> dict:
     """The config sections a result depends on (recorded in every table's provenance)."""
     keys = ("seed", "models", "helper_models", "datasets", "probe", "splits", "training", "evaluation", "analysis",
-            "backend", "s4")
+            "backend", "s3", "s4")
     return {k: cfg[k] for k in keys if k in cfg}

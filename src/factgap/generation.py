@@ -111,9 +111,10 @@ class HFBackend:
 
     def greedy_and_samples(self, prompts: Sequence[str], *, n_samples: int, temperature: float, top_k: int,
                            max_new_tokens: int, batch_size: int = 16, seed: int = 0,
-                           stop: Sequence[str] | None = None, desc: str = "generate"
+                           stop: Sequence[str] | None = None, desc: str = "generate", top_p: float = 1.0
                            ) -> tuple[list[str], list[list[str]]]:
-        """One greedy continuation and ``n_samples`` sampled ones per prompt, sharing the prefill."""
+        """One greedy continuation and ``n_samples`` sampled ones per prompt, sharing the prefill
+        (``top_k`` 0 and ``top_p`` 1 leave the sampling distribution whole)."""
         import torch
 
         greedy: list[str] = [""] * len(prompts)
@@ -136,7 +137,8 @@ class HFBackend:
             with torch.inference_mode():
                 out = self.model.generate(
                     input_ids=ids.repeat_interleave(n_samples, 0), attention_mask=mask.repeat_interleave(n_samples, 0),
-                    past_key_values=cache, do_sample=True, temperature=temperature, top_k=top_k, **kwargs)
+                    past_key_values=cache, do_sample=True, temperature=temperature, top_k=top_k,
+                    **{**kwargs, "top_p": top_p})
             texts = self._decode_new(out, ids.shape[1])
             for j, i in enumerate(batch):
                 samples[i] = texts[j * n_samples:(j + 1) * n_samples]

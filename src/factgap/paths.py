@@ -70,6 +70,30 @@ class ResultsLayout:
     def ood_similarity(self, model: str, dataset: str) -> str:
         return self._p("analysis", model, dataset, "ood_similarity.json")
 
+    # ---- S3 (bios, atomic facts, FActScore) --------------------------------------------------
+    def people(self, people: str) -> str:
+        """The people of a bio set with their knowledge, tier and split."""
+        return self._p("s3", "people", f"{people}.parquet")
+
+    def s3_file(self, model: str, people: str, variant_path: str, name: str) -> str:
+        """bios-<split>, facts-<split>, verdicts-<split>-<verifier>, scores-<split>, knowledge-<split> (.parquet)."""
+        return self._p("s3", model, people, variant_path, f"{name}.parquet")
+
+    def claim_results(self, model: str, people: str) -> str:
+        """Every verifier's decisions on the labelled claim set (the judge of ``model``'s bios)."""
+        return self._p("s3", model, people, "claims.parquet")
+
+    def verifier_calibration(self, model: str, people: str) -> str:
+        return self._p("s3", model, people, "verifiers.json")
+
+    def llm_cache(self, judge: str, purpose: str) -> str:
+        """Disk cache of a judge's calls (kept across reruns: never a rule output)."""
+        return self._p("cache", "llm", judge, f"{purpose}.jsonl")
+
+    def s3_files(self, models: Sequence[str], people: str, variant_path: str, name: str, **meta: str
+                 ) -> list[ResultFile]:
+        return [ResultFile(self.s3_file(m, people, variant_path, name), {"model": m, **meta}) for m in models]
+
     # ---- S4 (multiple choice) -----------------------------------------------------------------
     def mc_items(self, mcset: str) -> str:
         """A multiple-choice set (the domain set, or mmlu) with its dev / train / test splits."""

@@ -136,7 +136,7 @@ def request_seed(seed: int, prompt: str) -> int:
 
 
 def generation_params(*, max_tokens: int, stop: Sequence[str] | None, n: int = 1, temperature: float = 0.0,
-                      top_k: int | None = None, seed: int | None = None) -> dict:
+                      top_k: int | None = None, seed: int | None = None, top_p: float = 1.0) -> dict:
     """``SamplingParams`` keyword arguments for a generation request (temperature 0 = greedy)."""
     if n < 1:
         raise ValueError("n must be >= 1")
@@ -147,6 +147,7 @@ def generation_params(*, max_tokens: int, stop: Sequence[str] | None, n: int = 1
     if temperature > 0:
         if top_k is not None and top_k > 0:
             kwargs["top_k"] = int(top_k)
+        kwargs["top_p"] = float(top_p)
         if seed is not None:
             kwargs["seed"] = int(seed)
     return kwargs
@@ -298,7 +299,7 @@ class VLLMBackend:
 
     def greedy_and_samples(self, prompts: Sequence[str], *, n_samples: int, temperature: float, top_k: int,
                            max_new_tokens: int, batch_size: int = 16, seed: int = 0,
-                           stop: Sequence[str] | None = None, desc: str = "generate"
+                           stop: Sequence[str] | None = None, desc: str = "generate", top_p: float = 1.0
                            ) -> tuple[list[str], list[list[str]]]:
         if not prompts:
             return [], []
@@ -309,7 +310,7 @@ class VLLMBackend:
         if n_samples:
             requests += encoded
             params += [generation_params(max_tokens=max_new_tokens, stop=stop, n=n_samples, temperature=temperature,
-                                         top_k=top_k, seed=request_seed(seed, p)) for p in prompts]
+                                         top_k=top_k, top_p=top_p, seed=request_seed(seed, p)) for p in prompts]
         texts = parse_generations(self._run(requests, params))
         greedy = [t[0] for t in texts[:len(prompts)]]
         samples = texts[len(prompts):] if n_samples else [[] for _ in prompts]

@@ -2,7 +2,7 @@
 # (factgap.studies.<study>.reports): `snakemake results/figures/<name>.png` (re)builds it and only
 # what it needs. Each report module is its own library file, so editing one figure's code reruns
 # that figure alone.
-STUDY_DESIGNS = {"s1": s1_design, "s2": s2_design, "s4": s4_design}
+STUDY_DESIGNS = {"s1": s1_design, "s2": s2_design, "s3": s3_design, "s4": s4_design}
 STUDY_REPORTS = {study: design.reports(config, LAYOUT) for study, design in STUDY_DESIGNS.items()}
 
 

@@ -18,6 +18,8 @@ import pyarrow as pa
 
 from factgap.data.schema import MC_SCHEMA
 from factgap.io import write_json, write_parquet
+from factgap.prompts import chat_prompt
+from factgap.sampling import cap_groups
 from factgap.selfalign import prompts
 from factgap.selfalign.probe import probe_rows
 from factgap.selfalign.sets import (build_sets, consistency_mixture, contextualize, mix_general,
@@ -81,15 +83,6 @@ def geonames_fact(record: Mapping[str, Any]) -> str:
     return f"{record['entity']} is a city in {country}{population}."
 
 
-def cap_split(records: Sequence[Mapping], split: str, cap: int | None, seed: int, label: str) -> list[Mapping]:
-    """At most ``cap`` records of ``split`` (seeded), the other splits untouched."""
-    chosen = [r for r in records if r["split"] == split]
-    if cap is not None and len(chosen) > cap:
-        keep = {r["id"] for r in random.Random(f"{seed}:{label}").sample(sorted(chosen, key=lambda r: r["id"]), cap)}
-        return [r for r in records if r["split"] != split or r["id"] in keep]
-    return list(records)
-
-
 def load_mc_items(spec: Mapping[str, Any], seed: int, mmlu_subjects: Sequence[str] = (),
                   max_per_subject: int | Mapping[str, int | None] | None = None, tests_only: bool = False
                   ) -> tuple[list[dict], str]:
@@ -130,21 +123,22 @@ def load_mc_items(spec: Mapping[str, Any], seed: int, mmlu_subjects: Sequence[st
     records = [{**r, "split": r["split"] if r["split"] == "dev" else "test" if tests_only
                 else assign_split(r["question"], {"test": fraction}, seed)} for r in records]
     if max_per_subject is not None:
-        capped = []
-        for subject in sorted({r["subject"] for r in records}):
-            group = [r for r in records if r["subject"] == subject]
-            cap = max_per_subject.get(subject) if isinstance(max_per_subject, Mapping) else max_per_subject
-            for split in ("train", "test"):
-                group = cap_split(group, split, cap, seed, f"{subject}:{split}")
-            capped.extend(group)
-        records = capped
+        def cap_of(key: tuple[str, str]) -> int | None:
+            subject, split = key
+            if split == "dev":  # the demo pool stays whole
+                return None
+            return max_per_subject.get(subject) if isinstance(max_per_subject, Mapping) else max_per_subject
+
+        records = cap_groups(records, lambda r: (r["subject"], r["split"]), cap_of, lambda key: f"{seed}:{key[0]}:{key[1]}")
     return records, source
 
 
 def prepare_mc_items(spec: Mapping[str, Any], seed: int, out_path, mmlu_subjects: Sequence[str] = (),
                      max_per_subject: int | Mapping[str, int | None] | None = None, tests_only: bool = False) -> dict:
     records, source = load_mc_items(spec, seed, mmlu_subjects, max_per_subject, tests_only)
-    records = cap_split(records, "train", spec.get("max_items"), seed, "train")
+    max_items = spec.get("max_items")
+    records = cap_groups(records, lambda r: r["split"], lambda split: max_items if split == "train" else None,
+                         lambda split: f"{seed}:{split}")
     if not any(r["split"] == "dev" for r in records):
         raise ValueError(f"{source}: no demonstration (dev) questions")
     rows = [{k: r.get(k) for k in ITEM_SCHEMA.names} for r in sorted(records, key=lambda r: r["id"])]
@@ -160,6 +154,11 @@ def _domain_name(subject: str, domain: str | None) -> str:
     return domain if domain else subject.replace("_", " ")
 
 
+# option log-likelihood read-outs: the option text alone (" Chile", lm-eval's multiple-choice loglik) or
+# as the demos write an answer ("A. Chile"); on SmolLM2-135M the text alone is the informative one (README)
+OPTION_STYLES = {"option_loglik": "text", "option_loglik_lettered": "answer"}
+
+
 def option_probabilities(model, tokenizer, prefix_prompts: Sequence[str], items: Sequence[Mapping], scoring: str,
                          batch_size: int, letter_context: str, add_special_tokens: bool) -> list[list[float]]:
     """Option distributions of ``items`` under ``prefix_prompts`` (full prompts, one per item)."""
@@ -169,11 +168,11 @@ def option_probabilities(model, tokenizer, prefix_prompts: Sequence[str], items:
         letter_ids = prompts.letter_token_ids(tokenizer, letter_context, prompts.LETTERS[:len(items[0]["choices"])])
         return [p for p, _ in letter_probs(model, tokenizer, prefix_prompts, letter_ids, batch_size,
                                            add_special_tokens)]
-    if scoring == "option_loglik":
+    if scoring in OPTION_STYLES:
         # one forward pass per question: its demos (shared by all) once, its options on its KV cache
         return option_loglik_probs(model, tokenizer, list(prefix_prompts), [it["choices"] for it in items],
-                                   "answer", batch_size, add_special_tokens)
-    raise ValueError(f"unknown scoring {scoring!r}: 'letter' or 'option_loglik'")
+                                   OPTION_STYLES[scoring], batch_size, add_special_tokens)
+    raise ValueError(f"unknown scoring {scoring!r}: 'letter', {', '.join(map(repr, OPTION_STYLES))}")
 
 
 def probe_mc_file(manifest_path, items_path, out_path, domain: str | None, scoring: str, n_demos: int,
@@ -353,10 +352,7 @@ def write_texts_file(manifest_path, sets_path, items_path, domain: str, gold_sou
 
 
 def _chat(tokenizer, message: str) -> str:
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template([{"role": "user", "content": message}], tokenize=False,
-                                             add_generation_prompt=True)
-    return message + "\n"
+    return chat_prompt(tokenizer, message)
 
 
 # ---- general instruction data --------------------------------------------------------------------

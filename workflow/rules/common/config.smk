@@ -22,10 +22,11 @@ import re
 from factgap import code_inputs, naming
 from factgap.configuration import check_semantics, science_config
 from factgap.paths import ResultsLayout
-from factgap.studies import s1 as s1_design, s2 as s2_design, s4 as s4_design
+from factgap.studies import s1 as s1_design, s2 as s2_design, s3 as s3_design, s4 as s4_design
 
 validate(config, "../../../config/schema.yaml")
 check_semantics(config)
+s3_design.check_config(config)
 s4_design.check_config(config)
 
 LAYOUT = ResultsLayout(config["results_dir"].rstrip("/"))
@@ -49,8 +50,19 @@ wildcard_constraints:
     variant=naming.VARIANT_PATTERN,
     prompt=naming.PROMPT_PATTERN,
     mcset=f"{re.escape(S4_DATASET)}|{s4_design.MMLU}",
+    people=re.escape(s3_design.people_set(config)),
+    split="|".join(s3_design.SPLITS),
 
 
 def library_sources(*modules):
     """Library files the rule's script imports (transitively): an edited function reruns its jobs."""
     return code_inputs.library_sources(PACKAGE_DIR, *modules)
+
+
+onstart:
+    # A bad people file or knowledge source (S3, FActScore's layout) fails here, naming file and row:
+    # after the DAG is built, before any job runs; not in dry-runs (the files may live on the cluster only).
+    if config["s3"]["people"]["source"] == "factscore":
+        from factgap.factscore.pipeline import check_people_source
+
+        check_people_source(config["s3"]["people"])

@@ -43,6 +43,8 @@ def provenance_inputs(study):
     """Files a published table records the identity of: the model manifests and the study's data."""
     if study == "s4":
         data = [LAYOUT.mc_items(S4_DATASET), LAYOUT.mc_items(s4_design.MMLU)]
+    elif study == "s3":
+        data = [LAYOUT.people(s3_design.people_set(config))]
     else:
         data = [LAYOUT.questions(d) for d in DATASETS]
     return {"manifests": [LAYOUT.model_manifest(m) for m in MODELS], "questions": data}

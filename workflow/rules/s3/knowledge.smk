@@ -1,0 +1,24 @@
+rule probe_fact_knowledge:
+    """Does the model know each fact it stated? S sampled answers to a question asking for it."""
+    input:
+        manifest=model_manifest,
+        facts=LAYOUT.s3_file("{model}", "{people}", "{variant}", "facts-{split}"),
+        people=LAYOUT.people("{people}"),
+        code=library_sources("factgap.factscore.pipeline"),
+    output:
+        LAYOUT.s3_file("{model}", "{people}", "{variant}", "knowledge-{split}"),
+    wildcard_constraints:
+        variant=naming.BASE,
+    params:
+        knowledge=config["s3"]["knowledge"],
+        backend=config["backend"],
+        seed=config["seed"],
+    log:
+        LAYOUT.log("probe_fact_knowledge", "{model}", "{people}", "{variant}", "{split}"),
+    benchmark:
+        LAYOUT.benchmark("probe_fact_knowledge", "{model}", "{people}", "{variant}", "{split}")
+    threads: 2
+    conda:
+        "../../../envs/torch.yaml"
+    script:
+        "../../scripts/probe_fact_knowledge.py"
