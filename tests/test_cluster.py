@@ -188,7 +188,8 @@ def test_profiles_parse_and_overlay_covers_the_same_rules():
     assert set(test["default-resources"]) == set(slurm["default-resources"])
     gpu = {r for r, res in slurm["set-resources"].items() if res.get("gpu")}
     assert gpu == {"probe_knowledge", "train_lora", "write_cot_rationales", "evaluate_model",
-                   "probe_mc", "write_s4_texts", "train_s4_lora", "evaluate_mc"}
+                   "probe_mc", "write_s4_texts", "train_s4_lora", "evaluate_mc", "generate_bios", "extract_facts",
+                   "measure_verifiers", "verify_facts", "probe_fact_knowledge"}
     assert gpu == {r for r, res in test["set-resources"].items() if res.get("gpu")}
     for res in slurm["set-resources"].values():
         assert "attempt" in str(res["mem_mb"]) and "attempt" in str(res["runtime"])

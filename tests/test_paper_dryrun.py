@@ -26,7 +26,7 @@ def test_paper_config_dry_run(tmp_path, config: Path):
     elapsed = time.perf_counter() - start
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts.get("total", 0) > 0, proc.stdout[-2000:]
-    assert counts.get("train_lora", 0) + counts.get("train_s4_lora", 0) >= 2
+    assert counts.get("train_lora", 0) + counts.get("train_s4_lora", 0) >= 2 or counts.get("generate_bios", 0) >= 2
     print(f"{config.name}: {counts.get('total')} jobs, dry-run {elapsed:.1f} s")
 
 
@@ -56,6 +56,15 @@ def test_s4_paper_dag_counts(tmp_path):
     sets = 3 + 6 + 1  # har, inc, self; six SELF ratios; INC with context
     assert counts["probe_mc"] == 2 * 2 and counts["train_s4_lora"] == 2 * sets
     assert counts["evaluate_mc"] == 2 * (sets + 1) and counts["write_s4_texts"] == 2
+
+
+def test_s3_paper_dag_counts(tmp_path):
+    """2 models' test bios; llm extraction and both verifiers on an 8B judge prepared once."""
+    proc = run_snakemake("-n", "--configfile", str(REPO / "config/paper/s3_factscore.yaml"), cwd=tmp_path)
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts["generate_bios"] == 2 and counts["extract_facts"] == 2 and counts["verify_facts"] == 2 * 2
+    assert counts["measure_verifiers"] == 2 and counts["probe_fact_knowledge"] == 2
+    assert counts["prepare_model"] == 3 and counts["prepare_people"] == 1
 
 
 def test_lint_is_clean_with_the_slurm_profile(tmp_path):

@@ -42,9 +42,15 @@ def id_subjects(config: Mapping) -> list[str]:
 def ood_subjects(config: Mapping) -> list[str]:
     from factgap.selfalign.domains import MMLU_SUBJECTS
 
-    chosen = config["s4"]["mmlu"]["ood_subjects"]
+    mmlu = config["s4"]["mmlu"]
     inside = set(id_subjects(config))
-    return list(chosen) if chosen else [s for s in MMLU_SUBJECTS if s not in inside]
+    subjects = list(mmlu["ood_subjects"]) or [s for s in MMLU_SUBJECTS if s not in inside]
+    cap = mmlu["max_ood_subjects"]
+    if cap is not None and len(subjects) > cap:
+        import random
+
+        subjects = sorted(random.Random(f"{config['seed']}:ood-subjects").sample(sorted(subjects), cap))
+    return subjects
 
 
 def check_config(config: Mapping) -> None:
