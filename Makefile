@@ -35,3 +35,24 @@ dryrun-paper: install
 
 clean-results:
 	rm -rf results .snakemake
+
+# Second pinned environment for GPU inference with vLLM (vllm pins its own torch/transformers, which
+# differ from envs/requirements.lock). Same recipe as $(STAMP): complete lock, --no-deps.
+VLLM_VENV ?= .venv-vllm
+VLLM_BIN := $(VLLM_VENV)/bin
+VLLM_STAMP := $(VLLM_VENV)/.installed-stamp
+
+.PHONY: vllm-env test-vllm
+
+$(VLLM_STAMP): envs/requirements-vllm.lock pyproject.toml
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_BIN)/pip install --quiet --no-deps -r envs/requirements-vllm.lock
+	$(VLLM_BIN)/pip install --quiet --no-deps -e .
+	touch $(VLLM_STAMP)
+
+vllm-env: $(VLLM_STAMP)
+
+# the backend checked against the installed vLLM API (CPU only: no engine is started);
+# FACTGAP_REQUIRE_VLLM=1 turns the "vllm not importable" skip into a failure
+test-vllm: vllm-env
+	FACTGAP_REQUIRE_VLLM=1 $(VLLM_BIN)/pytest -q -ra -p no:cacheprovider tests/test_vllm_api.py tests/test_vllm_backend.py
