@@ -71,3 +71,11 @@ def test_rate_and_categories():
         knowledge_rate([], "1879")
     with pytest.raises(ValueError):
         knowledge_category(1.5)
+
+
+def test_answer_prompt_is_few_shot_about_no_person():
+    from factgap.factscore.knowledge import ANSWER_DEMOS, answer_prompt
+
+    prompt = answer_prompt("In what year was Ada Lovelace born?")
+    assert prompt.endswith("Q: In what year was Ada Lovelace born?\nA:")
+    assert prompt.count("\nA: ") == len(ANSWER_DEMOS)  # each demo answered, the question left open

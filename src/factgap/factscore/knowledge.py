@@ -36,6 +36,22 @@ BLANK = "____"
 
 UNKNOWN, POTENTIALLY_KNOWN, KNOWN = "unknown", "potentially_known", "known"
 
+# Demonstrations of the short-answer format (``Q: ...\nA: answer``), about no person, so that they leak no
+# fact of the people asked about: a year, a place and a cloze, the three kinds of fact questions.
+ANSWER_DEMOS = (
+    {"question": "In what year did the Second World War end?", "answer": "1945"},
+    {"question": "In which country is the Eiffel Tower?", "answer": "France"},
+    {"question": "Complete: Water is made of hydrogen and ____.", "answer": "oxygen"},
+)
+
+
+def answer_prompt(question: str) -> str:
+    """The few-shot prompt a fact question is asked in: answers come short and end at the newline,
+    where a chat turn gets sentences that restate the question (and run into the token cap)."""
+    from factgap.prompts import few_shot_prompt
+
+    return few_shot_prompt(question, ANSWER_DEMOS)
+
 
 class Probe(TypedDict):
     question: str

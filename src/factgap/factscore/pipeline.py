@@ -452,16 +452,14 @@ def knowledge_rows(facts: Sequence[Mapping[str, Any]], probes: Sequence[Mapping[
     return rows
 
 
-KNOWLEDGE_INSTRUCTION = "Answer with a short phrase only.\n"
-
-
 def probe_fact_knowledge_file(manifest_path, facts_path, people_path, knowledge: Mapping[str, Any], seed: int,
                               backend: str, out_path) -> dict:
-    """Does the model know each fact? S sampled answers to a question that asks for it."""
+    """Does the model know each fact? S sampled answers to a question that asks for it (few-shot
+    short-answer format, the prefill shared by the samples, each answer ending at a newline)."""
     import pyarrow.parquet as pq
 
     from factgap.backends import make_backend
-    from factgap.factscore.knowledge import fact_probe
+    from factgap.factscore.knowledge import answer_prompt, fact_probe
 
     facts = pq.read_table(facts_path).to_pylist()
     people = read_people(people_path)
@@ -470,7 +468,7 @@ def probe_fact_knowledge_file(manifest_path, facts_path, people_path, knowledge:
     answers: list[list[str]] = [[] for _ in facts]
     if asked:
         engine = make_backend(backend, manifest_path, stop=("\n",), show_progress=True)
-        prompts = [chat_prompt(engine.tokenizer, KNOWLEDGE_INSTRUCTION + probes[i]["question"]) for i in asked]
+        prompts = [answer_prompt(probes[i]["question"]) for i in asked]
         _, sampled = engine.greedy_and_samples(
             prompts, n_samples=knowledge["n_samples"], temperature=knowledge["temperature"], top_k=0,
             top_p=knowledge["top_p"], max_new_tokens=knowledge["max_new_tokens"], batch_size=knowledge["batch_size"],

@@ -401,14 +401,20 @@ def true_false_logprobs(model: Any, tokenizer: Any, prompts: Sequence[str],
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    out: list[tuple[float, float]] = []
+    out: list[tuple[float, float]] = [(0.0, 0.0)] * len(prompts)
+    # batches of similar length: little padding (left padding + the attention mask keep results the same)
+    lengths = [len(ids) for ids in tokenizer(list(prompts))["input_ids"]]
+    order = sorted(range(len(prompts)), key=lambda i: (lengths[i], i))
     try:
-        for start in range(0, len(prompts), batch_size):
-            batch = tokenizer(list(prompts[start:start + batch_size]), return_tensors="pt", padding=True)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            batch = tokenizer([prompts[i] for i in chunk], return_tensors="pt", padding=True)
+            batch = {k: v.to(next(model.parameters()).device) for k, v in batch.items()}
             with torch.no_grad():
-                logits = model(**batch).logits[:, -1, :].float()
+                logits = model(**batch, logits_to_keep=1).logits[:, -1, :].float()
             logp = torch.log_softmax(logits, dim=-1)
-            out += [(float(row[true_id]), float(row[false_id])) for row in logp]
+            for i, row in zip(chunk, logp):
+                out[i] = (float(row[true_id]), float(row[false_id]))
     finally:
         tokenizer.padding_side = side
     return out
