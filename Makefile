@@ -20,15 +20,17 @@ install: $(STAMP)
 demo: install
 	$(BIN)/snakemake --profile $(PROFILE)
 
-# two workers, whole files each (one end-to-end run, one local SLURM cluster, per worker)
+# two workers, whole files each (one end-to-end run, one local SLURM cluster, per worker); the vLLM
+# API test runs in its own environment (make test-vllm)
+NO_VLLM := --ignore=tests/test_vllm_api.py
 test: install
-	$(BIN)/pytest -q -ra -n 2 --dist loadfile -m "not extended"
+	$(BIN)/pytest -q -ra -n 2 --dist loadfile -m "not extended" $(NO_VLLM)
 
 test-all: install
-	$(BIN)/pytest -q -ra -n 2 --dist loadfile
+	$(BIN)/pytest -q -ra -n 2 --dist loadfile $(NO_VLLM)
 
 test-fast: install
-	$(BIN)/pytest -q -ra -m "not slow and not slurm"
+	$(BIN)/pytest -q -ra -m "not slow and not slurm" $(NO_VLLM)
 
 dryrun-paper: install
 	for c in config/paper/*.yaml; do $(BIN)/snakemake -n --quiet rules --configfile $$c || exit 1; done

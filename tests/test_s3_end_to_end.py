@@ -23,6 +23,7 @@ def s3_config(entities, db):
                           "knowledge_db": str(db), "tier": "wiki", "split_fractions": {"dev": 0.34, "test": 0.34}},
                "generation": {"max_new_tokens": 40, "n_samples": 2},
                "extractor": {"kind": "rules"}, "verifiers": ["rules", "llm"], "verify": {"k": 2},
+               "claims": {"people_splits": ["train", "dev"]},
                "knowledge": {"n_samples": 3, "max_new_tokens": 8}},
         "analysis": {"bootstrap_resamples": 200},
     }

@@ -33,7 +33,15 @@ Design decisions
 * **Sampling seeds are per prompt** (``request_seed``): samples do not depend on how requests are
   batched. They differ from HF's samples (different RNG streams); greedy outputs are comparable.
 * **LoRA adapters are served without merging** via ``LoRARequest``; the engine is started with
-  ``enable_lora=True`` and ``max_lora_rank`` rounded up to a rank vLLM supports.
+  ``enable_lora=True`` and ``max_lora_rank`` rounded up to a rank vLLM supports (the largest of ``r``
+  and ``rank_pattern``). Adapters vLLM refuses to load (DoRA, ``modules_to_save``, bias terms) are
+  refused by the constructor, before an engine is started.
+
+Checked against the installed vLLM (0.33.0, ``envs/requirements-vllm.lock``) by
+``tests/test_vllm_api.py`` (``make test-vllm``, CPU only): engine arguments, ``SamplingParams``,
+``LoRARequest``, token prompts, output classes and the prompt log-prob/rank path. vLLM 0.33 also sets
+``SamplingParams.skip_reading_prefix_cache`` for prompt-logprob requests; the scoring guard stays until
+scoring parity with prefix caching on is measured on a GPU.
 
 Attribute names read from vLLM objects (vllm/outputs.py, vllm/logprobs.py):
 ``RequestOutput.outputs`` (list of ``CompletionOutput``), ``RequestOutput.prompt_logprobs``
@@ -98,10 +106,17 @@ def lora_engine_settings(adapter_config: Mapping[str, Any]) -> dict:
         raise ValueError(f"vLLM serves LoRA adapters only, not {adapter_config.get('peft_type')}")
     if adapter_config.get("use_dora"):
         raise ValueError("vLLM does not serve DoRA adapters: merge it and serve the merged model instead")
-    if adapter_config.get("modules_to_save"):
-        log.warning("adapter has modules_to_save=%s: vLLM ignores or rejects fully trained modules; "
-                    "results can differ from the HF backend", adapter_config["modules_to_save"])
-    rank = int(adapter_config.get("r", 8))
+    # vLLM (0.33: vllm/lora/peft_helper.py) refuses these adapters when the first request loads them
+    trained_modules = [m for m in adapter_config.get("modules_to_save") or [] if m not in ("classifier", "score")]
+    if trained_modules:
+        raise ValueError(f"vLLM does not serve adapters with modules_to_save={trained_modules} "
+                         "(fully trained modules): merge it and serve the merged model instead")
+    if adapter_config.get("bias", "none") != "none" or adapter_config.get("lora_bias"):
+        raise ValueError("vLLM does not serve LoRA adapters with bias terms: "
+                         "merge it and serve the merged model instead")
+    # vLLM checks max_lora_rank against the largest rank, per-module rank_pattern included
+    pattern_ranks = (adapter_config.get("rank_pattern") or {}).values()
+    rank = max([int(adapter_config.get("r", 8)), *(int(v) for v in pattern_ranks)])
     for supported in SUPPORTED_LORA_RANKS:
         if rank <= supported:
             return {"enable_lora": True, "max_lora_rank": supported, "max_loras": 1}
