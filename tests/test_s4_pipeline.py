@@ -24,7 +24,10 @@ def test_design_sets_variants_and_subjects(cfg):
     assert s4.training_sets(cfg) == ["har", "inc", "self", "self-ratio-0.5", "inc-context"]
     assert [v.path for v in s4.variants(cfg)][:2] == ["base", "sft/har/convergence"]
     assert s4.id_subjects(cfg) == ["high_school_geography"]
-    assert len(s4.ood_subjects(cfg)) == 56 and "high_school_geography" not in s4.ood_subjects(cfg)
+    assert len(s4.ood_subjects(cfg)) == 20 and "high_school_geography" not in s4.ood_subjects(cfg)  # embedded cap
+    assert s4.ood_subjects(cfg) == sorted(s4.ood_subjects(cfg))
+    cfg["s4"]["mmlu"]["max_ood_subjects"] = None
+    assert len(s4.ood_subjects(cfg)) == 56  # every other subject
     names = [r.name for r in s4.reports(cfg, ResultsLayout("r"))]
     assert names == ["s4_set_accuracy", "s4_consistency_ratio", "s4_rank_correlation", "s4_kl"]
 
