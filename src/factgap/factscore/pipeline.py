@@ -215,23 +215,28 @@ def extract_facts_file(bios_path, people_path, extractor: Mapping[str, Any], out
     return {"facts": len(rows), "responses": len(bios)}
 
 
-def cached_generate(manifest_path, cache_path, prompts: Sequence[str], max_new_tokens: int, backend: str) -> list[str]:
-    """Greedy continuations through the disk cache (model identity, prompt, parameters)."""
+def through_cache(manifest_path, cache_path, prompts: Sequence[str], params: Mapping[str, Any], compute) -> list:
+    """Results of a model's calls for ``prompts``: cached ones from disk, the rest from
+    ``compute(manifest, todo)`` (the model loads only when something is missing); hits and calls logged."""
     from factgap.factscore.verify import LLMCache
 
     manifest = read_json(manifest_path)
     cache = LLMCache(cache_path)
-    params = {"kind": "greedy", "max_new_tokens": max_new_tokens}
+    out = cache.call(model_key(manifest), list(prompts), params, lambda todo: compute(manifest, todo))
+    log.info("LLM cache %s: %d hits, %d calls", cache_path, cache.hits, cache.misses)
+    return out
 
-    def compute(todo: list[str]) -> list[str]:
+
+def cached_generate(manifest_path, cache_path, prompts: Sequence[str], max_new_tokens: int, backend: str) -> list[str]:
+    """Greedy continuations through the disk cache (model identity, prompt, parameters)."""
+    def compute(manifest, todo: list[str]) -> list[str]:
         from factgap.backends import make_backend
 
         engine = make_backend(backend, manifest, stop=("\n\n",), show_progress=True)
         return engine.greedy(todo, max_new_tokens=max_new_tokens, desc="llm")
 
-    out = cache.call(model_key(manifest), prompts, params, compute)
-    log.info("LLM cache %s: %d hits, %d calls", cache_path, cache.hits, cache.misses)
-    return out
+    return through_cache(manifest_path, cache_path, prompts, {"kind": "greedy", "max_new_tokens": max_new_tokens},
+                         compute)
 
 
 def model_key(manifest: Mapping[str, Any]) -> str:
@@ -253,20 +258,45 @@ def evidence_passages(entity: Mapping[str, Any], fact_text: str, k: int, passage
 
 def llm_margins(manifest_path, cache_path, prompts: Sequence[str], batch_size: int, backend: str) -> list[float]:
     """log P(True) - log P(False) after each verification prompt, through the disk cache."""
-    from factgap.factscore.verify import LLMCache, margin, true_false_logprobs
+    from factgap.factscore.verify import margin, true_false_logprobs
 
-    manifest = read_json(manifest_path)
-    cache = LLMCache(cache_path)
-
-    def compute(todo: list[str]) -> list[list[float]]:
+    def compute(manifest, todo: list[str]) -> list[list[float]]:
         from factgap.backends import make_backend
 
         engine = make_backend(backend, manifest, show_progress=False, for_scoring=True)
         return [list(v) for v in true_false_logprobs(engine.model, engine.tokenizer, todo, batch_size)]
 
-    logps = cache.call(model_key(manifest), list(prompts), {"kind": "true_false_logprobs"}, compute)
-    log.info("LLM cache %s: %d hits, %d calls", cache_path, cache.hits, cache.misses)
+    logps = through_cache(manifest_path, cache_path, prompts, {"kind": "true_false_logprobs"}, compute)
     return [margin((float(t), float(f))) for t, f in logps]
+
+
+def judge_statements(statements: Sequence[Mapping[str, Any]], people: Mapping[str, Mapping[str, Any]],
+                     verifier: str, verify: Mapping[str, Any], use_structured: bool = True, judge_manifest=None,
+                     cache_path=None, backend: str = "hf") -> list[dict]:
+    """One judgement per statement ({entity_id, text, slot, value}: a bio's fact or a claim) against the
+    person's top-k BM25 passages: {label, score, evidence}. ``rules`` labels supported / contradicted /
+    not_supported; ``llm`` gives the margin as score and no label (the caller applies its threshold).
+    ``use_structured=False``: the rule verifier reads the knowledge texts only, not the structured slots."""
+    from factgap.factscore.verify import build_verify_prompt, knowledge_slots, verify_rules
+
+    evidence = [evidence_passages(people[st["entity_id"]], st["text"], verify["k"], verify["passage_words"])
+                for st in statements]
+    if verifier == "rules":
+        known = {eid: knowledge_slots(people[eid], use_structured=use_structured)
+                 for eid in {st["entity_id"] for st in statements}}
+        out = []
+        for st, (passages, ids) in zip(statements, evidence):
+            v = verify_rules({"text": st["text"], "slot": st.get("slot"), "value": st.get("value")},
+                             people[st["entity_id"]], passages=passages, known=known[st["entity_id"]],
+                             overlap_threshold=verify["overlap_threshold"], use_structured=use_structured)
+            out.append({"label": v["label"], "score": float(v["score"]), "evidence": ids})
+        return out
+    if verifier == "llm":
+        prompts = [build_verify_prompt(people[st["entity_id"]]["name"], st["text"], passages)
+                   for st, (passages, _) in zip(statements, evidence)]
+        margins = llm_margins(judge_manifest, cache_path, prompts, verify["batch_size"], backend)
+        return [{"label": None, "score": float(m), "evidence": ids} for m, (_, ids) in zip(margins, evidence)]
+    raise ValueError(f"unknown verifier {verifier!r}: 'rules' or 'llm'")
 
 
 def verify_facts_file(facts_path, people_path, verifier: str, verify: Mapping[str, Any], out_path,
@@ -275,32 +305,15 @@ def verify_facts_file(facts_path, people_path, verifier: str, verify: Mapping[st
     the claim set's dev part), with the ids of the evidence passages."""
     import pyarrow.parquet as pq
 
-    from factgap.factscore.verify import build_verify_prompt, knowledge_slots, verify_rules
-
     facts = pq.read_table(facts_path).to_pylist()
-    people = read_people(people_path)
-    evidence = [evidence_passages(people[f["entity_id"]], f["text"], verify["k"], verify["passage_words"])
-                for f in facts]
+    threshold = read_json(calibration_path)["llm"]["threshold"] if verifier == "llm" else None
+    judged = judge_statements(facts, read_people(people_path), verifier, verify, judge_manifest=judge_manifest,
+                              cache_path=cache_path, backend=backend)
     rows = []
-    if verifier == "rules":
-        known = {eid: knowledge_slots(e) for eid, e in people.items()}
-        for fact, (passages, ids) in zip(facts, evidence):
-            entity = people[fact["entity_id"]]
-            v = verify_rules(fact, entity, passages=passages, known=known[fact["entity_id"]],
-                             overlap_threshold=verify["overlap_threshold"])
-            rows.append({"fact_id": fact["fact_id"], "verifier": verifier, "supported": v["label"] == "supported",
-                         "label": v["label"], "score": float(v["score"]), "evidence": ids})
-    elif verifier == "llm":
-        threshold = read_json(calibration_path)["llm"]["threshold"]
-        prompts = [build_verify_prompt(people[f["entity_id"]]["name"], f["text"], passages)
-                   for f, (passages, _) in zip(facts, evidence)]
-        margins = llm_margins(judge_manifest, cache_path, prompts, verify["batch_size"], backend)
-        for fact, (_, ids), m in zip(facts, evidence, margins):
-            supported = m > threshold
-            rows.append({"fact_id": fact["fact_id"], "verifier": verifier, "supported": supported,
-                         "label": "supported" if supported else "not_supported", "score": float(m), "evidence": ids})
-    else:
-        raise ValueError(f"unknown verifier {verifier!r}: 'rules' or 'llm'")
+    for fact, j in zip(facts, judged):
+        label = j["label"] or ("supported" if j["score"] > threshold else "not_supported")
+        rows.append({"fact_id": fact["fact_id"], "verifier": verifier, "supported": label == "supported",
+                     "label": label, "score": j["score"], "evidence": j["evidence"]})
     write_parquet(pa.Table.from_pylist(rows, schema=VERDICT_SCHEMA), out_path)
     share = sum(r["supported"] for r in rows) / max(1, len(rows))
     log.info("verdicts (%s): %d facts, %.1f%% supported", verifier, len(rows), 100 * share)
@@ -308,30 +321,6 @@ def verify_facts_file(facts_path, people_path, verifier: str, verify: Mapping[st
 
 
 # ---- claim set: how far each verifier can be trusted ---------------------------------------------
-def claim_verdicts(claims: Sequence[Mapping[str, Any]], people: Mapping[str, Mapping[str, Any]], verifier: str,
-                   verify: Mapping[str, Any], judge_manifest=None, cache_path=None, backend: str = "hf"
-                   ) -> list[tuple[float, bool | None]]:
-    """(score, rules decision or None for llm) of each claim, judged against the entity's knowledge
-    texts only (its structured slots made the claims, so the rule verifier must not read them)."""
-    from factgap.factscore.verify import build_verify_prompt, knowledge_slots, verify_rules
-
-    evidence = [evidence_passages(people[c["entity_id"]], c["text"], verify["k"], verify["passage_words"])[0]
-                for c in claims]
-    if verifier == "rules":
-        known = {eid: knowledge_slots(e, use_structured=False) for eid, e in people.items()}
-        out = []
-        for claim, passages in zip(claims, evidence):
-            fact = {"text": claim["text"], "slot": claim["slot"], "value": claim["value"]}
-            v = verify_rules(fact, people[claim["entity_id"]], passages=passages, known=known[claim["entity_id"]],
-                             overlap_threshold=verify["overlap_threshold"], use_structured=False)
-            out.append((float(v["score"]), v["label"] == "supported"))
-        return out
-    if verifier == "llm":
-        prompts = [build_verify_prompt(people[c["entity_id"]]["name"], c["text"], p) for c, p in zip(claims, evidence)]
-        return [(m, None) for m in llm_margins(judge_manifest, cache_path, prompts, verify["batch_size"], backend)]
-    raise ValueError(f"unknown verifier {verifier!r}: 'rules' or 'llm'")
-
-
 def claim_slots(entity: Mapping[str, Any]) -> dict[str, Any]:
     """The slot values claims are made from: the structured ones, or for people with none (FActScore's
     layout) the first value the rule extractor reads of each slot in the knowledge texts."""
@@ -377,15 +366,17 @@ def measure_verifiers_file(people_path, verifiers: Sequence[str], claims_spec: M
                          f"{claims_spec['people_splits']} have no slot (date, place, nationality...) in their knowledge")
     rows, summary = [], {}
     for verifier in verifiers:
-        scored = claim_verdicts(claims, people, verifier, verify, judge_manifest, cache_path, backend)
+        # the structured slots made the claims: the rule verifier must read the knowledge texts only
+        judged = judge_statements(claims, people, verifier, verify, use_structured=False,
+                                  judge_manifest=judge_manifest, cache_path=cache_path, backend=backend)
         threshold = None
         if verifier == "llm":
-            dev = [(s, c["label"]) for (s, _), c in zip(scored, claims) if c["split"] == "dev"]
+            dev = [(j["score"], c["label"]) for j, c in zip(judged, claims) if c["split"] == "dev"]
             threshold, _ = calibrate_threshold([s for s, _ in dev], [y for _, y in dev]) if dev else (0.0, None)
-        for claim, (score, decision) in zip(claims, scored):
+        for claim, j in zip(claims, judged):
+            supported = j["label"] == "supported" if j["label"] is not None else j["score"] > threshold
             rows.append({**{k: claim[k] for k in ("claim_id", "entity_id", "tier", "slot", "split", "text", "label")},
-                         "verifier": verifier, "score": score,
-                         "supported": bool(decision) if decision is not None else score > threshold})
+                         "verifier": verifier, "score": j["score"], "supported": supported})
         mine = [r for r in rows if r["verifier"] == verifier]
         summary[verifier] = {"threshold": threshold,
                              **{split: verifier_summary([r for r in mine if r["split"] == split])
