@@ -13,7 +13,6 @@ score is NaN, it is left out of the means and counted in ``n_abstained``.
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
@@ -48,17 +47,14 @@ def factscore(decisions: Sequence[bool], gamma: int = DEFAULT_GAMMA) -> Response
 
 def bootstrap_ci(values: Sequence[float], n_boot: int = 1000, confidence: float = 0.95,
                  seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean (seeded; a single value gives a point)."""
-    if not values:
-        return math.nan, math.nan
+    """Percentile bootstrap interval of the mean (seeded; a single value gives a point): the project's
+    one bootstrap, ``factgap.stats.bootstrap_mean``, as the other tables use it."""
+    from factgap.stats import bootstrap_mean
+
     if not 0 < confidence < 1:
         raise ValueError("confidence must be in (0, 1)")
-    rng = random.Random(seed)
-    n = len(values)
-    means = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(n_boot))
-    lo_index = int(math.floor((1 - confidence) / 2 * (n_boot - 1)))
-    hi_index = int(math.ceil((1 + confidence) / 2 * (n_boot - 1)))
-    return means[lo_index], means[hi_index]
+    estimate = bootstrap_mean(values, n_boot, confidence, seed)
+    return estimate.low, estimate.high
 
 
 def tier_summary(scores: Sequence[Mapping[str, Any]], tiers: Sequence[str], key: str = "score",

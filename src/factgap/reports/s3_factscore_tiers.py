@@ -9,9 +9,18 @@ import pandas as pd
 
 from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure
 from factgap.reports.s3_common import tier_order
-from factgap.stats import bootstrap_mean, bootstrap_unpaired_difference
+from factgap.factscore.score import tier_summary
+from factgap.stats import bootstrap_unpaired_difference
 
 TITLE = "S3: FActScore of the model's bios by popularity tier"
+
+
+def tier_rows(group: pd.DataFrame, key: str, n_resamples: int, confidence: float, seed: int) -> dict[str, dict]:
+    """``factscore.score.tier_summary`` of one score column per tier, plus every tier pooled ("all")."""
+    records = group.to_dict("records")
+    per_tier = tier_summary(records, list(group["tier"]), key, n_resamples, confidence, seed)
+    pooled = tier_summary(records, ["all"] * len(records), key, n_resamples, confidence, seed)
+    return {**per_tier, **pooled}
 
 
 def build_table(scores: pd.DataFrame, verifier: str, n_resamples: int, confidence: float, seed: int) -> pd.DataFrame:
@@ -19,18 +28,20 @@ def build_table(scores: pd.DataFrame, verifier: str, n_resamples: int, confidenc
     rows = []
     for (model, variant), group in frame.groupby(["model", "variant"], sort=True):
         tiers = tier_order(group["tier"])
-        answered = {t: group[(group["tier"] == t) & ~group["abstained"]] for t in tiers}
+        summaries = {name: tier_rows(group, key, n_resamples, confidence, seed)
+                     for key, name in (("score", "factscore"), ("score_lp", "factscore_lp"))}
         for tier in [*tiers, "all"]:
-            part = group if tier == "all" else group[group["tier"] == tier]
-            ok = part[~part["abstained"]]
-            row = {"model": model, "variant": variant, "tier": tier, "people": len(part),
-                   "abstained": int(part["abstained"].sum()),
-                   "facts_per_response": float(ok["n_facts"].mean()) if len(ok) else float("nan")}
-            row.update(bootstrap_mean(ok["score"], n_resamples, confidence, seed).as_dict("factscore"))
-            row.update(bootstrap_mean(ok["score_lp"], n_resamples, confidence, seed).as_dict("factscore_lp"))
+            first = summaries["factscore"][tier]
+            row = {"model": model, "variant": variant, "tier": tier, "people": first["n"],
+                   "abstained": first["n_abstained"], "facts_per_response": first["facts_per_response"]}
+            for name, summary in summaries.items():
+                s = summary[tier]
+                row.update({name: s["mean"], f"{name}_low": s["ci_low"], f"{name}_high": s["ci_high"],
+                            f"{name}_n": s["n"] - s["n_abstained"]})
             rows.append(row)
         if len(tiers) > 1:
-            top, rare = answered[tiers[0]], answered[tiers[-1]]
+            answered = group[~group["abstained"]]
+            top, rare = answered[answered["tier"] == tiers[0]], answered[answered["tier"] == tiers[-1]]
             row = {"model": model, "variant": variant, "tier": f"{tiers[0]} - {tiers[-1]}",
                    "people": len(top) + len(rare), "abstained": 0, "facts_per_response": float("nan")}
             for key, name in (("score", "factscore"), ("score_lp", "factscore_lp")):

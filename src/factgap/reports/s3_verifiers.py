@@ -8,7 +8,7 @@ from functools import partial
 
 import pandas as pd
 
-from factgap.factscore.claims import accuracy, roc_auc
+from factgap.factscore.pipeline import verifier_summary
 from factgap.reports.common import Report, ReportInputs, finish_figure
 
 TITLE = "S3: verifier accuracy on the labelled claim set and agreement on the bios' facts"
@@ -30,11 +30,9 @@ def build_table(claims: pd.DataFrame, verdicts: pd.DataFrame, primary: str) -> p
     for (model, verifier), group in claims.groupby(["model", "verifier"], sort=True):
         row = {"model": model, "verifier": verifier}
         for split in ("dev", "test"):
-            part = group[group["split"] == split]
-            labels = part["label"].astype(bool).tolist()
-            row[f"{split}_claims"] = len(part)
-            row[f"{split}_accuracy"] = accuracy(part["supported"].astype(bool).tolist(), labels) if len(part) else float("nan")
-            row[f"{split}_auc"] = roc_auc(part["score"].tolist(), labels) if len(set(labels)) == 2 else float("nan")
+            summary = verifier_summary(group[group["split"] == split].to_dict("records"))
+            row.update({f"{split}_claims": summary["n"], f"{split}_accuracy": summary["accuracy"],
+                        f"{split}_auc": summary["auc"]})
         facts = verdicts[(verdicts["model"] == model) & (verdicts["verifier"] == verifier)]
         ref = verdicts[(verdicts["model"] == model) & (verdicts["verifier"] == primary)].set_index("fact_id")["supported"]
         mine = facts.set_index("fact_id")["supported"]

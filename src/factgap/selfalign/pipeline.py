@@ -335,11 +335,11 @@ def write_texts_file(manifest_path, sets_path, items_path, domain: str, gold_sou
         for req in to_generate:
             item = by_id[req["id"]]
             if req["kind"] == "evidence":
-                texts.append(_chat(tokenizer, prompts.evidence_prompt(item, req["target_index"])))
+                texts.append(chat_prompt(tokenizer, prompts.evidence_prompt(item, req["target_index"])))
             elif by_id[req["id"]]["set"] == "SELF":
                 texts.append(prompts.urial_explanation_prompt(item, req["target_index"]))
             else:
-                texts.append(_chat(tokenizer, prompts.gold_explanation_prompt(domain, item, req["target_index"])))
+                texts.append(chat_prompt(tokenizer, prompts.gold_explanation_prompt(domain, item, req["target_index"])))
         generated = sample_texts(model, tokenizer, texts, max_new_tokens, temperature, top_p, seed, batch_size)
         for req, text in zip(to_generate, generated):
             clean = prompts.clean_explanation(text) if by_id[req["id"]]["set"] == "SELF" else text.strip()
@@ -349,10 +349,6 @@ def write_texts_file(manifest_path, sets_path, items_path, domain: str, gold_sou
     write_parquet(pa.Table.from_pylist(rows, schema=TEXT_SCHEMA), out_path)
     log.info("texts: %d from the dataset, %d generated", len(rows) - len(to_generate), len(to_generate))
     return {"texts": len(rows), "generated": len(to_generate)}
-
-
-def _chat(tokenizer, message: str) -> str:
-    return chat_prompt(tokenizer, message)
 
 
 # ---- general instruction data --------------------------------------------------------------------
@@ -433,7 +429,7 @@ def build_s4_training_set_file(sets_path, texts_path, general: Mapping[str, Any]
 # ---- training and evaluation ----------------------------------------------------------------------
 def zero_shot_prompts(tokenizer, items: Sequence[Mapping], domain: str | None) -> list[str]:
     """The tuned model's 0-shot test: one user turn in its chat template, the answer starts the reply."""
-    return [_chat(tokenizer, prompts.test_message(_domain_name(it["subject"], domain), it)) for it in items]
+    return [chat_prompt(tokenizer, prompts.test_message(_domain_name(it["subject"], domain), it)) for it in items]
 
 
 def score_zero_shot(model, tokenizer, items: Sequence[Mapping], domain: str | None, scoring: str,
