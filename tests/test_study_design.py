@@ -101,3 +101,10 @@ def test_s3_reports_read_the_test_bios_of_the_base_model(cfg):
     assert s3.judge_of(cfg, "smollm2-135m") == "smollm2-135m" and s3.needs_judge(cfg)
     cfg["s3"]["verifiers"] = ["rules"]
     assert not s3.needs_judge(cfg)
+
+
+def test_s3_judge_is_needed_only_by_the_stages_that_run_it(cfg):
+    assert s3.verifiers_need_judge(cfg) and not s3.extractor_needs_judge(cfg)  # embedded: rules extractor
+    cfg["s3"]["extractor"]["kind"] = "llm"
+    cfg["s3"]["verifiers"] = ["rules"]
+    assert s3.extractor_needs_judge(cfg) and not s3.verifiers_need_judge(cfg) and s3.needs_judge(cfg)

@@ -31,8 +31,17 @@ def judge_of(config: Mapping, model: str) -> str:
     return config["s3"]["judge_model"] or model
 
 
+def extractor_needs_judge(config: Mapping) -> bool:
+    return config["s3"]["extractor"]["kind"] == "llm"
+
+
+def verifiers_need_judge(config: Mapping) -> bool:
+    return "llm" in verifiers(config)
+
+
 def needs_judge(config: Mapping) -> bool:
-    return "llm" in verifiers(config) or config["s3"]["extractor"]["kind"] == "llm"
+    """Whether any S3 stage runs the judge model (which must then be prepared)."""
+    return extractor_needs_judge(config) or verifiers_need_judge(config)
 
 
 def check_config(config: Mapping) -> None:

@@ -3,7 +3,7 @@ rule extract_facts:
     input:
         bios=LAYOUT.s3_file("{model}", "{people}", "{variant}", "bios-{split}"),
         people=LAYOUT.people("{people}"),
-        judge=s3_judge_manifest,
+        judge=s3_extractor_judge_manifest,
         code=library_sources("factgap.factscore.pipeline"),
     output:
         LAYOUT.s3_file("{model}", "{people}", "{variant}", "facts-{split}"),

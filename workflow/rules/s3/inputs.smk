@@ -6,9 +6,14 @@ def s3_judge_name(wildcards):
     return s3_design.judge_of(config, wildcards.model)
 
 
-def s3_judge_manifest(wildcards):
-    """The judge's manifest when an llm extractor or verifier needs it (none for rules only)."""
-    return LAYOUT.model_manifest(s3_judge_name(wildcards)) if s3_design.needs_judge(config) else []
+def s3_extractor_judge_manifest(wildcards):
+    """The judge's manifest when the llm extractor runs it (none for the rule extractor)."""
+    return LAYOUT.model_manifest(s3_judge_name(wildcards)) if s3_design.extractor_needs_judge(config) else []
+
+
+def s3_verifiers_judge_manifest(wildcards):
+    """The judge's manifest when one of the measured verifiers is the llm judge."""
+    return LAYOUT.model_manifest(s3_judge_name(wildcards)) if s3_design.verifiers_need_judge(config) else []
 
 
 def s3_judge_manifest_of_verifier(wildcards):

@@ -2,7 +2,7 @@ rule measure_verifiers:
     """Every verifier on the labelled claim set: llm threshold from its dev part, accuracy and AUC."""
     input:
         people=LAYOUT.people("{people}"),
-        judge=s3_judge_manifest,
+        judge=s3_verifiers_judge_manifest,
         code=library_sources("factgap.factscore.pipeline"),
     output:
         claims=LAYOUT.claim_results("{model}", "{people}"),
