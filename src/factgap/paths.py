@@ -79,6 +79,14 @@ class ResultsLayout:
         """bios-<split>, facts-<split>, verdicts-<split>-<verifier>, scores-<split>, knowledge-<split> (.parquet)."""
         return self._p("s3", model, people, variant_path, f"{name}.parquet")
 
+    def preference_pairs(self, model: str, people: str, sampler: str, pair_set: str, part: str) -> str:
+        """Training (part=train) or dev pairs of one pair set; sampler: facttune (all scored pairs) or rso."""
+        return self._p("s3", model, people, "pairs", sampler, f"{pair_set}-{part}.parquet")
+
+    def token_shift(self, model: str, people: str, variant_path: str) -> str:
+        """Per-response token ranks of a tuned variant's greedy outputs under the base model."""
+        return self._p("s3", model, people, variant_path, "token-shift.parquet")
+
     def claim_results(self, model: str, people: str) -> str:
         """Every verifier's decisions on the labelled claim set (the judge of ``model``'s bios)."""
         return self._p("s3", model, people, "claims.parquet")

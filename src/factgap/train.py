@@ -9,6 +9,7 @@ point resumes from its last checkpoint when rerun.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -18,6 +19,7 @@ import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 from pathlib import Path
 
 import pyarrow as pa
@@ -211,6 +213,29 @@ def copy_adapter(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
+def start_run_dir(run_dir: str | os.PathLike, identity: Any) -> Path:
+    """The run's checkpoint folder, emptied first when it holds a run of other inputs or settings.
+
+    A killed job resumes from its checkpoints only when the rerun would train the same thing: the
+    run folder outlives the rule's outputs, so a changed config or training set must not pick up a
+    checkpoint of the old one. ``identity`` (JSON-serialisable: data, settings, model) is hashed
+    into ``run_dir/identity.sha256``.
+    """
+    import hashlib
+
+    run_dir = Path(run_dir)
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+    marker = run_dir / "identity.sha256"
+    if run_dir.exists() and (not marker.exists() or marker.read_text().strip() != digest):
+        if any(run_dir.iterdir()):
+            log.warning("%s holds a run of other inputs or settings: starting afresh", run_dir)
+        shutil.rmtree(run_dir)
+    checkpoint_dir = run_dir / "checkpoints"
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text(digest + "\n")
+    return checkpoint_dir
+
+
 def train_lora(manifest: Mapping, records: Sequence[Mapping], make_evaluator: Callable, settings: TrainSettings,
                run_dir: str | os.PathLike, early_stop_dir: str | os.PathLike, convergence_dir: str | os.PathLike,
                history_path: str | os.PathLike, summary_path: str | os.PathLike) -> dict:
@@ -223,11 +248,11 @@ def train_lora(manifest: Mapping, records: Sequence[Mapping], make_evaluator: Ca
 
     from factgap.models import load_tokenizer
 
-    run_dir = Path(run_dir)
-    checkpoint_dir = run_dir / "checkpoints"
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
     if not records:
         raise ValueError("empty training set")
+    run_dir = Path(run_dir)
+    checkpoint_dir = start_run_dir(run_dir, {"manifest": manifest, "records": list(records),
+                                             "settings": dataclasses.asdict(settings)})
     tokenizer = load_tokenizer(manifest)
     model = load_trainable_model(manifest)
     lora = lora_config(settings)

@@ -7,6 +7,9 @@ Two extractors:
   single claims around dates, places, nationalities, occupations, prizes, and the remaining
   clauses. A recognised claim carries a slot (``birth_year``, ``birth_place``, ...) and its
   value, which the rule verifier and the knowledge probe use.
+  With ``person=False`` (answers about a topic such as "Volcano") no slot is read: the
+  subject is a common noun, so "is a ..." names a kind, not an occupation, and every claim
+  goes to the verifier's passage-overlap check.
 * ``llm``: FActScore's prompt ("Please breakdown the following sentence into independent
   facts:") with fixed demonstrations, and a parser of the "- fact" lines it returns.
 """
@@ -197,6 +200,48 @@ def _subject_prefix(sentence: str, name: str) -> tuple[str, str] | None:
     for variant in name_variants(name):
         if re.search(rf"\b{re.escape(variant)}\b", sentence):
             return "mention", sentence
+    return None
+
+
+_TOPIC_PRONOUN_START = re.compile(r"^(?:It|They)\b(?P<contracted>['\u2019](?:s|re)\b)?")
+_TOPIC_POSSESSIVE_START = re.compile(r"^(Its|Their)\b")
+_TOPIC_CLAUSE_PRONOUN = re.compile(r"^(?:it|they)\s+", re.IGNORECASE)
+
+
+def _topic_forms(name: str) -> str | None:
+    """A pattern of the ways an answer writes a topic's title: "Volcano", "volcanoes", "libraries"."""
+    clean = re.sub(r"\s*\([^()]*\)", "", name).strip()
+    if not clean:
+        return None
+    forms = [re.escape(clean) + r"(?:e?s)?"]
+    if clean.endswith("y"):
+        forms.append(re.escape(clean[:-1]) + "ies")
+    return "(?:" + "|".join(forms) + ")"
+
+
+def _topic_prefix(sentence: str, name: str) -> tuple[str, str, str] | None:
+    """(kind, rest, subject as written) of a sentence about a topic, None when it is not about it.
+
+    A topic's title is mostly a common noun: answers write it in lower case after an article
+    ("A volcano is ..."), in the plural ("Volcanoes are ...") or as "It", forms a person's name
+    never takes, which is why they are matched only here. Only the full title counts: its last
+    word alone ("war" of "American Civil War") may mean something else.
+    """
+    clean = re.sub(r"\s*\([^()]*\)", "", name).strip()
+    if m := _TOPIC_PRONOUN_START.match(sentence):
+        verb = {"'s": " is", "'re": " are"}.get((m.group("contracted") or "").replace("\u2019", "'"), "")
+        return "subject", verb + sentence[m.end():], clean
+    if m := _TOPIC_POSSESSIVE_START.match(sentence):
+        return "possessive", sentence[m.end():], clean
+    forms = _topic_forms(name)
+    if forms is None:
+        return None
+    named = rf"(?P<subject>{forms})\b(?P<poss>['\u2019]s\b)?"
+    if m := re.match(rf"^(?:(?:a|an|the)\s+)?{named}", sentence, re.IGNORECASE):
+        subject = m.group("subject")
+        return ("possessive" if m.group("poss") else "subject"), sentence[m.end():], subject[0].upper() + subject[1:]
+    if re.search(rf"\b{named}", sentence, re.IGNORECASE):
+        return "mention", sentence, clean
     return None
 
 
@@ -419,12 +464,16 @@ def _generic_text(name: str, kind: str, rest: str) -> str | None:
 
 
 def extract_facts_rules(response: str, name: str, response_id: str = "",
-                        drop_truncated: bool = True) -> list[AtomicFact]:
+                        drop_truncated: bool = True, person: bool = True) -> list[AtomicFact]:
     """Single-claim facts of a bio of ``name``, in reading order, without duplicates.
 
     Sentences not about the subject (no name, pronoun or possessive of it) are dropped, as are
     meta sentences ("Sure, here is ...") and, with ``drop_truncated``, a last sentence cut off
     by the token limit (no final punctuation).
+
+    ``person=False`` reads an answer about a topic ("Tell me about Volcano."): the subject is
+    found as a topic is written (``_topic_prefix``) and every clause is a slot-less claim, since
+    the person slots (birth, nationality, occupation) would misread "Volcano is a landform".
     """
     facts: list[AtomicFact] = []
     seen_text: set[str] = set()
@@ -435,10 +484,14 @@ def extract_facts_rules(response: str, name: str, response_id: str = "",
     for s_index, (offset, sentence) in enumerate(sentences):
         if _META.match(sentence):
             continue
-        about = _subject_prefix(sentence, name)
+        if person:
+            found = _subject_prefix(sentence, name)
+            about = None if found is None else (*found, name)
+        else:
+            about = _topic_prefix(sentence, name)
         if about is None:
             continue
-        kind, rest = about
+        kind, rest, subject = about
         # a sentence about something of the subject ("His mother ..., and she ...") stays whole:
         # its pronouns need not mean the subject
         possessed = re.sub(r"[^\w]", "", rest.split()[0]).lower() if rest.split() else ""
@@ -448,13 +501,14 @@ def extract_facts_rules(response: str, name: str, response_id: str = "",
             position = offset + max(sentence.find(clause.strip()[:20]), 0)
             claims: list[tuple[str, str | None, str | None]] = []
             clause_kind = kind
-            if c_index > 0 and _CLAUSE_PRONOUN.match(clause.strip()):
+            pronoun = _CLAUSE_PRONOUN if person else _TOPIC_CLAUSE_PRONOUN
+            if c_index > 0 and pronoun.match(clause.strip()):
                 clause_kind = "subject"  # "His work ..., and he was awarded ..."
-            clause = _CLAUSE_PRONOUN.sub("", clause.strip()) if clause_kind == "subject" else clause
+            clause = pronoun.sub("", clause.strip()) if clause_kind == "subject" else clause
             leftover = clause
-            if clause_kind == "subject":
+            if clause_kind == "subject" and person:
                 claims, leftover = _clause_facts(name, clause)
-            generic = _generic_text(name, clause_kind, leftover)
+            generic = _generic_text(subject, clause_kind, leftover)
             if generic:
                 claims.append((generic, None, None))
             for text, slot, value in claims:

@@ -158,14 +158,15 @@ def bio_rows(entity_ids: Sequence[str], prompts: Sequence[str], greedy: Sequence
 
 
 def generate_bios_file(manifest_path, people_path, split: str, generation: Mapping[str, Any], seed: int,
-                       backend: str, out_path) -> dict:
-    """Greedy + ``n_samples`` sampled bios of the people of ``split`` with the bio prompt."""
+                       backend: str, out_path, adapter_dir=None) -> dict:
+    """Greedy + ``n_samples`` sampled bios (training people only) of the people of ``split`` with the
+    request of ``generation["prompt"]``, by the base model or with a trained adapter."""
     from factgap.backends import make_backend
 
     people = [p for p in read_people(people_path).values() if p["split"] == split]
     if not people:
         raise ValueError(f"{people_path}: no people in split {split!r}")
-    engine = make_backend(backend, manifest_path, stop=(), show_progress=True)
+    engine = make_backend(backend, manifest_path, adapter=adapter_dir, stop=(), show_progress=True)
     messages = [generation["prompt"].format(entity=p["name"]) for p in people]
     prompts = [chat_prompt(engine.tokenizer, m, generation["chat_template"]) for m in messages]
     greedy, samples = engine.greedy_and_samples(
@@ -193,6 +194,7 @@ def extract_facts_file(bios_path, people_path, extractor: Mapping[str, Any], out
 
     from factgap.factscore.atomic import (build_llm_extraction_prompt, extract_facts_rules, facts_from_llm_outputs,
                                           split_sentences)
+    from factgap.factscore.topics import is_topic_id
 
     bios = pq.read_table(bios_path).to_pylist()
     people = read_people(people_path)
@@ -200,7 +202,8 @@ def extract_facts_file(bios_path, people_path, extractor: Mapping[str, Any], out
     if extractor["kind"] == "rules":
         for bio in bios:
             name = people[bio["entity_id"]]["name"]
-            rows.extend(fact_rows(extract_facts_rules(bio["text"], name, bio["response_id"]), bio["entity_id"]))
+            rows.extend(fact_rows(extract_facts_rules(bio["text"], name, bio["response_id"],
+                                                      person=not is_topic_id(bio["entity_id"])), bio["entity_id"]))
     else:
         sentences = {b["response_id"]: split_sentences(b["text"]) for b in bios}
         prompts = [build_llm_extraction_prompt(s) for b in bios for _, s in sentences[b["response_id"]]]
@@ -443,35 +446,52 @@ def knowledge_rows(facts: Sequence[Mapping[str, Any]], probes: Sequence[Mapping[
     return rows
 
 
+def facts_to_ask(facts: Sequence[Mapping[str, Any]], responses: str, supported: set[str] | None = None) -> list:
+    """The facts a knowledge probe asks back: of every response or the greedy ones only (``#g``
+    response ids), and only the ``supported`` fact ids when given."""
+    if responses not in ("all", "greedy"):
+        raise ValueError(f"responses must be all or greedy, got {responses!r}")
+    return [f for f in facts if (responses == "all" or f["response_id"].endswith("#g"))
+            and (supported is None or f["fact_id"] in supported)]
+
+
 def probe_fact_knowledge_file(manifest_path, facts_path, people_path, knowledge: Mapping[str, Any], seed: int,
-                              backend: str, out_path) -> dict:
+                              backend: str, out_path, verdicts_path=None) -> dict:
     """Does the model know each fact? S sampled answers to a question that asks for it (few-shot
-    short-answer format, the prefill shared by the samples, each answer ending at a newline)."""
+    short-answer format, the prefill shared by the samples, each answer ending at a newline).
+
+    With ``verdicts_path`` only the facts that verifier supports are asked (training people: only
+    a true fact has a right answer to prefer). A question asked for several facts (the same fact
+    in several responses of a person) is sampled once, its answers shared.
+    """
     import pyarrow.parquet as pq
 
     from factgap.backends import make_backend
     from factgap.factscore.knowledge import answer_prompt, fact_probe
 
-    facts = pq.read_table(facts_path).to_pylist()
+    supported = None
+    if verdicts_path is not None:
+        supported = {v["fact_id"] for v in pq.read_table(verdicts_path).to_pylist() if v["supported"]}
+    facts = facts_to_ask(pq.read_table(facts_path).to_pylist(), knowledge["responses"], supported)
     people = read_people(people_path)
     probes = [fact_probe(f, people[f["entity_id"]]["name"]) for f in facts]
-    asked = [i for i, p in enumerate(probes) if p is not None]
-    answers: list[list[str]] = [[] for _ in facts]
-    if asked:
+    questions = sorted({p["question"] for p in probes if p is not None})
+    answers_of: dict[str, list[str]] = {}
+    if questions:
         engine = make_backend(backend, manifest_path, stop=("\n",), show_progress=True)
-        prompts = [answer_prompt(probes[i]["question"]) for i in asked]
         _, sampled = engine.greedy_and_samples(
-            prompts, n_samples=knowledge["n_samples"], temperature=knowledge["temperature"], top_k=0,
-            top_p=knowledge["top_p"], max_new_tokens=knowledge["max_new_tokens"], batch_size=knowledge["batch_size"],
-            seed=seed, desc="fact questions")
-        for i, said in zip(asked, sampled):
-            answers[i] = [s.strip() for s in said]
+            [answer_prompt(q) for q in questions], n_samples=knowledge["n_samples"],
+            temperature=knowledge["temperature"], top_k=0, top_p=knowledge["top_p"],
+            max_new_tokens=knowledge["max_new_tokens"], batch_size=knowledge["batch_size"], seed=seed,
+            desc="fact questions")
+        answers_of = {q: [s.strip() for s in said] for q, said in zip(questions, sampled)}
+    answers = [answers_of[p["question"]] if p is not None else [] for p in probes]
     rows = knowledge_rows(facts, probes, answers)
     write_parquet(pa.Table.from_pylist(rows, schema=KNOWLEDGE_SCHEMA), out_path)
     counts: dict[str, int] = {}
     for r in rows:
         counts[str(r["category"])] = counts.get(str(r["category"]), 0) + 1
-    log.info("fact knowledge: %s", counts)
+    log.info("fact knowledge: %d facts, %d distinct questions: %s", len(facts), len(questions), counts)
     return counts
 
 

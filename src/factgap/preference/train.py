@@ -25,13 +25,14 @@ import math
 import os
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from factgap.io import write_json, write_parquet
+from factgap.naming import PREFERENCE_METHODS
 from factgap.preference.losses import implicit_rewards, reward_accuracy, sequence_logps
 from factgap.preference.pairs import kto_rows
 from factgap.scoring import common_prefix_length
@@ -42,12 +43,12 @@ from factgap.train import (
     load_trainable_model,
     lora_config,
     resolve_bf16,
+    start_run_dir,
     train_resuming,
 )
 
 log = logging.getLogger(__name__)
 
-PREFERENCE_METHODS = ("dpo", "ipo", "kto", "cpo", "rso")
 # DPOTrainer loss_type per pairwise method (TRL 1.16 takes a list)
 DPO_LOSS_TYPES = {"dpo": ["sigmoid"], "ipo": ["ipo"], "rso": ["hinge"]}
 
@@ -352,8 +353,8 @@ def train_preference(manifest: Mapping[str, Any], pairs_rows: Sequence[Mapping[s
     if not dev_pairs_rows:
         raise ValueError("no dev pairs: early stopping selects on dev reward accuracy")
     run_dir = Path(run_dir)
-    checkpoint_dir = run_dir / "checkpoints"
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint_dir = start_run_dir(run_dir, {"manifest": manifest, "pairs": list(pairs_rows),
+                                             "dev": list(dev_pairs_rows), "settings": asdict(settings)})
     tokenizer = load_tokenizer(manifest)
 
     def rendered(rows):

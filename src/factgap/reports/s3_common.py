@@ -1,8 +1,11 @@
-"""Shared pieces of the S3 reports: tier order."""
+"""Shared pieces of the S3 reports: tier order; per-item values of the evaluated variants (part 2)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
 
 from factgap.factscore.entities import EMBEDDED_TIERS
 
@@ -11,3 +14,61 @@ def tier_order(tiers: Iterable[str]) -> list[str]:
     """Most to least popular: the embedded tiers in their order, any other tier after them (sorted)."""
     present = set(tiers)
     return [t for t in EMBEDDED_TIERS if t in present] + sorted(present - set(EMBEDDED_TIERS))
+
+
+# ---- part 2: per-item values of every evaluated variant on every test ---------------------------
+# metric -> what it measures; QA exact match also per SliCK category of the base model (qa_em:<category>).
+METRICS = {
+    "factscore_bios": "in domain: FActScore of the test people's greedy bios",
+    "factscore_topics": "out of domain: FActScore of greedy answers about non-person Vital Articles",
+    "qa_em": "out of domain: exact match on the QA test split",
+    "mmlu_accuracy": "out of domain: 0-shot multiple-choice accuracy on MMLU",
+}
+BASE = "base"
+
+
+def item_values(inputs, verifier: str) -> pd.DataFrame:
+    """``model, variant, metric, item, value`` for every test a variant was evaluated on. FActScore of
+    an abstention (no checkable fact) is NaN: left out of the means and of the paired differences."""
+    frames = []
+    scores = inputs.frame("scores")
+    scores = scores[(scores["verifier"] == verifier) & (scores["sample"] == -1)]
+    frames.append(pd.DataFrame({"model": scores["model"], "variant": scores["variant"],
+                                "metric": "factscore_" + scores["test"], "item": scores["entity_id"],
+                                "value": scores["score"].where(~scores["abstained"]).astype(float)}))
+    if inputs.paths("qa"):
+        qa = inputs.frame("qa")
+        value = qa["correct"].astype(float)
+        frames.append(pd.DataFrame({"model": qa["model"], "variant": qa["variant"], "metric": "qa_em",
+                                    "item": qa["id"], "value": value}))
+        frames.append(pd.DataFrame({"model": qa["model"], "variant": qa["variant"],
+                                    "metric": "qa_em:" + qa["category"], "item": qa["id"], "value": value}))
+    if inputs.paths("mc"):
+        mc = inputs.frame("mc")
+        mc = mc[mc["testset"].isin(["id", "ood"])]
+        frames.append(pd.DataFrame({"model": mc["model"], "variant": mc["variant"], "metric": "mmlu_accuracy",
+                                    "item": mc["id"], "value": mc["correct"].astype(float)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def metric_order(metrics) -> list[str]:
+    """The tests in METRICS order, QA categories after the overall exact match (most known first)."""
+    from factgap.naming import CATEGORIES
+
+    present = set(metrics)
+    out = []
+    for metric in METRICS:
+        if metric in present:
+            out.append(metric)
+        if metric == "qa_em":
+            out += [f"qa_em:{c}" for c in CATEGORIES if f"qa_em:{c}" in present]
+    return out + sorted(present - set(out))
+
+
+def paired_values(values: pd.DataFrame, model: str, metric: str, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
+    """Values of variants a and b on the items both were scored on (same order)."""
+    frame = values[(values["model"] == model) & (values["metric"] == metric)]
+    left = frame[frame["variant"] == a].set_index("item")["value"]
+    right = frame[frame["variant"] == b].set_index("item")["value"]
+    joined = pd.concat([left.rename("a"), right.rename("b")], axis=1, join="inner").dropna().sort_index()
+    return joined["a"].to_numpy(float), joined["b"].to_numpy(float)

@@ -472,7 +472,8 @@ def s4_test_sets(domain_items_path, mmlu_items_path, id_subjects: Sequence[str],
     """HOMO (held-out domain questions), ID (the domain's MMLU subjects), OOD (the other subjects)."""
     import pyarrow.parquet as pq
 
-    domain = [r for r in pq.read_table(domain_items_path).to_pylist() if r["split"] == "test"]
+    domain = [] if domain_items_path is None else \
+        [r for r in pq.read_table(domain_items_path).to_pylist() if r["split"] == "test"]
     mmlu = [r for r in pq.read_table(mmlu_items_path).to_pylist() if r["split"] != "dev"]
     ids, oods = set(id_subjects), set(ood_subjects)
     return {"homo": domain, "id": [r for r in mmlu if r["subject"] in ids],
@@ -480,14 +481,17 @@ def s4_test_sets(domain_items_path, mmlu_items_path, id_subjects: Sequence[str],
 
 
 def evaluate_mc_file(manifest_path, adapter_dir, domain_items_path, mmlu_items_path, id_subjects, ood_subjects,
-                     variant: str, domain: str, scoring: str, batch_size: int, out_path) -> dict:
-    """0-shot option distributions of one variant on HOMO, ID and OOD (one job: the model loads once)."""
+                     variant: str, domain: str, scoring: str, batch_size: int, out_path,
+                     testsets: Sequence[str] = S4_TESTSETS) -> dict:
+    """0-shot option distributions of one variant on HOMO, ID and OOD, or the ``testsets`` named (S3
+    scores MMLU alone: ``("id", "ood")``, no domain file); one job, the model loads once."""
     from factgap.backends import make_backend
     from factgap.selfalign.probe import read_out
 
     engine = make_backend("hf", manifest_path, adapter=adapter_dir, show_progress=False)
     rows, summary = [], {}
-    for testset, items in s4_test_sets(domain_items_path, mmlu_items_path, id_subjects, ood_subjects).items():
+    sets = s4_test_sets(domain_items_path, mmlu_items_path, id_subjects, ood_subjects)
+    for testset, items in ((name, sets[name]) for name in testsets):
         if not items:
             raise ValueError(f"S4 test set {testset} is empty (check s4.mmlu subjects and s4.dataset.test_fraction)")
         probs = score_zero_shot(engine.model, engine.tokenizer, items, domain if testset == "homo" else None,

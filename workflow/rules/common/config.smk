@@ -50,7 +50,7 @@ wildcard_constraints:
     variant=naming.VARIANT_PATTERN,
     prompt=naming.PROMPT_PATTERN,
     mcset=f"{re.escape(S4_DATASET)}|{s4_design.MMLU}",
-    people=re.escape(s3_design.people_set(config)),
+    people="|".join(re.escape(p) for p in filter(None, (s3_design.people_set(config), s3_design.topics_set(config)))),
     split="|".join(s3_design.SPLITS),
 
 

@@ -14,9 +14,13 @@ def rationale_model_manifest(wildcards):
 
 
 def adapter_of_variant(wildcards):
-    """The LoRA adapter a variant evaluates: none for the base model."""
+    """The LoRA adapter a variant evaluates: none for the base model. Preference-tuned adapters (S3)
+    are trained on the bio set, whatever data they are evaluated on; SFT ones on the dataset itself."""
     variant = naming.parse_variant_path(wildcards.variant)
-    return [] if variant.is_base else LAYOUT.adapter(wildcards.model, wildcards.dataset, variant)
+    if variant.is_base:
+        return []
+    trained_on = s3_design.people_set(config) if variant.method in naming.PREFERENCE_METHODS else wildcards.dataset
+    return LAYOUT.adapter(wildcards.model, trained_on, variant)
 
 
 def variant_label_of(wildcards):

@@ -1,15 +1,15 @@
 rule generate_bios:
-    """The model's bios of one split's people: one greedy response each (plus samples for training people)."""
+    """One variant's answers for a set's people (bios) or topics: a greedy response each, plus samples
+    for the training people (base model only: the preference pairs)."""
     input:
         manifest=model_manifest,
+        adapter=adapter_of_variant,
         people=LAYOUT.people("{people}"),
         code=library_sources("factgap.factscore.pipeline"),
     output:
         LAYOUT.s3_file("{model}", "{people}", "{variant}", "bios-{split}"),
-    wildcard_constraints:
-        variant=naming.BASE,
     params:
-        generation=config["s3"]["generation"],
+        generation=s3_generation_of_people,
         backend=config["backend"],
         seed=config["seed"],
     log:

@@ -4,6 +4,8 @@ rule prepare_people:
         code=library_sources("factgap.factscore.pipeline"),
     output:
         LAYOUT.people("{people}"),
+    wildcard_constraints:
+        people=re.escape(S3_PEOPLE),
     params:
         spec=config["s3"]["people"],
         seed=config["seed"],
@@ -14,3 +16,21 @@ rule prepare_people:
         "../../../envs/data.yaml"
     script:
         "../../scripts/prepare_people.py"
+
+
+rule prepare_topics:
+    """Out-of-domain topics: non-person Vital Articles with their lead paragraph as knowledge."""
+    input:
+        code=library_sources("factgap.factscore.topics"),
+    output:
+        LAYOUT.people(S3_TOPICS or "no-topics"),
+    params:
+        spec=config["s3"]["evaluation"]["ood_topics"],
+        seed=config["seed"],
+    log:
+        LAYOUT.log("prepare_topics", S3_TOPICS or "no-topics"),
+    localrule: True
+    conda:
+        "../../../envs/data.yaml"
+    script:
+        "../../scripts/prepare_topics.py"

@@ -7,6 +7,8 @@ rule measure_verifiers:
     output:
         claims=LAYOUT.claim_results("{model}", "{people}"),
         summary=LAYOUT.verifier_calibration("{model}", "{people}"),
+    wildcard_constraints:
+        people=re.escape(S3_PEOPLE),
     params:
         verifiers=s3_design.verifiers(config),
         claims=config["s3"]["claims"],

@@ -1,0 +1,94 @@
+"""S3 main table analogue: the base model and every preference-tuned variant (method x pair set) on the
+in-domain test (FActScore of the test people's bios) and each out-of-domain test (FActScore on topics,
+QA exact match overall and per SliCK category, MMLU accuracy), each with a bootstrap CI over items
+and the paired change against the base model on the same items."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pandas as pd
+
+from factgap.naming import parse_variant_label
+from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure
+from factgap.reports.s3_common import BASE, item_values, metric_order, paired_values
+from factgap.stats import bootstrap_mean, bootstrap_paired_difference
+
+TITLE = "S3: preference tuning in and out of domain (change vs the base model)"
+
+
+def training_record(histories: pd.DataFrame, variant: str) -> dict:
+    """The evaluated epoch of a variant and its dev reward accuracy (empty for the base model)."""
+    if variant == BASE or histories.empty:
+        return {"epoch": None, "dev_reward_accuracy": None}
+    v = parse_variant_label(variant)
+    rows = histories[(histories["method"] == v.method) & (histories["pair_set"] == v.training_set)
+                     & histories[f"is_{v.checkpoint}"]]
+    if rows.empty:
+        return {"epoch": None, "dev_reward_accuracy": None}
+    return {"epoch": int(rows["epoch"].iloc[0]), "dev_reward_accuracy": float(rows["dev_reward_accuracy"].iloc[0])}
+
+
+def build_table(values: pd.DataFrame, histories: pd.DataFrame, n_resamples: int, confidence: float,
+                seed: int) -> pd.DataFrame:
+    rows = []
+    for model, group in values.groupby("model", sort=True):
+        variants = [BASE] + sorted(set(group["variant"]) - {BASE}, key=lambda v: (parse_variant_label(v).method,
+                                                                                    parse_variant_label(v).training_set))
+        for variant in variants:
+            label = parse_variant_label(variant)
+            for metric in metric_order(group["metric"].unique()):
+                own = group[(group["variant"] == variant) & (group["metric"] == metric)]["value"].dropna()
+                if own.empty:
+                    continue
+                row = {"model": model, "variant": variant, "method": label.method or BASE,
+                       "pair_set": label.training_set or "", "metric": metric,
+                       **training_record(histories, variant)}
+                row.update(bootstrap_mean(own.to_numpy(float), n_resamples, confidence, seed).as_dict("value"))
+                if variant != BASE:
+                    a, b = paired_values(group, model, metric, variant, BASE)
+                    row.update(bootstrap_paired_difference(a, b, n_resamples, confidence, seed).as_dict("change"))
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot(table: pd.DataFrame, png_path) -> None:
+    import matplotlib.pyplot as plt
+
+    main = [m for m in metric_order(table["metric"].unique()) if ":" not in m]
+    tuned = table[(table["variant"] != BASE) & table["metric"].isin(main)]
+    variants = sorted(tuned["variant"].unique())
+    fig, axes = plt.subplots(1, len(main), figsize=(3.2 * len(main), 0.3 * len(variants) + 2), sharey=True,
+                             squeeze=False)
+    for ax, metric in zip(axes[0], main):
+        rows = tuned[tuned["metric"] == metric].set_index("variant").reindex(variants)
+        y = range(len(variants))
+        change = 100 * rows["change"]
+        ax.barh(list(y), change, color=["C0" if "atomic" in v else "C1" for v in variants])
+        ax.errorbar(change, list(y), xerr=[100 * (rows["change"] - rows["change_low"]),
+                                           100 * (rows["change_high"] - rows["change"])], fmt="none", color="k",
+                    capsize=2)
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_title(metric, fontsize=9)
+        ax.set_xlabel("change vs base (points)")
+    axes[0][0].set_yticks(range(len(variants)), variants, fontsize=7)
+    finish_figure(fig, TITLE, png_path, tight=True)
+
+
+def build(inputs: ReportInputs, verifier: str, n_resamples: int, confidence: float, seed: int) -> Report:
+    values = item_values(inputs, verifier)
+    histories = inputs.frame("histories", empty_columns=["method", "pair_set"]) if inputs.paths("histories") \
+        else pd.DataFrame()
+    table = build_table(values, histories, n_resamples, confidence, seed)
+    if table.empty:
+        raise ValueError("no evaluated variant")
+    shown = add_ci_columns(table[["model", "variant", "metric"]].copy(), table, ["value", "change"])
+    shown["n"] = table["value_n"]
+    shown["dev_reward_acc"] = [f"{v:.2f}" if v == v and v is not None else "" for v in table["dev_reward_accuracy"]]
+    notes = (f"FActScore: share of a greedy answer's atomic facts the '{verifier}' verifier finds supported (bios: "
+             "the test people; topics: non-person Vital Articles, never trained on); qa_em: exact match on the QA "
+             "test split (qa_em:<category>: items of that SliCK category of the base model); mmlu_accuracy: 0-shot "
+             "multiple choice. In % with 95% bootstrap CIs over items; 'change': the variant minus the base model "
+             "on the same items (paired bootstrap; abstentions left out). dev_reward_acc: share of dev pairs whose "
+             "implicit reward ranks chosen over rejected at the evaluated epoch.")
+    return Report(table, shown, TITLE, notes, partial(plot, table))

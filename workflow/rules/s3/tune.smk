@@ -1,0 +1,57 @@
+rule train_preference:
+    """LoRA preference tuning of the model on one pair set with one method (TRL; reference = the
+    adapter-disabled network), a checkpoint and dev reward accuracy per epoch; exports the early-stop
+    and convergence adapters. Rerunning a killed job resumes from its last checkpoint (kept in run/)."""
+    input:
+        manifest=model_manifest,
+        pairs=s3_pair_file("train"),
+        dev_pairs=s3_pair_file("dev"),
+        code=library_sources("factgap.preference.pipeline"),
+    output:
+        early_stop=directory(s3_preference_run("early_stop")),
+        convergence=directory(s3_preference_run("convergence")),
+        history=LAYOUT.history("{model}", "{people}", "{method}", "{pairset}"),
+        dev_scores=LAYOUT.summary("{model}", "{people}", "{method}", "{pairset}"),
+    wildcard_constraints:
+        people=re.escape(S3_PEOPLE),
+        method="|".join(naming.PREFERENCE_METHODS),
+        pairset=naming.TRAINING_SET_PATTERN,
+    params:
+        run_dir=s3_preference_run("run"),
+        s3=config["s3"],
+        seed=config["seed"],
+    log:
+        LAYOUT.log("train_preference", "{model}", "{people}", "{method}", "{pairset}"),
+    benchmark:
+        LAYOUT.benchmark("train_preference", "{model}", "{people}", "{method}", "{pairset}")
+    threads: 2
+    conda:
+        "../../../envs/torch.yaml"
+    script:
+        "../../scripts/train_preference.py"
+
+
+rule measure_token_shift:
+    """Token distribution shift of a tuned variant: each token of its greedy bios (in domain) and topic
+    answers (out of domain) ranked under the base model given the same prefix."""
+    input:
+        unpack(s3_responses_of_variant),
+        manifest=model_manifest,
+        code=library_sources("factgap.preference.token_shift"),
+    output:
+        LAYOUT.token_shift("{model}", "{people}", "{variant}"),
+    wildcard_constraints:
+        people=re.escape(S3_PEOPLE),
+    params:
+        token_shift=config["s3"]["evaluation"]["token_shift"],
+        chat_template=config["s3"]["generation"]["chat_template"],
+        seed=config["seed"],
+    log:
+        LAYOUT.log("measure_token_shift", "{model}", "{people}", "{variant}"),
+    benchmark:
+        LAYOUT.benchmark("measure_token_shift", "{model}", "{people}", "{variant}")
+    threads: 2
+    conda:
+        "../../../envs/torch.yaml"
+    script:
+        "../../scripts/measure_token_shift.py"
