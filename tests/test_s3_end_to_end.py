@@ -94,8 +94,9 @@ def test_reports_and_a_rerun_makes_no_judge_call(s3_run):
     config = s3_run / "s3.yaml"
     proc = run_snakemake("s3", "-n", "--configfile", str(config), cwd=s3_run)
     assert "Nothing to be done" in proc.stdout + proc.stderr
-    run_snakemake("s3", "--cores", "1", "--configfile", str(config), "--forcerun", "verify_facts",
-                  "measure_verifiers", cwd=s3_run)
+    # the two judge jobs themselves (--forcerun would also redo everything downstream: pairs, training...)
+    run_snakemake(f"results/s3/{M}/{PEOPLE}/base/verdicts-test-llm.parquet", f"results/s3/{M}/{PEOPLE}/verifiers.json",
+                  "--force", "--cores", "1", "--configfile", str(config), cwd=s3_run)
     logs = [(s3_run / f"results/logs/verify_facts/{M}/{PEOPLE}/base/test-llm.log").read_text(),
             (s3_run / f"results/logs/measure_verifiers/{M}/{PEOPLE}.log").read_text()]
     for text in logs:
