@@ -33,8 +33,7 @@ def build_table(values: pd.DataFrame, histories: pd.DataFrame, n_resamples: int,
                 seed: int) -> pd.DataFrame:
     rows = []
     for model, group in values.groupby("model", sort=True):
-        variants = [BASE] + sorted(set(group["variant"]) - {BASE}, key=lambda v: (parse_variant_label(v).method,
-                                                                                    parse_variant_label(v).training_set))
+        variants = [BASE] + sorted(set(group["variant"]) - {BASE}, key=parse_variant_label)
         for variant in variants:
             label = parse_variant_label(variant)
             for metric in metric_order(group["metric"].unique()):
@@ -77,8 +76,7 @@ def plot(table: pd.DataFrame, png_path) -> None:
 
 def build(inputs: ReportInputs, verifier: str, n_resamples: int, confidence: float, seed: int) -> Report:
     values = item_values(inputs, verifier)
-    histories = inputs.frame("histories", empty_columns=["method", "pair_set"]) if inputs.paths("histories") \
-        else pd.DataFrame()
+    histories = inputs.frame("histories", empty_columns=["method", "pair_set"])
     table = build_table(values, histories, n_resamples, confidence, seed)
     if table.empty:
         raise ValueError("no evaluated variant")

@@ -9,10 +9,10 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
+from factgap.preference.token_shift import KINDS
 from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure
 
 TITLE = "S3: token distribution shift of the tuned models, in vs out of domain"
-KINDS = ("unshifted", "marginal", "shifted")
 
 
 def ratio_ci(counts: np.ndarray, totals: np.ndarray, n_resamples: int, confidence: float, seed: int):
