@@ -20,6 +20,19 @@ def test_length_sorted_batches_cover_every_index_once():
         length_sorted_batches([1], 0)
 
 
+def test_token_budget_caps_padded_batch_size():
+    lengths = [100, 570, 120, 110, 250, 240, 90]
+    batches = length_sorted_batches(lengths, batch_size=16, max_tokens=500)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert batches[0] == [1]  # longer than the budget alone: a batch of its own
+    for batch in batches[1:]:
+        assert len(batch) * max(lengths[i] for i in batch) <= 500
+    assert batches[1] == [4, 5]
+    assert length_sorted_batches(lengths, 2, max_tokens=10_000) == length_sorted_batches(lengths, 2)
+    with pytest.raises(ValueError):
+        length_sorted_batches(lengths, 2, max_tokens=0)
+
+
 def test_batch_seed_depends_on_content_only():
     assert batch_seed(0, ["a", "b"]) == batch_seed(0, ["a", "b"]) != batch_seed(1, ["a", "b"])
     assert batch_seed(0, ["ab"]) != batch_seed(0, ["a", "b"])
@@ -62,3 +75,27 @@ def test_shared_prefill_greedy_matches_plain_and_samples_are_seeded(backend):
     again = backend.greedy_and_samples(prompts, n_samples=3, temperature=0.5, top_k=40, max_new_tokens=5,
                                        batch_size=4, seed=1, stop=[])
     assert again == (greedy, samples)
+
+
+def test_adapter_is_merged_for_inference(tiny_llama, tmp_path):
+    """An adapter loads merged into the weights (no LoRA layers left) and gives the logits of the
+    unmerged PEFT model."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from factgap.models import load_causal_lm
+
+    base, tokenizer = load_causal_lm(tiny_llama)
+    torch.manual_seed(1)
+    peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
+                                                 init_lora_weights=False))
+    peft_model.save_pretrained(tmp_path / "adapter")
+    ids = torch.tensor([tokenizer("Q: Where is Oslo?\nA:")["input_ids"]])
+    with torch.inference_mode():
+        expected = peft_model(input_ids=ids).logits
+    merged, _ = load_causal_lm(tiny_llama, tmp_path / "adapter")
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+    with torch.inference_mode():
+        got = merged(input_ids=ids).logits
+    assert torch.allclose(got, expected, atol=1e-4)
+    assert not torch.allclose(got, load_causal_lm(tiny_llama)[0](input_ids=ids).logits, atol=1e-4)

@@ -242,3 +242,21 @@ def test_cached_option_scoring_equals_plain_scoring(tiny):
     # no shared prefix at all (first tokens differ) still works
     alone = scoring.option_logprobs_cached(model, tok, PROMPTS[:2], OPTIONS[:2], batch_size=2)
     assert alone[0] == pytest.approx(scoring.option_logprobs(model, tok, PROMPTS[:1], OPTIONS[:1])[0], abs=1e-4)
+
+
+def test_scores_do_not_depend_on_the_token_budget(tiny, monkeypatch):
+    """A token budget smaller than the prompts splits every batch: same scores, letter probabilities
+    and ranks as with whole batches."""
+    model, tok = tiny
+    demos = "Q: What is 1+1?\nA: 2\n\n"
+    prompts = [demos + p for p in PROMPTS]
+    whole = (scoring.option_logprobs_cached(model, tok, prompts, OPTIONS, batch_size=8),
+             scoring.option_logprobs(model, tok, prompts, OPTIONS, batch_size=8),
+             scoring.token_ranks(model, tok, prompts, [o[0] for o in OPTIONS], batch_size=8))
+    monkeypatch.setitem(scoring.SCORING_BATCH_TOKENS, "cpu", 30)
+    split = (scoring.option_logprobs_cached(model, tok, prompts, OPTIONS, batch_size=8),
+             scoring.option_logprobs(model, tok, prompts, OPTIONS, batch_size=8),
+             scoring.token_ranks(model, tok, prompts, [o[0] for o in OPTIONS], batch_size=8))
+    for a, b in zip(whole[0] + whole[1], split[0] + split[1]):
+        assert a == pytest.approx(b, abs=1e-4)
+    assert whole[2] == split[2]

@@ -21,12 +21,29 @@ from factgap.runtime import progress
 log = logging.getLogger(__name__)
 
 
-def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
-    """Indices grouped into batches of similar length (longest first), deterministic (pure)."""
+def length_sorted_batches(lengths: Sequence[int], batch_size: int, max_tokens: int | None = None
+                          ) -> list[list[int]]:
+    """Indices grouped into batches of similar length (longest first), deterministic (pure).
+
+    ``max_tokens`` also caps a batch's padded size (rows x its longest length; a longer single row
+    still gets a batch of its own): on a CPU a batch of one long and many short prompts costs more
+    than scoring them one by one, the padding is computed too.
+    """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
+    if max_tokens is not None and max_tokens < 1:
+        raise ValueError("max_tokens must be >= 1")
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if max_tokens is None:
+        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    batches: list[list[int]] = []
+    for i in order:
+        # longest first: the batch's first row sets its padded width
+        if batches and len(batches[-1]) < batch_size and (len(batches[-1]) + 1) * lengths[batches[-1][0]] <= max_tokens:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
 
 
 def batch_seed(seed: int, batch_prompts: Sequence[str]) -> int:

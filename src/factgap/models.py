@@ -101,7 +101,9 @@ def load_tokenizer(manifest: Mapping[str, Any]):
 
 
 def load_causal_lm(manifest: Mapping[str, Any] | str | os.PathLike, adapter: str | os.PathLike | None = None):
-    """(model, tokenizer) in eval mode; ``adapter`` is a PEFT LoRA directory applied on top."""
+    """(model, tokenizer) in eval mode; ``adapter`` is a PEFT LoRA directory, merged into the weights
+    (inference only: an unmerged LoRA costs ~30% more per generated token on a CPU, and nothing here
+    needs to switch it off; training and the token-shift reference load their own models)."""
     from transformers import AutoModelForCausalLM
 
     if not isinstance(manifest, Mapping):
@@ -112,7 +114,7 @@ def load_causal_lm(manifest: Mapping[str, Any] | str | os.PathLike, adapter: str
     if adapter is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(adapter))
+        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     model.eval()
     return model, tokenizer
 
