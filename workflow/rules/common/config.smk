@@ -19,7 +19,7 @@ os.environ.update(
 
 import re
 
-from factgap import code_inputs, naming
+from factgap import code_inputs, naming, seed_design
 from factgap.configuration import check_semantics, science_config
 from factgap.paths import ResultsLayout
 from factgap.studies import s1 as s1_design, s2 as s2_design, s3 as s3_design, s4 as s4_design
@@ -29,7 +29,7 @@ check_semantics(config)
 s3_design.check_config(config)
 s4_design.check_config(config)
 
-LAYOUT = ResultsLayout(config["results_dir"].rstrip("/"))
+LAYOUT = ResultsLayout(config["results_dir"].rstrip("/"), config["models_dir"])
 MODELS = sorted(config["models"])
 DATASETS = sorted(config["datasets"])
 ALL_MODEL_SPECS = {**config["helper_models"], **config["models"]}

@@ -52,3 +52,29 @@ def provenance_inputs(study):
     else:
         data = [LAYOUT.questions(d) for d in DATASETS]
     return {"manifests": [LAYOUT.model_manifest(m) for m in MODELS], "questions": data}
+
+
+# ---- seed sweeps (workflow/rules/seeds.smk) ----
+def seed_layouts():
+    """Results layout of every seed of config `seeds` (each ran under <results_dir>/seed-<n>)."""
+    return {s: ResultsLayout(seed_design.seed_root(config["results_dir"], s), config["models_dir"])
+            for s in config["seeds"]}
+
+
+def seed_tables_by_seed(wildcards):
+    return {s: {spec.name: layout.report_outputs(spec.name)["csv"] for spec in STUDY_REPORTS[wildcards.study]}
+            for s, layout in seed_layouts().items()}
+
+
+def seed_tables_of_study(wildcards):
+    return [path for tables in seed_tables_by_seed(wildcards).values() for path in tables.values()]
+
+
+def seed_predictions_by_seed(wildcards):
+    files = {s: seed_design.study_prediction_files(wildcards.study, config, layout)
+             for s, layout in seed_layouts().items()}
+    return {s: ([f.path for f in fs], [f.meta for f in fs]) for s, fs in files.items()}
+
+
+def seed_predictions_of_study(wildcards):
+    return [path for paths, _ in seed_predictions_by_seed(wildcards).values() for path in paths]
