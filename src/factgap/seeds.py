@@ -230,8 +230,8 @@ def plot_seeds(cells: pd.DataFrame, paired: pd.DataFrame, seeds: Sequence[int], 
 
 
 def display_cells(cells: pd.DataFrame, seeds: Sequence[int]) -> pd.DataFrame:
-    def pct(v):
-        return "n/a" if math.isnan(v) else f"{v * 100:.1f}"
+    def pct(v):  # the tables' own units (fractions for accuracies, points for counts, t, p)
+        return "n/a" if math.isnan(v) else f"{v:.3g}"
 
     out = cells[["table", "key", "column"]].copy()
     for s in seeds:
@@ -283,9 +283,9 @@ def summarize_seeds_files(study: str, seeds: Sequence[int], tables: Mapping[int,
     write_text(cells.to_csv(index=False, float_format="%.6g"), outputs["csv"])
     write_text(paired.to_csv(index=False, float_format="%.6g"), outputs["paired_csv"])
     title = f"{study.upper()} over seeds {', '.join(map(str, seeds))}"
-    notes = ("Values in %. Cells: every estimate of every table, per seed, their mean with a Student-t interval over "
-             "seeds and min-max; sign '+'/'-' = the same sign on every seed. Pooled: the paired difference over the "
-             f"items of every seed together ({confidence:.0%} bootstrap interval, {n_resamples} resamples; paired "
+    notes = ("Cells: every estimate of every table in its own units (accuracies as fractions), per seed, their "
+             "mean with a Student-t interval over seeds and min-max; sign '+'/'-' = the same sign on every seed. "
+             "Pooled (in points): the paired difference over the items of every seed together ({confidence:.0%} bootstrap interval, {n_resamples} resamples; paired "
              "t-test), the seeds' test items being different draws.")
     record = provenance(science, {f"table:{s}:{n}": p for s in seeds for n, p in tables[s].items()})
     md = (f"# {title}\n\n## Pooled paired tests\n\n{markdown_table(display_paired(paired, seeds))}\n\n"
