@@ -285,8 +285,9 @@ def summarize_seeds_files(study: str, seeds: Sequence[int], tables: Mapping[int,
     title = f"{study.upper()} over seeds {', '.join(map(str, seeds))}"
     notes = ("Cells: every estimate of every table in its own units (accuracies as fractions), per seed, their "
              "mean with a Student-t interval over seeds and min-max; sign '+'/'-' = the same sign on every seed. "
-             "Pooled (in points): the paired difference over the items of every seed together ({confidence:.0%} bootstrap interval, {n_resamples} resamples; paired "
-             "t-test), the seeds' test items being different draws.")
+             "Pooled (in points): the paired difference over the items of every seed together "
+             f"({confidence:.0%} bootstrap interval, {n_resamples} resamples; paired t-test), the seeds' test "
+             "items being different draws.")
     record = provenance(science, {f"table:{s}:{n}": p for s in seeds for n, p in tables[s].items()})
     md = (f"# {title}\n\n## Pooled paired tests\n\n{markdown_table(display_paired(paired, seeds))}\n\n"
           f"## Table cells\n\n{markdown_table(display_cells(cells, seeds))}\n\n{notes}\n")
