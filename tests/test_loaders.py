@@ -183,6 +183,24 @@ def test_eq_unknown_relation_names_path_and_relation(tmp_path):
         load_entityquestions_records(archive, ["P17"], ood_relations=["P999"])
 
 
+def test_eq_empty_file_of_a_configured_relation_is_an_error_naming_it(tmp_path):
+    """An empty train file used to drop the relation from training silently; now it is loud. An
+    empty file of a split the relation does not need (an OOD relation's train) stays allowed."""
+    folder = write_eq_folder(tmp_path / "eq", {**EQ_FILES, ("P26", "train"): []})
+    with pytest.raises(DataValidationError, match=r"P26\.train\.json: no questions.*P26.*train split"):
+        load_entityquestions_records(folder, ["P17", "P26"])
+    ood_ok = write_eq_folder(tmp_path / "eq2", {**EQ_FILES, ("P50", "train"): []})
+    assert {r["relation"] for r in load_entityquestions_records(ood_ok, ["P17"], ood_relations=["P50"])} == {"P17", "P50"}
+
+
+def test_eq_filters_that_empty_a_split_are_an_error(tmp_path):
+    only_multi = {**EQ_FILES, ("P26", "test"): [q("Who is Ringo Starr married to?", "Barbara Bach", "Maureen Cox")]}
+    folder = write_eq_folder(tmp_path / "eq", only_multi)
+    with pytest.raises(DataValidationError, match=r"relation P26: the filters .* removed every test question"):
+        load_entityquestions_records(folder, ["P17", "P26"])
+    assert load_entityquestions_records(folder, ["P17", "P26"], drop_multi_answer=False)
+
+
 @pytest.mark.parametrize("rows, row, problem", [
     ([q("Which country is A located in?", "B"), {"question": "Which country is C located in?"}], 1, "answers"),
     ([q("Which country is A located in?", "B"), {"answers": ["D"]}], 1, "question"),

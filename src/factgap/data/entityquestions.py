@@ -321,7 +321,20 @@ def load_entityquestions_records(path: str | Path, relations: Sequence[str],
                     continue
                 source = release.source(name)
                 rows = decode_json_list(release.read(name), source)
+                if not rows and split in required:
+                    # a configured relation without questions would just vanish from training or
+                    # testing, and every table would silently describe fewer relations than asked
+                    raise DataValidationError(source, None, f"no questions in this file, but relation {relation} "
+                                                            f"is configured and needs its {split} split")
                 records.extend(parse_relation_file(rows, relation, split, source, templates.get(relation)))
     finally:
         release.close()
-    return apply_gekhman_filters(records, drop_multi_answer, drop_train_overlapping_test, overlap_on)
+    kept = apply_gekhman_filters(records, drop_multi_answer, drop_train_overlapping_test, overlap_on)
+    for relation, required in wanted:
+        for split in required:
+            if any(r["split"] == split and r["relation"] == relation for r in records) and \
+                    not any(r["split"] == split and r["relation"] == relation for r in kept):
+                raise DataValidationError(str(path), None, f"relation {relation}: the filters (multi-answer, "
+                                          f"train/test overlap on {', '.join(overlap_on)}) removed every {split} "
+                                          "question; drop the relation or relax the filters")
+    return kept
