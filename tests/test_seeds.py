@@ -166,3 +166,9 @@ def test_across_seeds_target_reads_every_seed_and_shares_the_model(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "shared/models/smollm2-135m/model.json" in out.stdout
     assert "results/seed-4/tables/s2_factuality_gap.csv" in out.stdout
+
+
+def test_short_key_drops_what_every_key_shares():
+    keys = ["model=m; dataset=g; stage=early_stop; test_subset=all", "model=m; dataset=g; stage=convergence; test_subset=all"]
+    assert seeds.short_key(keys[0], keys) == "early_stop"
+    assert seeds.short_key("model=m", ["model=m"]) == "all"

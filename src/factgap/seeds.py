@@ -190,6 +190,14 @@ def headline_cells(cells: pd.DataFrame) -> pd.DataFrame:
     return cells[keep]
 
 
+def short_key(key: str, keys: Sequence[str]) -> str:
+    """``key`` without the parts every key shares (one model, one dataset) and the whole-test subset."""
+    parts = [set(k.split(KEY_SEPARATOR)) for k in keys]
+    shared = set.intersection(*parts) if parts else set()
+    kept = [p for p in key.split(KEY_SEPARATOR) if p not in shared and p not in WHOLE_TEST]
+    return KEY_SEPARATOR.join(p.split("=", 1)[1] for p in kept) or "all"
+
+
 def plot_seeds(cells: pd.DataFrame, paired: pd.DataFrame, seeds: Sequence[int], title: str, png_path) -> None:
     """Per headline cell and pooled comparison (whole test set): each seed's value, and the mean
     (cells: t-interval over seeds; comparisons: pooled difference with its bootstrap interval)."""
@@ -202,8 +210,8 @@ def plot_seeds(cells: pd.DataFrame, paired: pd.DataFrame, seeds: Sequence[int], 
 
     head = headline_cells(cells)
     whole = paired[paired["test_subset"] == "all"] if not paired.empty else paired
-    panels = [(f"{t}: {c} ({k})", r) for t, k, c, r in zip(head["table"], head["key"], head["column"],
-                                                           head.to_dict("records"))]
+    panels = [(f"{t}: {c} ({short_key(k, head['key'])})", r)
+              for t, k, c, r in zip(head["table"], head["key"], head["column"], head.to_dict("records"))]
     pairs = [(f"{r['comparison']} ({r['model']}/{r['dataset']})", r) for r in whole.to_dict("records")]
     n_rows = max(1, len(panels), len(pairs))
     fig, axes = plt.subplots(1, 2, figsize=(13, 1.2 + 0.28 * n_rows), squeeze=False)
