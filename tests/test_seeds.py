@@ -22,6 +22,12 @@ def test_cell_columns_keys_are_text_then_non_count_integers():
     table = pd.DataFrame({"model": ["m", "m"], "epoch": [1, 2], "n": [5, 5], "is_best": [True, False],
                           "em": [0.5, 0.6], "em_low": [0.4, 0.5], "em_high": [0.6, 0.7], "em_n": [10, 10]})
     assert seeds.cell_columns(table) == (["model", "epoch"], ["em"])
+    # read back from a CSV, an estimate that came out whole is an integer column: still a value, and its
+    # bound is no key; a step counter after epoch (it differs between seeds) is not needed as a key
+    dynamics = pd.DataFrame({"set": ["mix"] * 2, "epoch": [1, 2], "global_step": [9, 18], "dev_em": [0.4, 0.5],
+                             "dev_em_low": [0.3, 0.4], "dev_em_high": [1, 1], "train_em": [1, 1],
+                             "train_em_low": [1, 1], "train_em_high": [1, 1]})
+    assert seeds.cell_columns(dynamics) == (["set", "epoch"], ["dev_em", "train_em"])
     one_row_per_text_key = table.assign(model=["a", "b"])
     assert seeds.cell_columns(one_row_per_text_key)[0] == ["model"]
     with pytest.raises(ValueError, match="identify a row"):

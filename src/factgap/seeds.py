@@ -35,18 +35,30 @@ def _is_count(name: str) -> bool:
 
 
 def cell_columns(table: pd.DataFrame, name: str = "table") -> tuple[list[str], list[str]]:
-    """(key columns, value columns) of a report table.
+    """(key columns, value columns) of a report table read back from its CSV.
 
-    Values: the float columns, less interval bounds (``*_low``, ``*_high``). Keys: the text
-    columns, and the integer columns that are not counts (``epoch``, ``bucket``) only when the text
-    columns alone do not identify a row. Booleans and counts are neither.
+    Values: the estimates (a column with ``_low`` and ``_high`` siblings, whatever dtype the CSV gave
+    it) and the other float columns, less bounds and counts. Keys: the text columns, then the fewest
+    integer columns, in table order, that make a row unique (``epoch`` identifies a row of the training
+    dynamics; ``global_step`` after it would differ between seeds and is left out). Booleans and counts
+    are neither.
     """
-    text = [c for c in table.columns if table[c].dtype == object or pd.api.types.is_string_dtype(table[c])]
-    ints = [c for c in table.columns if pd.api.types.is_integer_dtype(table[c])
-            and not pd.api.types.is_bool_dtype(table[c]) and not _is_count(c)]
-    values = [c for c in table.columns if pd.api.types.is_float_dtype(table[c])
-              and not c.endswith(INTERVAL_SUFFIXES) and not _is_count(c)]
-    for keys in (text, text + ints):
+    columns = list(table.columns)
+    estimates = {c for c in columns if f"{c}_low" in table and f"{c}_high" in table}
+    derived = {f"{c}{suffix}" for c in estimates for suffix in (*INTERVAL_SUFFIXES, "_n")}
+
+    def plain(c: str) -> bool:
+        return c not in derived and not c.endswith(INTERVAL_SUFFIXES) and not _is_count(c)
+
+    text = [c for c in columns if table[c].dtype == object or pd.api.types.is_string_dtype(table[c])]
+    ints = [c for c in columns if pd.api.types.is_integer_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
+            and c not in estimates and plain(c)]
+    values = [c for c in columns if plain(c) and not pd.api.types.is_bool_dtype(table[c])
+              and (c in estimates or pd.api.types.is_float_dtype(table[c]))]
+    keys = list(text)
+    for extra in [None, *ints]:
+        if extra is not None:
+            keys.append(extra)
         unique = not table.duplicated(subset=keys).any() if keys else len(table) <= 1
         if unique:
             return keys, values
