@@ -35,6 +35,7 @@ def main(argv=None) -> int:
     r, pr, fs, mc = cfg["repeats"], cfg["probing"], cfg["few_shot"], cfg["multiple_choice"]
     results = bench.probing_case(backend, probing_prompts(pr["prompts"], cfg["seed"]), pr["n_samples"],
                                  pr["max_new_tokens"], pr["batch_size"], r, peak, pr["naive_prompts"])
+    print(bench.markdown_rows(results), flush=True)
     prompts, groups = few_shot_prompts(fs["questions"], cfg["seed"])
     results += bench.few_shot_case(backend, prompts, groups, fs["max_new_tokens"], fs["batch_size"], r, peak)
     prompts, options = mc_inputs(backend.tokenizer, mc["subjects"], mc["per_subject"])

@@ -19,6 +19,11 @@ def test_flops_and_mfu():
         bench.mfu(1.0, 0.0, 1.0)
 
 
+def test_distinct_prefix_tokens_counts_a_shared_block_once():
+    assert bench.distinct_prefix_tokens([[1, 2, 3], [1, 2, 4], [1, 2, 3]]) == 4
+    assert bench.distinct_prefix_tokens([[5], [6, 7]]) == 3 and bench.distinct_prefix_tokens([]) == 0
+
+
 def test_floor_failures_name_the_ratio():
     assert bench.floor_failures({"a": 3.0, "b": 1.2}, {"a": 2.0, "b": 1.5, "c": 1.0}) == [
         "b: 1.20x is below the floor 1.5x", "c: not measured (floor 1.0)"]

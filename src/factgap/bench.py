@@ -36,6 +36,21 @@ def forward_flops(n_params: int, tokens: int) -> float:
     return 2.0 * n_params * tokens
 
 
+def distinct_prefix_tokens(sequences: Sequence[Sequence[int]]) -> int:
+    """Tokens that must be processed at least once: every distinct prefix of the sequences once (the
+    nodes of their token trie). A k-shot block shared by many prompts counts once, as it must."""
+    root: dict = {}
+    count = 0
+    for seq in sequences:
+        node = root
+        for token in seq:
+            if token not in node:
+                node[token] = {}
+                count += 1
+            node = node[token]
+    return count
+
+
 def mfu(useful_flops: float, seconds: float, peak_flops_per_s: float) -> float:
     """Model-FLOP utilisation: useful FLOPs per second over the machine's measured peak."""
     if seconds <= 0 or peak_flops_per_s <= 0:
@@ -87,7 +102,8 @@ def _new_tokens(tokenizer, texts: Sequence[str]) -> int:
 
 
 def _prompt_tokens(tokenizer, prompts: Sequence[str]) -> int:
-    return sum(len(ids) for ids in tokenizer(list(prompts), add_special_tokens=True)["input_ids"])
+    """Tokens of the prompts that must be processed: shared prefixes once."""
+    return distinct_prefix_tokens(tokenizer(list(prompts), add_special_tokens=True)["input_ids"])
 
 
 def probing_case(backend, prompts: Sequence[str], n_samples: int, max_new_tokens: int, batch_size: int,
@@ -179,8 +195,8 @@ def multiple_choice_case(model, tokenizer, prompts: Sequence[str], options: Sequ
     from factgap import scoring
 
     n_params = _n_params(model)
-    # useful work: each prompt once (its demos included) and each option's own tokens
-    needed = _prompt_tokens(tokenizer, prompts) + sum(_new_tokens(tokenizer, opts) for opts in options)
+    # useful work: every distinct prefix of the prompt + option sequences once
+    needed = _prompt_tokens(tokenizer, [p + o for p, opts in zip(prompts, options) for o in opts])
     results, reference = [], None
     for variant, fn in (("every option scored whole", scoring.option_logprobs),
                         ("project: shared prefix + per-question cache", scoring.option_logprobs_cached)):
