@@ -29,7 +29,8 @@ check_semantics(config)
 s3_design.check_config(config)
 s4_design.check_config(config)
 
-LAYOUT = ResultsLayout(config["results_dir"].rstrip("/"), config["models_dir"])
+MODELS_DIR = config["models_dir"]
+LAYOUT = ResultsLayout(config["results_dir"].rstrip("/"), MODELS_DIR)
 MODELS = sorted(config["models"])
 DATASETS = sorted(config["datasets"])
 ALL_MODEL_SPECS = {**config["helper_models"], **config["models"]}
