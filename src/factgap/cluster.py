@@ -28,6 +28,8 @@ from typing import Any
 
 import yaml
 
+from factgap.seed_design import seed_root
+
 log = logging.getLogger(__name__)
 
 #: Profile used for each rule-job executor when no --profile is given (relative to the repo root).
@@ -94,7 +96,7 @@ def seed_overlay(seed: int, results_key: str | None = None, results_base: str = 
         raise TypeError(f"seed must be an int, not {type(seed).__name__}")
     overlay: dict[str, Any] = {"seed": seed}
     if results_key:
-        overlay[results_key] = f"{results_base.rstrip('/')}/seed-{seed}"
+        overlay[results_key] = seed_root(results_base, seed)
     return overlay
 
 

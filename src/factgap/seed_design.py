@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 
 def seed_root(results_dir: str, seed: int) -> str:
-    """Results folder of one seed of a sweep (``factgap.cluster.seed_overlay`` uses the same)."""
+    """Results folder of one seed of a sweep (also of the SLURM seed array, ``factgap.cluster.seed_overlay``)."""
     return f"{results_dir.rstrip('/')}/seed-{seed}"
 
 

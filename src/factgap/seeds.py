@@ -172,13 +172,13 @@ def pooled_paired_tests(predictions_by_seed: Mapping[int, pd.DataFrame], compari
             diffs = a - b
             t, p = (float("nan"), float("nan")) if a.size < 2 or np.all(diffs == diffs[0]) else \
                 tuple(float(x) for x in stats.ttest_rel(a, b))
-            seed_diffs = [float(np.mean(x - y)) for x, y in parts.values() if x.size]
+            seed_diffs = {s: float(np.mean(parts[s][0] - parts[s][1])) if s in parts and parts[s][0].size
+                          else float("nan") for s in seeds}
             row = {"comparison": comparison.name, "model": model, "dataset": dataset, "test_subset": subset,
                    "n_seeds": len(parts), "n_items": int(a.size)}
-            row.update({f"seed_{s}": float(np.mean(parts[s][0] - parts[s][1])) if s in parts and parts[s][0].size
-                        else float("nan") for s in seeds})
+            row.update({f"seed_{s}": d for s, d in seed_diffs.items()})
             row.update(pooled.as_dict("diff"))
-            row.update(t=t, p=p, sign=sign_over_seeds(seed_diffs))
+            row.update(t=t, p=p, sign=sign_over_seeds(list(seed_diffs.values())))  # nan (no items) is skipped
             rows.append(row)
     return pd.DataFrame(rows)
 
