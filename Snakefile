@@ -19,6 +19,7 @@ include: "workflow/rules/s2/study.smk"
 include: "workflow/rules/s3/study.smk"
 include: "workflow/rules/s4/study.smk"
 include: "workflow/rules/seeds.smk"
+include: "workflow/rules/run_report.smk"
 
 
 rule all:
@@ -26,4 +27,13 @@ rule all:
     input:
         enabled_figures(),
     default_target: True
+    localrule: True
+
+
+rule report_items:
+    """Every table and figure of the enabled studies plus the run's cost and provenance: the items of
+    `snakemake report_items --report results/report.html` (`make report`)."""
+    input:
+        enabled_figures(),
+        LAYOUT.run_report_outputs()["costs_csv"],
     localrule: True

@@ -164,3 +164,25 @@ def test_same_seed_gives_byte_identical_data_probe_and_splits(tiny_run, tmp_path
     for rel in (f"data/{D}/questions.parquet", f"probe/{M}/{D}.parquet", f"splits/{M}/{D}/train-unknown.parquet",
                 f"splits/{M}/{D}/train-known.parquet", f"splits/{M}/{D}/test.parquet"):
         assert (tmp_path / "results" / rel).read_bytes() == (tiny_run / "results" / rel).read_bytes(), rel
+
+
+def test_report_opens_in_chromium_with_every_figure(tiny_run):
+    from report_browser import check_report
+
+    figures = sorted(p.stem for p in (tiny_run / "results" / "figures").glob("s[12]_*.png"))
+    assert len(figures) == 9
+    seen = check_report(tiny_run, TINY, figures, "report-s1-s2.png")
+    assert {"S1: fitting Unknown examples", "S2: Known vs Unknown fine-tuning"} <= set(seen["categories"])
+
+
+@pytest.mark.extended
+def test_jobs_killed_at_random_points_rerun_to_the_same_outputs(tiny_run, tmp_path):
+    from fault_injection import kill_and_rerun
+
+    heavy = {"probe_knowledge": "probe_knowledge.py", "train_lora": "train_lora.py",
+             "evaluate_model": "evaluate_model.py"}
+    killed, left, differ = kill_and_rerun(tiny_run, tmp_path, ["--cores", "2", "--configfile", str(TINY)], heavy,
+                                          seed=0)
+    print("killed after (s):", killed, "temporaries left by the kills:", left, "differing:", differ)
+    assert set(killed) == set(heavy)
+    assert differ == []

@@ -184,13 +184,13 @@ def test_paper_layout_loads_passages(tmp_path):
 
 
 @pytest.mark.parametrize("names, docs, where", [
-    (["Ada Lovelace", "Nobody Known"], [("Ada Lovelace", "Ada was.")], r"prompt_entities\.txt: row 2: .*not in knowledge"),
-    (["Ada Lovelace"], [("Ada Lovelace", f"  {FACTSCORE_SEPARATOR} <s></s> ")], r"enwiki\.db: row 1: empty document"),
-    (["Ada Lovelace"], [("Ada Lovelace", None)], r"enwiki\.db: row 1: malformed"),
+    (["Ada Lovelace", "Nobody Known"], [("Ada Lovelace", "Ada was.")], r"prompt_entities\.txt, row 2: .*not in knowledge"),
+    (["Ada Lovelace"], [("Ada Lovelace", f"  {FACTSCORE_SEPARATOR} <s></s> ")], r"enwiki\.db, row 1: empty document"),
+    (["Ada Lovelace"], [("Ada Lovelace", None)], r"enwiki\.db, row 1: malformed"),
     (["Ada Lovelace", "Kurt Gödel", "Ada Lovelace"], [("Ada Lovelace", "a"), ("Kurt Gödel", "b")],
-     r"prompt_entities\.txt: row 3: duplicate entity 'Ada Lovelace' \(first at row 1\)"),
+     r"prompt_entities\.txt, row 3: duplicate entity 'Ada Lovelace' \(first at row 1\)"),
     (["Ada Lovelace", "", "Kurt Gödel"], [("Ada Lovelace", "a"), ("Kurt Gödel", "b")],
-     r"prompt_entities\.txt: row 2: malformed"),
+     r"prompt_entities\.txt, row 2: malformed"),
     (["Ada Lovelace"], [("Ada Lovelace", "a"), ("Ada Lovelace", "b")], r"enwiki\.db: rows \[1, 2\]: duplicate"),
 ])
 def test_paper_layout_bad_files_name_file_and_row(tmp_path, names, docs, where):

@@ -87,6 +87,13 @@ def test_claims_calibrate_the_llm_judge(s3_run):
     assert sum(c["label"] for c in claims) * 2 == len(claims)  # balanced
 
 
+def test_report_opens_in_chromium_with_every_figure(s3_run):
+    from report_browser import check_report
+
+    seen = check_report(s3_run, s3_run / "s3.yaml", list(REPORTS), "report-s3.png")
+    assert "S3: atomic preference tuning" in seen["categories"]
+
+
 def test_reports_and_a_rerun_makes_no_judge_call(s3_run):
     for name in REPORTS:
         assert (s3_run / "results/figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
@@ -156,3 +163,16 @@ def test_part_2_trains_every_method_on_every_pair_set_and_evaluates_it(s3_run):
     with open(root / "tables/s3_alignment_gaps.csv") as handle:
         gaps = list(csv.DictReader(handle))
     assert {(g["method"], g["comparison"]) for g in gaps} >= {(m, "general - base") for m in METHODS}
+
+
+@pytest.mark.extended
+def test_jobs_killed_at_random_points_rerun_to_the_same_outputs(s3_run, tmp_path):
+    from fault_injection import kill_and_rerun
+
+    heavy = {rule: f"{rule}.py" for rule in ("generate_bios", "verify_facts", "probe_fact_knowledge",
+                                             "train_preference", "measure_token_shift")}
+    killed, left, differ = kill_and_rerun(s3_run, tmp_path, ["s3", "--cores", "2", "--configfile",
+                                                             str(s3_run / "s3.yaml")], heavy, seed=0)
+    print("killed after (s):", killed, "temporaries left by the kills:", left, "differing:", differ)
+    assert set(killed) == set(heavy)
+    assert differ == []

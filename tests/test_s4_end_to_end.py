@@ -70,9 +70,28 @@ def test_training_sets_and_evaluation(s4_run):
     assert all(abs(sum(r["probs"]) - 1) < 1e-6 for r in base)
 
 
+def test_report_opens_in_chromium_with_every_figure(s4_run):
+    from report_browser import check_report
+
+    seen = check_report(s4_run.parent, CONFIG, list(REPORTS), "report-s4.png")
+    assert "S4: learning or self-aligning" in seen["categories"]
+
+
 def test_reports_and_rerun(s4_run):
     for name in REPORTS:
         assert (s4_run / "figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
         assert (s4_run / "tables" / f"{name}.csv").stat().st_size > 0
     proc = run_snakemake("s4", "-n", "--configfile", str(CONFIG), cwd=s4_run.parent)
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+@pytest.mark.extended
+def test_jobs_killed_at_random_points_rerun_to_the_same_outputs(s4_run, tmp_path):
+    from fault_injection import kill_and_rerun
+
+    heavy = {rule: f"{rule}.py" for rule in ("probe_mc", "write_s4_texts", "train_s4_lora", "evaluate_mc")}
+    killed, left, differ = kill_and_rerun(s4_run.parent, tmp_path, ["s4", "--cores", "2", "--configfile", str(CONFIG)],
+                                          heavy, seed=0)
+    print("killed after (s):", killed, "temporaries left by the kills:", left, "differing:", differ)
+    assert set(killed) == set(heavy)
+    assert differ == []

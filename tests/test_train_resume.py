@@ -70,3 +70,30 @@ def test_killed_training_resumes_from_last_checkpoint(tmp_path, tiny_llama):
     assert (tmp_path / "convergence" / "adapter_model.safetensors").exists()
     history = pq.read_table(tmp_path / "history.parquet")
     assert set(history.column("eval_set").to_pylist()) == {"dev", "train"}
+
+
+def test_a_checkpoint_saved_in_part_is_removed_and_the_last_complete_one_resumed(tmp_path):
+    from factgap.train import CHECKPOINT_COMPLETE_MARKER, last_complete_checkpoint
+
+    for step, complete in ((4, True), (8, True), (12, False)):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        (folder / "adapter_model.safetensors").write_bytes(b"x")
+        if complete:
+            (folder / CHECKPOINT_COMPLETE_MARKER).write_text("{}")
+    (tmp_path / "checkpoint-notes").mkdir()  # not a checkpoint: left alone
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-4", "checkpoint-8", "checkpoint-notes"]
+    assert last_complete_checkpoint(tmp_path / "absent") is None
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
+    from factgap.io import write_parquet
+
+    stale = tmp_path / ".table.parquet.abc123.tmp"
+    stale.write_bytes(b"half a parquet file")
+    other = tmp_path / ".other.parquet.abc123.tmp"
+    other.write_bytes(b"another output's temporary file")
+    write_parquet(pa.table({"x": [1, 2]}), tmp_path / "table.parquet")
+    assert not stale.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.parquet.abc123.tmp", "table.parquet"]

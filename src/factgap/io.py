@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -20,7 +21,11 @@ TRACKED_PACKAGES = ("factgap", "torch", "transformers", "peft", "trl", "datasets
 
 
 def _atomic_target(path: Path) -> tuple[int, str]:
+    """A temporary file beside ``path``, renamed over it once written. The temporary files a killed writer
+    of ``path`` left are removed first (Snakemake runs one job per output, so no live writer owns them)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
     return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
 
 

@@ -137,6 +137,21 @@ class ResultsLayout:
         return {"png": self._p("figures", f"{name}.png"), "csv": self._p("tables", f"{name}.csv"),
                 "md": self._p("tables", f"{name}.md"), "provenance": self._p("tables", f"{name}.provenance.json")}
 
+    def report_caption(self, name: str) -> str:
+        """The reStructuredText caption of a published table/figure in the Snakemake report."""
+        return self._p("tables", f"{name}.caption.rst")
+
+    def run_report_outputs(self) -> dict[str, str]:
+        """Run-level report items: cost per rule (from the benchmark files) and the merged provenance."""
+        return {"costs_csv": self._p("tables", "run_costs.csv"), "costs_md": self._p("tables", "run_costs.md"),
+                "costs_png": self._p("figures", "run_costs.png"),
+                "provenance_csv": self._p("tables", "run_provenance.csv"),
+                "caption": self._p("tables", "run_costs.caption.rst"),
+                "provenance_caption": self._p("tables", "run_provenance.caption.rst")}
+
+    def benchmarks_root(self) -> str:
+        return self._p("benchmarks")
+
     def seed_summary_outputs(self, study: str) -> dict[str, str]:
         """The files of one study's across-seed summary (``factgap.seeds``)."""
         return {**self.report_outputs(f"across_seeds_{study}"),

@@ -295,11 +295,32 @@ def load_trainable_model(manifest: Mapping):
                                                 dtype=torch_dtype("float32" if manifest.get("dtype") == "float32" else "auto"))
 
 
+CHECKPOINT_COMPLETE_MARKER = "trainer_state.json"  # the Trainer writes it last when it saves a checkpoint
+
+
+def last_complete_checkpoint(checkpoint_dir: Path, remove_incomplete: bool = True) -> str | None:
+    """The checkpoint with the highest step that was saved in full. A job killed while saving leaves a
+    checkpoint folder without the marker; resuming from it would fail on every rerun, so it is removed."""
+    checkpoint_dir = Path(checkpoint_dir)
+    if not checkpoint_dir.is_dir():
+        return None
+    steps = {}
+    for folder in checkpoint_dir.iterdir():
+        match = re.fullmatch(r"checkpoint-(\d+)", folder.name)
+        if match and folder.is_dir():
+            steps[folder] = int(match.group(1))
+    complete = {f: n for f, n in steps.items() if (f / CHECKPOINT_COMPLETE_MARKER).is_file()}
+    if remove_incomplete:
+        for folder in steps.keys() - complete.keys():
+            log.warning("removing %s: saved only in part (the job was killed while saving it)", folder)
+            shutil.rmtree(folder, ignore_errors=True)
+    return str(max(complete, key=complete.get)) if complete else None
+
+
 def train_resuming(trainer, checkpoint_dir: Path) -> tuple[bool, str | None]:
     """Train, continuing from the last checkpoint a killed run left: (main process?, checkpoint resumed from)."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    last = get_last_checkpoint(str(checkpoint_dir))
+    last = last_complete_checkpoint(checkpoint_dir, remove_incomplete=trainer.accelerator.is_main_process)
+    trainer.accelerator.wait_for_everyone()
     if last:
         log.info("resuming from %s", last)
     trainer.train(resume_from_checkpoint=last)

@@ -4,6 +4,12 @@
 # that figure alone.
 STUDY_DESIGNS = {"s1": s1_design, "s2": s2_design, "s3": s3_design, "s4": s4_design}
 STUDY_REPORTS = {study: design.reports(config, LAYOUT) for study, design in STUDY_DESIGNS.items()}
+STUDY_CATEGORIES = {
+    "s1": "S1: fitting Unknown examples",
+    "s2": "S2: Known vs Unknown fine-tuning",
+    "s3": "S3: atomic preference tuning",
+    "s4": "S4: learning or self-aligning",
+}
 
 
 def study_figures(study):
@@ -24,9 +30,11 @@ for _study, _spec in ((study, spec) for study, specs in STUDY_REPORTS.items() fo
             **provenance_inputs(_study),
             code=library_sources(_spec.module),
         output:
-            **LAYOUT.report_outputs(_spec.name),
+            **report_items(_study, _spec.name),
+            caption=LAYOUT.report_caption(_spec.name),
         params:
             module=_spec.module,
+            shows=_spec.doc,
             meta=_spec.meta(),
             options=dict(_spec.options),
             roles=list(_spec.files),

@@ -12,4 +12,5 @@ def files_of(role):
 
 
 publish_report(smk.params.module, {role: files_of(role) for role in smk.params.roles}, smk.params.meta,
-               smk.params.options, smk.params.science, files_of("manifests"), files_of("questions"), smk.output)
+               smk.params.options, smk.params.science, files_of("manifests"), files_of("questions"), dict(smk.output.items()),
+               shows=smk.params.shows)

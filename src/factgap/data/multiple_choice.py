@@ -21,20 +21,21 @@ Errors name the file and the 0-based row (CSV record; JSON-lines record; parquet
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from factgap.data.popqa import hub_rows, read_rows
-from factgap.data.schema import DataValidationError, validate_mc_records
+from factgap.data.schema import DataValidationError, check_field_sizes, text_value, validate_mc_records
+from factgap.data.textfiles import csv_rows, decode_utf8, first_undecodable
 
 LETTERS = "ABCD"
 MMLU_SPLITS = {"test": "test", "val": "dev", "validation": "dev", "dev": "train"}
 MEDMCQA_SPLITS = {"train": "train", "validation": "test", "dev": "test"}  # released test: no labels
+MMLU_CSV_CELLS = ("question", "A", "B", "C", "D", "answer")  # the original tar's headerless columns
+MEDMCQA_TEXT_FIELDS = ("id", "question", "opa", "opb", "opc", "opd", "subject_name")
 _TABLE_SUFFIXES = (".parquet", ".jsonl", ".json", ".ndjson")
 
 
@@ -77,8 +78,12 @@ def build_mmlu_csv_records(rows: Sequence[Sequence[str]], subject: str, split: s
     target = MMLU_SPLITS[split]
     records = []
     for index, row in enumerate(rows):
-        if len(row) != 6:
-            raise DataValidationError(source, index, f"expected 6 cells (question, A, B, C, D, answer), got {len(row)}")
+        check_field_sizes(row, source, index, names=MMLU_CSV_CELLS)
+        if len(row) != len(MMLU_CSV_CELLS):
+            absent = MMLU_CSV_CELLS[len(row):]
+            missing = f": missing field(s) {', '.join(absent)}" if absent else ""
+            raise DataValidationError(source, index, f"expected 6 cells ({', '.join(MMLU_CSV_CELLS)}), "
+                                                     f"got {len(row)}{missing}")
         if not row[0].strip():
             raise DataValidationError(source, index, "empty question")
         records.append({
@@ -98,12 +103,14 @@ def build_mmlu_hf_records(rows: Iterable[Mapping[str, Any]], split: str, source:
         missing = [c for c in ("question", "subject", "choices", "answer") if row.get(c) is None]
         if missing:
             raise DataValidationError(source, index, f"missing field(s) {', '.join(missing)}")
+        check_field_sizes(row, source, index)
         choices = row["choices"]
         if isinstance(choices, str) or not isinstance(choices, Sequence):
             raise DataValidationError(source, index, f"'choices' must be a list, got {type(choices).__name__}")
-        if not str(row["question"]).strip():
+        choices = [text_value(c, f"choices[{i}]", source, index) for i, c in enumerate(choices)]
+        if not text_value(row["question"], "question", source, index).strip():
             raise DataValidationError(source, index, "empty question")
-        subject = str(row["subject"])
+        subject = text_value(row["subject"], "subject", source, index)
         k = position.get(subject, 0)
         position[subject] = k + 1
         records.append({
@@ -145,10 +152,18 @@ def build_medmcqa_records(rows: Sequence[Mapping[str, Any]], split: str, source:
                                              and c in ("id", "question", "subject_name"))]
         if missing:
             raise DataValidationError(source, index, f"missing field(s) {', '.join(missing)}")
+        check_field_sizes(row, source, index)
+        for field in MEDMCQA_TEXT_FIELDS:
+            text_value(row[field], field, source, index)
+        if row.get("exp") is not None:
+            text_value(row["exp"], "exp", source, index)
+        cop = row["cop"]
+        if isinstance(cop, bool) or isinstance(cop, float) and not cop.is_integer():
+            raise DataValidationError(source, index, f"cop {cop!r} is not an integer")
         try:
-            cops.append(int(row["cop"]))
+            cops.append(int(cop))
         except (TypeError, ValueError) as err:
-            raise DataValidationError(source, index, f"cop {row['cop']!r} is not an integer") from err
+            raise DataValidationError(source, index, f"cop {cop!r} is not an integer") from err
     base = cop_base(cops, one_based_if_unsure, source) if cops else 0
     records = []
     for index, (row, cop) in enumerate(zip(rows, cops, strict=True)):
@@ -231,9 +246,16 @@ def _existing_path(path: str | Path) -> tuple[Path, str]:
 
 
 def _read_csv(path: Path) -> list[list[str]]:
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    with path.open(encoding="utf-8", newline="") as handle:
-        return [row for row in csv.reader(handle)]
+    source = str(path)
+    return csv_rows(decode_utf8(path.read_bytes(), source, locate=lambda text: first_undecodable(
+        enumerate(csv_rows(text)), names=MMLU_CSV_CELLS)))
+
+
+def _require_rows(rows: Sequence[Any], source: str) -> Sequence[Any]:
+    # an empty file of a subject or split would silently drop it from every table
+    if not rows:
+        raise DataValidationError(source, None, "no questions in this file (empty file)")
+    return rows
 
 
 def _mmlu_csv_files(root: Path) -> list[tuple[Path, str, str]]:
@@ -273,7 +295,7 @@ def load_mmlu_records(path: str | Path | None, subjects: Sequence[str] | None = 
         csv_files = _mmlu_csv_files(root) if root.is_dir() else []
         if csv_files:
             for file, subject, split in csv_files:
-                records = build_mmlu_csv_records(_read_csv(file), subject, split, str(file))
+                records = build_mmlu_csv_records(_require_rows(_read_csv(file), str(file)), subject, split, str(file))
                 parts.append((str(file), records))
         else:
             if root.is_dir():
@@ -285,7 +307,7 @@ def load_mmlu_records(path: str | Path | None, subjects: Sequence[str] | None = 
                 split = split_token(file)
                 if split not in MMLU_SPLITS:
                     continue
-                records = build_mmlu_hf_records(read_rows(file), split, str(file))
+                records = build_mmlu_hf_records(_require_rows(read_rows(file), str(file)), split, str(file))
                 parts.append((str(file), records))
         if not parts:
             raise DataValidationError(where, None, "no MMLU files ({dev,val,test}/<subject>_<split>.csv, or "
@@ -326,7 +348,7 @@ def load_medmcqa_records(path: str | Path | None, subjects: Sequence[str] | None
             split = split_token(file)
             if split not in MEDMCQA_SPLITS:
                 continue  # the released test split has no answers
-            records = build_medmcqa_records(read_rows(file), split, str(file),
+            records = build_medmcqa_records(_require_rows(read_rows(file), str(file)), split, str(file),
                                          one_based_if_unsure=file.suffix.lower() != ".parquet", **options)
             parts.append((str(file), records))
         if not parts:

@@ -11,14 +11,13 @@ Errors name the file and the 0-based data row (header excluded; JSON lines: the 
 
 from __future__ import annotations
 
-import csv
 import json
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from factgap.data.schema import DataValidationError, validate_qa_records
+from factgap.data.schema import DataValidationError, check_field_sizes, text_value, validate_qa_records
+from factgap.data.textfiles import csv_rows, decode_utf8, first_undecodable, parse_json_rows
 from factgap.data.splits_by_subject import assign_split
 
 POPQA_COLUMNS = ("id", "subj", "prop", "obj", "subj_id", "prop_id", "obj_id", "s_aliases", "o_aliases",
@@ -34,7 +33,9 @@ REQUIRED_COLUMNS = ("id", "subj", "prop", "s_pop", "question", "possible_answers
 def read_rows(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a TSV/CSV (with header), JSON-lines/JSON-list or parquet file, as dicts.
 
-    CSV/TSV cells stay strings (no NA guessing: an answer "None" stays "None").
+    CSV/TSV cells stay strings (no NA guessing: an answer "None" stays "None"). Text must be
+    UTF-8; a row with fewer or more cells than the header fails naming it (a truncated file ends
+    in one).
     """
     path = Path(path)
     source = str(path)
@@ -48,47 +49,39 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
             return pq.read_table(path).to_pylist()
         except Exception as err:  # pyarrow raises several types for a broken file
             raise DataValidationError(source, None, f"not a readable parquet file: {err}") from err
-    if suffix in (".tsv", ".csv", ".txt"):
-        delimiter = "," if suffix == ".csv" else "\t"
-        csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-        rows = []
-        with path.open(encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle, delimiter=delimiter)
-            for index, row in enumerate(reader):
-                if None in row:  # more cells than header columns
-                    raise DataValidationError(source, index, f"{len(row) - 1 + len(row[None])} cells, header has "
-                                                             f"{len(reader.fieldnames or [])} columns")
-                rows.append(row)
-        return rows
-    if suffix in (".jsonl", ".json", ".ndjson"):
-        return parse_json_records(path.read_text(encoding="utf-8"), source)
-    raise DataValidationError(source, None, f"unsupported file type {suffix!r} (use tsv, csv, jsonl, json or parquet)")
+    if suffix not in (".tsv", ".csv", ".txt", ".jsonl", ".json", ".ndjson"):
+        raise DataValidationError(source, None, f"unsupported file type {suffix!r} "
+                                                "(use tsv, csv, jsonl, json or parquet)")
+
+    def parse(text: str) -> list[dict[str, Any]]:
+        if suffix in (".jsonl", ".json", ".ndjson"):
+            return parse_json_records(text, source)
+        return parse_delimited(text, source, "," if suffix == ".csv" else "\t")
+
+    return parse(decode_utf8(path.read_bytes(), source, locate=lambda text: first_undecodable(enumerate(parse(text)))))
+
+
+def parse_delimited(text: str, source: str, delimiter: str) -> list[dict[str, Any]]:
+    """Data rows of CSV/TSV text with a header row; blank lines are skipped (rows count from 0 after the header)."""
+    records = csv_rows(text, delimiter)
+    if not records:
+        return []
+    header, data = records[0], [cells for cells in records[1:] if cells]
+    rows = []
+    for index, cells in enumerate(data):
+        if len(cells) != len(header):
+            missing = f" (missing: {', '.join(header[len(cells):])})" if len(cells) < len(header) else ""
+            raise DataValidationError(source, index, f"{len(cells)} cells, header has {len(header)} columns{missing}")
+        rows.append(dict(zip(header, cells)))
+    return rows
 
 
 def parse_json_records(text: str, source: str) -> list[dict[str, Any]]:
     """A JSON list of objects, or JSON lines (one object per non-blank line)."""
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            data = json.loads(stripped)
-        except json.JSONDecodeError as err:
-            raise DataValidationError(source, None, f"not valid JSON (line {err.lineno}): {err.msg}") from err
-        items = list(enumerate(data))
-    else:
-        items = []
-        for line in text.splitlines():
-            if not line.strip():
-                continue
-            index = len(items)
-            try:
-                items.append((index, json.loads(line)))
-            except json.JSONDecodeError as err:
-                raise DataValidationError(source, index, f"not valid JSON: {err.msg}") from err
-    rows = []
-    for index, item in items:
+    rows = parse_json_rows(text, source)
+    for index, item in enumerate(rows):
         if not isinstance(item, dict):
             raise DataValidationError(source, index, f"expected a JSON object, got {type(item).__name__}")
-        rows.append(item)
     return rows
 
 
@@ -99,14 +92,20 @@ def parse_json_records(text: str, source: str) -> list[dict[str, Any]]:
 def parse_possible_answers(value: Any, source: str, row: int) -> list[str]:
     """``possible_answers`` cell -> list of aliases (the release stores a JSON string)."""
     if isinstance(value, (list, tuple)):
-        return [str(v) for v in value]
-    try:
-        parsed = json.loads(value)
-    except (TypeError, json.JSONDecodeError) as err:
-        raise DataValidationError(source, row, f"possible_answers is not a JSON list: {value!r}") from err
+        parsed = list(value)
+    elif not isinstance(value, str):
+        parsed = value  # a JSON file's object or number: fails below naming its type
+    else:
+        try:
+            parsed = json.loads(value)
+        except (TypeError, json.JSONDecodeError) as err:
+            raise DataValidationError(source, row, f"possible_answers is not a JSON list: {value!r:.200}") from err
     if not isinstance(parsed, list):
         raise DataValidationError(source, row, f"possible_answers must be a JSON list, got {type(parsed).__name__}")
-    return [str(v) for v in parsed]
+    answers = [text_value(v, f"possible_answers[{i}]", source, row) for i, v in enumerate(parsed) if v is not None]
+    if not any(a.strip() for a in answers):
+        raise DataValidationError(source, row, "empty answer list (field 'possible_answers')")
+    return answers
 
 
 def _popularity(value: Any, source: str, row: int) -> float | None:
@@ -127,13 +126,18 @@ def parse_popqa_rows(rows: Iterable[Mapping[str, Any]], source: str, split_fract
                    or (c != "s_pop" and isinstance(row[c], str) and not row[c].strip())]
         if missing:
             raise DataValidationError(source, index, f"missing field(s) {', '.join(missing)}")
-        subject = str(row["subj"]).strip()
+        check_field_sizes(row, source, index)
+        subject = text_value(row["subj"], "subj", source, index).strip()
+        question = row["question"]
+        if not isinstance(question, str):
+            raise DataValidationError(source, index, f"field 'question' must be a string, "
+                                                     f"got {type(question).__name__}")
         records.append({
             "_row": index,
-            "id": f"popqa:{row['id']}",
-            "relation": str(row["prop"]).strip(),
+            "id": f"popqa:{text_value(row['id'], 'id', source, index)}",
+            "relation": text_value(row["prop"], "prop", source, index).strip(),
             "subject": subject,
-            "question": row["question"],
+            "question": question,
             "answers": parse_possible_answers(row["possible_answers"], source, index),
             "popularity": _popularity(row["s_pop"], source, index),
             "split": assign_split(subject, split_fractions, seed),
@@ -156,16 +160,30 @@ def hub_rows(hf_id: str, split: str | None = None, config: str | None = None) ->
 
 
 def load_popqa_records(path: str | Path | None, split_fractions: Mapping[str, float], seed: int,
-                       hf_id: str = "akariasai/PopQA") -> list[dict]:
-    """QA records from a local PopQA file (TSV/CSV/JSONL/parquet) or, with ``path`` None, the Hub."""
+                       hf_id: str = "akariasai/PopQA", relations: Sequence[str] = ()) -> list[dict]:
+    """QA records from a local PopQA file (TSV/CSV/JSONL/parquet) or, with ``path`` None, the Hub.
+
+    ``relations``: keep only these (values of ``prop``); one that no row has fails, listing those there are.
+    """
     if path is None:
         rows: Sequence[Mapping[str, Any]] = list(hub_rows(hf_id, split="test"))
         source = f"hf:{hf_id}[test]"
     else:
         rows = read_rows(path)
         source = str(path)
-        if rows:
-            absent = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
-            if absent:
-                raise DataValidationError(source, None, f"missing column(s) {', '.join(absent)}")
-    return parse_popqa_rows(rows, source, split_fractions, seed)
+        if not rows:
+            raise DataValidationError(source, None, "no rows: the file is empty or holds only a header")
+        absent = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
+        if absent:
+            raise DataValidationError(source, None, f"missing column(s) {', '.join(absent)}")
+    records = parse_popqa_rows(rows, source, split_fractions, seed)
+    if not relations:
+        return records
+    found = {r["relation"] for r in records}
+    unknown = [r for r in dict.fromkeys(relations) if r not in found]
+    if unknown:
+        raise DataValidationError(source, None, f"configured relation(s) {', '.join(map(repr, unknown))} have no "
+                                                f"rows (column 'prop'; relations available: "
+                                                f"{', '.join(sorted(found))})")
+    wanted = set(relations)
+    return [r for r in records if r["relation"] in wanted]

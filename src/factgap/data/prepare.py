@@ -41,9 +41,7 @@ def load_records(name: str, spec: Mapping[str, Any], seed: int) -> tuple[list[di
         from factgap.data.popqa import load_popqa_records
 
         kwargs = {"hf_id": spec["hf_id"]} if spec.get("hf_id") else {}
-        records = load_popqa_records(spec.get("path"), fractions, seed, **kwargs)
-        if relations or ood:
-            records = [r for r in records if r["relation"] in {*relations, *ood}]
+        records = load_popqa_records(spec.get("path"), fractions, seed, relations=[*relations, *ood], **kwargs)
         return records, str(spec.get("path") or spec.get("hf_id") or "akariasai/PopQA")
     raise ValueError(f"dataset {name!r}: unknown loader {loader!r}")
 

@@ -47,6 +47,47 @@ class DataValidationError(ValueError):
         self.source, self.row, self.problem = source, row, problem
 
 
+# Longest field (a cell, a JSON string, or a list's strings together) a loader accepts. Real
+# fields stay far below it (the longest MMLU question is under 5,000 characters); a longer one is
+# a broken file (an unclosed CSV quote swallows the rest of the file into one cell), and no model
+# would take it in its context anyway.
+MAX_FIELD_CHARS = 100_000
+
+
+def text_size(value: Any) -> int:
+    """Characters of a field: a string's, or the strings of a list or object together (numbers: 0)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, Mapping):
+        return sum(text_size(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(text_size(v) for v in value)
+    return 0
+
+
+def check_field_sizes(record: Mapping[str, Any] | Sequence[Any], source: str, row: int | str | None,
+                      names: Sequence[str] | None = None) -> None:
+    """Fail on the first field longer than ``MAX_FIELD_CHARS``; a sequence's fields are named by ``names``."""
+    if isinstance(record, Mapping):
+        items = [(str(k), v) for k, v in record.items() if k != "_row"]
+    else:
+        items = [(names[i] if names and i < len(names) else f"cell {i + 1}", v) for i, v in enumerate(record)]
+    for field, value in items:
+        size = text_size(value)
+        if size > MAX_FIELD_CHARS:
+            raise DataValidationError(source, row, f"field '{field}' holds {size:,} characters, more than the "
+                                                   f"{MAX_FIELD_CHARS:,} allowed (MAX_FIELD_CHARS)")
+
+
+def text_value(value: Any, field: str, source: str, row: int | str | None) -> str:
+    """A field that must be text; numbers are taken as their text, anything else (object, list, bool) fails."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise DataValidationError(source, row, f"field '{field}' must be a string, got {type(value).__name__}")
+
+
 def _require(record: Mapping[str, Any], fields: Iterable[str], source: str, row: int | str) -> None:
     missing = [f for f in fields if f not in record or record[f] is None]
     if missing:
@@ -64,27 +105,31 @@ def validate_qa_records(records: Sequence[Mapping[str, Any]], source: str) -> li
     for index, record in enumerate(records):
         row = record.get("_row", index)
         _require(record, ("id", "relation", "subject", "question", "answers", "split"), source, row)
+        check_field_sizes(record, source, row)
         answers = record["answers"]
         if isinstance(answers, str) or not isinstance(answers, Sequence):
             raise DataValidationError(source, row, f"'answers' must be a list of strings, got {type(answers).__name__}")
-        answers = [str(a).strip() for a in answers if a is not None and str(a).strip()]
+        answers = [text_value(a, f"answers[{i}]", source, row).strip() for i, a in enumerate(answers) if a is not None]
+        answers = [a for a in answers if a]
         if not answers:
-            raise DataValidationError(source, row, "empty answer list")
+            raise DataValidationError(source, row, "empty answer list (field 'answers')")
         answers = list(dict.fromkeys(answers))  # de-duplicate aliases, keep order
         if record["split"] not in SPLITS:
             raise DataValidationError(source, row, f"split {record['split']!r} is not one of {SPLITS}")
-        if not str(record["question"]).strip():
+        question, subject, relation = (text_value(record[f], f, source, row)
+                                       for f in ("question", "subject", "relation"))
+        if not question.strip():
             raise DataValidationError(source, row, "empty question")
-        qid = str(record["id"])
+        qid = text_value(record["id"], "id", source, row)
         if qid in seen:
             raise DataValidationError(source, row, f"duplicate id {qid!r} (first seen at row {seen[qid]})")
         seen[qid] = row
         popularity = record.get("popularity")
         clean.append({
             "id": qid,
-            "relation": str(record["relation"]),
-            "subject": str(record["subject"]),
-            "question": str(record["question"]).strip(),
+            "relation": relation,
+            "subject": subject,
+            "question": question.strip(),
             "answers": answers,
             "popularity": None if popularity is None else float(popularity),
             "split": record["split"],
@@ -100,7 +145,10 @@ def validate_mc_records(records: Sequence[Mapping[str, Any]], source: str) -> li
     for index, record in enumerate(records):
         row = record.get("_row", index)
         _require(record, ("id", "subject", "question", "choices", "answer_index", "split"), source, row)
-        choices = [str(c) for c in record["choices"]]
+        check_field_sizes(record, source, row)
+        if isinstance(record["choices"], str) or not isinstance(record["choices"], Sequence):
+            raise DataValidationError(source, row, f"'choices' must be a list, got {type(record['choices']).__name__}")
+        choices = [text_value(c, f"choices[{i}]", source, row) for i, c in enumerate(record["choices"])]
         if len(choices) < 2:
             raise DataValidationError(source, row, f"needs at least 2 choices, got {len(choices)}")
         answer = record["answer_index"]
@@ -108,14 +156,18 @@ def validate_mc_records(records: Sequence[Mapping[str, Any]], source: str) -> li
             raise DataValidationError(source, row, f"answer_index {answer!r} is not an index into {len(choices)} choices")
         if record["split"] not in SPLITS:
             raise DataValidationError(source, row, f"split {record['split']!r} is not one of {SPLITS}")
-        qid = str(record["id"])
+        explanation = record.get("explanation")
+        if explanation is not None:
+            explanation = text_value(explanation, "explanation", source, row)
+        qid = text_value(record["id"], "id", source, row)
         if qid in seen:
             raise DataValidationError(source, row, f"duplicate id {qid!r} (first seen at row {seen[qid]})")
         seen[qid] = row
         clean.append({
-            "id": qid, "subject": str(record["subject"]), "question": str(record["question"]).strip(),
+            "id": qid, "subject": text_value(record["subject"], "subject", source, row),
+            "question": text_value(record["question"], "question", source, row).strip(),
             "choices": choices, "answer_index": int(answer),
-            "explanation": record.get("explanation"), "split": record["split"],
+            "explanation": explanation, "split": record["split"],
         })
     if not clean:
         raise DataValidationError(source, None, "no questions")

@@ -387,50 +387,70 @@ def load_embedded_entities(wiki_path: str | Path | None = None,
 def load_paper_entities(entities_path: str | Path, db_path: str | Path, tier: str = "paper") -> list[Entity]:
     """FActScore's layout: one entity per line, knowledge from ``documents(title, text)``.
 
-    Every problem raises ValueError naming the file and the row: an empty or malformed line, a
-    duplicate entity, an entity missing from the knowledge source, several documents with its
-    title, a document that is not text or has no passage.
+    Every problem raises ``DataValidationError`` naming the file and the row (1-based line of the
+    entities file; rowid of the knowledge source): text that is not UTF-8, an empty, malformed or
+    oversized line, a duplicate entity, an entity missing from the knowledge source, several
+    documents with its title, a document that is not text or has no passage.
     """
+    from factgap.data.schema import DataValidationError, check_field_sizes
+    from factgap.data.textfiles import decode_utf8, first_undecodable
+
     entities_path, db_path = Path(entities_path), Path(db_path)
-    lines = entities_path.read_text(encoding="utf-8").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the final newline
+    source, db_source = str(entities_path), str(db_path)
+
+    def split_lines(text: str) -> list[str]:
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")  # any line ending
+        if lines and lines[-1] == "":
+            lines.pop()  # the final newline
+        return lines
+
+    lines = split_lines(decode_utf8(entities_path.read_bytes(), source, locate=lambda text: first_undecodable(
+        enumerate(split_lines(text), start=1), names=["entity name"])))
     names: list[tuple[int, str]] = []
     first_row: dict[str, int] = {}
     for row, line in enumerate(lines, start=1):
+        check_field_sizes({"entity name": line}, source, row)
         name = line.strip()
-        if not name or "\t" in name or any(ord(ch) < 32 for ch in name):
-            raise ValueError(f"{entities_path}: row {row}: malformed entity line {line!r}")
+        if not name:
+            raise DataValidationError(source, row, f"malformed entity line {line!r}: missing entity name")
+        if "\t" in name or any(ord(ch) < 32 for ch in name):
+            raise DataValidationError(source, row, f"malformed entity line {line!r}: the entity name holds a tab "
+                                                   "or control character")
         if name in first_row:
-            raise ValueError(f"{entities_path}: row {row}: duplicate entity {name!r} (first at row {first_row[name]})")
+            raise DataValidationError(source, row, f"duplicate entity {name!r} (first at row {first_row[name]})")
         first_row[name] = row
         names.append((row, name))
     if not names:
-        raise ValueError(f"{entities_path}: no entities")
+        raise DataValidationError(source, None, "no entities (empty file)")
     if not db_path.is_file():
-        raise ValueError(f"{db_path}: knowledge source not found")
+        raise DataValidationError(db_source, None, "knowledge source not found")
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(documents)")}
+        try:
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(documents)")}
+        except sqlite3.DatabaseError as err:
+            raise DataValidationError(db_source, None, f"not a readable SQLite database: {err}") from err
         if not {"title", "text"} <= columns:
-            raise ValueError(f"{db_path}: no table documents(title, text)")
+            raise DataValidationError(db_source, None, "no table documents(title, text)")
         entities: list[Entity] = []
         for row, name in names:
             found = conn.execute("SELECT rowid, text FROM documents WHERE title = ?", (name,)).fetchall()
             if not found:
-                raise ValueError(f"{entities_path}: row {row}: entity {name!r} not in knowledge source {db_path}")
+                raise DataValidationError(source, row, f"entity {name!r} not in knowledge source {db_path}")
             if len(found) > 1:
-                raise ValueError(f"{db_path}: rows {[r[0] for r in found]}: duplicate documents for {name!r}")
+                raise DataValidationError(db_source, None, f"rows {[r[0] for r in found]}: duplicate documents "
+                                                           f"for {name!r}")
             rowid, text = found[0]
             if not isinstance(text, str):
-                raise ValueError(f"{db_path}: row {rowid}: malformed document for {name!r} "
-                                 f"(text is {type(text).__name__})")
+                problem = "missing field 'text'" if text is None else \
+                    f"field 'text' must be text, got {type(text).__name__}"
+                raise DataValidationError(db_source, rowid, f"malformed document for {name!r}: {problem}")
             passages = [" ".join(p.replace("<s>", " ").replace("</s>", " ").split())
                         for p in text.split(FACTSCORE_SEPARATOR)]
             passages = [p for p in passages if p]
             if not passages:
-                raise ValueError(f"{db_path}: row {rowid}: empty document for {name!r} "
-                                 f"({entities_path} row {row})")
+                raise DataValidationError(db_source, rowid, f"empty document for {name!r} "
+                                                            f"({entities_path} row {row})")
             entities.append(Entity(entity_id=f"{tier}:{name}", name=name, tier=tier, knowledge=passages,
                                    description="", facts={}))
     finally:

@@ -40,6 +40,37 @@ def fmt_ci(value: float, low: float, high: float, scale: float = 100.0) -> str:
     return f"{value * scale:.1f} [{low * scale:.1f}, {high * scale:.1f}]"
 
 
+# ---- words for the "what this run found" captions ---------------------------------------------
+def points(value) -> str:
+    """A fraction as points with one decimal ("n/a" for a missing value)."""
+    return "n/a" if pd.isna(value) else f"{100 * value:.1f}"
+
+
+def percent(value) -> str:
+    return "n/a" if pd.isna(value) else f"{100 * value:.1f}%"
+
+
+def estimate_text(row, name: str) -> str:
+    """"value [low, high]" in points for estimate ``name`` of a table row."""
+    return fmt_ci(row[name], row[f"{name}_low"], row[f"{name}_high"])
+
+
+def difference_text(row, name: str = "gap") -> str:
+    """A paired difference with its interval, saying whether the interval excludes 0."""
+    text = estimate_text(row, name)
+    if text == "n/a":
+        return text
+    return text + (" (excludes 0)" if row[f"{name}_low"] > 0 or row[f"{name}_high"] < 0 else " (includes 0)")
+
+
+def sort_by_stage(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows in checkpoint order (early stop, then convergence), other stages last."""
+    from factgap.naming import CHECKPOINTS
+
+    rank = {s: i for i, s in enumerate(CHECKPOINTS)}
+    return rows.sort_values("stage", key=lambda col: col.map(lambda s: rank.get(s, len(rank))), kind="stable")
+
+
 def markdown_table(frame: pd.DataFrame) -> str:
     cols = list(frame.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
@@ -133,6 +164,7 @@ class Report:
     title: str
     notes: str
     plot: Callable[[str], None]
+    finding: str = ""  # what this run found, in one or two sentences with its numbers
 
 
 class ReportInputs:
@@ -164,13 +196,48 @@ class ReportInputs:
 
 def publish_report(module: str, paths: Mapping[str, Sequence[str]], meta: Mapping[str, Sequence[Mapping[str, str]]],
                    options: Mapping[str, Any], science: Mapping[str, Any], manifests, questions,
-                   outputs: Mapping[str, str]) -> pd.DataFrame:
+                   outputs: Mapping[str, str], shows: str = "") -> pd.DataFrame:
     """Build report ``module`` (``factgap.reports.<name>``) and write its CSV, Markdown, provenance and PNG."""
     import importlib
 
-    report = importlib.import_module(module).build(ReportInputs(paths, meta), **options)
-    write_table_outputs(report.table, report.display, report.title, report.notes,
-                        table_provenance(science, manifests, questions), outputs["csv"], outputs["md"],
-                        outputs["provenance"])
+    loaded = importlib.import_module(module)
+    report = loaded.build(ReportInputs(paths, meta), **options)
+    provenance = table_provenance(science, manifests, questions)
+    write_table_outputs(report.table, report.display, report.title, report.notes, provenance, outputs["csv"],
+                        outputs["md"], outputs["provenance"])
+    if "caption" in outputs:
+        write_text(caption_rst(report.title, shows, loaded.PAPER_FINDING, report.finding or "(no summary)",
+                               report.notes, provenance_summary(provenance)), outputs["caption"])
     report.plot(outputs["png"])
     return report.table
+
+
+# ---- captions of the Snakemake report (rendered by docutils after Jinja) --------------------------
+_RST_SPECIAL = str.maketrans({c: "\\" + c for c in "\\*`_|[]<>"})
+
+
+def rst_text(text: str) -> str:
+    """Plain text made inert for reStructuredText (no emphasis, references or substitutions) and for the
+    Jinja pass Snakemake runs over a caption before docutils."""
+    body = " ".join(str(text).split()).translate(_RST_SPECIAL)
+    return "{% raw %}" + body + "{% endraw %}" if ("{" in body or "%" in body) else body
+
+
+def caption_rst(title: str, shows: str, paper: str, run: str, notes: str, provenance: str) -> str:
+    """The caption of one table/figure: what it shows, what the paper found, what this run found."""
+    parts = [("What it shows", shows), ("What the paper found", paper), ("What this run found", run),
+             ("How to read the numbers", notes), ("Provenance", provenance)]
+    body = "\n\n".join(f"**{label}.** {rst_text(text)}" for label, text in parts if text)
+    return f"{rst_text(title)}\n\n{body}\n"
+
+
+def provenance_summary(record: Mapping[str, Any]) -> str:
+    """One line naming the model weights, the data files' hashes and the key package versions."""
+    models = [f"{m.get('origin')} ({m.get('source')}, sha256 {str(m.get('origin_sha256'))[:12]}, "
+              f"revision {m.get('revision')}, {m.get('dtype')})" for m in record.get("models", {}).values()]
+    data = [f"{entry['path']} sha256 {entry['sha256'][:12]}" for key, entry in record.get("inputs", {}).items()
+            if key.startswith("data:")]
+    packages = record.get("packages", {})
+    versions = ", ".join(f"{k} {packages[k]}" for k in ("factgap", "torch", "transformers", "peft", "trl") if k in packages)
+    return "; ".join(x for x in ("model: " + ", ".join(models) if models else "",
+                                 "data: " + ", ".join(data) if data else "", versions) if x)

@@ -17,6 +17,13 @@ from factgap.reports.common import Report, ReportInputs, finish_figure, fmt_ci, 
 from factgap.stats import bootstrap_mean
 
 TITLE = "Test exact match per test-item category, single-category fine-tuning (0-shot)"
+PAPER_FINDING = (
+    "Gekhman et al. 2024 (single-category variants): of the models fine-tuned on a single knowledge category, "
+    "the MaybeKnown one had "
+    "the best overall test accuracy, ahead of the HighlyKnown one, which did worse on MaybeKnown test questions; "
+    "training on WeaklyKnown or Unknown examples alone gave the weakest models, and they lost the most between early "
+    "stop and convergence.")
+MAX_GROUPS = 3
 
 
 def split_variant(variant: str) -> tuple[str, str]:
@@ -108,6 +115,37 @@ def plot(table: pd.DataFrame, png_path) -> None:
     finish_figure(fig, TITLE, png_path, tight=True)
 
 
+def _em(row) -> str:
+    return fmt_ci(row["em"], row["em_low"], row["em_high"])
+
+
+def _describe_stage(stage, rows: pd.DataFrame) -> str:
+    """Best and worst training set on all test items at one stage."""
+    label = str(stage).replace("_", " ")
+    ranked = rows.dropna(subset=["em"]).sort_values("em", ascending=False, kind="stable")
+    if ranked.empty:
+        return f"at {label} n/a"
+    best, worst = ranked.iloc[0], ranked.iloc[-1]
+    if len(ranked) == 1:
+        return f"at {label} {best['training_set']} scores {_em(best)}"
+    return (f"at {label} the best of {len(ranked)} training sets is {best['training_set']} with {_em(best)} and the "
+            f"worst {worst['training_set']} with {_em(worst)}")
+
+
+def describe(table: pd.DataFrame) -> str:
+    """What this run found: the best and worst fine-tuning set on all test items, per stage."""
+    if table.empty:
+        return "No fine-tuned model was evaluated on the test set."
+    overall = table[(table["training_set"] != BASE) & (table["test_subset"] == "all")]
+    groups = list(overall.groupby(["model", "dataset"], sort=False, dropna=False))
+    sentences = []
+    for (model, dataset), group in groups[:MAX_GROUPS]:
+        stages = sorted(group["stage"].unique(), key=lambda s: STAGES.index(s) if s in STAGES else len(STAGES))
+        parts = [_describe_stage(s, group[group["stage"] == s]) for s in stages]
+        sentences.append(f"{model}/{dataset}, exact match on all test items (%): " + "; ".join(parts) + ".")
+    return " ".join(sentences) + (" ..." if len(groups) > MAX_GROUPS else "")
+
+
 def build(inputs: ReportInputs, n_resamples: int, confidence: float, seed: int) -> Report:
     """The S1 per-category test accuracy figure."""
     table = build_table(inputs.frame("predictions"), n_resamples, confidence, seed)
@@ -117,4 +155,4 @@ def build(inputs: ReportInputs, n_resamples: int, confidence: float, seed: int) 
              "Columns: all test items, then test items of each SliCK category under the base model's probe. "
              "only-<Category>: fine-tuned on that category alone; the Unknown-only set may be named 'unknown' "
              "(shared with S2) when the Unknown group is exactly the Unknown category.")
-    return Report(table, display_table(table), TITLE, notes, partial(plot, table))
+    return Report(table, display_table(table), TITLE, notes, partial(plot, table), finding=describe(table))

@@ -13,11 +13,16 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from factgap.reports.common import Report, ReportInputs, finish_figure, fmt_ci, variant_pairs
+from factgap.reports.common import estimate_text, finish_figure, fmt_ci, Report, ReportInputs, variant_pairs
 from factgap.stats import bootstrap_mean
 
 TITLE = "'I don't know' relabelling: answer rate and exact match (0-shot)"
 METRICS = (("answer_rate", "answer rate"), ("em", "EM, all items"), ("answered_em", "EM, answered items"))
+PAPER_FINDING = (
+    "Gekhman et al. 2024 relabel the Unknown fine-tuning examples with \"I don't know\": the resulting model declines "
+    "to answer part of the test questions and is clearly more accurate on the questions it does answer than the "
+    "model fine-tuned on the original answers, so Unknown examples do less harm when they teach abstention.")
+MAX_PAIRS = 3
 
 
 def answered(predictions) -> np.ndarray:
@@ -77,6 +82,27 @@ def plot(table: pd.DataFrame, png_path) -> None:
     finish_figure(fig, TITLE, png_path, tight=True)
 
 
+
+
+def _describe_pair(model, dataset, rows: pd.DataFrame) -> str:
+    idk, plain = rows[rows["role"] == "idk"], rows[rows["role"] == "plain"]
+    if idk.empty or plain.empty:
+        return f"{model}/{dataset}, {rows['pair'].iloc[0]}: n/a."
+    i, p = idk.iloc[0], plain.iloc[0]
+    return (f"{model}/{dataset}: {i['variant']} answers {estimate_text(i, 'answer_rate')}% of the test questions with exact "
+            f"match {estimate_text(i, 'answered_em')} on those ({estimate_text(i, 'em')} over all questions), against "
+            f"{estimate_text(p, 'answered_em')} on the questions {p['variant']} answers (answer rate {estimate_text(p, 'answer_rate')}%).")
+
+
+def describe(table: pd.DataFrame) -> str:
+    """What this run found: answer rate and accuracy on answered questions, relabelled vs plain model."""
+    if table.empty:
+        return "No (idk, plain) pair was evaluated."
+    pairs = list(table.groupby(["model", "dataset", "pair"], sort=False, dropna=False))
+    text = " ".join(_describe_pair(m, d, rows) for (m, d, _), rows in pairs[:MAX_PAIRS])
+    return text + (" ..." if len(pairs) > MAX_PAIRS else "")
+
+
 def build(inputs: ReportInputs, pairs, n_resamples: int, confidence: float, seed: int) -> Report:
     """The S1 "I don't know" table."""
     from factgap.prompts import IDK_ANSWER
@@ -91,4 +117,4 @@ def build(inputs: ReportInputs, pairs, n_resamples: int, confidence: float, seed
     notes = (f"In %, with {confidence:.0%} bootstrap intervals ({n_resamples} resamples over test items). Answer rate: "
              f"share of predictions that are not {IDK_ANSWER!r} (after answer normalisation); EM, answered items: "
              "exact match among the answered items only.")
-    return Report(table, display_table(table), TITLE, notes, partial(plot, table))
+    return Report(table, display_table(table), TITLE, notes, partial(plot, table), finding=describe(table))

@@ -18,6 +18,12 @@ from factgap.stats import bootstrap_mean
 
 TITLE = "Training dynamics: train exact match on Known / Unknown examples and dev exact match per epoch"
 KEYS = ["model", "dataset", "training_set"]
+PAPER_FINDING = (
+    "Gekhman et al. 2024, Figure 1 (fine-tuning on 50% Known and 50% Unknown examples): the Known training examples "
+    "are fitted within a few epochs but the Unknown ones only much later, and development accuracy peaks around the "
+    "early-stop point and then declines as more of the Unknown examples are fitted.")
+MAX_GROUPS = 3
+FITTED = 0.9  # train exact match at which a group of examples counts as fitted
 
 
 def series_names(categories) -> list[str]:
@@ -118,6 +124,46 @@ def plot(table: pd.DataFrame, png_path) -> None:
     finish_figure(fig, TITLE, png_path, tight=True)
 
 
+def _ci(row, name: str) -> str:
+    if name not in row:
+        return "n/a"
+    return fmt_ci(row[name], row[f"{name}_low"], row[f"{name}_high"])
+
+
+def _fitted_at(group: pd.DataFrame, name: str) -> str:
+    if name not in group:
+        return "never"
+    epochs = group.loc[group[name] >= FITTED, "epoch"]
+    return f"at epoch {int(epochs.min())}" if len(epochs) else "never"
+
+
+def _at_stage(group: pd.DataFrame, flag: str, label: str) -> str:
+    rows = group[group[flag].astype(bool)]
+    if rows.empty:
+        return ""
+    row = rows.iloc[0]
+    return (f"at {label} (epoch {int(row['epoch'])}) train exact match is {_ci(row, 'train_known_em')} on Known and "
+            f"{_ci(row, 'train_unknown_em')} on Unknown examples, dev {_ci(row, 'dev_em')}")
+
+
+def _describe_group(key, group: pd.DataFrame) -> str:
+    group = group.sort_values("epoch")
+    stages = [t for t in (_at_stage(group, "is_early_stop", "early stop"),
+                          _at_stage(group, "is_convergence", "convergence")) if t]
+    return (f"{'/'.join(map(str, key))}: Known training examples reach {FITTED:.0%} exact match "
+            f"{_fitted_at(group, 'train_known_em')}, Unknown ones {_fitted_at(group, 'train_unknown_em')}"
+            + "".join(f"; {t}" for t in stages) + ".")
+
+
+def describe(table: pd.DataFrame) -> str:
+    """What this run found: when Known and Unknown examples get fitted, and train/dev EM at both stages."""
+    if table.empty:
+        return "No evaluated epoch."
+    groups = list(table.groupby(KEYS, sort=False, dropna=False))
+    text = " ".join(_describe_group(key, group) for key, group in groups[:MAX_GROUPS])
+    return text + (" ..." if len(groups) > MAX_GROUPS else "")
+
+
 def build(inputs: ReportInputs, known, unknown, n_resamples: int, confidence: float, seed: int) -> Report:
     """The S1 training-dynamics figure (one panel per model, dataset and training set)."""
     history = inputs.frame("histories")
@@ -129,4 +175,4 @@ def build(inputs: ReportInputs, known, unknown, n_resamples: int, confidence: fl
              f"train_known / train_unknown: training examples whose SliCK category is in {list(known)} / {list(unknown)}; "
              "train_<Category>: training examples of that category; dev: the dev questions. Early stop = best dev "
              "exact match; convergence = last epoch.")
-    return Report(table, display_table(table), TITLE, notes, partial(plot, table))
+    return Report(table, display_table(table), TITLE, notes, partial(plot, table), finding=describe(table))

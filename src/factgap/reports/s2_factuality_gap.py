@@ -12,9 +12,16 @@ from functools import partial
 import pandas as pd
 
 from factgap.naming import BASE, CHECKPOINTS as STAGES, variant_label
-from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure, known_unknown_row
+from factgap.reports.common import (add_ci_columns, difference_text, finish_figure, known_unknown_row, points,
+                                    Report, ReportInputs, sort_by_stage)
 
 TITLE = "Known vs Unknown fine-tuning: test exact match (0-shot)"
+PAPER_FINDING = (
+    "Gong et al. 2025, Table 1: models fine-tuned on Known facts answer more test questions correctly (0-shot exact "
+    "match) than models fine-tuned on Unknown facts, by roughly 10-15 points on average over models and datasets "
+    "(Llama-3.1-8B base on EntityQuestions: 40.30 vs 28.25), and the gap is wider for the converged models than for "
+    "the early-stopped ones.")
+MAX_GROUPS = 3
 
 
 def build_table(predictions: pd.DataFrame, known_set: str, unknown_set: str, n_resamples: int,
@@ -70,6 +77,30 @@ def plot(table: pd.DataFrame, png_path) -> None:
     finish_figure(fig, TITLE, png_path)
 
 
+
+
+
+
+
+
+def _describe_group(model, dataset, group: pd.DataFrame) -> str:
+    subset = "all" if (group["test_subset"] == "all").any() else group["test_subset"].iloc[0]
+    rows = sort_by_stage(group[group["test_subset"] == subset])
+    parts = [f"{difference_text(r)} at {str(r['stage']).replace('_', ' ')} (Known {points(r['known_em'])}, "
+             f"Unknown {points(r['unknown_em'])})" for _, r in rows.iterrows()]
+    items = "all test items" if subset == "all" else f"the {subset} items"
+    return f"{model}/{dataset}, {items}: the Known − Unknown exact-match gap in points is " + " and ".join(parts) + "."
+
+
+def describe(table: pd.DataFrame) -> str:
+    """What this run found: the Known − Unknown gap on all test items, per stage, with its interval."""
+    if table.empty:
+        return "No Known/Unknown model pair was evaluated."
+    groups = list(table.groupby(["model", "dataset"], sort=False, dropna=False))
+    text = " ".join(_describe_group(m, d, g) for (m, d), g in groups[:MAX_GROUPS])
+    return text + (" ..." if len(groups) > MAX_GROUPS else "")
+
+
 def build(inputs: ReportInputs, known_set: str, unknown_set: str, n_resamples: int, confidence: float,
           seed: int) -> Report:
     """S2 Table 1 analogue from 0-shot predictions of the base, Known- and Unknown-trained models."""
@@ -79,4 +110,4 @@ def build(inputs: ReportInputs, known_set: str, unknown_set: str, n_resamples: i
     notes = (f"Exact match in %, with {confidence:.0%} bootstrap intervals ({n_resamples} resamples over test items); "
              "gap = Known-trained - Unknown-trained, paired over the same items. test-<Category>: test items of that "
              "SliCK category under the base model's probe.")
-    return Report(table, display_table(table), TITLE, notes, partial(plot, table))
+    return Report(table, display_table(table), TITLE, notes, partial(plot, table), finding=describe(table))

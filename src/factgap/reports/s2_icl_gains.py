@@ -11,10 +11,18 @@ from functools import partial
 import pandas as pd
 
 from factgap.naming import parse_variant_label
-from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure
+from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure, fmt_ci
 from factgap.stats import bootstrap_mean, bootstrap_paired_difference
 
 TITLE = "In-context learning gains over 0-shot, per fine-tuned model"
+PAPER_FINDING = (
+    "Gong et al. 2025, Table 3: in-context learning narrows the factuality gap because the Unknown-trained model "
+    "gains more from it; with 4 exemplars from the Known split, early-stopped Llama-3.1-8B base gains +13.3 exact "
+    "match when Unknown-trained against +3.15 when Known-trained. Chain-of-thought prompts help too, and the gap is "
+    "easier to close at early stop than at convergence.")
+MAX_GROUPS = 3
+MAX_VARIANTS = 5
+GAINS = (("four_shot_gain", "4-shot"), ("four_shot_cot_gain", "4-shot CoT"))
 
 
 def variant_order(variant: str) -> tuple:
@@ -78,6 +86,34 @@ def plot(table: pd.DataFrame, png_path) -> None:
     finish_figure(fig, TITLE, png_path)
 
 
+def _gain_text(row, name: str) -> str:
+    """A paired gain in points with its interval, saying whether the interval excludes 0."""
+    low, high = row[f"{name}_low"], row[f"{name}_high"]
+    text = fmt_ci(row[name], low, high)
+    if text == "n/a":
+        return text
+    return text + (" (excludes 0)" if low > 0 or high < 0 else " (includes 0)")
+
+
+def _describe_group(model, dataset, group: pd.DataFrame) -> str:
+    shown = group.iloc[:MAX_VARIANTS]
+    more = ", ..." if len(group) > MAX_VARIANTS else ""
+    parts = [f"{label}: " + ", ".join(f"{r['variant']} {_gain_text(r, name)}" for _, r in shown.iterrows()) + more
+             for name, label in GAINS if name in group]
+    if not parts:
+        return f"{model}/{dataset}: no few-shot predictions to compare with 0-shot."
+    return f"{model}/{dataset}, exact-match gain over 0-shot in points, " + "; ".join(parts) + "."
+
+
+def describe(table: pd.DataFrame) -> str:
+    """What this run found: each variant's 4-shot and 4-shot CoT gain over 0-shot, with intervals."""
+    if table.empty:
+        return "No 0-shot predictions to compare against."
+    groups = list(table.groupby(["model", "dataset"], sort=False, dropna=False))
+    text = " ".join(_describe_group(m, d, g) for (m, d), g in groups[:MAX_GROUPS])
+    return text + (" ..." if len(groups) > MAX_GROUPS else "")
+
+
 def build(inputs: ReportInputs, n_resamples: int, confidence: float, seed: int) -> Report:
     """S2 Table 3 analogue: few-shot and CoT gains over 0-shot."""
     table = build_table(inputs.frame("predictions"), n_resamples, confidence, seed)
@@ -86,4 +122,4 @@ def build(inputs: ReportInputs, n_resamples: int, confidence: float, seed: int) 
     notes = (f"Exact match in %, with {confidence:.0%} bootstrap intervals ({n_resamples} resamples); gains are paired "
              "differences over the same test items. Few-shot exemplars come from the Known training split; "
              "CoT rationales from the configured rationale model.")
-    return Report(table, display_table(table), TITLE, notes, partial(plot, table))
+    return Report(table, display_table(table), TITLE, notes, partial(plot, table), finding=describe(table))

@@ -9,12 +9,21 @@ from functools import partial
 import pandas as pd
 
 from factgap.naming import parse_variant_label
-from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure
+from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure, fmt_ci
 from factgap.reports.s3_common import BASE, item_values, metric_order, paired_values
 from factgap.stats import bootstrap_paired_difference
 
 TITLE = "S3: the gap general preference tuning opens, and what atomic pairs change"
 GENERAL, MIXED = "general", "general+atomic"
+PAPER_FINDING = (
+    "Yuan et al. 2024 find that tuning on paragraph-level (general) factuality preferences can lower the "
+    "out-of-domain scores, by up to 8.47% (Section 3.4, Figure 2), which they trace to under-alignment; mixing "
+    "atomic, single-fact preferences into the general ones helps almost every learning algorithm and lifts the "
+    "average over Bio, FAVA, FPQA and KUQA by 3.45% (Table 2, Section 5.2).")
+IN_DOMAIN = "factscore_bios"
+# The first two present are described: the gap general tuning opens and what atomic pairs change.
+COMPARISONS = ("general - base", "general+atomic - general", "general+atomic - base")
+MAX_MODELS = 3
 
 
 def build_table(values: pd.DataFrame, n_resamples: int, confidence: float, seed: int) -> pd.DataFrame:
@@ -63,6 +72,56 @@ def plot(table: pd.DataFrame, png_path) -> None:
     finish_figure(fig, TITLE, png_path, tight=True)
 
 
+def _diff(row, where: str) -> str:
+    """'<diff> [low, high] points (<where>; interval excludes/includes 0)'."""
+    text = fmt_ci(row["diff"], row["diff_low"], row["diff_high"])
+    if text == "n/a":
+        return f"n/a ({where})"
+    zero = "excludes 0" if row["diff_low"] > 0 or row["diff_high"] < 0 else "includes 0"
+    return f"{text} points ({where}; interval {zero})"
+
+
+def _describe_comparison(comparison: str, rows: pd.DataFrame) -> str:
+    """In domain: the lowest and highest difference over methods; out of domain: drops excluding 0."""
+    rows = rows.dropna(subset=["diff"])
+    bios = rows[rows["metric"] == IN_DOMAIN].sort_values("diff", kind="stable")
+    if bios.empty:
+        in_domain = "n/a in domain"
+    elif len(bios) == 1:
+        in_domain = f"{_diff(bios.iloc[0], bios['method'].iloc[0])} in domain"
+    else:
+        low, high = bios.iloc[0], bios.iloc[-1]
+        in_domain = f"between {_diff(low, low['method'])} and {_diff(high, high['method'])} in domain"
+    # Per-category QA rows are subsets of qa_em: counting them too would count the same drop twice.
+    ood = rows[(rows["metric"] != IN_DOMAIN) & ~rows["metric"].str.contains(":")]
+    if ood.empty:
+        return f"{comparison}: {in_domain}, none measured out of domain."
+    lowest = ood.sort_values("diff", kind="stable").iloc[0]
+    lowest_text = _diff(lowest, f"{lowest['method']} on {lowest['metric']}")
+    drops = int((ood["diff_high"] < 0).sum())
+    if drops:
+        out = f"{drops} of {len(ood)} differences are drops whose interval excludes 0, the largest {lowest_text}"
+    elif lowest["diff"] < 0:
+        out = f"none of {len(ood)} differences is a drop whose interval excludes 0; the lowest is {lowest_text}"
+    else:
+        out = f"none of {len(ood)} differences is below 0"
+    return f"{comparison}: {in_domain}; out of domain {out}."
+
+
+def describe(table: pd.DataFrame) -> str:
+    """What this run found: per model, how general tuning moves each test vs the base model, and what adding
+    atomic pairs changes, in domain (range over methods) and out of domain (drops whose interval excludes 0)."""
+    if table.empty:
+        return "No method was compared."
+    models = list(table.groupby("model", sort=False))
+    sentences = []
+    for model, rows in models[:MAX_MODELS]:
+        present = [c for c in COMPARISONS if (rows["comparison"] == c).any()][:2]
+        parts = [f"{model}, {_describe_comparison(c, rows[rows['comparison'] == c])}" for c in present]
+        sentences += parts or [f"{model}: no comparison was made."]
+    return " ".join(sentences) + (" ..." if len(models) > MAX_MODELS else "")
+
+
 def build(inputs: ReportInputs, verifier: str, n_resamples: int, confidence: float, seed: int) -> Report:
     table = build_table(item_values(inputs, verifier), n_resamples, confidence, seed)
     if table.empty:
@@ -73,4 +132,4 @@ def build(inputs: ReportInputs, verifier: str, n_resamples: int, confidence: flo
              "'general - base' below zero on an out-of-domain test (topics, qa_em, mmlu_accuracy) while in "
              "domain (factscore_bios) it is not; recovery: 'general+atomic - general' above zero there. An "
              "interval that spans 0 shows no effect at this sample size.")
-    return Report(table, shown, TITLE, notes, partial(plot, table))
+    return Report(table, shown, TITLE, notes, partial(plot, table), finding=describe(table))

@@ -8,10 +8,16 @@ from functools import partial
 import pandas as pd
 
 from factgap.factscore.knowledge import KNOWN, POTENTIALLY_KNOWN, UNKNOWN
-from factgap.reports.common import Report, ReportInputs, finish_figure
+from factgap.reports.common import finish_figure, percent, Report, ReportInputs
 
 TITLE = "S3: the model's knowledge of the facts it states, by verdict"
 CATEGORIES = (KNOWN, POTENTIALLY_KNOWN, UNKNOWN)
+PAPER_FINDING = (
+    "Yuan et al. 2024 report no such breakdown by verdict. Their knowledge detection (Section 5.1) asks each "
+    "atomic fact back several times with sampling and calls it unknown (r = 0), potentially known (0 < r < 1) or "
+    "known (r = 1); atomic preference pairs are built from the potentially known facts, on the view that the "
+    "model can still be corrected where its knowledge is partial.")
+MAX_MODELS = 3
 
 
 def build_table(facts: pd.DataFrame, knowledge: pd.DataFrame, verdicts: pd.DataFrame) -> pd.DataFrame:
@@ -44,6 +50,25 @@ def plot(table: pd.DataFrame, png_path) -> None:
     finish_figure(fig, TITLE, png_path, tight=True)
 
 
+
+
+def _describe_verdict(row) -> str:
+    mean_r = "n/a" if pd.isna(row["mean_r"]) else f"{row['mean_r']:.2f}"
+    return (f"of {row['asked']} {row['verdict']} facts asked back ({row['facts']} stated), {percent(row[KNOWN])} are "
+            f"known, {percent(row[POTENTIALLY_KNOWN])} potentially known and {percent(row[UNKNOWN])} unknown (mean r "
+            f"{mean_r})")
+
+
+def describe(table: pd.DataFrame) -> str:
+    """What this run found: per model and verdict, the shares of known / potentially known / unknown facts."""
+    if table.empty:
+        return "No verified fact."
+    models = list(table.groupby("model", sort=False))
+    text = " ".join(f"{model}: " + "; ".join(_describe_verdict(row) for _, row in rows.iterrows()) + "."
+                    for model, rows in models[:MAX_MODELS])
+    return text + (" ..." if len(models) > MAX_MODELS else "")
+
+
 def build(inputs: ReportInputs) -> Report:
     table = build_table(inputs.frame("facts"), inputs.frame("knowledge"), inputs.frame("verdicts"))
     if table.empty:
@@ -53,4 +78,4 @@ def build(inputs: ReportInputs) -> Report:
     notes = ("Each fact the model stated in a test bio is asked back as a question (a template per slot, else a cloze); "
              "r = share of S sampled answers that match it: known r = 1, potentially known 0 < r < 1, unknown r = 0 "
              "(in % of the facts that could be asked). Verdicts from the primary verifier.")
-    return Report(table, shown, TITLE, notes, partial(plot, table))
+    return Report(table, shown, TITLE, notes, partial(plot, table), finding=describe(table))

@@ -7,12 +7,17 @@ from functools import partial
 
 import pandas as pd
 
-from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure
+from factgap.reports.common import add_ci_columns, estimate_text, finish_figure, Report, ReportInputs
 from factgap.reports.s3_common import tier_order
 from factgap.factscore.score import tier_summary
 from factgap.stats import bootstrap_unpaired_difference
 
 TITLE = "S3: FActScore of the model's bios by popularity tier"
+PAPER_FINDING = (
+    "Yuan et al. 2024 do not split FActScore by popularity: they use it on the Bio test people as the in-domain "
+    "measure of all their tuned models (Table 2). The FActScore authors (Min et al. 2023) found the bios of rarer "
+    "people to score lower, the direction the last row of this table tests.")
+MAX_GROUPS = 3
 
 
 def tier_rows(group: pd.DataFrame, key: str, n_resamples: int, confidence: float, seed: int) -> dict[str, dict]:
@@ -68,6 +73,42 @@ def plot(table: pd.DataFrame, png_path) -> None:
     finish_figure(fig, TITLE, png_path, tight=True)
 
 
+
+
+def _diff_text(row) -> str:
+    """The tier difference in points, saying whether its interval excludes 0."""
+    text = estimate_text(row, "factscore")
+    if text == "n/a":
+        return f"{row['tier']}: n/a"
+    zero = "excludes 0" if row["factscore_low"] > 0 or row["factscore_high"] < 0 else "includes 0"
+    return f"{row['tier']}: {text} points (interval {zero})"
+
+
+def _describe_variant(model, variant, rows: pd.DataFrame) -> str:
+    is_diff = rows["tier"].astype(str).str.contains(" - ")
+    pooled = rows[rows["tier"] == "all"]
+    tiers = rows[~is_diff & (rows["tier"] != "all")]
+    parts = []
+    if len(pooled):
+        p = pooled.iloc[0]
+        parts.append(f"FActScore {estimate_text(p, 'factscore')} over {p['people']} people ({p['abstained']} abstained), "
+                     f"{estimate_text(p, 'factscore_lp')} with the length penalty")
+    if len(tiers):
+        parts.append("by tier " + ", ".join(f"{r['tier']} {estimate_text(r, 'factscore')}" for _, r in tiers.iterrows()))
+    if is_diff.any():
+        parts.append(_diff_text(rows[is_diff].iloc[0]))
+    return f"{model}/{variant}: " + "; ".join(parts) + "."
+
+
+def describe(table: pd.DataFrame) -> str:
+    """What this run found: pooled FActScore, per tier, and the most popular minus the rarest tier."""
+    if table.empty:
+        return "No bio was scored."
+    groups = list(table.groupby(["model", "variant"], sort=False))
+    text = " ".join(_describe_variant(m, v, rows) for (m, v), rows in groups[:MAX_GROUPS])
+    return text + (" ..." if len(groups) > MAX_GROUPS else "")
+
+
 def build(inputs: ReportInputs, verifier: str, n_resamples: int, confidence: float, seed: int) -> Report:
     table = build_table(inputs.frame("scores"), verifier, n_resamples, confidence, seed)
     if table.empty:
@@ -79,4 +120,4 @@ def build(inputs: ReportInputs, verifier: str, n_resamples: int, confidence: flo
              "person's knowledge; in % with 95% bootstrap intervals over people; tiers from most to least popular. "
              "'with length penalty': times exp(1 - gamma/n) for responses with n < gamma facts. A response with no "
              "fact is an abstention, left out of the means. The last row: most popular minus rarest tier.")
-    return Report(table, shown, TITLE, notes, partial(plot, table))
+    return Report(table, shown, TITLE, notes, partial(plot, table), finding=describe(table))

@@ -13,6 +13,14 @@ from factgap.preference.token_shift import KINDS
 from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure
 
 TITLE = "S3: token distribution shift of the tuned models, in vs out of domain"
+PAPER_FINDING = (
+    "Yuan et al. 2024 (Section 4.2, Figure 3) rank the tuned models' tokens under the base model and find the share "
+    "of shifted tokens out of domain to be under a third of the in-domain share: the tuned models hardly change on "
+    "new queries, which they call under-alignment and name, rather than over-alignment, as the cause of the weak "
+    "out-of-domain results.")
+DOMAINS = (("in_domain", "in domain"), ("out_of_domain", "out of domain"))
+UNDER_ALIGNED = 1 / 3  # APEFT's sign: out-of-domain shifted share below a third of the in-domain one
+MAX_MODELS = 3
 
 
 def ratio_ci(counts: np.ndarray, totals: np.ndarray, n_resamples: int, confidence: float, seed: int):
@@ -60,6 +68,56 @@ def plot(table: pd.DataFrame, png_path) -> None:
     finish_figure(fig, TITLE, png_path, tight=True)
 
 
+def _shifted(row) -> str:
+    # Two decimals: shifted shares are often well under 1% of the tokens.
+    values = [row["shifted"], row["shifted_low"], row["shifted_high"]]
+    if any(pd.isna(v) for v in values):
+        return "n/a"
+    value, low, high = (100 * v for v in values)
+    return f"{value:.2f}% [{low:.2f}, {high:.2f}]"
+
+
+def _domain_range(rows: pd.DataFrame, domain: str, label: str) -> str:
+    part = rows[rows["domain"] == domain].dropna(subset=["shifted"]).sort_values("shifted", kind="stable")
+    if part.empty:
+        return f"{label} n/a"
+    low, high = part.iloc[0], part.iloc[-1]
+    if len(part) == 1:
+        return f"{label} {_shifted(low)} ({low['variant']})"
+    return f"{label} from {_shifted(low)} ({low['variant']}) to {_shifted(high)} ({high['variant']})"
+
+
+def _ratio_text(rows: pd.DataFrame) -> str:
+    if "ood_over_id_shifted" not in rows:
+        return ""
+    ratio = rows.drop_duplicates("variant")["ood_over_id_shifted"].astype(float)
+    finite = ratio[np.isfinite(ratio)]
+    median = f"{finite.median():.2f}" if len(finite) else "n/a"
+    undefined = len(ratio) - len(finite)
+    if undefined:
+        median += f"; undefined for {undefined}: no shifted in-domain token or a domain missing"
+    return (f" The out-of-domain shifted share is below a third of the in-domain one (APEFT's under-alignment sign) "
+            f"for {int((finite < UNDER_ALIGNED).sum())} of {len(ratio)} variants (median ratio {median}).")
+
+
+def _describe_model(model, rows: pd.DataFrame) -> str:
+    ranges = "; ".join(_domain_range(rows, domain, label) for domain, label in DOMAINS)
+    unshifted = rows["unshifted"].min()
+    kept = "n/a" if pd.isna(unshifted) else f"{100 * unshifted:.1f}%"
+    return (f"{model}, {rows['variant'].nunique()} tuned variants: the share of shifted tokens ranges {ranges}, "
+            f"and at least {kept} of every variant's tokens are the base model's top choice.{_ratio_text(rows)}")
+
+
+def describe(table: pd.DataFrame) -> str:
+    """What this run found: the range of shifted-token shares in and out of domain, and how many variants show
+    APEFT's under-alignment sign."""
+    if table.empty:
+        return "No token-shift rows."
+    models = list(table.groupby("model", sort=False))
+    text = " ".join(_describe_model(model, rows) for model, rows in models[:MAX_MODELS])
+    return text + (" ..." if len(models) > MAX_MODELS else "")
+
+
 def build(inputs: ReportInputs, marginal_max: int, n_resamples: int, confidence: float, seed: int) -> Report:
     table = build_table(inputs.frame("shifts"), n_resamples, confidence, seed)
     if table.empty:
@@ -72,4 +130,4 @@ def build(inputs: ReportInputs, marginal_max: int, n_resamples: int, confidence:
              "all tokens in %, 95% bootstrap CIs over answers. in domain: the test people's bios; out of domain: the "
              "topic answers. APEFT's under-alignment sign: out-of-domain shifted share below a third of in-domain. "
              "Answers are re-tokenised from their text, which can differ from the generated ids at a boundary.")
-    return Report(table, shown, TITLE, notes, partial(plot, table))
+    return Report(table, shown, TITLE, notes, partial(plot, table), finding=describe(table))

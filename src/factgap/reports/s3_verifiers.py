@@ -9,9 +9,14 @@ from functools import partial
 import pandas as pd
 
 from factgap.factscore.pipeline import verifier_summary
-from factgap.reports.common import Report, ReportInputs, finish_figure
+from factgap.reports.common import finish_figure, percent, Report, ReportInputs
 
 TITLE = "S3: verifier accuracy on the labelled claim set and agreement on the bios' facts"
+PAPER_FINDING = (
+    "This check is not in Yuan et al. 2024: it tests the local judges this project uses in place of theirs. The "
+    "paper scores bios with FActScore and takes its verdicts as given, so its in-domain results assume that judge "
+    "is accurate.")
+MAX_MODELS = 3
 
 
 def cohen_kappa(a: list[bool], b: list[bool]) -> float:
@@ -60,6 +65,29 @@ def plot(table: pd.DataFrame, png_path) -> None:
     finish_figure(fig, TITLE, png_path, tight=True)
 
 
+
+
+def _num(value) -> str:
+    return "n/a" if pd.isna(value) else f"{value:.2f}"
+
+
+def _describe_verifier(row) -> str:
+    return (f"{row['verifier']} is right on {percent(row['test_accuracy'])} of {row['test_claims']} test claims (AUC "
+            f"{_num(row['test_auc'])}), finds {percent(row['bio_supported'])} of {row['bio_facts']} bio facts supported "
+            f"and agrees with the primary verifier on {percent(row['agreement_with_primary'])} of them (kappa "
+            f"{_num(row['kappa_with_primary'])})")
+
+
+def describe(table: pd.DataFrame) -> str:
+    """What this run found: each verifier's accuracy on the test claims and its agreement on the bios' facts."""
+    if table.empty:
+        return "No verifier results."
+    models = list(table.groupby("model", sort=False))
+    text = " ".join(f"{model}: " + "; ".join(_describe_verifier(row) for _, row in rows.iterrows()) + "."
+                    for model, rows in models[:MAX_MODELS])
+    return text + (" ..." if len(models) > MAX_MODELS else "")
+
+
 def build(inputs: ReportInputs, primary: str) -> Report:
     table = build_table(inputs.frame("claims"), inputs.frame("verdicts"), primary)
     if table.empty:
@@ -72,4 +100,4 @@ def build(inputs: ReportInputs, primary: str) -> Report:
              "slots the claims were made from. The llm threshold on log P(True) - log P(False) is calibrated on the "
              f"dev claims; the test columns are the honest ones. Agreement and Cohen's kappa with '{primary}' (the "
              "verifier behind the FActScore) on the facts of the test bios.")
-    return Report(table, shown, TITLE, notes, partial(plot, table))
+    return Report(table, shown, TITLE, notes, partial(plot, table), finding=describe(table))

@@ -7,11 +7,17 @@ from functools import partial
 
 import pandas as pd
 
-from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure
+from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure, fmt_ci
 from factgap.reports.s4_common import TESTSET_ORDER, role_of, self_fraction
 from factgap.stats import bootstrap_mean
 
 TITLE = "S4: accuracy vs the share of self-aligned answers in the training set"
+PAPER_FINDING = (
+    "Ren et al. 2024 (Figure 2 for Mistral-7B, Figure 4 for the LLaMA-2 models; Finding 4) mix INC and SELF "
+    "answers at ratios from 0 to 1: all-INC (ratio 0) does poorly, yet all-SELF (ratio 1) is not reliably the best "
+    "either; the best accuracy most often comes from an intermediate mix, whose ideal ratio depends on the base "
+    "model and the domain.")
+MAX_MODELS = 3
 
 
 def build_table(predictions: pd.DataFrame, checkpoint: str, n_resamples: int, confidence: float,
@@ -51,6 +57,40 @@ def plot(table: pd.DataFrame, png_path) -> None:
     finish_figure(fig, TITLE, png_path, tight=True)
 
 
+def _acc(row) -> str:
+    return f"{fmt_ci(row['acc'], row['acc_low'], row['acc_high'])} at f = {row['self_fraction']:g}"
+
+
+def _describe_testset(testset, rows: pd.DataFrame) -> tuple[str, bool]:
+    """'<TESTSET> <acc at lowest f> ... <acc at highest f>, best ...', and whether the best f is intermediate."""
+    rows = rows.sort_values("self_fraction", kind="stable")
+    ends = [rows.iloc[0]] if len(rows) == 1 else [rows.iloc[0], rows.iloc[-1]]
+    text = f"{str(testset).upper()} {' to '.join(_acc(r) for r in ends)}"
+    scored = rows.dropna(subset=["acc"])
+    if scored.empty:
+        return text, False
+    best = scored.loc[scored["acc"].idxmax()]
+    intermediate = 0 < best["self_fraction"] < 1
+    return text + f" (best at f = {best['self_fraction']:g}, {100 * best['acc']:.1f})", bool(intermediate)
+
+
+def _describe_model(model, rows: pd.DataFrame) -> str:
+    described = [_describe_testset(t, part) for t, part in rows.groupby("testset", sort=False)]
+    n_mid = sum(mid for _, mid in described)
+    return (f"{model}, accuracy by share f of SELF answers (0 = INC, 1 = SELF): "
+            + "; ".join(text for text, _ in described)
+            + f". The best share is an intermediate mix on {n_mid} of {len(described)} test sets.")
+
+
+def describe(table: pd.DataFrame) -> str:
+    """What this run found: accuracy at the ends of the INC-SELF mix and where it peaks, per test set."""
+    if table.empty:
+        return "No INC, SELF or mixed model was evaluated."
+    models = list(table.groupby("model", sort=False))
+    text = " ".join(_describe_model(model, rows) for model, rows in models[:MAX_MODELS])
+    return text + (" ..." if len(models) > MAX_MODELS else "")
+
+
 def build(inputs: ReportInputs, checkpoint: str, ratios, n_resamples: int, confidence: float, seed: int) -> Report:
     table = build_table(inputs.frame("predictions"), checkpoint, n_resamples, confidence, seed)
     if table.empty or table["self_fraction"].nunique() < 2:
@@ -59,5 +99,5 @@ def build(inputs: ReportInputs, checkpoint: str, ratios, n_resamples: int, confi
                            table, ["acc"])
     notes = (f"Accuracy in %, {confidence:.0%} bootstrap intervals ({n_resamples} resamples). Mixed sets: INC's "
              f"questions with a share f in {list(ratios)} answered by the model's own prediction (nested draws, "
-             "one seed). Ren et al. report accuracy rising with the share of self-aligned answers.")
-    return Report(table, shown, TITLE, notes, partial(plot, table))
+             "one seed). Ren et al. find the best accuracy most often at an intermediate share, not at f = 1.")
+    return Report(table, shown, TITLE, notes, partial(plot, table), finding=describe(table))

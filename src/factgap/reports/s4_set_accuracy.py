@@ -8,7 +8,7 @@ from functools import partial
 
 import pandas as pd
 
-from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure
+from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure, fmt_ci
 from factgap.reports.s4_common import TESTSET_ORDER, role_of
 from factgap.stats import bootstrap_mean, bootstrap_paired_difference
 
@@ -16,6 +16,13 @@ TITLE = "S4: accuracy after tuning on harmonious / incompatible / self-aligning 
 ROLES = ("base", "HAR", "INC", "SELF", "INC+context")
 GAPS = (("HAR", "INC"), ("SELF", "INC"), ("INC+context", "INC"))
 PAPER = "Ren et al. (mean over domains and models, HOMO/ID/OOD): HAR - INC = 11.27 / 14.58 / 14.57; SELF - INC = 5.25 / 9.78 / 6.97"
+PAPER_FINDING = (
+    "Ren et al. 2024, Table 1: tuning on answers the base model already gets right (HAR) beats tuning on gold "
+    "answers it gets wrong (INC) by 11.27%, 14.58% and 14.57% on HOMO, ID and OOD (mean over four domains and four "
+    "base models), and tuning on the model's own wrong answers (SELF) still beats INC by 5.25%, 9.78% and 6.97%. "
+    "Giving INC's needed knowledge as context during training (Table 2) gains 8.16% (LLaMA-2-7B), 9.48% "
+    "(LLaMA-2-13B) and 3.98% (Mistral-7B) over plain INC.")
+MAX_MODELS = 3
 
 
 def build_table(predictions: pd.DataFrame, checkpoint: str, n_resamples: int, confidence: float,
@@ -75,6 +82,32 @@ def plot(table: pd.DataFrame, png_path) -> None:
     finish_figure(fig, TITLE, png_path, tight=True)
 
 
+def _gap_text(row) -> str:
+    """'<TESTSET> <gap> [low, high]', saying whether the interval excludes 0."""
+    text = f"{str(row['testset']).upper()} {fmt_ci(row['acc'], row['acc_low'], row['acc_high'])}"
+    if pd.isna(row["acc_low"]) or pd.isna(row["acc_high"]):
+        return text
+    return text + (" (excludes 0)" if row["acc_low"] > 0 or row["acc_high"] < 0 else " (includes 0)")
+
+
+def _describe_model(model, rows: pd.DataFrame) -> str:
+    gaps = [f"{a} - {b}" for a, b in GAPS if (rows["row"] == f"{a} - {b}").any()]
+    if not gaps:
+        return f"{model}: no paired gap (a role is missing)."
+    parts = [f"{gap} is " + ", ".join(_gap_text(r) for _, r in rows[rows["row"] == gap].iterrows())
+             for gap in gaps]
+    return f"{model}, accuracy gaps in points: " + "; ".join(parts) + "."
+
+
+def describe(table: pd.DataFrame) -> str:
+    """What this run found: the paired HAR - INC, SELF - INC and INC+context - INC gaps per test set."""
+    if table.empty:
+        return "No predictions of HAR / INC / SELF models."
+    models = list(table.groupby("model", sort=False))
+    text = " ".join(_describe_model(model, rows) for model, rows in models[:MAX_MODELS])
+    return text + (" ..." if len(models) > MAX_MODELS else "")
+
+
 def build(inputs: ReportInputs, checkpoint: str, n_resamples: int, confidence: float, seed: int) -> Report:
     table = build_table(inputs.frame("predictions"), checkpoint, n_resamples, confidence, seed)
     if table.empty or not table["row"].isin(["HAR", "INC", "SELF"]).any():
@@ -83,4 +116,4 @@ def build(inputs: ReportInputs, checkpoint: str, n_resamples: int, confidence: f
              f"resamples); gaps are paired over the same items. Tuned models at the {checkpoint} checkpoint; "
              "the base row is the base model under the same 0-shot chat prompt. HOMO: held-out questions of the "
              f"training domain; ID: the domain's MMLU subjects; OOD: every other MMLU subject. {PAPER}.")
-    return Report(table, display_table(table), TITLE, notes, partial(plot, table))
+    return Report(table, display_table(table), TITLE, notes, partial(plot, table), finding=describe(table))

@@ -78,3 +78,47 @@ def seed_predictions_by_seed(wildcards):
 
 def seed_predictions_of_study(wildcards):
     return [path for paths, _ in seed_predictions_by_seed(wildcards).values() for path in paths]
+
+
+def report_caption_source(name):
+    """The caption of a report item: the file its plot rule writes. Snakemake reads a caption relative
+    to the rule file's folder unless it is absolute (the run's folder is the working directory)."""
+    return os.path.abspath(LAYOUT.report_caption(name))
+
+
+def report_items(study, name):
+    """The published files of one table/figure; the figure and the table are items of the Snakemake
+    report (`snakemake --report`), under the study's category, with the caption the rule writes."""
+    files = LAYOUT.report_outputs(name)
+    tags = {"caption": report_caption_source(name), "category": STUDY_CATEGORIES[study], "subcategory": name}
+    return {**files, "png": report(files["png"], labels={"item": name, "kind": "figure"}, **tags),
+            "csv": report(files["csv"], labels={"item": name, "kind": "table"}, **tags)}
+
+
+def enabled_table_provenance():
+    """The provenance sidecar of every table of the enabled studies."""
+    return [LAYOUT.report_outputs(spec.name)["provenance"] for study in config["studies"] for spec in STUDY_REPORTS[study]]
+
+
+def run_report_items():
+    """Cost and provenance files of the run; the CSVs and the cost figure are report items."""
+    files = LAYOUT.run_report_outputs()
+    costs = {"caption": os.path.abspath(files["caption"]), "category": "Run: cost and provenance"}
+    provenance = {"caption": os.path.abspath(files["provenance_caption"]), "category": "Run: cost and provenance"}
+    return {**files,
+            "costs_csv": report(files["costs_csv"], subcategory="cost", labels={"item": "run_costs", "kind": "table"}, **costs),
+            "costs_png": report(files["costs_png"], subcategory="cost", labels={"item": "run_costs", "kind": "figure"}, **costs),
+            "provenance_csv": report(files["provenance_csv"], subcategory="provenance",
+                                     labels={"item": "run_provenance", "kind": "table"}, **provenance)}
+
+
+def gpus_per_rule():
+    """GPUs each rule asks for in the active profile (set-resources gpu/gpus), for the GPU-hours of the
+    cost table; a value Snakemake evaluates per job (a string) counts as 1."""
+    gpus = {}
+    for rule, resources in workflow.resource_settings.overwrite_resources.items():
+        for key in ("gpu", "gpus"):
+            value = resources.get(key)
+            if value is not None:
+                gpus[rule] = int(value) if str(value).isdigit() else 1
+    return gpus
