@@ -5,6 +5,9 @@ if not workflow.config_settings.configfiles:
     configfile: f"{workflow.basedir}/config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common/config.smk"
 include: "workflow/rules/common/inputs.smk"
 include: "workflow/rules/shared/models.smk"

@@ -70,10 +70,10 @@ def open_in_browser(report: Path, screenshot_name: str) -> dict:
             for subcategory in subcategories:
                 page.goto(report.resolve().as_uri())
                 page.wait_for_selector("#loading-screen", state="hidden", timeout=60_000)
-                page.get_by_text("Results", exact=True).click()
-                page.get_by_text(category, exact=True).click()
-                if len(subcategories) > 1 or subcategory != "Other":
-                    page.get_by_text(subcategory, exact=True).first.click()
+                menu = page.locator("nav").first  # the front page's text may name the same things
+                menu.get_by_text("Results", exact=True).click()
+                menu.get_by_text(category, exact=True).click()
+                menu.get_by_text(subcategory, exact=True).first.click()
                 if page.locator("#toggle-kind-figure").count():
                     page.locator("label[for=toggle-kind-figure]").click()
                 eyes = page.locator("a[iconname=eye]")
