@@ -99,11 +99,6 @@ def _loose(text: str) -> str:
     return r"\s+".join(re.escape(part) for part in text.split(" ")) if text else ""
 
 
-def decode_json_list(text: str, source: str) -> list[Any]:
-    """Parse a released file (a JSON list, or JSON lines); on a syntax error name the element that breaks it."""
-    return parse_json_rows(text, source)
-
-
 def parse_relation_file(rows: Sequence[Any], relation: str, split: str, source: str,
                         template: str | None) -> list[dict]:
     """Released rows of one ``P*.{split}.json`` -> validated QA records (ids keep the file index).
@@ -290,7 +285,7 @@ def load_entityquestions_records(path: str | Path, relations: Sequence[str],
                 if name is None:
                     continue
                 source = release.source(name)
-                rows = decode_json_list(release.read(name), source)
+                rows = parse_json_rows(release.read(name), source)
                 if not rows and split in required:
                     # a configured relation without questions would just vanish from training or
                     # testing, and every table would silently describe fewer relations than asked

