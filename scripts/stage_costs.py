@@ -9,35 +9,19 @@ One row per rule: jobs, total and largest wall-clock seconds, largest peak memor
 from __future__ import annotations
 
 import argparse
-import csv
-from collections import defaultdict
 from pathlib import Path
 
-
-def read_benchmarks(root: Path) -> dict[str, list[dict]]:
-    by_rule: dict[str, list[dict]] = defaultdict(list)
-    for path in sorted(root.rglob("*.tsv")):
-        rule = path.relative_to(root).parts[0]
-        with open(path, newline="") as handle:
-            rows = list(csv.DictReader(handle, delimiter="\t"))
-        if rows:
-            by_rule[rule].append(rows[-1])
-    return by_rule
+from factgap.run_report import read_benchmarks
 
 
-def summarise(by_rule: dict[str, list[dict]]) -> list[dict]:
-    def num(value: str) -> float:
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            return 0.0
-
+def summarise(root: Path) -> list[dict]:
+    """Per rule, most expensive first: jobs, total and largest wall-clock seconds, largest max_rss (MB)."""
+    frame = read_benchmarks(root).fillna({"wall_s": 0.0, "max_rss_mb": 0.0})
     rows = []
-    for rule, runs in sorted(by_rule.items(), key=lambda kv: -sum(num(r["s"]) for r in kv[1])):
-        seconds = [num(r["s"]) for r in runs]
-        rows.append({"rule": rule, "jobs": len(runs), "total_s": round(sum(seconds), 1),
-                     "max_s": round(max(seconds), 1), "max_rss_mb": round(max(num(r.get("max_rss")) for r in runs))})
-    return rows
+    for rule, runs in frame.groupby("rule"):
+        rows.append({"rule": rule, "jobs": len(runs), "total_s": round(runs["wall_s"].sum(), 1),
+                     "max_s": round(runs["wall_s"].max(), 1), "max_rss_mb": round(runs["max_rss_mb"].max())})
+    return sorted(rows, key=lambda r: -r["total_s"])
 
 
 def main() -> None:
@@ -45,7 +29,7 @@ def main() -> None:
     parser.add_argument("root", nargs="?", default="results/benchmarks", type=Path)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args()
-    rows = summarise(read_benchmarks(args.root))
+    rows = summarise(args.root)
     if not rows:
         raise SystemExit(f"no benchmark files under {args.root}")
     cols = list(rows[0])
