@@ -80,19 +80,19 @@ def seed_predictions_of_study(wildcards):
     return [path for paths, _ in seed_predictions_by_seed(wildcards).values() for path in paths]
 
 
-def report_caption_source(name):
-    """The caption of a report item: the file its plot rule writes. Snakemake reads a caption relative
-    to the rule file's folder unless it is absolute (the run's folder is the working directory)."""
-    return os.path.abspath(LAYOUT.report_caption(name))
+def report_item(path, caption, category, subcategory, item, kind):
+    """``path`` as an item of the Snakemake report with the caption file a rule writes. Snakemake reads a
+    caption relative to the rule file's folder unless it is absolute (the working directory is the run's)."""
+    return report(path, caption=os.path.abspath(caption), category=category, subcategory=subcategory,
+                  labels={"item": item, "kind": kind})
 
 
 def report_items(study, name):
     """The published files of one table/figure; the figure and the table are items of the Snakemake
     report (`snakemake --report`), under the study's category, with the caption the rule writes."""
-    files = LAYOUT.report_outputs(name)
-    tags = {"caption": report_caption_source(name), "category": STUDY_CATEGORIES[study], "subcategory": name}
-    return {**files, "png": report(files["png"], labels={"item": name, "kind": "figure"}, **tags),
-            "csv": report(files["csv"], labels={"item": name, "kind": "table"}, **tags)}
+    files, caption, category = LAYOUT.report_outputs(name), LAYOUT.report_caption(name), STUDY_CATEGORIES[study]
+    return {**files, "png": report_item(files["png"], caption, category, name, name, "figure"),
+            "csv": report_item(files["csv"], caption, category, name, name, "table")}
 
 
 def enabled_table_provenance():
@@ -102,14 +102,12 @@ def enabled_table_provenance():
 
 def run_report_items():
     """Cost and provenance files of the run; the CSVs and the cost figure are report items."""
-    files = LAYOUT.run_report_outputs()
-    costs = {"caption": os.path.abspath(files["caption"]), "category": "Run: cost and provenance"}
-    provenance = {"caption": os.path.abspath(files["provenance_caption"]), "category": "Run: cost and provenance"}
+    files, category = LAYOUT.run_report_outputs(), "Run: cost and provenance"
     return {**files,
-            "costs_csv": report(files["costs_csv"], subcategory="cost", labels={"item": "run_costs", "kind": "table"}, **costs),
-            "costs_png": report(files["costs_png"], subcategory="cost", labels={"item": "run_costs", "kind": "figure"}, **costs),
-            "provenance_csv": report(files["provenance_csv"], subcategory="provenance",
-                                     labels={"item": "run_provenance", "kind": "table"}, **provenance)}
+            "costs_csv": report_item(files["costs_csv"], files["caption"], category, "cost", "run_costs", "table"),
+            "costs_png": report_item(files["costs_png"], files["caption"], category, "cost", "run_costs", "figure"),
+            "provenance_csv": report_item(files["provenance_csv"], files["provenance_caption"], category,
+                                          "provenance", "run_provenance", "table")}
 
 
 def gpus_per_rule():
