@@ -63,6 +63,15 @@ def difference_text(row, name: str = "gap") -> str:
     return text + (" (excludes 0)" if row[f"{name}_low"] > 0 or row[f"{name}_high"] < 0 else " (includes 0)")
 
 
+def describe_groups(table: pd.DataFrame, keys, describe_group: Callable[[Any, pd.DataFrame], str],
+                    most: int) -> str:
+    """``describe_group(key, rows)`` for the first ``most`` groups of ``table`` by ``keys`` (in the order
+    they appear), joined; " ..." says there are more."""
+    groups = list(table.groupby(keys, sort=False, dropna=False))
+    text = " ".join(describe_group(key, rows) for key, rows in groups[:most])
+    return text + (" ..." if len(groups) > most else "")
+
+
 def sort_by_stage(rows: pd.DataFrame) -> pd.DataFrame:
     """Rows in checkpoint order (early stop, then convergence), other stages last."""
     from factgap.naming import CHECKPOINTS
@@ -220,7 +229,7 @@ def rst_text(text: str) -> str:
     """Plain text made inert for reStructuredText (no emphasis, references or substitutions) and for the
     Jinja pass Snakemake runs over a caption before docutils."""
     body = " ".join(str(text).split()).translate(_RST_SPECIAL)
-    return "{% raw %}" + body + "{% endraw %}" if ("{" in body or "%" in body) else body
+    return "{% raw %}" + body + "{% endraw %}" if "{" in body else body
 
 
 def caption_rst(title: str, shows: str, paper: str, run: str, notes: str, provenance: str) -> str:

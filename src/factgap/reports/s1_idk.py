@@ -13,7 +13,8 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from factgap.reports.common import estimate_text, finish_figure, fmt_ci, Report, ReportInputs, variant_pairs
+from factgap.reports.common import (describe_groups, estimate_text, finish_figure, fmt_ci, Report, ReportInputs,
+                                    variant_pairs)
 from factgap.stats import bootstrap_mean
 
 TITLE = "'I don't know' relabelling: answer rate and exact match (0-shot)"
@@ -98,9 +99,8 @@ def describe(table: pd.DataFrame) -> str:
     """What this run found: answer rate and accuracy on answered questions, relabelled vs plain model."""
     if table.empty:
         return "No (idk, plain) pair was evaluated."
-    pairs = list(table.groupby(["model", "dataset", "pair"], sort=False, dropna=False))
-    text = " ".join(_describe_pair(m, d, rows) for (m, d, _), rows in pairs[:MAX_PAIRS])
-    return text + (" ..." if len(pairs) > MAX_PAIRS else "")
+    return describe_groups(table, ["model", "dataset", "pair"],
+                           lambda key, rows: _describe_pair(key[0], key[1], rows), MAX_PAIRS)
 
 
 def build(inputs: ReportInputs, pairs, n_resamples: int, confidence: float, seed: int) -> Report:

@@ -13,7 +13,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from factgap.reports.common import Report, ReportInputs, finish_figure, variant_pairs
+from factgap.reports.common import describe_groups, finish_figure, Report, ReportInputs, variant_pairs
 
 TITLE = "Paired t-test over test chunks (0-shot exact match)"
 ALPHA = 0.05
@@ -135,9 +135,7 @@ def describe(table: pd.DataFrame) -> str:
     """What this run found: which comparisons are significant, with their differences and p-values."""
     if table.empty:
         return "No comparison was tested."
-    groups = list(table.groupby(["model", "dataset"], sort=False, dropna=False))
-    text = " ".join(_describe_group(m, d, g) for (m, d), g in groups[:MAX_GROUPS])
-    return text + (" ..." if len(groups) > MAX_GROUPS else "")
+    return describe_groups(table, ["model", "dataset"], lambda key, rows: _describe_group(*key, rows), MAX_GROUPS)
 
 
 def build(inputs: ReportInputs, comparisons, n_chunks: int, seed: int) -> Report:

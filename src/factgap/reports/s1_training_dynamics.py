@@ -13,7 +13,7 @@ from functools import partial
 import pandas as pd
 
 from factgap.naming import CATEGORIES as CATEGORY_ORDER
-from factgap.reports.common import Report, ReportInputs, finish_figure, fmt_ci
+from factgap.reports.common import describe_groups, finish_figure, fmt_ci, Report, ReportInputs
 from factgap.stats import bootstrap_mean
 
 TITLE = "Training dynamics: train exact match on Known / Unknown examples and dev exact match per epoch"
@@ -159,9 +159,7 @@ def describe(table: pd.DataFrame) -> str:
     """What this run found: when Known and Unknown examples get fitted, and train/dev EM at both stages."""
     if table.empty:
         return "No evaluated epoch."
-    groups = list(table.groupby(KEYS, sort=False, dropna=False))
-    text = " ".join(_describe_group(key, group) for key, group in groups[:MAX_GROUPS])
-    return text + (" ..." if len(groups) > MAX_GROUPS else "")
+    return describe_groups(table, KEYS, _describe_group, MAX_GROUPS)
 
 
 def build(inputs: ReportInputs, known, unknown, n_resamples: int, confidence: float, seed: int) -> Report:

@@ -12,8 +12,8 @@ from functools import partial
 import pandas as pd
 
 from factgap.naming import BASE, CHECKPOINTS as STAGES, variant_label
-from factgap.reports.common import (add_ci_columns, difference_text, finish_figure, known_unknown_row, points,
-                                    Report, ReportInputs, sort_by_stage)
+from factgap.reports.common import (add_ci_columns, describe_groups, difference_text, finish_figure,
+                                    known_unknown_row, points, Report, ReportInputs, sort_by_stage)
 
 TITLE = "Known vs Unknown fine-tuning: test exact match (0-shot)"
 PAPER_FINDING = (
@@ -96,9 +96,7 @@ def describe(table: pd.DataFrame) -> str:
     """What this run found: the Known − Unknown gap on all test items, per stage, with its interval."""
     if table.empty:
         return "No Known/Unknown model pair was evaluated."
-    groups = list(table.groupby(["model", "dataset"], sort=False, dropna=False))
-    text = " ".join(_describe_group(m, d, g) for (m, d), g in groups[:MAX_GROUPS])
-    return text + (" ..." if len(groups) > MAX_GROUPS else "")
+    return describe_groups(table, ["model", "dataset"], lambda key, rows: _describe_group(*key, rows), MAX_GROUPS)
 
 
 def build(inputs: ReportInputs, known_set: str, unknown_set: str, n_resamples: int, confidence: float,

@@ -11,7 +11,7 @@ from functools import partial
 import pandas as pd
 
 from factgap.naming import parse_variant_label
-from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure, fmt_ci
+from factgap.reports.common import add_ci_columns, describe_groups, finish_figure, fmt_ci, Report, ReportInputs
 from factgap.stats import bootstrap_mean, bootstrap_paired_difference
 
 TITLE = "In-context learning gains over 0-shot, per fine-tuned model"
@@ -109,9 +109,7 @@ def describe(table: pd.DataFrame) -> str:
     """What this run found: each variant's 4-shot and 4-shot CoT gain over 0-shot, with intervals."""
     if table.empty:
         return "No 0-shot predictions to compare against."
-    groups = list(table.groupby(["model", "dataset"], sort=False, dropna=False))
-    text = " ".join(_describe_group(m, d, g) for (m, d), g in groups[:MAX_GROUPS])
-    return text + (" ..." if len(groups) > MAX_GROUPS else "")
+    return describe_groups(table, ["model", "dataset"], lambda key, rows: _describe_group(*key, rows), MAX_GROUPS)
 
 
 def build(inputs: ReportInputs, n_resamples: int, confidence: float, seed: int) -> Report:

@@ -8,7 +8,7 @@ from functools import partial
 import pandas as pd
 
 from factgap.factscore.knowledge import KNOWN, POTENTIALLY_KNOWN, UNKNOWN
-from factgap.reports.common import finish_figure, percent, Report, ReportInputs
+from factgap.reports.common import describe_groups, finish_figure, percent, Report, ReportInputs
 
 TITLE = "S3: the model's knowledge of the facts it states, by verdict"
 CATEGORIES = (KNOWN, POTENTIALLY_KNOWN, UNKNOWN)
@@ -63,10 +63,8 @@ def describe(table: pd.DataFrame) -> str:
     """What this run found: per model and verdict, the shares of known / potentially known / unknown facts."""
     if table.empty:
         return "No verified fact."
-    models = list(table.groupby("model", sort=False))
-    text = " ".join(f"{model}: " + "; ".join(_describe_verdict(row) for _, row in rows.iterrows()) + "."
-                    for model, rows in models[:MAX_MODELS])
-    return text + (" ..." if len(models) > MAX_MODELS else "")
+    return describe_groups(table, "model", lambda model, rows: f"{model}: " + "; ".join(
+        _describe_verdict(row) for _, row in rows.iterrows()) + ".", MAX_MODELS)
 
 
 def build(inputs: ReportInputs) -> Report:

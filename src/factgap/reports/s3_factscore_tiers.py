@@ -7,7 +7,7 @@ from functools import partial
 
 import pandas as pd
 
-from factgap.reports.common import add_ci_columns, estimate_text, finish_figure, Report, ReportInputs
+from factgap.reports.common import add_ci_columns, describe_groups, estimate_text, finish_figure, Report, ReportInputs
 from factgap.reports.s3_common import tier_order
 from factgap.factscore.score import tier_summary
 from factgap.stats import bootstrap_unpaired_difference
@@ -104,9 +104,7 @@ def describe(table: pd.DataFrame) -> str:
     """What this run found: pooled FActScore, per tier, and the most popular minus the rarest tier."""
     if table.empty:
         return "No bio was scored."
-    groups = list(table.groupby(["model", "variant"], sort=False))
-    text = " ".join(_describe_variant(m, v, rows) for (m, v), rows in groups[:MAX_GROUPS])
-    return text + (" ..." if len(groups) > MAX_GROUPS else "")
+    return describe_groups(table, ["model", "variant"], lambda key, rows: _describe_variant(*key, rows), MAX_GROUPS)
 
 
 def build(inputs: ReportInputs, verifier: str, n_resamples: int, confidence: float, seed: int) -> Report:

@@ -10,7 +10,7 @@ from functools import partial
 import pandas as pd
 
 from factgap.naming import parse_variant_label
-from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure, fmt_ci
+from factgap.reports.common import add_ci_columns, describe_groups, finish_figure, fmt_ci, Report, ReportInputs
 from factgap.reports.s3_common import BASE, item_values, metric_order, paired_values
 from factgap.stats import bootstrap_mean, bootstrap_paired_difference
 
@@ -136,9 +136,7 @@ def describe(table: pd.DataFrame) -> str:
     """What this run found: the best and worst in-domain change vs the base model, and any out-of-domain drop."""
     if table.empty:
         return "No variant was evaluated."
-    models = list(table.groupby("model", sort=False))
-    text = " ".join(_describe_model(model, rows) for model, rows in models[:MAX_MODELS])
-    return text + (" ..." if len(models) > MAX_MODELS else "")
+    return describe_groups(table, "model", _describe_model, MAX_MODELS)
 
 
 def build(inputs: ReportInputs, verifier: str, n_resamples: int, confidence: float, seed: int) -> Report:

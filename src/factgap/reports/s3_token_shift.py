@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from factgap.preference.token_shift import KINDS
-from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure
+from factgap.reports.common import add_ci_columns, describe_groups, finish_figure, Report, ReportInputs
 
 TITLE = "S3: token distribution shift of the tuned models, in vs out of domain"
 PAPER_FINDING = (
@@ -113,9 +113,7 @@ def describe(table: pd.DataFrame) -> str:
     APEFT's under-alignment sign."""
     if table.empty:
         return "No token-shift rows."
-    models = list(table.groupby("model", sort=False))
-    text = " ".join(_describe_model(model, rows) for model, rows in models[:MAX_MODELS])
-    return text + (" ..." if len(models) > MAX_MODELS else "")
+    return describe_groups(table, "model", _describe_model, MAX_MODELS)
 
 
 def build(inputs: ReportInputs, marginal_max: int, n_resamples: int, confidence: float, seed: int) -> Report:

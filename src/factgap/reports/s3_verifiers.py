@@ -9,7 +9,7 @@ from functools import partial
 import pandas as pd
 
 from factgap.factscore.pipeline import verifier_summary
-from factgap.reports.common import finish_figure, percent, Report, ReportInputs
+from factgap.reports.common import describe_groups, finish_figure, percent, Report, ReportInputs
 
 TITLE = "S3: verifier accuracy on the labelled claim set and agreement on the bios' facts"
 PAPER_FINDING = (
@@ -82,10 +82,8 @@ def describe(table: pd.DataFrame) -> str:
     """What this run found: each verifier's accuracy on the test claims and its agreement on the bios' facts."""
     if table.empty:
         return "No verifier results."
-    models = list(table.groupby("model", sort=False))
-    text = " ".join(f"{model}: " + "; ".join(_describe_verifier(row) for _, row in rows.iterrows()) + "."
-                    for model, rows in models[:MAX_MODELS])
-    return text + (" ..." if len(models) > MAX_MODELS else "")
+    return describe_groups(table, "model", lambda model, rows: f"{model}: " + "; ".join(
+        _describe_verifier(row) for _, row in rows.iterrows()) + ".", MAX_MODELS)
 
 
 def build(inputs: ReportInputs, primary: str) -> Report:

@@ -7,7 +7,7 @@ from functools import partial
 
 import pandas as pd
 
-from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure, fmt_ci
+from factgap.reports.common import add_ci_columns, describe_groups, finish_figure, fmt_ci, Report, ReportInputs
 from factgap.reports.s4_common import TESTSET_ORDER, role_of, self_fraction
 from factgap.stats import bootstrap_mean
 
@@ -86,9 +86,7 @@ def describe(table: pd.DataFrame) -> str:
     """What this run found: accuracy at the ends of the INC-SELF mix and where it peaks, per test set."""
     if table.empty:
         return "No INC, SELF or mixed model was evaluated."
-    models = list(table.groupby("model", sort=False))
-    text = " ".join(_describe_model(model, rows) for model, rows in models[:MAX_MODELS])
-    return text + (" ..." if len(models) > MAX_MODELS else "")
+    return describe_groups(table, "model", _describe_model, MAX_MODELS)
 
 
 def build(inputs: ReportInputs, checkpoint: str, ratios, n_resamples: int, confidence: float, seed: int) -> Report:

@@ -8,7 +8,7 @@ from functools import partial
 import pandas as pd
 
 from factgap.naming import BASE
-from factgap.reports.common import Report, ReportInputs, finish_figure
+from factgap.reports.common import describe_groups, finish_figure, Report, ReportInputs
 from factgap.reports.s4_common import TESTSET_ORDER, aligned_with_base
 from factgap.selfalign.analysis import kl_divergence
 
@@ -74,9 +74,7 @@ def describe(table: pd.DataFrame) -> str:
     set, and whether the most accurate one is the closest."""
     if table.empty:
         return "No predictions."
-    models = list(table.groupby("model", sort=False))
-    text = " ".join(_describe_model(model, rows) for model, rows in models[:MAX_MODELS])
-    return text + (" ..." if len(models) > MAX_MODELS else "")
+    return describe_groups(table, "model", _describe_model, MAX_MODELS)
 
 
 def build(inputs: ReportInputs) -> Report:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from factgap.naming import BASE
-from factgap.reports.common import Report, ReportInputs, finish_figure
+from factgap.reports.common import describe_groups, finish_figure, Report, ReportInputs
 from factgap.reports.s4_common import TESTSET_ORDER, aligned_with_base
 from factgap.selfalign.analysis import partial_spearman, rank_pearson
 
@@ -94,9 +94,7 @@ def describe(table: pd.DataFrame) -> str:
     correlation, and how far that rank correlation spreads over the tuned variants."""
     if table.empty:
         return "No tuned predictions to correlate."
-    models = list(table.groupby("model", sort=False))
-    text = " ".join(_describe_model(model, rows) for model, rows in models[:MAX_MODELS])
-    return text + (" ..." if len(models) > MAX_MODELS else "")
+    return describe_groups(table, "model", _describe_model, MAX_MODELS)
 
 
 def build(inputs: ReportInputs, seed: int) -> Report:

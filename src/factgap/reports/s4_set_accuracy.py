@@ -8,7 +8,7 @@ from functools import partial
 
 import pandas as pd
 
-from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure, fmt_ci
+from factgap.reports.common import add_ci_columns, describe_groups, finish_figure, fmt_ci, Report, ReportInputs
 from factgap.reports.s4_common import TESTSET_ORDER, role_of
 from factgap.stats import bootstrap_mean, bootstrap_paired_difference
 
@@ -103,9 +103,7 @@ def describe(table: pd.DataFrame) -> str:
     """What this run found: the paired HAR - INC, SELF - INC and INC+context - INC gaps per test set."""
     if table.empty:
         return "No predictions of HAR / INC / SELF models."
-    models = list(table.groupby("model", sort=False))
-    text = " ".join(_describe_model(model, rows) for model, rows in models[:MAX_MODELS])
-    return text + (" ..." if len(models) > MAX_MODELS else "")
+    return describe_groups(table, "model", _describe_model, MAX_MODELS)
 
 
 def build(inputs: ReportInputs, checkpoint: str, n_resamples: int, confidence: float, seed: int) -> Report:
