@@ -99,3 +99,42 @@ def test_adapter_is_merged_for_inference(tiny_llama, tmp_path):
         got = merged(input_ids=ids).logits
     assert torch.allclose(got, expected, atol=1e-4)
     assert not torch.allclose(got, load_causal_lm(tiny_llama)[0](input_ids=ids).logits, atol=1e-4)
+
+
+# stop strings that occur in many tokens, so the tiny random model's rows finish at different steps
+EARLY_STOPS = ["e", "a", "o"]
+
+
+@pytest.mark.parametrize("stop", [EARLY_STOPS, []])
+def test_dropping_finished_rows_reproduces_generate(backend, stop):
+    """The decoding loop that drops finished rows returns what generate returns: greedy, seeded
+    samples (the random stream is consumed as generate consumes it) and shared-prefix greedy."""
+    prompts, groups = _prompts()
+    outputs = {}
+    for drop in (True, False):
+        backend.drop_finished = drop
+        try:
+            outputs[drop] = (
+                backend.greedy(prompts, max_new_tokens=6, batch_size=4, stop=stop),
+                backend.greedy(prompts, max_new_tokens=6, batch_size=4, stop=stop, groups=groups),
+                backend.greedy_and_samples(prompts, n_samples=3, temperature=0.7, top_k=50, max_new_tokens=6,
+                                           batch_size=4, seed=2, stop=stop),
+                backend.greedy_and_samples(prompts, n_samples=2, temperature=1.0, top_k=0, top_p=0.9,
+                                           max_new_tokens=6, batch_size=3, seed=5, stop=stop))
+        finally:
+            backend.drop_finished = True
+    assert outputs[True] == outputs[False]
+    if stop:  # the case is one where rows finish at different steps
+        lengths = {len(backend.tokenizer(text)["input_ids"]) for group in outputs[True][2][1] for text in group}
+        assert len(lengths) > 1
+
+
+def test_decoding_plan_leaves_other_processors_to_generate(backend):
+    """Settings the loop does not reproduce (here a repetition penalty) fall back to generate."""
+    from factgap.generation import decoding_plan
+
+    ids, _ = backend._encode(["Q: Where is Oslo?\nA:"])
+    kwargs = backend._generate_kwargs(5, ["\n"])
+    assert decoding_plan(backend.model, backend.tokenizer, kwargs, True, ids) is not None
+    assert decoding_plan(backend.model, backend.tokenizer, {**kwargs, "repetition_penalty": 1.3}, True, ids) is None
+    assert decoding_plan(backend.model, backend.tokenizer, {**kwargs, "num_beams": 2}, False, ids) is None

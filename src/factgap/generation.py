@@ -60,8 +60,10 @@ class HFBackend:
 
     name = "hf"
 
-    def __init__(self, model, tokenizer, stop: Sequence[str] = ("\n",), show_progress: bool = True):
+    def __init__(self, model, tokenizer, stop: Sequence[str] = ("\n",), show_progress: bool = True,
+                 drop_finished: bool = True):
         self.model = model
+        self.drop_finished = drop_finished
         self.tokenizer = tokenizer
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
@@ -93,17 +95,40 @@ class HFBackend:
     def _lengths(self, prompts: Sequence[str]) -> list[int]:
         return [len(ids) for ids in self.tokenizer(list(prompts), add_special_tokens=True)["input_ids"]]
 
-    def _prefill(self, input_ids, attention_mask):
-        """KV cache of all prompt tokens but the last (generate feeds the last one itself)."""
+    def _prefill(self, input_ids, attention_mask, cache=None):
+        """KV cache of all prompt tokens but the last (the decoding loop feeds the last one itself);
+        a ``cache`` that holds a prefix of the prompts is extended.
+        ``logits_to_keep=1``: only the cache is used, so skip projecting every prompt position onto
+        the vocabulary (a fifth of a small model's prefill FLOPs)."""
         import torch
         from transformers import DynamicCache
 
-        cache = DynamicCache(config=self.model.config)
+        if cache is None:
+            cache = DynamicCache(config=self.model.config)
+        start = cache.get_seq_length()
+        if start >= input_ids.shape[1] - 1:
+            return cache
         position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
         with torch.inference_mode():
-            self.model(input_ids=input_ids[:, :-1], attention_mask=attention_mask[:, :-1],
-                       position_ids=position_ids[:, :-1], past_key_values=cache, use_cache=True)
+            self.model(input_ids=input_ids[:, start:-1], attention_mask=attention_mask[:, :-1],
+                       position_ids=position_ids[:, start:-1], past_key_values=cache, use_cache=True,
+                       logits_to_keep=1)
         return cache
+
+    def _decode(self, input_ids, attention_mask, cache, do_sample: bool, kwargs: dict):
+        """``generate``'s output for these inputs: through ``decode_dropping_finished`` where it
+        reproduces ``generate`` (``drop_finished``), else ``generate`` itself."""
+        import torch
+
+        plan = (decoding_plan(self.model, self.tokenizer, kwargs, do_sample, input_ids)
+                if self.drop_finished else None)
+        if plan is None:
+            with torch.inference_mode():
+                return self.model.generate(input_ids=input_ids, attention_mask=attention_mask, past_key_values=cache,
+                                           do_sample=do_sample, **kwargs)
+        cache = self._prefill(input_ids, attention_mask, cache)
+        return decode_dropping_finished(self.model, input_ids, attention_mask, cache, plan,
+                                        kwargs["max_new_tokens"], do_sample)
 
     def greedy(self, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int = 16,
                stop: Sequence[str] | None = None, desc: str = "greedy",
@@ -111,7 +136,6 @@ class HFBackend:
         """Greedy continuations. ``groups`` (one key per prompt, e.g. the relation whose fixed
         few-shot exemplars open the prompt) lets prompts of a group share the prefill of their
         common token prefix: same output, a fraction of the compute for long shared prefixes."""
-        import torch
 
         if groups is not None:
             return self._greedy_shared_prefix(prompts, groups, max_new_tokens, batch_size, stop, desc)
@@ -119,9 +143,7 @@ class HFBackend:
         batches = length_sorted_batches(self._lengths(prompts), batch_size)
         for batch in progress(batches, desc, self.show_progress):
             ids, mask = self._encode([prompts[i] for i in batch])
-            with torch.inference_mode():
-                out = self.model.generate(input_ids=ids, attention_mask=mask, do_sample=False,
-                                          **self._generate_kwargs(max_new_tokens, stop))
+            out = self._decode(ids, mask, None, False, self._generate_kwargs(max_new_tokens, stop))
             for i, text in zip(batch, self._decode_new(out, ids.shape[1])):
                 results[i] = text
         return results
@@ -142,20 +164,15 @@ class HFBackend:
             batch_prompts = [prompts[i] for i in batch]
             ids, mask = self._encode(batch_prompts)
             cache = self._prefill(ids, mask)
-            with torch.inference_mode():
-                out = self.model.generate(input_ids=ids, attention_mask=mask, past_key_values=copy.deepcopy(cache)
-                                          if n_samples else cache, do_sample=False, **kwargs)
+            out = self._decode(ids, mask, copy.deepcopy(cache) if n_samples else cache, False, kwargs)
             for i, text in zip(batch, self._decode_new(out, ids.shape[1])):
                 greedy[i] = text
             if not n_samples:
                 continue
             cache.batch_repeat_interleave(n_samples)
             torch.manual_seed(batch_seed(seed, batch_prompts))
-            with torch.inference_mode():
-                out = self.model.generate(
-                    input_ids=ids.repeat_interleave(n_samples, 0), attention_mask=mask.repeat_interleave(n_samples, 0),
-                    past_key_values=cache, do_sample=True, temperature=temperature, top_k=top_k,
-                    **{**kwargs, "top_p": top_p})
+            out = self._decode(ids.repeat_interleave(n_samples, 0), mask.repeat_interleave(n_samples, 0), cache, True,
+                               {**kwargs, "temperature": temperature, "top_k": top_k, "top_p": top_p})
             texts = self._decode_new(out, ids.shape[1])
             for j, i in enumerate(batch):
                 samples[i] = texts[j * n_samples:(j + 1) * n_samples]
@@ -190,7 +207,7 @@ class HFBackend:
                 if prefix:
                     with torch.inference_mode():
                         self.model(input_ids=torch.tensor([prefix], device=self.device), past_key_values=cache,
-                                   use_cache=True)
+                                   use_cache=True, logits_to_keep=1)
                 prefix_cache[key] = cache
             suffixes = [token_ids[i][len(prefix):] for i in batch]
             width = max(len(x) for x in suffixes)
@@ -201,9 +218,7 @@ class HFBackend:
             cache = copy.deepcopy(prefix_cache[key])
             if prefix:
                 cache.batch_repeat_interleave(len(batch))
-            with torch.inference_mode():
-                out = self.model.generate(input_ids=ids, attention_mask=attention,
-                                          past_key_values=cache if prefix else None, do_sample=False, **kwargs)
+            out = self._decode(ids, attention, cache if prefix else None, False, kwargs)
             for i, text in zip(batch, self._decode_new(out, ids.shape[1])):
                 results[i] = text
         return results
@@ -219,3 +234,86 @@ def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
         if any(s[k] != first[k] for s in sequences[1:]):
             return k
     return n
+
+
+# The generation-config fields we can reproduce in our own decoding loop: the sampling warpers
+# (temperature, top-k, top-p) and stopping on stop strings / EOS. Anything else (penalties, forced or
+# suppressed tokens, beams, ...) goes through ``generate`` itself.
+FAST_DECODING_PROCESSORS = ("TemperatureLogitsWarper", "TopKLogitsWarper", "TopPLogitsWarper")
+
+
+def decoding_plan(model, tokenizer, kwargs: dict, do_sample: bool, prompt_ids):
+    """(logits processors, stopping criteria, eos ids, pad id) that ``generate`` would use for
+    ``kwargs``, or None when it would use something ``decode_dropping_finished`` does not reproduce."""
+    import torch
+    from transformers.generation.stopping_criteria import EosTokenCriteria, StopStringCriteria
+
+    try:
+        config = copy.deepcopy(model.generation_config)
+        config.update(do_sample=do_sample, **{k: v for k, v in kwargs.items() if k != "tokenizer"})
+        model._prepare_special_tokens(config, True, device=prompt_ids.device)
+        processors = model._get_logits_processor(generation_config=config, input_ids_seq_length=prompt_ids.shape[1],
+                                                 encoder_input_ids=prompt_ids, device=prompt_ids.device,
+                                                 model_kwargs={})
+    except (AttributeError, TypeError, ValueError) as err:  # another transformers version: use generate
+        log.warning("decoding through generate: %s", err)
+        return None
+    if (config.num_beams or 1) > 1 or config.max_time is not None or config._eos_token_tensor is None \
+            or config._pad_token_tensor is None \
+            or any(type(p).__name__ not in FAST_DECODING_PROCESSORS for p in processors):
+        return None
+    eos = config._eos_token_tensor
+    criteria = [EosTokenCriteria(eos_token_id=eos)]
+    if config.stop_strings:
+        criteria.insert(0, StopStringCriteria(tokenizer=tokenizer, stop_strings=config.stop_strings))
+    return processors, criteria, int(config._pad_token_tensor), torch.device(prompt_ids.device)
+
+
+def decode_dropping_finished(model, input_ids, attention_mask, cache, plan, max_new_tokens: int, do_sample: bool):
+    """What ``generate`` returns for left-padded ``input_ids`` (prompt ids + new ids, finished rows
+    padded), computing only the rows still running: a row that hit a stop string or EOS leaves the
+    batch and its KV cache is dropped. ``generate`` keeps computing every row until the last one
+    finishes, so short answers in a batch with one long one cost as much as long ones.
+
+    ``cache`` holds every prompt token but the last (``HFBackend._prefill``). Sampling draws from the
+    full batch's probabilities at every step, finished rows included, so the random stream (and the
+    samples) are those of ``generate`` with the same seed."""
+    import torch
+
+    processors, criteria, pad_id, device = plan
+    rows = input_ids.shape[0]
+    sequences = input_ids
+    running = torch.arange(rows, device=device)  # batch rows still generating, in cache order
+    mask = attention_mask
+    feed = input_ids[:, -1:]
+    vocab = None
+    with torch.inference_mode():
+        for _ in range(max_new_tokens):
+            positions = mask.long().sum(-1, keepdim=True) - 1
+            logits = model(input_ids=feed, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                           use_cache=True).logits[:, -1].to(torch.float32)
+            vocab = logits.shape[-1]
+            step = torch.full((rows,), pad_id, dtype=torch.long, device=device)
+            if do_sample:
+                # every row's probabilities, in generate's shape, so the draws consume the random
+                # stream as generate's do; finished rows get a uniform row (its draw is discarded)
+                scores = torch.zeros((rows, vocab), dtype=torch.float32, device=device)
+                scores[running] = logits
+                scores = processors(sequences, scores)
+                drawn = torch.multinomial(torch.nn.functional.softmax(scores, dim=-1), num_samples=1).squeeze(1)
+                step[running] = drawn[running]
+            else:
+                step[running] = torch.argmax(processors(sequences[running], logits), dim=-1)
+            sequences = torch.cat([sequences, step[:, None]], dim=-1)
+            done = torch.zeros(len(running), dtype=torch.bool, device=device)
+            for criterion in criteria:
+                done |= criterion(sequences[running], None)
+            if bool(done.all()):
+                break
+            keep = (~done).nonzero().squeeze(1)
+            if len(keep) < len(running):
+                cache.batch_select_indices(keep)
+                running, mask = running[keep], mask[keep]
+            feed = sequences[running, -1:]
+            mask = torch.cat([mask, torch.ones((len(running), 1), dtype=mask.dtype, device=device)], dim=-1)
+    return sequences

@@ -364,7 +364,8 @@ def option_logprobs_cached(model, tokenizer, prompts: Sequence[str], options_per
     if shared > 0:
         prefix = DynamicCache(config=model.config)
         with torch.inference_mode():
-            model(input_ids=torch.tensor([contexts[0][:shared]], device=device), past_key_values=prefix, use_cache=True)
+            model(input_ids=torch.tensor([contexts[0][:shared]], device=device), past_key_values=prefix, use_cache=True,
+                  logits_to_keep=1)
     pad_id = pad_token_id(tokenizer)
     results: list[list[float]] = [[] for _ in layout]
     for batch in length_sorted_batches([len(c) for c in contexts], batch_size, batch_token_budget(model)):

@@ -96,7 +96,7 @@ def _shared_prefix_logprobs(model, tokenizer, sequences: Sequence[Sequence[int]]
         cache = DynamicCache(config=model.config)
         with torch.inference_mode():
             model(input_ids=torch.tensor([list(sequences[0][:shared])], device=device), past_key_values=cache,
-                  use_cache=True)
+                  use_cache=True, logits_to_keep=1)
     pad = pad_token_id(tokenizer)
     order = sorted(range(len(sequences)), key=lambda i: (-len(sequences[i]), i))
     for start in range(0, len(order), batch_size):
