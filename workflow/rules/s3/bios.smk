@@ -16,7 +16,7 @@ rule generate_bios:
         LAYOUT.log("generate_bios", "{model}", "{people}", "{variant}", "{split}"),
     benchmark:
         LAYOUT.benchmark("generate_bios", "{model}", "{people}", "{variant}", "{split}")
-    threads: 2
+    threads: threads_of_variant_job
     conda:
         "../../../envs/torch.yaml"
     script:

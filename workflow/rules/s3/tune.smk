@@ -24,7 +24,7 @@ rule train_preference:
         LAYOUT.log("train_preference", "{model}", "{people}", "{method}", "{pairset}"),
     benchmark:
         LAYOUT.benchmark("train_preference", "{model}", "{people}", "{method}", "{pairset}")
-    threads: 2
+    threads: 1  # two runs side by side (see threads_of_variant_job)
     conda:
         "../../../envs/torch.yaml"
     script:
@@ -50,7 +50,7 @@ rule measure_token_shift:
         LAYOUT.log("measure_token_shift", "{model}", "{people}", "{variant}"),
     benchmark:
         LAYOUT.benchmark("measure_token_shift", "{model}", "{people}", "{variant}")
-    threads: 2
+    threads: threads_of_variant_job
     conda:
         "../../../envs/torch.yaml"
     script:
