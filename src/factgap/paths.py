@@ -83,7 +83,8 @@ class ResultsLayout:
         return self._p("s3", "people", f"{people}.parquet")
 
     def s3_file(self, model: str, people: str, variant_path: str, name: str) -> str:
-        """bios-<split>, facts-<split>, verdicts-<split>-<verifier>, scores-<split>, knowledge-<split> (.parquet)."""
+        """bios-<split>, facts-<split>, verdicts-<split>-<verifier>, scores-<split>, knowledge-<split>, mmlu,
+        ood-qa-<set> (.parquet)."""
         return self._p("s3", model, people, variant_path, f"{name}.parquet")
 
     def preference_pairs(self, model: str, people: str, sampler: str, pair_set: str, part: str) -> str:

@@ -30,6 +30,7 @@ PEOPLE_SCHEMA = pa.schema([
     pa.field("description", pa.string(), nullable=False),
     pa.field("knowledge", pa.list_(pa.string()), nullable=False),
     pa.field("facts", pa.string(), nullable=False),  # JSON object of the structured slots
+    pa.field("prompt", pa.string()),  # the entity's own request (FAVA); null: the set's template
 ])
 BIO_SCHEMA = pa.schema([
     pa.field("response_id", pa.string(), nullable=False),
@@ -160,14 +161,15 @@ def bio_rows(entity_ids: Sequence[str], prompts: Sequence[str], greedy: Sequence
 def generate_bios_file(manifest_path, people_path, split: str, generation: Mapping[str, Any], seed: int,
                        backend: str, out_path, adapter_dir=None) -> dict:
     """Greedy + ``n_samples`` sampled bios (training people only) of the people of ``split`` with the
-    request of ``generation["prompt"]``, by the base model or with a trained adapter."""
+    request of ``generation["prompt"]`` (or an entity's own ``prompt``), by the base model or with a
+    trained adapter."""
     from factgap.backends import make_backend
 
     people = [p for p in read_people(people_path).values() if p["split"] == split]
     if not people:
         raise ValueError(f"{people_path}: no people in split {split!r}")
     engine = make_backend(backend, manifest_path, adapter=adapter_dir, stop=(), show_progress=True)
-    messages = [generation["prompt"].format(entity=p["name"]) for p in people]
+    messages = [p.get("prompt") or generation["prompt"].format(entity=p["name"]) for p in people]
     prompts = [chat_prompt(engine.tokenizer, m, generation["chat_template"]) for m in messages]
     greedy, samples = engine.greedy_and_samples(
         prompts, n_samples=generation["n_samples"] if split == "train" else 0,

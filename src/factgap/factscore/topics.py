@@ -1,11 +1,13 @@
-"""Topics for the out-of-domain FActScore of study S3: the Vital Articles that are not people.
+"""Topics for the out-of-domain FActScore of study S3: the Vital Articles that are not people, or
+FAVA's prompts from a local file (APEFT's out-of-domain open-ended test; layout UNVERIFIED).
 
 Tuning on bios may change how the model answers about anything else. Open questions about
 non-person articles ("Tell me about Volcano.") measure that with the same pipeline as the bios:
 the article's lead paragraph is the knowledge source, its Wikipedia topic the tier, and the
 records have the people file's layout so that every later stage reads them unchanged. Answers
 are read with ``extract_facts_rules(..., person=False)`` (``is_topic_id`` tells them apart):
-a topic has no person slots, so its claims are checked by passage overlap only.
+a topic has no person slots, so its claims are checked by passage overlap only. A FAVA row carries
+its own request (``prompt``); a Vital Article is asked with the configured template.
 """
 
 from __future__ import annotations
@@ -146,19 +148,40 @@ def select_topics(topics: Sequence[Entity], max_topics: int | None, seed: int,
     return sorted((t for tier in order for t in by_tier[tier][:quota[tier]]), key=lambda t: t["entity_id"])
 
 
+def fava_topics(path, fields=None) -> list[Entity]:
+    """FAVA's prompts as topics (``factgap.data.apeft.load_fava``): the row's title is the subject, its
+    reference text the knowledge, its own prompt the request (``prompt``), all in tier "fava"."""
+    from factgap.data.apeft import FAVA_TIER, load_fava
+
+    return [{**Entity(entity_id=f"{TOPIC_PREFIX}fava:{row['id']}", name=row["title"], tier=FAVA_TIER,
+                      knowledge=list(row["knowledge"]), description="", facts={}), "prompt": row["prompt"]}
+            for row in load_fava(path, fields)]
+
+
+def load_topics(spec: Mapping[str, Any]) -> list[Entity]:
+    """The topics of a source: the embedded Vital Articles, or a FAVA file (``path``, ``fields``)."""
+    source = spec.get("source", "embedded")
+    if source == "embedded":
+        return load_embedded_topics()
+    if source == "fava":
+        if not spec.get("path"):
+            raise ValueError(f"config key '{SOURCE_KEY}.path': required when the source is fava")
+        return fava_topics(spec["path"], spec.get("fields"))
+    raise ValueError(f"config key '{SOURCE_KEY}.source': unknown source {source!r} (only 'embedded' and 'fava' "
+                     "make a topic set)")
+
+
 def prepare_topics_file(spec: Mapping[str, Any], seed: int, out_path) -> dict:
     """The topic set as a people-layout parquet (all in split "test", no slots); counts by tier.
 
-    ``spec``: ``source`` ("embedded"), ``max_topics`` (int or None), ``tiers`` (list or None).
-    An unknown source or tier, or a selection with no topic, fails naming the config key.
+    ``spec``: ``source`` ("embedded" or "fava" with ``path`` and ``fields``), ``max_topics`` (int or
+    None), ``tiers`` (list or None). An unknown source or tier, or a selection with no topic, fails
+    naming the config key; a bad FAVA file fails naming the file, row and field.
     """
     from factgap.factscore.pipeline import PEOPLE_SCHEMA
 
     source = spec.get("source", "embedded")
-    if source != "embedded":
-        raise ValueError(f"config key '{SOURCE_KEY}.source': unknown source {source!r} (only 'embedded' "
-                         "makes a topic set)")
-    topics = load_embedded_topics()
+    topics = load_topics(spec)
     tiers = list(spec.get("tiers") or [])
     known = sorted({t["tier"] for t in topics})
     if unknown := sorted(set(tiers) - set(known)):
@@ -169,7 +192,8 @@ def prepare_topics_file(spec: Mapping[str, Any], seed: int, out_path) -> dict:
                          f"{len(topics)} topics in the data)")
     rows = [{"entity_id": t["entity_id"], "name": t["name"], "tier": t["tier"], "split": "test",
              "description": t.get("description") or "", "knowledge": list(t["knowledge"]),
-             "facts": json.dumps(t.get("facts") or {}, sort_keys=True, ensure_ascii=False)}
+             "facts": json.dumps(t.get("facts") or {}, sort_keys=True, ensure_ascii=False),
+             "prompt": t.get("prompt")}
             for t in chosen]
     write_parquet(pa.Table.from_pylist(rows, schema=PEOPLE_SCHEMA), out_path)
     counts = {"test": dict(sorted(Counter(r["tier"] for r in rows).items()))}

@@ -10,7 +10,7 @@ import pandas as pd
 
 from factgap.naming import parse_variant_label
 from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure, fmt_ci
-from factgap.reports.s3_common import BASE, item_values, metric_order, paired_values
+from factgap.reports.s3_common import BASE, item_values, metric_order, paired_values, qa_set_note
 from factgap.stats import bootstrap_paired_difference
 
 TITLE = "S3: the gap general preference tuning opens, and what atomic pairs change"
@@ -131,5 +131,5 @@ def build(inputs: ReportInputs, verifier: str, n_resamples: int, confidence: flo
     notes = ("Differences in points (x100) on the same items with 95% paired bootstrap CIs. Under-alignment: "
              "'general - base' below zero on an out-of-domain test (topics, qa_em, mmlu_accuracy) while in "
              "domain (factscore_bios) it is not; recovery: 'general+atomic - general' above zero there. An "
-             "interval that spans 0 shows no effect at this sample size.")
+             "interval that spans 0 shows no effect at this sample size." + qa_set_note(table["metric"]))
     return Report(table, shown, TITLE, notes, partial(plot, table), finding=describe(table))

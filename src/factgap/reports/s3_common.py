@@ -17,7 +17,8 @@ def tier_order(tiers: Iterable[str]) -> list[str]:
 
 
 # ---- part 2: per-item values of every evaluated variant on every test ---------------------------
-# metric -> what it measures; QA exact match also per SliCK category of the base model (qa_em:<category>).
+# metric -> what it measures; QA exact match also per SliCK category of the base model (qa_em:<category>);
+# each configured FPQA / KUQA set adds <name>_accuracy (and <name>_accuracy:<kind>) after these.
 METRICS = {
     "factscore_bios": "in domain: FActScore of the test people's greedy bios",
     "factscore_topics": "out of domain: FActScore of greedy answers about non-person Vital Articles",
@@ -25,6 +26,7 @@ METRICS = {
     "mmlu_accuracy": "out of domain: 0-shot multiple-choice accuracy on MMLU",
 }
 BASE = "base"
+QA_SET_SUFFIX = "_accuracy"  # metric of a configured FPQA / KUQA set: <name>_accuracy
 
 
 def item_values(inputs, verifier: str) -> pd.DataFrame:
@@ -48,7 +50,30 @@ def item_values(inputs, verifier: str) -> pd.DataFrame:
         mc = mc[mc["testset"].isin(["id", "ood"])]
         frames.append(pd.DataFrame({"model": mc["model"], "variant": mc["variant"], "metric": "mmlu_accuracy",
                                     "item": mc["id"], "value": mc["correct"].astype(float)}))
+    if inputs.paths("ood_qa"):
+        # FPQA / KUQA sets: <name>_accuracy, and per kind of question (<name>_accuracy:<kind>)
+        oq = inputs.frame("ood_qa")
+        metric, value = oq["qa_set"] + QA_SET_SUFFIX, oq["correct"].astype(float)
+        frames.append(pd.DataFrame({"model": oq["model"], "variant": oq["variant"], "metric": metric,
+                                    "item": oq["id"], "value": value}))
+        frames.append(pd.DataFrame({"model": oq["model"], "variant": oq["variant"], "metric": metric + ":" + oq["kind"],
+                                    "item": oq["id"], "value": value}))
     return pd.concat(frames, ignore_index=True)
+
+
+def qa_set_metrics(metrics) -> list[str]:
+    """The FPQA / KUQA accuracies among ``metrics`` (not their per-kind subsets), sorted."""
+    return sorted(m for m in set(metrics) if m.endswith(QA_SET_SUFFIX) and m not in METRICS)
+
+
+def qa_set_note(metrics) -> str:
+    """What the FPQA / KUQA columns mean, when there are any (empty otherwise)."""
+    if not qa_set_metrics(metrics):
+        return ""
+    return (" <set>_accuracy (" + ", ".join(qa_set_metrics(metrics)) + "): greedy answers to a false-premise (FPQA) "
+            "or known-unknown (KUQA) question set, right when a false-premise / unknown question is rejected or "
+            "abstained on (a configured cue) and a true-premise / known one contains a gold answer "
+            "(<set>_accuracy:<kind>: items of that kind); this judging is not APEFT's verified one.")
 
 
 def metric_order(metrics) -> list[str]:

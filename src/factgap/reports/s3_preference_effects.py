@@ -1,6 +1,7 @@
 """S3 main table analogue: the base model and every preference-tuned variant (method x pair set) on the
 in-domain test (FActScore of the test people's bios) and each out-of-domain test (FActScore on topics,
-QA exact match overall and per SliCK category, MMLU accuracy), each with a bootstrap CI over items
+QA exact match overall and per SliCK category, MMLU accuracy, the accuracy on each configured FPQA / KUQA
+set), each with a bootstrap CI over items
 and the paired change against the base model on the same items."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import pandas as pd
 
 from factgap.naming import parse_variant_label
 from factgap.reports.common import add_ci_columns, describe_groups, finish_figure, fmt_ci, Report, ReportInputs
-from factgap.reports.s3_common import BASE, item_values, metric_order, paired_values
+from factgap.reports.s3_common import BASE, item_values, metric_order, paired_values, qa_set_note
 from factgap.stats import bootstrap_mean, bootstrap_paired_difference
 
 TITLE = "S3: preference tuning in and out of domain (change vs the base model)"
@@ -149,9 +150,10 @@ def build(inputs: ReportInputs, verifier: str, n_resamples: int, confidence: flo
     shown["n"] = table["value_n"]
     shown["dev_reward_acc"] = [f"{v:.2f}" if v == v and v is not None else "" for v in table["dev_reward_accuracy"]]
     notes = (f"FActScore: share of a greedy answer's atomic facts the '{verifier}' verifier finds supported (bios: "
-             "the test people; topics: non-person Vital Articles, never trained on); qa_em: exact match on the QA "
-             "test split (qa_em:<category>: items of that SliCK category of the base model); mmlu_accuracy: 0-shot "
-             "multiple choice. In % with 95% bootstrap CIs over items; 'change': the variant minus the base model "
-             "on the same items (paired bootstrap; abstentions left out). dev_reward_acc: share of dev pairs whose "
-             "implicit reward ranks chosen over rejected at the evaluated epoch.")
+             "the test people; topics: non-person Vital Articles or FAVA prompts, never trained on); qa_em: exact "
+             "match on the QA test split (qa_em:<category>: items of that SliCK category of the base model); "
+             "mmlu_accuracy: 0-shot multiple choice. In % with 95% bootstrap CIs over items; 'change': the variant "
+             "minus the base model on the same items (paired bootstrap; abstentions left out). dev_reward_acc: share "
+             "of dev pairs whose implicit reward ranks chosen over rejected at the evaluated epoch."
+             + qa_set_note(table["metric"]))
     return Report(table, shown, TITLE, notes, partial(plot, table), finding=describe(table))

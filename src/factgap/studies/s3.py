@@ -79,6 +79,19 @@ def qa_dataset(config: Mapping) -> str | None:
     return config["s3"]["evaluation"]["qa"]["dataset"]
 
 
+def ood_qa_sets(config: Mapping) -> list[dict]:
+    """The configured FPQA / KUQA question sets (``s3.evaluation.ood_qa_sets``), in config order."""
+    return list(config["s3"]["evaluation"]["ood_qa_sets"])
+
+
+def ood_qa_set(config: Mapping, name: str) -> dict:
+    return next(s for s in ood_qa_sets(config) if s["name"] == name)
+
+
+def ood_qa_file_name(name: str) -> str:
+    return f"ood-qa-{name}"
+
+
 def verifiers_of(config: Mapping, people: str, variant: Variant, split: str) -> list[str]:
     """The base model's test bios go through every verifier (part 1 compares them); the training bios,
     topic answers and tuned variants' bios through the primary one only (their FActScore), so that a
@@ -112,12 +125,34 @@ def check_config(config: Mapping) -> None:
                 raise config_error(f"s3.people.{key}", "required when s3.people.source is factscore")
     if topics_set(config) == people_set(config):
         raise config_error("s3.evaluation.ood_topics.name", f"{topics_set(config)!r} is also the people set's name")
+    if s3["evaluation"]["ood_topics"]["source"] == "fava" and not s3["evaluation"]["ood_topics"]["path"]:
+        raise config_error("s3.evaluation.ood_topics.path", "required when s3.evaluation.ood_topics.source is fava")
+    seen: set[str] = set()
+    for i, qa_set in enumerate(ood_qa_sets(config)):
+        key = f"s3.evaluation.ood_qa_sets[{i}].name"
+        if qa_set["name"] in seen:
+            raise config_error(key, f"{qa_set['name']!r} names two question sets")
+        if qa_set["name"] == "mmlu":  # its metric would be MMLU's
+            raise config_error(key, "'mmlu' is taken by the MMLU evaluation")
+        seen.add(qa_set["name"])
     qa = qa_dataset(config)
     if qa is not None and qa not in config["datasets"]:
         raise config_error("s3.evaluation.qa.dataset", f"{qa!r} is not a name in datasets")
     atomic = s3["preference"]["atomic"]
     if atomic["r_low"] >= atomic["r_high"]:
         raise config_error("s3.preference.atomic.r_low", "must be below s3.preference.atomic.r_high")
+
+
+def check_ood_files(config: Mapping) -> None:
+    """Load every configured FAVA / FPQA / KUQA file: a bad one fails naming its file, row and field.
+    Run before any job (not in dry-runs: the files may exist on the cluster only)."""
+    from factgap.data.apeft import load_fava, load_ood_qa
+
+    topics = config["s3"]["evaluation"]["ood_topics"]
+    if topics["source"] == "fava":
+        load_fava(topics["path"], topics["fields"])
+    for qa_set in ood_qa_sets(config):
+        load_ood_qa(qa_set["path"], qa_set["format"], qa_set["fields"])
 
 
 def reports(config: Mapping, layout: ResultsLayout) -> list[ReportSpec]:
@@ -168,6 +203,10 @@ def preference_reports(config: Mapping, layout: ResultsLayout) -> list[ReportSpe
                        for m in ms for v in variants]
     if config["s3"]["evaluation"]["multiple_choice"]:
         files["mc"] = [f for v in variants for f in layout.s3_files(ms, people, v.path, "mmlu")]
+    if ood_qa_sets(config):
+        files["ood_qa"] = [f for q in ood_qa_sets(config) for v in variants
+                           for f in layout.s3_files(ms, people, v.path, ood_qa_file_name(q["name"]), variant=v.label,
+                                                    qa_set=q["name"])]
     options = {"verifier": primary_verifier(config), **bootstrap_options(config)}
     shifts = [ResultFile(layout.token_shift(m, people, v.path), {"model": m, "variant": v.label})
               for m in ms for v in tuned_variants(config)]

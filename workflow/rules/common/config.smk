@@ -67,3 +67,5 @@ onstart:
         from factgap.factscore.pipeline import check_people_source
 
         check_people_source(config["s3"]["people"])
+    # APEFT's out-of-domain files (FAVA, FPQA, KUQA) likewise, before a model loads them
+    s3_design.check_ood_files(config)

@@ -1,6 +1,12 @@
 # Input functions and values of the S3 rules.
 S3_PEOPLE = s3_design.people_set(config)
 S3_TOPICS = s3_design.topics_set(config)
+# the configured FPQA / KUQA sets ("(?!)": none, so no file matches)
+S3_QA_SET_PATTERN = "|".join(re.escape(q["name"]) for q in s3_design.ood_qa_sets(config)) or "(?!)"
+
+
+def s3_qa_set_spec(wildcards):
+    return s3_design.ood_qa_set(config, wildcards.qaset)
 
 
 def s3_judge_name(wildcards):

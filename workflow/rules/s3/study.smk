@@ -1,6 +1,6 @@
 # Study S3 (Yuan et al. 2024, APEFT). Design: factgap.studies.s3; stages: this folder; library:
 # factgap.factscore (part 1: bios, facts, FActScore, knowledge), factgap.preference (part 2: pairs,
-# tuning, token shift); reports: factgap.reports.s3_*. QA exact match of the tuned
+# tuning, token shift, FPQA / KUQA accuracy); reports: factgap.reports.s3_*. QA exact match of the tuned
 # variants runs through the shared evaluate_model, MMLU through S4's scoring (evaluate_mmlu).
 
 
