@@ -178,6 +178,18 @@ def _profile(name):
     return yaml.safe_load((REPO / "profiles" / name / "config.yaml").read_text())
 
 
+def _torch_rules() -> set[str]:
+    """Rules whose conda environment is envs/torch.yaml, read from the rule files."""
+    rules, current = set(), None
+    for path in (REPO / "workflow" / "rules").rglob("*.smk"):
+        for line in path.read_text().splitlines():
+            if line.startswith("rule "):
+                current = line.split()[1].rstrip(":")
+            elif "envs/torch.yaml" in line and current:
+                rules.add(current)
+    return rules
+
+
 def test_profiles_parse_and_overlay_covers_the_same_rules():
     slurm, test, local = _profile("slurm"), _profile("slurm-test"), _profile("local")
     assert slurm["executor"] == "slurm" and local["executor"] == "local" and local["keep-going"] is False
@@ -187,9 +199,10 @@ def test_profiles_parse_and_overlay_covers_the_same_rules():
     assert set(test["set-threads"]) == set(slurm["set-threads"])
     assert set(test["default-resources"]) == set(slurm["default-resources"])
     gpu = {r for r, res in slurm["set-resources"].items() if res.get("gpu")}
-    assert gpu == {"probe_knowledge", "train_lora", "write_cot_rationales", "evaluate_model",
-                   "probe_mc", "write_s4_texts", "train_s4_lora", "evaluate_mc", "generate_bios", "extract_facts",
-                   "measure_verifiers", "verify_facts", "probe_fact_knowledge"}
+    # every rule that runs a language model (the torch environment) gets a GPU, except the weight
+    # conversion and the small sentence-embedding model of the OOD similarity
+    assert gpu == _torch_rules() - {"prepare_model", "measure_ood_similarity"}
+    assert {"train_preference", "evaluate_mmlu", "measure_token_shift", "evaluate_ood_qa"} <= gpu
     assert gpu == {r for r, res in test["set-resources"].items() if res.get("gpu")}
     for res in slurm["set-resources"].values():
         assert "attempt" in str(res["mem_mb"]) and "attempt" in str(res["runtime"])
