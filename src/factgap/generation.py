@@ -286,18 +286,16 @@ def decode_dropping_finished(model, input_ids, attention_mask, cache, plan, max_
     running = torch.arange(rows, device=device)  # batch rows still generating, in cache order
     mask = attention_mask
     feed = input_ids[:, -1:]
-    vocab = None
     with torch.inference_mode():
         for _ in range(max_new_tokens):
             positions = mask.long().sum(-1, keepdim=True) - 1
             logits = model(input_ids=feed, attention_mask=mask, position_ids=positions, past_key_values=cache,
                            use_cache=True).logits[:, -1].to(torch.float32)
-            vocab = logits.shape[-1]
             step = torch.full((rows,), pad_id, dtype=torch.long, device=device)
             if do_sample:
                 # every row's probabilities, in generate's shape, so the draws consume the random
                 # stream as generate's do; finished rows get a uniform row (its draw is discarded)
-                scores = torch.zeros((rows, vocab), dtype=torch.float32, device=device)
+                scores = torch.zeros((rows, logits.shape[-1]), dtype=torch.float32, device=device)
                 scores[running] = logits
                 scores = processors(sequences, scores)
                 drawn = torch.multinomial(torch.nn.functional.softmax(scores, dim=-1), num_samples=1).squeeze(1)
