@@ -202,7 +202,7 @@ def test_profiles_parse_and_overlay_covers_the_same_rules():
     # every rule that runs a language model (the torch environment) gets a GPU, except the weight
     # conversion and the small sentence-embedding model of the OOD similarity
     assert gpu == _torch_rules() - {"prepare_model", "measure_ood_similarity"}
-    assert {"train_preference", "evaluate_mmlu", "measure_token_shift", "evaluate_ood_qa"} <= gpu
+    assert {"train_preference", "evaluate_mmlu", "evaluate_tuned_variant", "evaluate_ood_qa"} <= gpu
     assert gpu == {r for r, res in test["set-resources"].items() if res.get("gpu")}
     for res in slurm["set-resources"].values():
         assert "attempt" in str(res["mem_mb"]) and "attempt" in str(res["runtime"])

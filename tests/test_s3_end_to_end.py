@@ -1,7 +1,7 @@
 """Study S3 end to end on the real embedded model, on a people file in FActScore's layout that the
 workflow has never seen (written by the test, configured by config alone), plus bad-input runs.
-Part 2 runs DPO on both pair sets, evaluated in domain, on embedded topics and on a four-question KUQA-layout
-file written by the test (every trainer takes real steps in tests/test_preference_train.py; RSO's sampling is
+Part 2 runs DPO on both pair sets, evaluated in domain, on embedded topics, on five MMLU questions and on a
+four-question KUQA-layout file written by the test (every trainer takes real steps in tests/test_preference_train.py; RSO's sampling is
 unit-tested and runs in the embedded demo)."""
 
 from pathlib import Path
@@ -49,9 +49,11 @@ def s3_config(entities, db, kuqa):
                               "atomic": {"per_general": None},
                               "training": {"epochs": 1, "batch_size": 2, "max_length": 64, "learning_rate": 1e-3,
                                            "lora": {"r": 4, "alpha": 8}}},
-               "evaluation": {"ood_topics": {"max_topics": 3}, "multiple_choice": False,
+               "evaluation": {"ood_topics": {"max_topics": 3}, "multiple_choice": True,
                               "ood_qa_sets": [{"name": "kuqa", "format": "kuqa", "path": str(kuqa),
                                                "max_new_tokens": 24}]}},
+        # MMLU (out of domain (c)) on a handful of questions: 3 in-domain, 2 subjects x 1 out of domain
+        "s4": {"mmlu": {"max_per_subject": 3, "max_ood_per_subject": 1, "max_ood_subjects": 2}},
         "analysis": {"bootstrap_resamples": 200},
     }
 
@@ -190,7 +192,7 @@ def test_part_2_trains_every_method_on_every_pair_set_and_evaluates_it(s3_run):
     variants = {r["variant"] for r in rows}
     assert variants == {"base"} | {f"{m}:{p}-convergence" for m in METHODS for p in PAIR_SETS}
     assert {r["metric"] for r in rows} == {"factscore_bios", "factscore_topics", "kuqa_accuracy",
-                                           "kuqa_accuracy:known", "kuqa_accuracy:unknown"}
+                                           "kuqa_accuracy:known", "kuqa_accuracy:unknown", "mmlu_accuracy"}
     for variant in ("base", *(f"{m}/{p}/convergence" for m in METHODS for p in PAIR_SETS)):
         answers = pq.read_table(root / f"s3/{M}/{PEOPLE}/{variant}/ood-qa-kuqa.parquet")
         assert answers.schema.equals(OOD_QA_SCHEMA) and sorted(answers.column("id").to_pylist()) == ["k1", "k2", "k3",
@@ -205,9 +207,59 @@ def test_jobs_killed_at_random_points_rerun_to_the_same_outputs(s3_run, tmp_path
     from fault_injection import kill_and_rerun
 
     heavy = {rule: f"{rule}.py" for rule in ("generate_bios", "verify_facts", "probe_fact_knowledge",
-                                             "train_preference", "measure_token_shift")}
+                                             "train_preference", "evaluate_tuned_variant")}
     killed, left, differ = kill_and_rerun(s3_run, tmp_path, ["s3", "--cores", "2", "--configfile",
                                                              str(s3_run / "s3.yaml")], heavy, seed=0)
     print("killed after (s):", killed, "temporaries left by the kills:", left, "differing:", differ)
     assert set(killed) == set(heavy)
     assert differ == []
+
+
+def test_one_job_per_tuned_variant_writes_what_separate_jobs_write(s3_run, tmp_path, request):
+    """evaluate_tuned_variant loads the tuned model once for all its tests; each test run on its own,
+    with its own model load (as the base model's jobs run), gives the same rows."""
+    import yaml
+    from snakemake.utils import validate
+
+    from conftest import REPO
+    from factgap.factscore.pipeline import generate_bios_file
+    from factgap.paths import ResultsLayout
+    from factgap.preference.ood_qa import evaluate_ood_qa_file
+    from factgap.preference.token_shift import measure_token_shift_file
+    from factgap.selfalign.pipeline import evaluate_mc_file
+    from factgap.studies import s3 as s3_design, s4 as s4_design
+
+    config = yaml.safe_load((s3_run / "s3.yaml").read_text())
+    validate(config, str(REPO / "config" / "schema.yaml"), set_default=True)
+    root = s3_run / "results"
+    layout = ResultsLayout(str(root), str(root / "models"))
+    manifest, variant = layout.model_manifest(M), "dpo/general/convergence"
+    adapter = root / f"train/{M}/{PEOPLE}/dpo/general/convergence"
+    log = (root / f"logs/evaluate_tuned_variant/{M}/{variant}.log").read_text()
+    assert log.count("done in") == 6, log  # model load, bios, topics, kuqa, mmlu, token shift
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the job ran: float sums depend on the thread count
+    request.addfinalizer(lambda: torch.set_num_threads(threads))
+    separate = {}
+    for people_set in (PEOPLE, "topics"):
+        separate[f"s3/{M}/{people_set}/{variant}/bios-test.parquet"] = out = tmp_path / f"{people_set}.parquet"
+        generate_bios_file(manifest, root / f"s3/people/{people_set}.parquet", "test",
+                           s3_design.generation_of(config, people_set), seed=0, backend="hf", out_path=out,
+                           adapter_dir=adapter)
+    separate[f"s3/{M}/{PEOPLE}/{variant}/ood-qa-kuqa.parquet"] = out = tmp_path / "kuqa.parquet"
+    generation = {k: config["s3"]["generation"][k] for k in ("chat_template", "batch_size")}
+    evaluate_ood_qa_file(manifest, adapter, s3_design.ood_qa_sets(config)[0], generation, "hf", 0, out)
+    separate[f"s3/{M}/{PEOPLE}/{variant}/mmlu.parquet"] = out = tmp_path / "mmlu.parquet"
+    s4 = config["s4"]
+    evaluate_mc_file(manifest, adapter, None, root / "mc/mmlu/items.parquet", s4_design.id_subjects(config),
+                     s4_design.ood_subjects(config), "dpo:general-convergence", domain=s4["domain"],
+                     scoring=s4["scoring"], batch_size=s4["batch_size"], out_path=out, testsets=("id", "ood"))
+    separate[f"s3/{M}/{PEOPLE}/{variant}/token-shift.parquet"] = out = tmp_path / "shift.parquet"
+    measure_token_shift_file(manifest, {"in_domain": separate[f"s3/{M}/{PEOPLE}/{variant}/bios-test.parquet"],
+                                        "out_of_domain": separate[f"s3/{M}/topics/{variant}/bios-test.parquet"]},
+                             out, chat_template=config["s3"]["generation"]["chat_template"],
+                             **config["s3"]["evaluation"]["token_shift"])
+    for rel, path in separate.items():
+        assert pq.read_table(path).equals(pq.read_table(root / rel)), rel

@@ -19,6 +19,11 @@ from factgap.naming import PROMPT_MODES
 from factgap.prompts import cot_prompt, few_shot_prompt, qa_prompt, rationale_prompt
 from factgap.text import cot_final_answer, exact_match, first_line_answer
 
+# Where generation stops: a direct answer at its line's end, a chain of thought before the next
+# exemplar. Passed explicitly so an engine shared with other tasks (other stops) answers the same.
+ANSWER_STOP = ("\n",)
+COT_STOP = ("\n\n", "\nQ:")
+
 log = logging.getLogger(__name__)
 
 
@@ -125,7 +130,7 @@ def evaluate(backend, test_rows: Sequence[Mapping], mode: str, variant: str, exe
     # few-shot prompts of one relation share their exemplar block: prefill it once per relation
     groups = None if mode == "zero_shot" else [row["relation"] for row in test_rows]
     raw = backend.greedy(prompts, max_new_tokens=cot_max_new_tokens if cot else max_new_tokens,
-                         batch_size=batch_size, stop=["\n\n", "\nQ:"] if cot else None, desc=f"{variant}/{mode}",
+                         batch_size=batch_size, stop=COT_STOP if cot else ANSWER_STOP, desc=f"{variant}/{mode}",
                          groups=groups)
     rows = score_predictions(test_rows, raw, mode, variant)
     accuracy = sum(r["correct"] for r in rows) / len(rows)
@@ -155,14 +160,14 @@ def write_exemplars_file(manifest_path, known_train_path, test_paths, n_shots: i
 
 def evaluate_file(manifest_path, adapter_dir, test_path, exemplars_path, mode: str, variant: str,
                   max_new_tokens: int, cot_max_new_tokens: int, batch_size: int, out_path,
-                  backend: str = "auto") -> None:
-    """Shell of ``evaluate_model``."""
+                  backend: str = "auto", engine=None) -> None:
+    """Shell of ``evaluate_model``; ``engine``: a backend already loaded with the variant's model."""
     import pyarrow.parquet as pq
 
     from factgap.backends import make_backend
     from factgap.io import write_parquet
 
-    engine = make_backend(backend, manifest_path, adapter=adapter_dir)
+    engine = engine or make_backend(backend, manifest_path, adapter=adapter_dir)
     table = evaluate(engine, pq.read_table(test_path).to_pylist(), mode, variant,
                      pq.read_table(exemplars_path).to_pylist(), max_new_tokens, cot_max_new_tokens, batch_size)
     write_parquet(table, out_path)

@@ -6,4 +6,4 @@ smk = snakemake  # noqa: F821
 init_job(smk.log[0], smk.threads, smk.params.seed)
 generate_bios_file(smk.input.manifest, smk.input.people, split=smk.wildcards.split,
                    generation=smk.params.generation, seed=smk.params.seed, backend=smk.params.backend,
-                   out_path=smk.output[0], adapter_dir=smk.input.adapter or None)
+                   out_path=smk.output[0])

@@ -159,22 +159,24 @@ def bio_rows(entity_ids: Sequence[str], prompts: Sequence[str], greedy: Sequence
 
 
 def generate_bios_file(manifest_path, people_path, split: str, generation: Mapping[str, Any], seed: int,
-                       backend: str, out_path, adapter_dir=None) -> dict:
+                       backend: str, out_path, adapter_dir=None, engine=None) -> dict:
     """Greedy + ``n_samples`` sampled bios (training people only) of the people of ``split`` with the
     request of ``generation["prompt"]`` (or an entity's own ``prompt``), by the base model or with a
-    trained adapter."""
+    trained adapter; ``engine``: a backend already loaded with that model (then ``manifest_path``,
+    ``backend`` and ``adapter_dir`` are not read)."""
     from factgap.backends import make_backend
 
     people = [p for p in read_people(people_path).values() if p["split"] == split]
     if not people:
         raise ValueError(f"{people_path}: no people in split {split!r}")
-    engine = make_backend(backend, manifest_path, adapter=adapter_dir, stop=(), show_progress=True)
+    engine = engine or make_backend(backend, manifest_path, adapter=adapter_dir, stop=(), show_progress=True)
     messages = [p.get("prompt") or generation["prompt"].format(entity=p["name"]) for p in people]
     prompts = [chat_prompt(engine.tokenizer, m, generation["chat_template"]) for m in messages]
     greedy, samples = engine.greedy_and_samples(
         prompts, n_samples=generation["n_samples"] if split == "train" else 0,
         temperature=generation["temperature"], top_k=0, top_p=generation["top_p"],
-        max_new_tokens=generation["max_new_tokens"], batch_size=generation["batch_size"], seed=seed, desc="bios")
+        max_new_tokens=generation["max_new_tokens"], batch_size=generation["batch_size"], seed=seed, stop=(),
+        desc="bios")
     rows = bio_rows([p["entity_id"] for p in people], messages, greedy, samples)
     write_parquet(pa.Table.from_pylist(rows, schema=BIO_SCHEMA), out_path)
     log.info("bios (%s): %d people, %d responses", split, len(people), len(rows))

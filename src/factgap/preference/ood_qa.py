@@ -93,22 +93,23 @@ def accuracy_by_kind(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
 
 
 def evaluate_ood_qa_file(manifest_path, adapter_dir, spec: Mapping[str, Any], generation: Mapping[str, Any],
-                         backend: str, seed: int, out_path) -> dict:
+                         backend: str, seed: int, out_path, engine=None) -> dict:
     """Greedy answers of the model (with the adapter, if any) to one question set, judged and written.
 
     ``spec``: the set's config entry (``name, format, path, fields, max_items, prompt, max_new_tokens,
-    cues``); ``generation``: ``chat_template`` and ``batch_size`` (s3.generation's)."""
+    cues``); ``generation``: ``chat_template`` and ``batch_size`` (s3.generation's); ``engine``: a backend
+    already loaded with the model."""
     from factgap.backends import make_backend
     from factgap.prompts import chat_prompt
 
     if spec["format"] not in QA_FORMATS:
         raise ValueError(f"unknown QA format {spec['format']!r}")
     items = load_qa_set(spec, seed)
-    engine = make_backend(backend, manifest_path, adapter=adapter_dir, stop=(), show_progress=True)
+    engine = engine or make_backend(backend, manifest_path, adapter=adapter_dir, stop=(), show_progress=True)
     prompts = [chat_prompt(engine.tokenizer, spec["prompt"].format(question=i["question"]),
                            generation["chat_template"]) for i in items]
     answers = engine.greedy(prompts, max_new_tokens=spec["max_new_tokens"], batch_size=generation["batch_size"],
-                            desc=spec["name"])
+                            stop=(), desc=spec["name"])
     rows = score_rows(items, answers, cues_of(spec))
     write_parquet(pa.Table.from_pylist(rows, schema=OOD_QA_SCHEMA), out_path)
     accuracy = accuracy_by_kind(rows)

@@ -482,13 +482,14 @@ def s4_test_sets(domain_items_path, mmlu_items_path, id_subjects: Sequence[str],
 
 def evaluate_mc_file(manifest_path, adapter_dir, domain_items_path, mmlu_items_path, id_subjects, ood_subjects,
                      variant: str, domain: str, scoring: str, batch_size: int, out_path,
-                     testsets: Sequence[str] = S4_TESTSETS) -> dict:
+                     testsets: Sequence[str] = S4_TESTSETS, engine=None) -> dict:
     """0-shot option distributions of one variant on HOMO, ID and OOD, or the ``testsets`` named (S3
-    scores MMLU alone: ``("id", "ood")``, no domain file); one job, the model loads once."""
+    scores MMLU alone: ``("id", "ood")``, no domain file); one job, the model loads once. ``engine``: an
+    HF backend already loaded with the variant's model."""
     from factgap.backends import make_backend
     from factgap.selfalign.probe import read_out
 
-    engine = make_backend("hf", manifest_path, adapter=adapter_dir, show_progress=False)
+    engine = engine or make_backend("hf", manifest_path, adapter=adapter_dir, show_progress=False)
     rows, summary = [], {}
     sets = s4_test_sets(domain_items_path, mmlu_items_path, id_subjects, ood_subjects)
     for testset, items in ((name, sets[name]) for name in testsets):

@@ -121,8 +121,3 @@ def gpus_per_rule():
                 gpus[rule] = int(value) if str(value).isdigit() else 1
     return gpus
 
-
-def threads_of_variant_job(wildcards):
-    """2 threads for the base model's job (others wait on it), 1 for each tuned variant's: two
-    one-thread jobs side by side do more per second on a CPU than two-thread jobs one after another."""
-    return 2 if wildcards.variant == naming.BASE else 1

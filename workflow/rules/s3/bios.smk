@@ -1,13 +1,14 @@
 rule generate_bios:
-    """One variant's answers for a set's people (bios) or topics: a greedy response each, plus samples
-    for the training people (base model only: the preference pairs)."""
+    """The base model's answers for a set's people (bios) or topics: a greedy response each, plus samples
+    for the training people (the preference pairs). Tuned variants answer in evaluate_tuned_variant."""
     input:
         manifest=model_manifest,
-        adapter=adapter_of_variant,
         people=LAYOUT.people("{people}"),
         code=library_sources("factgap.factscore.pipeline"),
     output:
         LAYOUT.s3_file("{model}", "{people}", "{variant}", "bios-{split}"),
+    wildcard_constraints:
+        variant=naming.BASE,
     params:
         generation=s3_generation_of_people,
         backend=config["backend"],
@@ -16,7 +17,7 @@ rule generate_bios:
         LAYOUT.log("generate_bios", "{model}", "{people}", "{variant}", "{split}"),
     benchmark:
         LAYOUT.benchmark("generate_bios", "{model}", "{people}", "{variant}", "{split}")
-    threads: threads_of_variant_job
+    threads: 2
     conda:
         "../../../envs/torch.yaml"
     script:

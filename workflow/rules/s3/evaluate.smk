@@ -1,6 +1,6 @@
 rule evaluate_mmlu:
-    """Out of domain (c): 0-shot multiple-choice accuracy of one S3 variant on the MMLU tests
-    (s4.mmlu's subjects), scored as S4 scores them."""
+    """Out of domain (c): 0-shot multiple-choice accuracy of the base model on the MMLU tests
+    (s4.mmlu's subjects), scored as S4 scores them (tuned variants: evaluate_tuned_variant)."""
     input:
         manifest=model_manifest,
         adapter=adapter_of_variant,
@@ -10,6 +10,7 @@ rule evaluate_mmlu:
         LAYOUT.s3_file("{model}", "{people}", "{variant}", "mmlu"),
     wildcard_constraints:
         people=re.escape(S3_PEOPLE),
+        variant=naming.BASE,
     params:
         variant=variant_label_of,
         id_subjects=s4_design.id_subjects(config),
@@ -28,8 +29,9 @@ rule evaluate_mmlu:
 
 
 rule evaluate_ood_qa:
-    """Out of domain (d): greedy answers of one S3 variant to a configured FPQA / KUQA question set
-    (s3.evaluation.ood_qa_sets, a local file), each judged right or wrong."""
+    """Out of domain (d): greedy answers of the base model to a configured FPQA / KUQA question set
+    (s3.evaluation.ood_qa_sets, a local file), each judged right or wrong (tuned variants:
+    evaluate_tuned_variant)."""
     input:
         manifest=model_manifest,
         adapter=adapter_of_variant,
@@ -39,6 +41,7 @@ rule evaluate_ood_qa:
     wildcard_constraints:
         people=re.escape(S3_PEOPLE),
         qaset=S3_QA_SET_PATTERN,
+        variant=naming.BASE,
     params:
         spec=s3_qa_set_spec,
         generation={k: config["s3"]["generation"][k] for k in ("chat_template", "batch_size")},
@@ -53,3 +56,37 @@ rule evaluate_ood_qa:
         "../../../envs/torch.yaml"
     script:
         "../../scripts/evaluate_ood_qa.py"
+
+
+rule evaluate_tuned_variant:
+    """Every test of one preference-tuned variant in one job (the model loads once): test bios, topic
+    answers, QA exact match, FPQA / KUQA, MMLU, then the token shift of its answers under the base model.
+    The base model's tests run as separate jobs: S3 part 1 and S1 use them too."""
+    input:
+        **s3_tuned_variant_data(),
+        manifest=model_manifest,
+        adapter=adapter_of_variant,
+        code=library_sources("factgap.preference.variant_evaluation"),
+    output:
+        **s3_tuned_variant_outputs(),
+    wildcard_constraints:
+        variant=S3_TUNED_VARIANT_PATTERN,
+    params:
+        variant=variant_label_of,
+        settings=s3_tuned_variant_settings(),
+        backend=config["backend"],
+        seed=config["seed"],
+    log:
+        LAYOUT.log("evaluate_tuned_variant", "{model}", "{variant}"),
+    benchmark:
+        LAYOUT.benchmark("evaluate_tuned_variant", "{model}", "{variant}")
+    # two one-thread jobs side by side do more per second on a CPU than two-thread jobs one after another
+    threads: 1
+    conda:
+        "../../../envs/torch.yaml"
+    script:
+        "../../scripts/evaluate_tuned_variant.py"
+
+
+# a tuned S3 variant's QA predictions come from its one evaluation job, an SFT variant's from evaluate_model
+ruleorder: evaluate_tuned_variant > evaluate_model

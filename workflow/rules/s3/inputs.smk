@@ -76,9 +76,51 @@ def s3_preference_run(name):
     return f"{LAYOUT.training_dir('{model}', '{people}', '{method}', '{pairset}')}/{name}"
 
 
-def s3_responses_of_variant(wildcards):
-    """The greedy answers of one variant whose tokens are ranked: test bios, and the topics if any."""
-    files = {"in_domain": LAYOUT.s3_file(wildcards.model, wildcards.people, wildcards.variant, f"bios-{s3_design.EVAL_SPLIT}")}
+# ---- evaluate_tuned_variant: every test of one tuned variant in one job ----
+S3_QA_DATASET = s3_design.qa_dataset(config)
+S3_TUNED_VARIANT_PATTERN = "|".join(re.escape(v.path) for v in s3_design.tuned_variants(config)) or "(?!)"
+
+
+def s3_tuned_variant_outputs():
+    """The files evaluate_tuned_variant writes (wildcards model and variant), by the tests configured."""
+    files = {"bios": LAYOUT.s3_file("{model}", S3_PEOPLE, "{variant}", f"bios-{s3_design.EVAL_SPLIT}"),
+             "token_shift": LAYOUT.token_shift("{model}", S3_PEOPLE, "{variant}")}
     if S3_TOPICS is not None:
-        files["out_of_domain"] = LAYOUT.s3_file(wildcards.model, S3_TOPICS, wildcards.variant, f"bios-{s3_design.EVAL_SPLIT}")
+        files["topics"] = LAYOUT.s3_file("{model}", S3_TOPICS, "{variant}", f"bios-{s3_design.EVAL_SPLIT}")
+    if S3_QA_DATASET is not None:
+        prompt = config["s3"]["evaluation"]["qa"]["prompt"]
+        files["qa"] = LAYOUT.prediction("{model}", S3_QA_DATASET, "test", "{variant}", prompt)
+    if config["s3"]["evaluation"]["multiple_choice"]:
+        files["mmlu"] = LAYOUT.s3_file("{model}", S3_PEOPLE, "{variant}", "mmlu")
+    for qa_set in s3_design.ood_qa_sets(config):
+        files[f"ood_qa_{qa_set['name']}"] = LAYOUT.s3_file("{model}", S3_PEOPLE, "{variant}",
+                                                          s3_design.ood_qa_file_name(qa_set["name"]))
     return files
+
+
+def s3_tuned_variant_data():
+    """What the tests of a tuned variant read, besides the model: people, topics, QA set, MMLU items."""
+    files = {"people": LAYOUT.people(S3_PEOPLE)}
+    if S3_TOPICS is not None:
+        files["topics"] = LAYOUT.people(S3_TOPICS)
+    if S3_QA_DATASET is not None:
+        files["qa_test"] = LAYOUT.eval_set("{model}", S3_QA_DATASET, "test")
+        files["qa_exemplars"] = LAYOUT.exemplars("{model}", S3_QA_DATASET)
+    if config["s3"]["evaluation"]["multiple_choice"]:
+        files["mmlu"] = LAYOUT.mc_items(s4_design.MMLU)
+    return files
+
+
+def s3_tuned_variant_settings():
+    """Every test's settings (params of evaluate_tuned_variant): one entry per configured test."""
+    evaluation = config["evaluation"]
+    return {"bios": s3_design.generation_of(config, S3_PEOPLE),
+            "topics": s3_design.generation_of(config, S3_TOPICS) if S3_TOPICS is not None else None,
+            "qa": {"mode": config["s3"]["evaluation"]["qa"]["prompt"],
+                   **{k: evaluation[k] for k in ("max_new_tokens", "cot_max_new_tokens", "batch_size")}},
+            "ood_qa": {"sets": s3_design.ood_qa_sets(config),
+                       "generation": {k: config["s3"]["generation"][k] for k in ("chat_template", "batch_size")}},
+            "mmlu": {"id_subjects": s4_design.id_subjects(config), "ood_subjects": s4_design.ood_subjects(config),
+                     **{k: config["s4"][k] for k in ("domain", "scoring", "batch_size")}},
+            "token_shift": {"chat_template": config["s3"]["generation"]["chat_template"],
+                            **config["s3"]["evaluation"]["token_shift"]}}

@@ -24,34 +24,9 @@ rule train_preference:
         LAYOUT.log("train_preference", "{model}", "{people}", "{method}", "{pairset}"),
     benchmark:
         LAYOUT.benchmark("train_preference", "{model}", "{people}", "{method}", "{pairset}")
-    threads: 1  # two runs side by side (see threads_of_variant_job)
+    threads: 1  # two runs side by side, as evaluate_tuned_variant
     conda:
         "../../../envs/torch.yaml"
     script:
         "../../scripts/train_preference.py"
 
-
-rule measure_token_shift:
-    """Token distribution shift of a tuned variant: each token of its greedy bios (in domain) and topic
-    answers (out of domain) ranked under the base model given the same prefix."""
-    input:
-        unpack(s3_responses_of_variant),
-        manifest=model_manifest,
-        code=library_sources("factgap.preference.token_shift"),
-    output:
-        LAYOUT.token_shift("{model}", "{people}", "{variant}"),
-    wildcard_constraints:
-        people=re.escape(S3_PEOPLE),
-    params:
-        token_shift=config["s3"]["evaluation"]["token_shift"],
-        chat_template=config["s3"]["generation"]["chat_template"],
-        seed=config["seed"],
-    log:
-        LAYOUT.log("measure_token_shift", "{model}", "{people}", "{variant}"),
-    benchmark:
-        LAYOUT.benchmark("measure_token_shift", "{model}", "{people}", "{variant}")
-    threads: threads_of_variant_job
-    conda:
-        "../../../envs/torch.yaml"
-    script:
-        "../../scripts/measure_token_shift.py"
