@@ -15,7 +15,7 @@ rule extract_facts:
         LAYOUT.log("extract_facts", "{model}", "{people}", "{variant}", "{split}"),
     benchmark:
         LAYOUT.benchmark("extract_facts", "{model}", "{people}", "{variant}", "{split}")
-    threads: 2
+    threads: threads_of_extractor
     conda:
         "../../../envs/torch.yaml"
     script:

@@ -27,6 +27,17 @@ def s3_judge_manifest_of_verifier(wildcards):
     return LAYOUT.model_manifest(s3_judge_name(wildcards)) if wildcards.verifier == "llm" else []
 
 
+def threads_of_extractor(wildcards):
+    """2 threads when the llm extractor runs the judge model; the rule extractor is pure Python, and its
+    jobs run two side by side."""
+    return 2 if s3_design.extractor_needs_judge(config) else 1
+
+
+def threads_of_verifier(wildcards):
+    """2 threads for the llm judge; the rules verifier (BM25 + rules, pure Python) runs two side by side."""
+    return 2 if wildcards.verifier == "llm" else 1
+
+
 def s3_calibration_of_verifier(wildcards):
     """The llm verifier's threshold comes from the claim set's dev part (the bio people's claims, also
     for the topics, which have no slots to make claims of)."""

@@ -47,7 +47,7 @@ rule verify_facts:
         LAYOUT.log("verify_facts", "{model}", "{people}", "{variant}", "{split}-{verifier}"),
     benchmark:
         LAYOUT.benchmark("verify_facts", "{model}", "{people}", "{variant}", "{split}-{verifier}")
-    threads: 2
+    threads: threads_of_verifier
     conda:
         "../../../envs/torch.yaml"
     script:
