@@ -8,10 +8,12 @@ package) is dequantised once into an ordinary safetensors checkpoint.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import os
 from collections.abc import Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +50,42 @@ def torch_dtype(name: str):
             "auto": "auto"}[name]
 
 
+@contextmanager
+def gguf_parsed_once():
+    """Within the block, a GGUF file is parsed once and each tensor-name map built once.
+
+    transformers parses the whole file three times (tokenizer, config, weights) and rebuilds the same
+    name map for every module: 23 of the 28 s of converting SmolLM2-135M. The parsed reader is
+    read-only (memory-mapped views), so sharing it gives the same tokenizer and weights.
+    """
+    import gguf
+
+    original_reader, original_name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    readers: dict[tuple, Any] = {}
+
+    def shared_reader(path, mode="r"):
+        key = (str(Path(path).resolve()), mode)
+        if key not in readers:
+            readers[key] = original_reader(path, mode)
+        return readers[key]
+
+    gguf.GGUFReader, gguf.get_tensor_name_map = shared_reader, functools.lru_cache(maxsize=None)(original_name_map)
+    try:
+        yield
+    finally:
+        gguf.GGUFReader, gguf.get_tensor_name_map = original_reader, original_name_map
+
+
 def convert_gguf(gguf_path: Path, out_dir: Path) -> None:
     """Dequantise a GGUF file into a safetensors checkpoint plus tokenizer (loads in < 1 s later)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
-    log.info("dequantising %s (one-off, ~30 s for a 135M model)", gguf_path)
+    log.info("dequantising %s (one-off, ~15 s for a 135M model)", gguf_path)
     kwargs = {"gguf_file": gguf_path.name}
-    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(
-        gguf_path.parent, quantization_config=GgufConfig(dequantize=True), **kwargs)
+    with gguf_parsed_once():
+        tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf_path.parent, quantization_config=GgufConfig(dequantize=True), **kwargs)
     if getattr(model.config, "quantization_config", None) is not None:
         del model.config.quantization_config
     model.save_pretrained(out_dir, safe_serialization=True)
