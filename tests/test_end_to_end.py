@@ -133,6 +133,34 @@ def test_s1_and_ood_outputs(tiny_run):
     assert ((significance["p"] >= 0) & (significance["p"] <= 1)).all()
 
 
+def test_one_job_per_trained_variant_writes_what_one_job_per_prompt_writes(tiny_run, tmp_path, request):
+    """A trained variant S2 compares across prompts is evaluated in one job for every prompt mode (one model
+    load); evaluate_model's function, run per mode with its own load, gives the same rows."""
+    import torch
+    import yaml
+    from snakemake.utils import validate
+
+    from factgap.evaluate import evaluate_file
+    from factgap.naming import parse_variant_path
+
+    config = yaml.safe_load(TINY.read_text())
+    validate(config, str(REPO / "config" / "schema.yaml"), set_default=True)
+    evaluation, variant = config["evaluation"], "sft/known/early_stop"
+    log = (tiny_run / f"results/logs/evaluate_model_prompt_modes/{M}/{D}/{variant}.log").read_text()
+    assert all(f"{mode}: exact match" in log for mode in evaluation["prompts"]), log
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the job ran: float sums depend on the thread count
+    request.addfinalizer(lambda: torch.set_num_threads(threads))
+    root = tiny_run / "results"
+    for mode in evaluation["prompts"]:
+        out = tmp_path / f"{mode}.parquet"
+        evaluate_file(root / f"models/{M}/model.json", root / f"train/{M}/{D}/{variant}",
+                      root / f"splits/{M}/{D}/test.parquet", root / f"exemplars/{M}/{D}.parquet", mode,
+                      parse_variant_path(variant).label, evaluation["max_new_tokens"],
+                      evaluation["cot_max_new_tokens"], evaluation["batch_size"], out, config["backend"])
+        assert pq.read_table(out).equals(_read(tiny_run, f"eval/{M}/{D}/test/{variant}/{mode}.parquet")), mode
+
+
 def test_rerun_has_nothing_to_do(tiny_run):
     proc = run_snakemake("-n", "--configfile", str(TINY), cwd=tiny_run)
     assert "Nothing to be done" in proc.stdout + proc.stderr
@@ -180,7 +208,7 @@ def test_jobs_killed_at_random_points_rerun_to_the_same_outputs(tiny_run, tmp_pa
     from fault_injection import kill_and_rerun
 
     heavy = {"probe_knowledge": "probe_knowledge.py", "train_lora": "train_lora.py",
-             "evaluate_model": "evaluate_model.py"}
+             "evaluate_model": "evaluate_model.py", "evaluate_model_prompt_modes": "evaluate_model_prompt_modes.py"}
     killed, left, differ = kill_and_rerun(tiny_run, tmp_path, ["--cores", "2", "--configfile", str(TINY)], heavy,
                                           seed=0)
     print("killed after (s):", killed, "temporaries left by the kills:", left, "differing:", differ)

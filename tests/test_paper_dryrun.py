@@ -43,10 +43,11 @@ def test_s2_paper_config_is_the_papers_protocol():
 def test_paper_dag_counts(tmp_path):
     proc = run_snakemake("-n", "--configfile", str(REPO / "config/paper/s2_entityquestions.yaml"), cwd=tmp_path)
     counts = job_counts(proc.stdout + proc.stderr)
-    # 4 models x 1 dataset: 2 training sets each; 5 variants x 3 prompts on the ID test set, and the
-    # 4 trained variants 0-shot on the OOD relations
+    # 4 models x 1 dataset: 2 training sets each; the base model under 3 prompts on the ID test set (a
+    # job per prompt), the 4 trained variants under all 3 in one job each, and 0-shot on the OOD relations
     assert counts["probe_knowledge"] == 4 and counts["train_lora"] == 8
-    assert counts["evaluate_model"] == 4 * (5 * 3 + 4) and counts["measure_ood_similarity"] == 4
+    assert counts["evaluate_model"] == 4 * (3 + 4) and counts["evaluate_model_prompt_modes"] == 4 * 4
+    assert counts["measure_ood_similarity"] == 4
 
 
 def test_s4_paper_dag_counts(tmp_path):

@@ -171,3 +171,19 @@ def evaluate_file(manifest_path, adapter_dir, test_path, exemplars_path, mode: s
     table = evaluate(engine, pq.read_table(test_path).to_pylist(), mode, variant,
                      pq.read_table(exemplars_path).to_pylist(), max_new_tokens, cot_max_new_tokens, batch_size)
     write_parquet(table, out_path)
+
+
+def evaluate_prompt_modes_file(manifest_path, adapter_dir, test_path, exemplars_path, out_paths: Mapping[str, str],
+                               variant: str, max_new_tokens: int, cot_max_new_tokens: int, batch_size: int,
+                               backend: str = "auto") -> None:
+    """Shell of ``evaluate_model_prompt_modes``: ``evaluate_file`` for every prompt mode of ``out_paths``
+    (mode -> output file) with one model load; each file as its own job writes it."""
+    from factgap.backends import make_backend
+
+    unknown = sorted(set(out_paths) - set(PROMPT_MODES))
+    if unknown:
+        raise ValueError(f"prompt modes {unknown} are not in {PROMPT_MODES}")
+    engine = make_backend(backend, manifest_path, adapter=adapter_dir)
+    for mode, out_path in out_paths.items():
+        evaluate_file(manifest_path, adapter_dir, test_path, exemplars_path, mode, variant, max_new_tokens,
+                      cot_max_new_tokens, batch_size, out_path, backend, engine=engine)

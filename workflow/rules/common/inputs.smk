@@ -121,3 +121,17 @@ def gpus_per_rule():
                 gpus[rule] = int(value) if str(value).isdigit() else 1
     return gpus
 
+
+
+# ---- evaluate_model_prompt_modes ----
+# the trained variants evaluated under every prompt mode (S2's ICL comparison); none when S2 is off. The
+# base model keeps one job per mode: S1 and S3 alone ask for one mode of it each.
+PROMPT_COMPARISON_VARIANT_PATTERN = "|".join(
+    re.escape(v.path) for v in (s2_design.variants(config) if "s2" in config["studies"] else [])
+    if not v.is_base) or "(?!)"
+
+
+def test_predictions_of_every_prompt():
+    """Output files of evaluate_model_prompt_modes: the test-set predictions, one per prompt mode."""
+    return {prompt: LAYOUT.prediction("{model}", "{dataset}", "test", "{variant}", prompt)
+            for prompt in config["evaluation"]["prompts"]}

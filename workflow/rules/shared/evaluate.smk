@@ -50,3 +50,39 @@ rule evaluate_model:
         "../../../envs/torch.yaml"
     script:
         "../../scripts/evaluate_model.py"
+
+
+rule evaluate_model_prompt_modes:
+    """Exact match of one trained variant on the in-distribution test set under every prompt mode of
+    evaluation.prompts, in one job (the model loads once): the variants S2 compares across prompts. Each
+    file is the one evaluate_model would write for that mode."""
+    input:
+        manifest=model_manifest,
+        adapter=adapter_of_variant,
+        test=LAYOUT.eval_set("{model}", "{dataset}", "test"),
+        exemplars=LAYOUT.exemplars("{model}", "{dataset}"),
+        code=library_sources("factgap.evaluate"),
+    output:
+        **test_predictions_of_every_prompt(),
+    wildcard_constraints:
+        variant=PROMPT_COMPARISON_VARIANT_PATTERN,
+    params:
+        variant=variant_label_of,
+        max_new_tokens=config["evaluation"]["max_new_tokens"],
+        cot_max_new_tokens=config["evaluation"]["cot_max_new_tokens"],
+        batch_size=config["evaluation"]["batch_size"],
+        seed=config["seed"],
+        backend=config["backend"],
+    log:
+        LAYOUT.log("evaluate_model_prompt_modes", "{model}", "{dataset}", "{variant}"),
+    benchmark:
+        LAYOUT.benchmark("evaluate_model_prompt_modes", "{model}", "{dataset}", "{variant}")
+    threads: 1  # as evaluate_model: the same files, the same float sums
+    conda:
+        "../../../envs/torch.yaml"
+    script:
+        "../../scripts/evaluate_model_prompt_modes.py"
+
+
+# a trained variant S2 compares across prompts is evaluated on the test set in one job for all prompt modes
+ruleorder: evaluate_model_prompt_modes > evaluate_model
