@@ -47,7 +47,7 @@ seeds: install
 NO_VLLM := --ignore=tests/test_vllm_api.py
 # FACTGAP_REQUIRE_BROWSER=1: a missing Chromium fails the report test instead of skipping it
 test: install browser
-	FACTGAP_REQUIRE_BROWSER=1 $(BIN)/pytest -q -ra -n 2 --dist loadfile -m "not extended" $(NO_VLLM)
+	FACTGAP_REQUIRE_BROWSER=1 $(BIN)/pytest -q -ra --durations=12 -n 2 --dist loadfile -m "not extended" $(NO_VLLM)
 
 test-all: install
 	$(BIN)/pytest -q -ra -n 2 --dist loadfile $(NO_VLLM)
