@@ -25,6 +25,9 @@ rule train_preference:
     benchmark:
         LAYOUT.benchmark("train_preference", "{model}", "{people}", "{method}", "{pairset}")
     threads: 1  # two runs side by side, as evaluate_tuned_variant
+    # before any tuned variant's evaluation: a run left for the end leaves its evaluation (~2 min on a
+    # CPU) to run alone on one core after everything else
+    priority: 1
     conda:
         "../../../envs/torch.yaml"
     script:
