@@ -5,6 +5,7 @@ from factgap.selfalign.pipeline import evaluate_mc_file
 smk = snakemake  # noqa: F821
 init_job(smk.log[0], smk.threads, smk.params.seed)
 s4 = smk.params.s4
-evaluate_mc_file(smk.input.manifest, smk.input.adapter or None, None, smk.input.mmlu, smk.params.id_subjects,
-                 smk.params.ood_subjects, smk.params.variant, domain=s4["domain"], scoring=s4["scoring"],
-                 batch_size=s4["batch_size"], out_path=smk.output[0], testsets=("id", "ood"))
+# the base model only (a tuned variant's MMLU runs in evaluate_tuned_variant): no adapter
+evaluate_mc_file(smk.input.manifest, None, None, smk.input.mmlu, smk.params.id_subjects, smk.params.ood_subjects,
+                 smk.params.variant, domain=s4["domain"], scoring=s4["scoring"], batch_size=s4["batch_size"],
+                 out_path=smk.output[0], testsets=("id", "ood"))

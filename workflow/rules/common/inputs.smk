@@ -122,7 +122,6 @@ def gpus_per_rule():
     return gpus
 
 
-
 # ---- evaluate_model_prompt_modes ----
 # the trained variants evaluated under every prompt mode (S2's ICL comparison); none when S2 is off. The
 # base model keeps one job per mode: S1 and S3 alone ask for one mode of it each.

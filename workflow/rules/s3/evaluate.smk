@@ -3,7 +3,6 @@ rule evaluate_mmlu:
     (s4.mmlu's subjects), scored as S4 scores them (tuned variants: evaluate_tuned_variant)."""
     input:
         manifest=model_manifest,
-        adapter=adapter_of_variant,
         mmlu=LAYOUT.mc_items(s4_design.MMLU),
         code=library_sources("factgap.selfalign.pipeline"),
     output:
@@ -34,7 +33,6 @@ rule evaluate_ood_qa:
     evaluate_tuned_variant)."""
     input:
         manifest=model_manifest,
-        adapter=adapter_of_variant,
         code=library_sources("factgap.preference.ood_qa"),
     output:
         LAYOUT.s3_file("{model}", "{people}", "{variant}", s3_design.ood_qa_file_name("{qaset}")),
