@@ -7,6 +7,13 @@ from pathlib import Path
 
 import pytest
 
+# Two xdist workers each run a whole workflow with --cores 2, and in-process tests use torch too, so
+# more OpenMP threads than cores run at once. With libgomp's default (active) waiting, idle threads spin
+# and steal the cores the busy ones need: four 2-thread bio-generation processes took 314 s each on this
+# 2-core machine against 54 s with passive waiting (18 s alone). Set before any test imports torch;
+# every workflow run and job the tests start inherits it. Results do not depend on it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
