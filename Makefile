@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= profiles/local
 
-.PHONY: install install-gpu lock demo report browser bench seeds test test-all test-fast dryrun-paper clean-results
+.PHONY: install install-gpu lock prefetch demo report browser bench seeds test test-all test-fast dryrun-paper clean-results
 
 # Pinned install from whatever package index the user's pip is configured with (PyPI by default).
 # The lock is complete and marker-aware (every platform's torch dependencies, CUDA libraries on
@@ -34,6 +34,11 @@ lock:
 	  envs/requirements.in -o envs/requirements.lock
 	$(UV) pip compile --quiet --universal --python-version 3.11 --custom-compile-command "make lock" \
 	  envs/requirements-gpu.in --overrides envs/gpu-overrides.txt -o envs/requirements-gpu.lock
+
+# Cluster login node: download every Hub model and dataset CONFIG names into HF_HOME and pin each to its
+# commit (printed, and in <models>/hub/prefetched.tsv); jobs then load those snapshots only.
+prefetch: install
+	$(BIN)/snakemake --cores 1 prefetch $(if $(CONFIG),--configfile $(CONFIG))
 
 demo: install
 	$(BIN)/snakemake --profile $(PROFILE)
@@ -85,5 +90,5 @@ clean-results:
 # failure. VENV=.venv-gpu keeps it beside the CPU venv (CI does this).
 .PHONY: test-vllm
 test-vllm: install-gpu
-	FACTGAP_REQUIRE_VLLM=1 $(BIN)/pytest -q -ra -p no:cacheprovider tests/test_vllm_api.py tests/test_vllm_backend.py tests/test_backend_choice.py
+	FACTGAP_REQUIRE_VLLM=1 $(BIN)/pytest -q -ra -p no:cacheprovider tests/test_vllm_api.py tests/test_vllm_backend.py tests/test_backend_config.py tests/test_hub_prefetch.py
 	for c in config/paper/*.yaml; do $(BIN)/snakemake -n --quiet rules --configfile $$c || exit 1; done

@@ -10,6 +10,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common/config.smk"
 include: "workflow/rules/common/inputs.smk"
+include: "workflow/rules/shared/prefetch.smk"
 include: "workflow/rules/shared/models.smk"
 include: "workflow/rules/shared/data.smk"
 include: "workflow/rules/shared/probe.smk"

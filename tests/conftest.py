@@ -19,10 +19,10 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def run_snakemake(*args, cwd=REPO, check=True, timeout=1800):
-    """Run the workflow of this repository from ``cwd`` (results land under ``cwd``)."""
+def run_snakemake(*args, cwd=REPO, check=True, timeout=1800, env=None):
+    """Run the workflow of this repository from ``cwd`` (results land under ``cwd``); ``env``: extra variables."""
     cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(cwd), *args]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1", **(env or {})}
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 TRACKED_PACKAGES = ("factgap", "torch", "transformers", "peft", "trl", "datasets", "pyarrow",
-                    "numpy", "pandas", "matplotlib", "snakemake")
+                    "numpy", "pandas", "matplotlib", "snakemake", "vllm")
 
 
 def _atomic_target(path: Path) -> tuple[int, str]:
@@ -32,8 +32,14 @@ def _atomic_target(path: Path) -> tuple[int, str]:
 def write_parquet(table: pa.Table, path: str | os.PathLike) -> None:
     """Write ``table`` so that ``path`` either holds the whole table or does not exist.
 
-    Parquet metadata carries no timestamps, so equal tables give byte-identical files.
+    Parquet metadata carries no timestamps, so equal tables give byte-identical files. A process that
+    ran a model records its backend and version there (``backend_of`` reads it back).
     """
+    from factgap.backends import backend_used
+
+    if used := backend_used():
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               BACKEND_METADATA_KEY: json.dumps(used, sort_keys=True)})
     path = Path(path)
     fd, tmp = _atomic_target(path)
     os.close(fd)
@@ -43,6 +49,18 @@ def write_parquet(table: pa.Table, path: str | os.PathLike) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+BACKEND_METADATA_KEY = b"factgap.backend"
+
+
+def backend_of(path: str | os.PathLike) -> str | None:
+    """'hf (transformers 5.23.0)' / 'vllm (vllm 0.33.0)' for a parquet file a model job wrote, else None."""
+    metadata = pq.read_schema(path).metadata or {}
+    if BACKEND_METADATA_KEY not in metadata:
+        return None
+    used = json.loads(metadata[BACKEND_METADATA_KEY])
+    return f"{used['backend']} ({used['package']} {used['version']})"
 
 
 def write_text(text: str, path: str | os.PathLike) -> None:

@@ -92,8 +92,12 @@ def convert_gguf(gguf_path: Path, out_dir: Path) -> None:
     tokenizer.save_pretrained(out_dir)
 
 
-def prepare_model(spec: Mapping[str, Any], out_dir: str | os.PathLike, manifest_path: str | os.PathLike) -> dict:
-    """Shell for the ``prepare_model`` rule: convert or point at the weights, write the manifest."""
+def prepare_model(spec: Mapping[str, Any], out_dir: str | os.PathLike, manifest_path: str | os.PathLike,
+                  hub_record: Mapping[str, Any] | None = None) -> dict:
+    """Shell for the ``prepare_model`` rule: convert or point at the weights, write the manifest.
+    ``hub_record``: what prefetch recorded for a Hub model (commit SHA and snapshot folder)."""
+    from factgap.hub import checked_snapshot, is_hub_id
+
     source, path = spec["source"], str(spec["path"])
     out_dir = Path(out_dir)
     if source == "gguf":
@@ -110,9 +114,16 @@ def prepare_model(spec: Mapping[str, Any], out_dir: str | os.PathLike, manifest_
         if local.is_dir():
             manifest = {"load_from": str(local.resolve()), "source": "local", "origin": path,
                         "origin_sha256": sha256_tree(local), "revision": None}
-        else:  # a hub id: the weights stay in the HF cache, pinned by revision
-            manifest = {"load_from": path, "source": "hub", "origin": path, "origin_sha256": None,
-                        "revision": spec.get("revision")}
+        elif hub_record is not None:  # prefetched: load the snapshot of that commit, never the Hub
+            snapshot = checked_snapshot(hub_record)
+            manifest = {"load_from": str(snapshot), "source": "hub", "origin": path, "origin_sha256": None,
+                        "revision": hub_record["sha"], "requested_revision": spec.get("revision")}
+        elif is_hub_id(path):
+            raise FileNotFoundError(f"model {path!r}: a Hub id without a prefetch record (the workflow's "
+                                    "prefetch_hub_item job writes it; run `make prefetch CONFIG=<your config>`)")
+        else:
+            raise FileNotFoundError(f"model path {path!r}: no such local folder (and not a Hub id of the "
+                                    "form owner/name)")
     else:
         raise ValueError(f"model source {source!r} is not one of 'gguf', 'hf'")
     manifest["dtype"] = spec.get("dtype", "float32")
@@ -120,10 +131,15 @@ def prepare_model(spec: Mapping[str, Any], out_dir: str | os.PathLike, manifest_
     return manifest
 
 
+def hub_revision(manifest: Mapping[str, Any]) -> str | None:
+    """The revision to ask for: none for a local folder (a prefetched snapshot is one: that commit)."""
+    return None if os.path.isdir(manifest["load_from"]) else manifest.get("revision")
+
+
 def load_tokenizer(manifest: Mapping[str, Any]):
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(manifest["load_from"], revision=manifest.get("revision"))
+    tokenizer = AutoTokenizer.from_pretrained(manifest["load_from"], revision=hub_revision(manifest))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -139,7 +155,7 @@ def load_causal_lm(manifest: Mapping[str, Any] | str | os.PathLike, adapter: str
         manifest = read_json(manifest)
     tokenizer = load_tokenizer(manifest)
     model = AutoModelForCausalLM.from_pretrained(
-        manifest["load_from"], revision=manifest.get("revision"), dtype=torch_dtype(manifest.get("dtype", "float32")))
+        manifest["load_from"], revision=hub_revision(manifest), dtype=torch_dtype(manifest.get("dtype", "float32")))
     if adapter is not None:
         from peft import PeftModel
 

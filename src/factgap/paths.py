@@ -43,6 +43,10 @@ class ResultsLayout:
     def model_checkpoint(self, model: str) -> str:
         return self._model(model, "checkpoint")
 
+    def hub_record(self, item: str) -> str:
+        """Commit and snapshot folder of a prefetched Hub item (beside the models: a seed sweep shares them)."""
+        return self._model("hub", f"{item}.json")
+
     def questions(self, dataset: str) -> str:
         return self._p("data", dataset, "questions.parquet")
 

@@ -75,9 +75,10 @@ def merge_provenance(records: Mapping[str, Mapping]) -> pd.DataFrame:
             entries.update({("model", f"{path}.{k}"): json.dumps(v, default=str) for k, v in sorted(model.items())})
         entries.update({("data", entry["path"]): entry["sha256"] for entry in record.get("inputs", {}).values()})
         entries.update({("package", k): str(v) for k, v in record.get("packages", {}).items()})
+        entries.update({("backend", backend): "model outputs" for backend in record.get("backends", [])})
         for (section, key), value in entries.items():
             seen.setdefault((section, key, value), []).append(table)
-    order = {"model": 0, "data": 1, "package": 2, "config": 3}
+    order = {"model": 0, "backend": 1, "data": 2, "package": 3, "config": 4}
     rows = [{"section": s, "key": k, "value": v, "tables": len(t), "recorded_by": " ".join(t)}
             for (s, k, v), t in seen.items()]
     frame = pd.DataFrame(rows, columns=["section", "key", "value", "tables", "recorded_by"])

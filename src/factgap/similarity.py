@@ -55,8 +55,12 @@ def resolve_model_path(model_path: str) -> str:
     anything else is passed on as a hub id."""
     from factgap.models import PACKAGE_PREFIX, resolve_package_file
 
+    from factgap.hub import snapshot_for
+
     if model_path.startswith(PACKAGE_PREFIX):
         return str(resolve_package_file(model_path))
+    if (snapshot := snapshot_for(model_path, "model")) is not None:  # prefetched: that commit, no Hub
+        return str(snapshot)
     local = os.path.expanduser(model_path)
     return local if os.path.isdir(local) else model_path
 

@@ -297,9 +297,9 @@ def lora_config(settings):
 def load_trainable_model(manifest: Mapping):
     from transformers import AutoModelForCausalLM
 
-    from factgap.models import torch_dtype
+    from factgap.models import hub_revision, torch_dtype
 
-    return AutoModelForCausalLM.from_pretrained(manifest["load_from"], revision=manifest.get("revision"),
+    return AutoModelForCausalLM.from_pretrained(manifest["load_from"], revision=hub_revision(manifest),
                                                 dtype=torch_dtype("float32" if manifest.get("dtype") == "float32" else "auto"))
 
 

@@ -146,16 +146,25 @@ def parse_popqa_rows(rows: Iterable[Mapping[str, Any]], source: str, split_fract
 
 
 def hub_rows(hf_id: str, split: str | None = None, config: str | None = None) -> Any:
-    """``datasets.load_dataset`` with a clear message when the Hub cannot be reached."""
+    """``datasets.load_dataset`` of a Hub dataset: from its prefetched snapshot (``factgap.hub``: that
+    commit, no network) when the job has one, else from the Hub, with a clear message when that fails."""
+    from factgap.hub import snapshot_for
+
+    source = snapshot_for(hf_id, "dataset")
     try:
         import datasets
 
-        return datasets.load_dataset(hf_id, config, split=split) if config else \
-            datasets.load_dataset(hf_id, split=split)
+        where = str(source) if source is not None else hf_id
+        return datasets.load_dataset(where, config, split=split) if config else \
+            datasets.load_dataset(where, split=split)
     except Exception as err:  # no network, gated, renamed: all end the same way for the user
+        if source is not None:
+            raise RuntimeError(f"could not read the prefetched snapshot of {hf_id!r} at {source} "
+                               f"({type(err).__name__}: {err})") from err
         raise RuntimeError(
             f"could not load {hf_id!r} from the Hugging Face Hub ({type(err).__name__}: {err}). "
-            f"Download the released data file(s) and set this dataset's `path` in the config."
+            f"Run `make prefetch CONFIG=<your config>` where the Hub is reachable, or download the released "
+            f"data file(s) and set this dataset's `path` in the config."
         ) from err
 
 

@@ -129,13 +129,15 @@ def variant_pairs(predictions: pd.DataFrame, pairs):
                 yield model, dataset, (a, b), by_variant[a], by_variant[b]
 
 
-def table_provenance(science: Mapping[str, Any], manifests, questions) -> dict:
-    """Provenance of a table: config values, model manifests (weights identity), data hashes, versions."""
-    from factgap.io import provenance, read_json
+def table_provenance(science: Mapping[str, Any], manifests, questions, model_outputs: Sequence[str] = ()) -> dict:
+    """Provenance of a table: config values, model manifests (weights identity), data hashes, versions,
+    and the inference backends (with versions) that wrote the model outputs it reads."""
+    from factgap.io import backend_of, provenance, read_json
 
     inputs = {f"model:{p}": p for p in manifests} | {f"data:{p}": p for p in questions}
     record = provenance(science, inputs)
     record["models"] = {str(p): {k: v for k, v in read_json(p).items() if k != "load_from"} for p in manifests}
+    record["backends"] = sorted({b for p in model_outputs if str(p).endswith(".parquet") and (b := backend_of(p))})
     return record
 
 
@@ -211,7 +213,7 @@ def publish_report(module: str, paths: Mapping[str, Sequence[str]], meta: Mappin
 
     loaded = importlib.import_module(module)
     report = loaded.build(ReportInputs(paths, meta), **options)
-    provenance = table_provenance(science, manifests, questions)
+    provenance = table_provenance(science, manifests, questions, [p for ps in paths.values() for p in ps])
     write_table_outputs(report.table, report.display, report.title, report.notes, provenance, outputs["csv"],
                         outputs["md"], outputs["provenance"])
     if "caption" in outputs:
@@ -248,5 +250,6 @@ def provenance_summary(record: Mapping[str, Any]) -> str:
             if key.startswith("data:")]
     packages = record.get("packages", {})
     versions = ", ".join(f"{k} {packages[k]}" for k in ("factgap", "torch", "transformers", "peft", "trl") if k in packages)
+    backends = "inference: " + ", ".join(record["backends"]) if record.get("backends") else ""
     return "; ".join(x for x in ("model: " + ", ".join(models) if models else "",
-                                 "data: " + ", ".join(data) if data else "", versions) if x)
+                                 "data: " + ", ".join(data) if data else "", backends, versions) if x)

@@ -17,15 +17,20 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join([str(PACKAGE_DIR.parent), *filter(None, os.getenv("PYTHONPATH", "").split(os.pathsep))])
 )
 
+import dataclasses
 import re
 
-from factgap import code_inputs, naming, seed_design
+from factgap import code_inputs, hub, naming, seed_design
+from factgap.backends import check_backend_config, nvidia_gpu_visible, vllm_installed
 from factgap.configuration import check_semantics, science_config
 from factgap.paths import ResultsLayout
 from factgap.studies import s1 as s1_design, s2 as s2_design, s3 as s3_design, s4 as s4_design
 
 validate(config, "../../../config/schema.yaml")
 check_semantics(config)
+# backend: vllm needs vLLM here; and a GPU here, unless a cluster executor gives the jobs their own
+check_backend_config(config["backend"], vllm_installed(), nvidia_gpu_visible(),
+                     jobs_get_gpus=workflow.remote_exec or not workflow.local_exec)
 s3_design.check_config(config)
 s4_design.check_config(config)
 
@@ -36,6 +41,8 @@ DATASETS = sorted(config["datasets"])
 ALL_MODEL_SPECS = {**config["helper_models"], **config["models"]}
 S4_DATASET = s4_design.dataset(config)
 SCIENCE = science_config(config)
+HUB_ITEMS = hub.hub_items(config)
+HUB_ITEMS_BY_NAME = {item.name: item for item in HUB_ITEMS}
 if S4_DATASET in DATASETS:
     raise ValueError(f"config key 's4.dataset.name': {S4_DATASET!r} is also a QA dataset in datasets")
 # training rules of QA datasets and of the S4 set write the same layout: each claims its own names
@@ -53,6 +60,7 @@ wildcard_constraints:
     mcset=f"{re.escape(S4_DATASET)}|{s4_design.MMLU}",
     people="|".join(re.escape(p) for p in filter(None, (s3_design.people_set(config), s3_design.topics_set(config)))),
     split="|".join(s3_design.SPLITS),
+    hub_item="|".join(re.escape(name) for name in HUB_ITEMS_BY_NAME) or "(?!)",
 
 
 def library_sources(*modules):

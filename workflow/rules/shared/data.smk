@@ -1,7 +1,8 @@
 rule prepare_dataset:
     """Raw dataset (any configured loader) -> the normalised QA table with train/dev/test."""
     input:
-        code=library_sources("factgap.data.prepare"),
+        code=library_sources("factgap.data.prepare", "factgap.hub"),
+        hub=hub_records_of_qa_dataset,
     output:
         LAYOUT.questions("{dataset}"),
     params:

@@ -1,7 +1,8 @@
 rule prepare_model:
     """Point at (hub id / local dir) or convert (GGUF -> safetensors) a model; write its manifest."""
     input:
-        code=library_sources("factgap.models"),
+        code=library_sources("factgap.models", "factgap.hub"),
+        hub=hub_records_of_model,
     output:
         manifest=LAYOUT.model_manifest("{model}"),
     params:
