@@ -178,14 +178,14 @@ def _profile(name):
     return yaml.safe_load((REPO / "profiles" / name / "config.yaml").read_text())
 
 
-def _torch_rules() -> set[str]:
-    """Rules whose conda environment is envs/torch.yaml, read from the rule files."""
+def _model_rules() -> set[str]:
+    """Rules that read or write a model manifest (they run a language model), read from the rule files."""
     rules, current = set(), None
     for path in (REPO / "workflow" / "rules").rglob("*.smk"):
         for line in path.read_text().splitlines():
             if line.startswith("rule "):
                 current = line.split()[1].rstrip(":")
-            elif "envs/torch.yaml" in line and current:
+            elif "manifest" in line and current:
                 rules.add(current)
     return rules
 
@@ -199,9 +199,9 @@ def test_profiles_parse_and_overlay_covers_the_same_rules():
     assert set(test["set-threads"]) == set(slurm["set-threads"])
     assert set(test["default-resources"]) == set(slurm["default-resources"])
     gpu = {r for r, res in slurm["set-resources"].items() if res.get("gpu")}
-    # every rule that runs a language model (the torch environment) gets a GPU, except the weight
-    # conversion and the small sentence-embedding model of the OOD similarity
-    assert gpu == _torch_rules() - {"prepare_model", "measure_ood_similarity"}
+    # every rule that runs a language model gets a GPU, except the weight conversion (the small
+    # sentence-embedding model of the OOD similarity reads no manifest: it runs on the CPU)
+    assert gpu == _model_rules() - {"prepare_model"}
     assert {"train_preference", "evaluate_mmlu", "evaluate_tuned_variant", "evaluate_ood_qa"} <= gpu
     assert gpu == {r for r, res in test["set-resources"].items() if res.get("gpu")}
     for res in slurm["set-resources"].values():

@@ -42,7 +42,5 @@ for _study, _spec in ((study, spec) for study, specs in STUDY_REPORTS.items() fo
         log:
             LAYOUT.log(f"plot_{_spec.name}"),
         localrule: True
-        conda:
-            "../../envs/report.yaml"
         script:
             "../scripts/make_report.py"

@@ -16,7 +16,5 @@ rule summarize_run:
     log:
         LAYOUT.log("summarize_run"),
     localrule: True
-    conda:
-        "../../envs/report.yaml"
     script:
         "../scripts/summarize_run.py"

@@ -24,8 +24,6 @@ rule summarize_seeds:
     log:
         LAYOUT.log("summarize_seeds", "{study}"),
     localrule: True
-    conda:
-        "../../envs/report.yaml"
     script:
         "../scripts/summarize_seeds.py"
 

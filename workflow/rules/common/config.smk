@@ -11,8 +11,7 @@ min_version("9.0")
 
 PACKAGE_DIR = Path(workflow.basedir) / "src" / "factgap"
 sys.path.insert(0, str(PACKAGE_DIR.parent))
-# Jobs import the library from this checkout, also inside conda envs (--use-conda) and on
-# cluster nodes: put src/ first on their PYTHONPATH (jobs inherit the environment).
+# Jobs import the library from this checkout, also on cluster nodes: put src/ first on their PYTHONPATH (jobs inherit the environment).
 os.environ.update(
     PYTHONPATH=os.pathsep.join([str(PACKAGE_DIR.parent), *filter(None, os.getenv("PYTHONPATH", "").split(os.pathsep))])
 )

@@ -16,8 +16,6 @@ rule measure_ood_similarity:
     log:
         LAYOUT.log("measure_ood_similarity", "{model}", "{dataset}"),
     threads: 1
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/measure_ood_similarity.py"
 

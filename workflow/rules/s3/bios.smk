@@ -18,7 +18,5 @@ rule generate_bios:
     benchmark:
         LAYOUT.benchmark("generate_bios", "{model}", "{people}", "{variant}", "{split}")
     threads: 2
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/generate_bios.py"

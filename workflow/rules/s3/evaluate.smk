@@ -21,8 +21,6 @@ rule evaluate_mmlu:
     benchmark:
         LAYOUT.benchmark("evaluate_mmlu", "{model}", "{people}", "{variant}")
     threads: 1
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/evaluate_mmlu.py"
 
@@ -50,8 +48,6 @@ rule evaluate_ood_qa:
     benchmark:
         LAYOUT.benchmark("evaluate_ood_qa", "{model}", "{people}", "{variant}", "{qaset}")
     threads: 2
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/evaluate_ood_qa.py"
 
@@ -80,8 +76,6 @@ rule evaluate_tuned_variant:
         LAYOUT.benchmark("evaluate_tuned_variant", "{model}", "{variant}")
     # two one-thread jobs side by side do more per second on a CPU than two-thread jobs one after another
     threads: 1
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/evaluate_tuned_variant.py"
 

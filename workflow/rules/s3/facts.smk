@@ -16,7 +16,5 @@ rule extract_facts:
     benchmark:
         LAYOUT.benchmark("extract_facts", "{model}", "{people}", "{variant}", "{split}")
     threads: threads_of_extractor
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/extract_facts.py"

@@ -21,7 +21,5 @@ rule probe_fact_knowledge:
     benchmark:
         LAYOUT.benchmark("probe_fact_knowledge", "{model}", "{people}", "{variant}", "{split}")
     threads: 2
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/probe_fact_knowledge.py"

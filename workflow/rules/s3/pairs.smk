@@ -23,7 +23,5 @@ rule build_preference_pairs:
     log:
         LAYOUT.log("build_preference_pairs", "{model}", "{people}", "{sampler}", "{pairset}"),
     localrule: True
-    conda:
-        "../../../envs/data.yaml"
     script:
         "../../scripts/build_preference_pairs.py"

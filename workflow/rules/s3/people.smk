@@ -12,8 +12,6 @@ rule prepare_people:
     log:
         LAYOUT.log("prepare_people", "{people}"),
     localrule: True
-    conda:
-        "../../../envs/data.yaml"
     script:
         "../../scripts/prepare_people.py"
 
@@ -30,7 +28,5 @@ rule prepare_topics:
     log:
         LAYOUT.log("prepare_topics", S3_TOPICS or "no-topics"),
     localrule: True
-    conda:
-        "../../../envs/data.yaml"
     script:
         "../../scripts/prepare_topics.py"

@@ -28,8 +28,6 @@ rule train_preference:
     # before any tuned variant's evaluation: a run left for the end leaves its evaluation (~2 min on a
     # CPU) to run alone on one core after everything else
     priority: 1
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/train_preference.py"
 

@@ -21,8 +21,6 @@ rule measure_verifiers:
     benchmark:
         LAYOUT.benchmark("measure_verifiers", "{model}", "{people}")
     threads: 2
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/measure_verifiers.py"
 
@@ -48,8 +46,6 @@ rule verify_facts:
     benchmark:
         LAYOUT.benchmark("verify_facts", "{model}", "{people}", "{variant}", "{split}-{verifier}")
     threads: threads_of_verifier
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/verify_facts.py"
 
@@ -69,7 +65,5 @@ rule score_bios:
     log:
         LAYOUT.log("score_bios", "{model}", "{people}", "{variant}", "{split}"),
     localrule: True
-    conda:
-        "../../../envs/data.yaml"
     script:
         "../../scripts/score_bios.py"

@@ -21,7 +21,5 @@ rule evaluate_mc:
     benchmark:
         LAYOUT.benchmark("evaluate_mc", "{model}", "{dataset}", "{variant}")
     threads: 1
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/evaluate_mc.py"

@@ -14,8 +14,6 @@ rule prepare_mc_domain:
     log:
         LAYOUT.log("prepare_mc_domain", S4_DATASET),
     localrule: True
-    conda:
-        "../../../envs/data.yaml"
     script:
         "../../scripts/prepare_mc_items.py"
 
@@ -36,7 +34,5 @@ rule prepare_mmlu_tests:
     log:
         LAYOUT.log("prepare_mmlu_tests", s4_design.MMLU),
     localrule: True
-    conda:
-        "../../../envs/data.yaml"
     script:
         "../../scripts/prepare_mc_items.py"

@@ -19,7 +19,5 @@ rule probe_mc:
     benchmark:
         LAYOUT.benchmark("probe_mc", "{model}", "{mcset}")
     threads: 2
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/probe_mc.py"

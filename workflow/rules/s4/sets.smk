@@ -18,8 +18,6 @@ rule select_s4_sets:
     log:
         LAYOUT.log("select_s4_sets", "{model}", "{dataset}"),
     localrule: True
-    conda:
-        "../../../envs/data.yaml"
     script:
         "../../scripts/select_s4_sets.py"
 
@@ -42,8 +40,6 @@ rule write_s4_texts:
     benchmark:
         LAYOUT.benchmark("write_s4_texts", "{model}", "{dataset}")
     threads: 2
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/write_s4_texts.py"
 
@@ -64,7 +60,5 @@ rule build_s4_training_set:
     log:
         LAYOUT.log("build_s4_training_set", "{model}", "{dataset}", "{trainset}"),
     localrule: True
-    conda:
-        "../../../envs/data.yaml"
     script:
         "../../scripts/build_s4_training_set.py"

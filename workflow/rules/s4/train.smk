@@ -24,7 +24,5 @@ rule train_s4_lora:
     benchmark:
         LAYOUT.benchmark("train_s4_lora", "{model}", "{dataset}", "{trainset}")
     threads: 1
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/train_s4_lora.py"

@@ -11,7 +11,5 @@ rule prepare_dataset:
     log:
         LAYOUT.log("prepare_dataset", "{dataset}"),
     localrule: True
-    conda:
-        "../../../envs/data.yaml"
     script:
         "../../scripts/prepare_dataset.py"

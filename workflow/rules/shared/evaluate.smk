@@ -17,8 +17,6 @@ rule write_cot_rationales:
     log:
         LAYOUT.log("write_cot_rationales", "{model}", "{dataset}"),
     threads: 2
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/write_cot_rationales.py"
 
@@ -46,8 +44,6 @@ rule evaluate_model:
     benchmark:
         LAYOUT.benchmark("evaluate_model", "{model}", "{dataset}", "{testset}", "{variant}", "{prompt}")
     threads: 1
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/evaluate_model.py"
 
@@ -78,8 +74,6 @@ rule evaluate_model_prompt_modes:
     benchmark:
         LAYOUT.benchmark("evaluate_model_prompt_modes", "{model}", "{dataset}", "{variant}")
     threads: 1  # as evaluate_model: the same files, the same float sums
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/evaluate_model_prompt_modes.py"
 

@@ -13,7 +13,5 @@ rule prepare_model:
     benchmark:
         LAYOUT.benchmark("prepare_model", "{model}")
     threads: 2
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/prepare_model.py"

@@ -16,7 +16,5 @@ rule probe_knowledge:
     benchmark:
         LAYOUT.benchmark("probe_knowledge", "{model}", "{dataset}")
     threads: 2
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/probe_knowledge.py"

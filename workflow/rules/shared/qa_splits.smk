@@ -14,8 +14,6 @@ rule build_training_set:
     log:
         LAYOUT.log("build_training_set", "{model}", "{dataset}", "{trainset}"),
     localrule: True
-    conda:
-        "../../../envs/data.yaml"
     script:
         "../../scripts/build_training_set.py"
 
@@ -38,7 +36,5 @@ rule build_eval_sets:
     log:
         LAYOUT.log("build_eval_sets", "{model}", "{dataset}"),
     localrule: True
-    conda:
-        "../../../envs/data.yaml"
     script:
         "../../scripts/build_eval_sets.py"

@@ -26,7 +26,5 @@ rule train_lora:
     # two one-thread runs side by side: 112 s for known + unknown here vs 147 s one after another on two
     # threads, with byte-identical adapters (this CPU's matmuls do not split the sums across threads)
     threads: 1
-    conda:
-        "../../../envs/torch.yaml"
     script:
         "../../scripts/train_lora.py"
