@@ -12,8 +12,8 @@ generation and scoring (vLLM issue #42019). Writes a JSON report; exits 1 when a
 
   python scripts/backend_parity.py --manifest results/model/model.json [--adapter DIR] [--out parity.json]
 
-Run it in the vLLM environment (``make vllm-env``; ``.venv-vllm/bin/python scripts/backend_parity.py ...``),
-whose packages are pinned in envs/requirements-vllm.lock.
+Run it in the GPU environment (``make install-gpu``; ``.venv/bin/python scripts/backend_parity.py ...``),
+whose packages are pinned in envs/requirements-gpu.lock.
 
 Tolerances: ``--atol`` on summed option log-probs (default 0.05, right for float32; use ~0.5 for
 bf16 weights), ``--prob-atol`` on letter probabilities (default 0.01), ``--min-agreement`` (default

@@ -22,7 +22,8 @@ def chromium_path() -> str:
     if path is None:
         if os.environ.get("FACTGAP_REQUIRE_BROWSER") == "1":
             pytest.fail("Chromium is not installed (make browser installs Debian's chromium)")
-        pytest.skip("Chromium is not installed (make browser)")
+        pytest.skip("Chromium is not installed, so the report was not opened in a browser: run `make browser` "
+                    "(Debian's chromium; needs root) and rerun; CI requires it (FACTGAP_REQUIRE_BROWSER=1)")
     return path
 
 

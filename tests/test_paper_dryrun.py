@@ -78,8 +78,18 @@ def test_s3_paper_dag_counts(tmp_path):
     assert counts["evaluate_ood_qa"] == 2 * 2  # the base model on FPQA and KUQA
 
 
+# The one lint we keep: every rule runs in the pinned venv of envs/*.lock, not a per-rule conda environment
+# or container (conda channels cannot be reached to test such files; docs/install.md).
+ACCEPTED_LINT = "Specify a conda environment or container for each rule."
+
+
 def test_lint_is_clean_with_the_slurm_profile(tmp_path):
+    import re
+
     for config in [REPO / "config" / "config.yaml", *PAPER_CONFIGS]:
         proc = run_snakemake("--lint", "--profile", str(REPO / "profiles" / "slurm"), "--configfile", str(config),
                              cwd=tmp_path, check=False, timeout=120)
-        assert proc.returncode == 0, (config.name, proc.stdout[-3000:])
+        out = proc.stdout + proc.stderr
+        titles = set(re.findall(r"^\s+\* (.+?):\s*$", out, flags=re.M))
+        assert titles <= {ACCEPTED_LINT}, (config.name, titles, out[-3000:])
+        assert "Lints for snakefile" not in out, (config.name, out[-3000:])

