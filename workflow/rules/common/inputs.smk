@@ -157,3 +157,28 @@ def test_predictions_of_every_prompt():
     """Output files of evaluate_model_prompt_modes: the test-set predictions, one per prompt mode."""
     return {prompt: LAYOUT.prediction("{model}", "{dataset}", "test", "{variant}", prompt)
             for prompt in config["evaluation"]["prompts"]}
+
+
+# ---- params: each job gets only the config values it reads, so an edit reruns exactly what it changes ----
+def s4_keys(*keys):
+    """Only these keys of the s4 section: a job reruns when a value it reads changes, not another."""
+    return {key: config["s4"][key] for key in keys}
+
+
+S4_SCORING_KEYS = ("domain", "scoring", "batch_size")
+S4_TEXT_KEYS = S4_SCORING_KEYS + ("gold_explanations", "evidence_source", "contextualized",
+                                  "explanation_max_new_tokens", "explanation_temperature", "explanation_top_p")
+
+
+def s3_pair_spec():
+    """What build_preference_pairs reads of s3.preference (not the methods, pair sets or training)."""
+    return {key: config["s3"]["preference"][key] for key in ("general", "atomic", "rso", "dev_fraction")}
+
+
+def preference_settings_of(wildcards):
+    """The parts of s3 one method's training reads (shared training, its own overrides, the KTO rule and
+    the prompt rendering), in s3's shape: another method's settings or the method list do not rerun it."""
+    preference = config["s3"]["preference"]
+    return {"preference": {"training": preference["training"], "kto_conflicts": preference["kto_conflicts"],
+                           "per_method": {wildcards.method: preference["per_method"].get(wildcards.method, {})}},
+            "generation": {"chat_template": config["s3"]["generation"]["chat_template"]}}

@@ -14,7 +14,7 @@ rule evaluate_mmlu:
         variant=variant_label_of,
         id_subjects=s4_design.id_subjects(config),
         ood_subjects=s4_design.ood_subjects(config),
-        s4=config["s4"],
+        s4=s4_keys(*S4_SCORING_KEYS),
         seed=config["seed"],
     log:
         LAYOUT.log("evaluate_mmlu", "{model}", "{people}", "{variant}"),

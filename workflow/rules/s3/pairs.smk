@@ -17,7 +17,7 @@ rule build_preference_pairs:
         sampler="|".join(s3_design.SAMPLERS),
         pairset=naming.TRAINING_SET_PATTERN,
     params:
-        preference=config["s3"]["preference"],
+        preference=s3_pair_spec(),
         verifier=s3_design.primary_verifier(config),
         seed=config["seed"],
     log:

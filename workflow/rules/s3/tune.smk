@@ -18,7 +18,7 @@ rule train_preference:
         pairset=naming.TRAINING_SET_PATTERN,
     params:
         run_dir=s3_preference_run("run"),
-        s3=config["s3"],
+        s3=preference_settings_of,
         seed=config["seed"],
     log:
         LAYOUT.log("train_preference", "{model}", "{people}", "{method}", "{pairset}"),

@@ -33,7 +33,7 @@ rule write_s4_texts:
     output:
         LAYOUT.s4_file("{model}", "{dataset}", "texts.parquet"),
     params:
-        s4=config["s4"],
+        s4=s4_keys(*S4_TEXT_KEYS),
         seed=config["seed"],
     log:
         LAYOUT.log("write_s4_texts", "{model}", "{dataset}"),

@@ -17,7 +17,7 @@ rule train_s4_lora:
         run_dir=f"{LAYOUT.training_dir('{model}', '{dataset}', 'sft', '{trainset}')}/run",
         training=s4_training_config(),
         learning_rate=s4_learning_rate_of,
-        s4=config["s4"],
+        s4=s4_keys(*S4_SCORING_KEYS),
         seed=config["seed"],
     log:
         LAYOUT.log("train_s4_lora", "{model}", "{dataset}", "{trainset}"),
