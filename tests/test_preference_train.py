@@ -43,7 +43,7 @@ DEV = [
      "chosen": " Marie Curie was a physicist and chemist.", "rejected": " Marie Curie was a Brazilian footballer."},
 ]
 TINY = dict(epochs=1, batch_size=2, eval_batch_size=4, max_length=64, learning_rate=1e-3, lora_r=4, lora_alpha=8,
-            seed=0)
+            seed=0, chat_template=False)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -195,6 +195,10 @@ def test_settings_from_config_and_trainer_rows():
         PreferenceSettings(method="sft")
     with pytest.raises(ValueError):
         PreferenceSettings(method="kto", batch_size=1)  # KTO's KL estimate needs batch > 1
+    # the trainer table refuses a method it has no trainer for, naming the known ones
+    from factgap.preference.train import TRAINER_BUILDERS
+
+    assert set(TRAINER_BUILDERS) == {"dpo", "ipo", "rso", "kto", "cpo"}
 
     assert trainer_rows(PAIRS, "dpo") == [{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in PAIRS]
     kto = trainer_rows(PAIRS, "kto", seed=0)

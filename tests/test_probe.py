@@ -33,7 +33,9 @@ def test_exemplars_exclude_question_and_are_seeded_per_question():
     sets = draw_exemplars("P17:0", pool, n_prompts=5, n_shots=4, seed=1)
     assert len(sets) == 5 and all(len(s) == 4 for s in sets)
     assert all(e["id"] != "P17:0" for s in sets for e in s)
-    assert sets == draw_exemplars("P17:0", list(reversed(pool)), 5, 4, 1) or True  # order of pool may matter
+    # deterministic for one pool (the caller passes the dev split in its file order), other seeds differ
+    assert sets == draw_exemplars("P17:0", pool, 5, 4, 1)
+    assert sets != draw_exemplars("P17:0", pool, 5, 4, 2)
     assert draw_exemplars("P17:0", pool, 5, 4, 1) == sets
     assert draw_exemplars("P17:0", pool, 5, 4, 2) != sets
 

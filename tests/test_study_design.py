@@ -89,6 +89,24 @@ def test_schema_defaults_equal_the_settings_defaults():
     assert ProbeSettings.from_config(probe, seed=0) == ProbeSettings()
 
 
+def test_preference_settings_from_schema_defaults_alone():
+    """Built from a config holding only the schema's defaults, every value equals the dataclass default."""
+    import dataclasses
+
+    from factgap.preference.pipeline import preference_settings
+    from factgap.preference.train import PreferenceSettings
+
+    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())["properties"]["s3"]["properties"]
+
+    def defaults(node):
+        return {k: defaults(v) if v.get("type") == "object" and "properties" in v else v.get("default")
+                for k, v in node["properties"].items()}
+
+    s3 = {"preference": defaults(schema["preference"]), "generation": defaults(schema["generation"])}
+    built = preference_settings(s3, "dpo", seed=0)
+    assert dataclasses.asdict(built) == dataclasses.asdict(PreferenceSettings(method="dpo"))
+
+
 def test_s3_reports_read_the_test_bios_of_the_base_model(cfg):
     reports = {r.name: r for r in s3.reports(cfg, LAYOUT)}
     assert set(reports) == {"s3_factscore_tiers", "s3_fact_knowledge", "s3_verifiers", "s3_preference_effects",

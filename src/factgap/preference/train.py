@@ -83,29 +83,31 @@ DEV_SCORES_SCHEMA = pa.schema([
 
 @dataclass(frozen=True)
 class PreferenceSettings:
-    """Training settings of one preference method (defaults: UNVERIFIED for APEFT, see PROTOCOLS S3)."""
+    """Training settings of one preference method. Defaults equal config/schema.yaml's
+    ``s3.preference.training`` (UNVERIFIED for APEFT, see PROTOCOLS S3); the workflow builds them with
+    ``from_config`` from validated config, and tests/test_study_design.py checks the two agree."""
 
     method: str = "dpo"
     beta: float = 0.1
-    learning_rate: float = 1e-5
+    learning_rate: float = 5e-5
     lr_scheduler: str = "constant"
     warmup_ratio: float = 0.0
-    epochs: int = 3
+    epochs: int = 2
     batch_size: int = 8
     gradient_accumulation_steps: int = 1
     eval_batch_size: int = 8
-    max_length: int = 256  # prompt + completion tokens (TRL 1.16 has no max_prompt_length)
+    max_length: int = 512  # prompt + completion tokens (TRL 1.16 has no max_prompt_length)
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.0  # TRL's disable_dropout=True zeroes dropout layers anyway
     lora_target_modules: str = "all-linear"
     bf16: str = "auto"
-    chat_template: bool = False  # render prompts with the tokenizer's chat template
+    chat_template: bool = True  # render prompts with the tokenizer's chat template (s3.generation.chat_template)
     seed: int = 0
     cpo_alpha: float = 1.0  # weight of CPO's NLL (behaviour cloning) term on the chosen response
     kto_desirable_weight: float = 1.0
     kto_undesirable_weight: float = 1.0
-    kto_conflicts: str = "keep"  # pairs.kto_rows on_conflict
+    kto_conflicts: str = "keep"  # pairs.kto_rows on_conflict (s3.preference.kto_conflicts)
 
     def __post_init__(self):
         if self.method not in PREFERENCE_METHODS:
@@ -313,24 +315,34 @@ def _build_trainer(settings: PreferenceSettings, model, tokenizer, dataset, outp
         use_cpu=not use_cuda, disable_tqdm=True,
     )
     peft_config = lora_config(settings)
-    if settings.method in DPO_LOSS_TYPES:
-        from trl import DPOConfig, DPOTrainer
+    if settings.method not in TRAINER_BUILDERS:
+        raise ValueError(f"preference method {settings.method!r} has no trainer; known: {', '.join(TRAINER_BUILDERS)}")
+    config_class, trainer_class, extra = TRAINER_BUILDERS[settings.method](settings)
+    return trainer_class(model=model, args=config_class(**common, **extra), train_dataset=dataset,
+                         processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
 
-        config = DPOConfig(**common, loss_type=list(DPO_LOSS_TYPES[settings.method]))
-        return DPOTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
-                          peft_config=peft_config, callbacks=callbacks)
-    if settings.method == "kto":
-        from trl import KTOConfig, KTOTrainer
 
-        config = KTOConfig(**common, desirable_weight=settings.kto_desirable_weight,
-                           undesirable_weight=settings.kto_undesirable_weight)
-        return KTOTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
-                          peft_config=peft_config, callbacks=callbacks)
+def _dpo_family(settings: PreferenceSettings):
+    from trl import DPOConfig, DPOTrainer
+
+    return DPOConfig, DPOTrainer, {"loss_type": list(DPO_LOSS_TYPES[settings.method])}
+
+
+def _kto(settings: PreferenceSettings):
+    from trl import KTOConfig, KTOTrainer
+
+    return KTOConfig, KTOTrainer, {"desirable_weight": settings.kto_desirable_weight,
+                                   "undesirable_weight": settings.kto_undesirable_weight}
+
+
+def _cpo(settings: PreferenceSettings):
     from trl.experimental.cpo import CPOConfig, CPOTrainer
 
-    config = CPOConfig(**common, loss_type="sigmoid", cpo_alpha=settings.cpo_alpha)
-    return CPOTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
-                      peft_config=peft_config, callbacks=callbacks)
+    return CPOConfig, CPOTrainer, {"loss_type": "sigmoid", "cpo_alpha": settings.cpo_alpha}
+
+
+# method -> (TRL config class, trainer class, method-specific arguments); an unknown method is an error
+TRAINER_BUILDERS = {**{method: _dpo_family for method in DPO_LOSS_TYPES}, "kto": _kto, "cpo": _cpo}
 
 
 def train_preference(manifest: Mapping[str, Any], pairs_rows: Sequence[Mapping[str, Any]],

@@ -40,6 +40,16 @@ def fmt_ci(value: float, low: float, high: float, scale: float = 100.0) -> str:
     return f"{value * scale:.1f} [{low * scale:.1f}, {high * scale:.1f}]"
 
 
+def describe_difference(row, column: str, where: str) -> str:
+    """'<value> [low, high] points (<where>; interval excludes/includes 0)' for ``column`` and its
+    ``_low`` / ``_high`` bounds."""
+    text = fmt_ci(row[column], row[f"{column}_low"], row[f"{column}_high"])
+    if text == "n/a":
+        return f"n/a ({where})"
+    zero = "excludes 0" if row[f"{column}_low"] > 0 or row[f"{column}_high"] < 0 else "includes 0"
+    return f"{text} points ({where}; interval {zero})"
+
+
 # ---- words for the "what this run found" captions ---------------------------------------------
 def points(value) -> str:
     """A fraction as points with one decimal ("n/a" for a missing value)."""

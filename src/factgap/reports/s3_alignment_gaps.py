@@ -9,7 +9,7 @@ from functools import partial
 import pandas as pd
 
 from factgap.naming import parse_variant_label
-from factgap.reports.common import Report, ReportInputs, add_ci_columns, finish_figure, fmt_ci
+from factgap.reports.common import Report, ReportInputs, add_ci_columns, describe_difference, finish_figure
 from factgap.reports.s3_common import BASE, item_values, metric_order, paired_values, qa_set_note
 from factgap.stats import bootstrap_paired_difference
 
@@ -72,15 +72,6 @@ def plot(table: pd.DataFrame, png_path) -> None:
     finish_figure(fig, TITLE, png_path, tight=True)
 
 
-def _diff(row, where: str) -> str:
-    """'<diff> [low, high] points (<where>; interval excludes/includes 0)'."""
-    text = fmt_ci(row["diff"], row["diff_low"], row["diff_high"])
-    if text == "n/a":
-        return f"n/a ({where})"
-    zero = "excludes 0" if row["diff_low"] > 0 or row["diff_high"] < 0 else "includes 0"
-    return f"{text} points ({where}; interval {zero})"
-
-
 def _describe_comparison(comparison: str, rows: pd.DataFrame) -> str:
     """In domain: the lowest and highest difference over methods; out of domain: drops excluding 0."""
     rows = rows.dropna(subset=["diff"])
@@ -88,16 +79,16 @@ def _describe_comparison(comparison: str, rows: pd.DataFrame) -> str:
     if bios.empty:
         in_domain = "n/a in domain"
     elif len(bios) == 1:
-        in_domain = f"{_diff(bios.iloc[0], bios['method'].iloc[0])} in domain"
+        in_domain = f"{describe_difference(bios.iloc[0], 'diff', bios['method'].iloc[0])} in domain"
     else:
         low, high = bios.iloc[0], bios.iloc[-1]
-        in_domain = f"between {_diff(low, low['method'])} and {_diff(high, high['method'])} in domain"
+        in_domain = f"between {describe_difference(low, 'diff', low['method'])} and {describe_difference(high, 'diff', high['method'])} in domain"
     # Per-category QA rows are subsets of qa_em: counting them too would count the same drop twice.
     ood = rows[(rows["metric"] != IN_DOMAIN) & ~rows["metric"].str.contains(":")]
     if ood.empty:
         return f"{comparison}: {in_domain}, none measured out of domain."
     lowest = ood.sort_values("diff", kind="stable").iloc[0]
-    lowest_text = _diff(lowest, f"{lowest['method']} on {lowest['metric']}")
+    lowest_text = describe_difference(lowest, 'diff', f"{lowest['method']} on {lowest['metric']}")
     drops = int((ood["diff_high"] < 0).sum())
     if drops:
         out = f"{drops} of {len(ood)} differences are drops whose interval excludes 0, the largest {lowest_text}"

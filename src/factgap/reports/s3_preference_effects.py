@@ -11,7 +11,7 @@ from functools import partial
 import pandas as pd
 
 from factgap.naming import parse_variant_label
-from factgap.reports.common import add_ci_columns, describe_groups, finish_figure, fmt_ci, Report, ReportInputs
+from factgap.reports.common import add_ci_columns, describe_difference, describe_groups, finish_figure, fmt_ci, Report, ReportInputs
 from factgap.reports.s3_common import BASE, item_values, metric_order, paired_values, qa_set_note
 from factgap.stats import bootstrap_mean, bootstrap_paired_difference
 
@@ -82,15 +82,6 @@ def plot(table: pd.DataFrame, png_path) -> None:
     finish_figure(fig, TITLE, png_path, tight=True)
 
 
-def _change(row, where: str) -> str:
-    """'<change> [low, high] points (<where>; interval excludes/includes 0)'."""
-    text = fmt_ci(row["change"], row["change_low"], row["change_high"])
-    if text == "n/a":
-        return f"n/a ({where})"
-    zero = "excludes 0" if row["change_low"] > 0 or row["change_high"] < 0 else "includes 0"
-    return f"{text} points ({where}; interval {zero})"
-
-
 def _label(row) -> str:
     return f"{row['method']}/{row['pair_set']}"
 
@@ -101,9 +92,9 @@ def _in_domain_text(tuned: pd.DataFrame) -> str:
         return "its change under tuning is n/a"
     worst, best = rows.iloc[0], rows.iloc[-1]
     if len(rows) == 1:
-        return f"the one tuned variant changes it by {_change(worst, _label(worst))}"
-    return (f"the {len(rows)} tuned variants change it by between {_change(worst, _label(worst))} and "
-            f"{_change(best, _label(best))}")
+        return f"the one tuned variant changes it by {describe_difference(worst, 'change', _label(worst))}"
+    return (f"the {len(rows)} tuned variants change it by between {describe_difference(worst, 'change', _label(worst))} and "
+            f"{describe_difference(best, 'change', _label(best))}")
 
 
 def _out_of_domain_text(tuned: pd.DataFrame) -> str:
@@ -116,10 +107,10 @@ def _out_of_domain_text(tuned: pd.DataFrame) -> str:
     drops = rows[rows["change_high"] < 0]
     if len(drops):
         return (f"Out of domain, {len(drops)} of {len(rows)} changes are drops whose interval excludes 0; the "
-                f"largest is {_change(lowest, where)}.")
+                f"largest is {describe_difference(lowest, 'change', where)}.")
     if lowest["change"] < 0:
         return (f"Out of domain, none of the {len(rows)} changes is a drop whose interval excludes 0; the lowest "
-                f"is {_change(lowest, where)}.")
+                f"is {describe_difference(lowest, 'change', where)}.")
     return f"Out of domain, none of the {len(rows)} changes is below 0."
 
 
