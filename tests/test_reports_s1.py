@@ -440,3 +440,14 @@ def test_popularity_report(tmp_path):
     p2, m2 = paths_of(tmp_path / "n", nopop, PREDICTION_SCHEMA, ["model", "dataset", "testset"])
     with pytest.raises(ValueError, match="popularity"):
         publish(tmp_path, "p2", "s2_popularity", {"predictions": (p2, m2)}, n_buckets=3, n_resamples=100, confidence=0.95, seed=0)
+
+
+def test_ols_r2_is_nan_for_a_constant_response_and_matches_scipy_otherwise():
+    from scipy import stats
+
+    x = np.array([0.1, 0.35, 0.2, 0.7, 0.55, 0.9, 0.05, 0.4, 0.3, 0.8])
+    constant = np.full(10, 0.3)  # the TSS of ten 0.3s is ~1e-33 in floating point, not 0
+    assert np.isnan(s1_linear_fit.ols_fit(x, constant)["r2"])
+    assert np.isnan(s1_linear_fit.ols_fit(np.column_stack([x, x[::-1]]), constant)["r2"])
+    y = 0.2 + 0.5 * x + np.array([0.01, -0.02, 0.03, 0.0, -0.01, 0.02, -0.03, 0.01, 0.0, -0.01])
+    assert s1_linear_fit.ols_fit(x, y)["r2"] == pytest.approx(stats.linregress(x, y).rvalue ** 2, rel=1e-12)

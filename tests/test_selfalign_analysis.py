@@ -89,3 +89,77 @@ def test_accuracy_bootstrap_is_seeded():
     assert est.low < 0.6 < est.high
     assert est == A.accuracy(correct, seed=3) == bootstrap_mean([1.0] * 30 + [0.0] * 20, seed=3)
     assert est != A.accuracy(correct, seed=4)
+
+
+# ---- partial Spearman under ties, against an exact rational computation ---------------------------
+def _exact_average_ranks(values):
+    from fractions import Fraction
+
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [Fraction(0)] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = Fraction(i + j + 2, 2)
+        i = j + 1
+    return ranks
+
+
+def _exact_partial_spearman(x, y, z):
+    """Spearman of the exact (rational) residuals of rank(X), rank(Y) on [1, rank(Z)]; None if undefined."""
+    import math
+
+    rx, ry, rz = (_exact_average_ranks(v) for v in (x, y, z))
+    n = len(x)
+    zbar = sum(rz) / n
+    szz = sum((v - zbar) ** 2 for v in rz)
+    if len(set(rx)) == 1 or len(set(ry)) == 1:
+        return None
+
+    def residuals(r):  # a constant Z controls for nothing: centring only
+        rbar = sum(r) / n
+        slope = sum((a - zbar) * (b - rbar) for a, b in zip(rz, r)) / szz if szz else 0
+        return [b - rbar - slope * (a - zbar) for a, b in zip(rz, r)]
+
+    ex, ey = residuals(rx), residuals(ry)
+    if len(set(ex)) == 1 or len(set(ey)) == 1:
+        return None
+    qx, qy = _exact_average_ranks(ex), _exact_average_ranks(ey)
+    mx, my = sum(qx) / n, sum(qy) / n
+    num = sum((a - mx) * (b - my) for a, b in zip(qx, qy))
+    den2 = sum((a - mx) ** 2 for a in qx) * sum((b - my) ** 2 for b in qy)
+    return float(num) / math.sqrt(float(den2)) if den2 else None
+
+
+def test_partial_spearman_is_exact_under_ties():
+    import math
+
+    rng = np.random.default_rng(7)
+    checked = 0
+    for _ in range(800):
+        n = int(rng.integers(4, 9))
+        x, y, z = (rng.integers(0, 4, n).tolist() for _ in range(3))
+        exact = _exact_partial_spearman(x, y, z)
+        got = A.partial_spearman(x, y, z)
+        if exact is None:
+            assert math.isnan(got.r) and math.isnan(got.p), (x, y, z, got)
+        else:
+            assert got.r == pytest.approx(exact, abs=1e-9), (x, y, z)
+            checked += 1
+    assert checked > 300
+
+
+def test_partial_spearman_undefined_is_nan():
+    import math
+
+    assert math.isnan(A.partial_spearman([1, 1, 1, 1], [1, 2, 3, 4], [4, 1, 3, 2]).r)
+    assert math.isnan(A.partial_spearman([1, 2, 3, 4], [4, 1, 2, 3], [10, 20, 30, 40]).r)  # X explained by Z
+
+
+def test_merge_float_ties():
+    v = np.array([0.1 + 0.2, 0.3, 1.0, 1.0 + 1e-15, 2.0])
+    merged = A.merge_float_ties(v)
+    assert merged[0] == merged[1] and merged[2] == merged[3] and len(set(merged)) == 3

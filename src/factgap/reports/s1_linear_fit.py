@@ -59,7 +59,10 @@ def ols_fit(x, y) -> dict:
     residuals = y - design @ coef
     rss = float(residuals @ residuals)
     tss = float(((y - y.mean()) ** 2).sum())
-    r2 = 1.0 - rss / tss if tss > 0 else float("nan")
+    # R² is undefined for a constant response; floating-point residue makes its TSS a tiny positive
+    # number (1e-33 for ten equal accuracies), so "constant" is judged against the response's scale
+    constant = tss <= 1e-12 * max(1.0, float(y @ y))
+    r2 = float("nan") if constant else 1.0 - rss / tss
     if rank < p:  # collinear predictors: coefficients not identified, no standard errors
         se = np.full(p, np.nan)
     else:

@@ -63,25 +63,56 @@ def _residuals(y: np.ndarray, control: np.ndarray) -> np.ndarray:
     return y - design @ coef
 
 
+def merge_float_ties(values: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
+    """Values that differ only by floating-point residue (within ``rtol`` of the vector's scale) made equal.
+
+    Least-squares residuals that are tied in exact arithmetic come out 1e-16 apart; ranking them as
+    they are would order them by rounding noise. Each run of sorted values whose consecutive gaps are
+    within the tolerance takes the run's first value.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return values
+    tol = rtol * max(1.0, float(np.max(np.abs(values))))
+    order = np.argsort(values, kind="stable")
+    merged = values.copy()
+    anchor = values[order[0]]
+    for previous, current in zip(order[:-1], order[1:]):
+        if values[current] - values[previous] > tol:
+            anchor = values[current]
+        merged[current] = anchor
+    return merged
+
+
 def partial_spearman(x: Sequence[float], y: Sequence[float], z: Sequence[float],
                      method: str = "spearman") -> PartialCorrelation:
     """Correlation of X and Y controlling for Z on ranks (see module doc); ``method`` correlates the
-    residuals by ``"spearman"`` (public code) or ``"pearson"`` (textbook partial rank correlation)."""
+    residuals by ``"spearman"`` (public code) or ``"pearson"`` (textbook partial rank correlation).
+
+    Exact under ties: residuals tied in exact arithmetic are ranked as ties (``merge_float_ties``).
+    NaN (r and p) where the partial correlation is undefined: X or Y constant, or X or Y fully
+    explained by Z (a constant residual). A constant Z controls for nothing: the plain Spearman r.
+    """
     from scipy import stats
 
     if not len(x) == len(y) == len(z):
         raise ValueError(f"X, Y, Z differ in length: {len(x)}, {len(y)}, {len(z)}")
     if len(x) < 4:
         raise ValueError(f"need at least 4 models, got {len(x)}")
-    rz = stats.rankdata(z)  # average ranks for ties, as pandas' rank()
-    res_x = _residuals(stats.rankdata(x), rz)
-    res_y = _residuals(stats.rankdata(y), rz)
+    if method not in ("spearman", "pearson"):
+        raise ValueError(f"unknown method {method!r}: 'spearman' or 'pearson'")
+    nan = PartialCorrelation(float("nan"), float("nan"), len(x), method)
+    ranks = [stats.rankdata(v) for v in (x, y, z)]  # average ranks for ties, as pandas' rank()
+    if np.ptp(ranks[0]) == 0 or np.ptp(ranks[1]) == 0:
+        return nan
+    rx, ry, rz = ranks
+    res_x, res_y = (merge_float_ties(_residuals(r, rz)) for r in (rx, ry))
+    if np.ptp(res_x) == 0 or np.ptp(res_y) == 0:
+        return nan
     if method == "spearman":
         r, p = stats.spearmanr(res_x, res_y)
-    elif method == "pearson":
-        r, p = stats.pearsonr(res_x, res_y)
     else:
-        raise ValueError(f"unknown method {method!r}: 'spearman' or 'pearson'")
+        r, p = stats.pearsonr(res_x, res_y)
     return PartialCorrelation(float(r), float(p), len(x), method)
 
 
