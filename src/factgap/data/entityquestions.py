@@ -7,7 +7,7 @@ repository's later ``.jsonl`` copies, one object per line, are read too; ``.json
 The questions carry no subject field: the subject is recovered from the question with the
 relation's template (``relation_query_templates.json`` of the same repository, ``[X]`` = subject).
 
-Filters of Gekhman et al. 2024 (PROTOCOLS.md, S1), both on by default:
+Filters of Gekhman et al. 2024 (docs/study-s1.md), both on by default:
 - questions with more than one gold answer are dropped (every split);
 - train questions whose subject or answer appears in any kept test question (as its subject or
   one of its answers, compared case- and space-insensitively) are dropped, so no test entity is

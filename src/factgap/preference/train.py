@@ -84,7 +84,7 @@ DEV_SCORES_SCHEMA = pa.schema([
 @dataclass(frozen=True)
 class PreferenceSettings:
     """Training settings of one preference method. Defaults equal config/schema.yaml's
-    ``s3.preference.training`` (UNVERIFIED for APEFT, see PROTOCOLS S3); the workflow builds them with
+    ``s3.preference.training`` (UNVERIFIED for APEFT, docs/study-s3.md); the workflow builds them with
     ``from_config`` from validated config, and tests/test_study_design.py checks the two agree."""
 
     method: str = "dpo"

@@ -155,7 +155,7 @@ def _domain_name(subject: str, domain: str | None) -> str:
 
 
 # option log-likelihood read-outs: the option text alone (" Chile", lm-eval's multiple-choice loglik) or
-# as the demos write an answer ("A. Chile"); on SmolLM2-135M the text alone is the informative one (README)
+# as the demos write an answer ("A. Chile"); on SmolLM2-135M the text alone is the informative one (docs/study-s4.md)
 OPTION_STYLES = {"option_loglik": "text", "option_loglik_lettered": "answer"}
 
 
