@@ -9,7 +9,19 @@ def config_error(key: str, problem: str) -> ValueError:
     return ValueError(f"config key '{key}': {problem}")
 
 
+def check_output_folders(cfg: Mapping) -> None:
+    """results_dir and models_dir must be folders (or not exist yet): a file there fails naming the key."""
+    from pathlib import Path
+
+    for key in ("results_dir", "models_dir"):
+        value = cfg.get(key)
+        if value and Path(value).exists() and not Path(value).is_dir():
+            raise config_error(key, f"{value!r} is a file, not a folder: point {key} at a folder (it is created "
+                                    "if missing) or move the file away")
+
+
 def check_semantics(cfg: Mapping) -> None:
+    check_output_folders(cfg)
     if not cfg["datasets"] and {"s1", "s2"} & set(cfg["studies"]):
         raise config_error("datasets", "studies s1 and s2 need at least one QA dataset")
     known, unknown = cfg["splits"]["known_categories"], cfg["splits"]["unknown_categories"]

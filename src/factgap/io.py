@@ -29,6 +29,16 @@ def _atomic_target(path: Path) -> tuple[int, str]:
     return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
 
 
+def fsync_file(path: str | os.PathLike) -> None:
+    """The file's bytes on disk before it is renamed over its target: after a crash (or on a network
+    filesystem) the target is the old file or the whole new one, never a renamed, half-flushed one."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_parquet(table: pa.Table, path: str | os.PathLike) -> None:
     """Write ``table`` so that ``path`` either holds the whole table or does not exist.
 
@@ -45,6 +55,7 @@ def write_parquet(table: pa.Table, path: str | os.PathLike) -> None:
     os.close(fd)
     try:
         pq.write_table(table, tmp, compression="zstd")
+        fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -69,6 +80,8 @@ def write_text(text: str, path: str | os.PathLike) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

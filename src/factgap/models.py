@@ -43,6 +43,49 @@ def resolve_package_file(path: str) -> Path:
     return candidate
 
 
+GGUF_MAGIC = b"GGUF"
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+
+def check_model_files(specs: Mapping[str, Mapping[str, Any]], section: str = "models") -> None:
+    """Before any job: every local model file or folder a config names is there and not empty.
+
+    GGUF files: present, non-empty, starting with the GGUF magic. Local model folders: present, with a
+    config.json and at least one weight file, none of 0 bytes. Hub ids are prefetch's business.
+    Raises FileNotFoundError / ValueError naming ``<section>.<name>.path``.
+    """
+    from factgap.hub import is_hub_id
+
+    for name, spec in specs.items():
+        key, path = f"config key '{section}.{name}.path'", str(spec["path"])
+        if spec["source"] == "gguf":
+            file = resolve_package_file(path)
+            if not file.is_file():
+                raise FileNotFoundError(f"{key}: GGUF file {file} not found")
+            if file.stat().st_size == 0:
+                raise ValueError(f"{key}: GGUF file {file} is empty (0 bytes): download it again")
+            with open(file, "rb") as handle:
+                if handle.read(4) != GGUF_MAGIC:
+                    raise ValueError(f"{key}: {file} is not a GGUF file (it does not start with 'GGUF')")
+            continue
+        if path.startswith(PACKAGE_PREFIX):
+            folder = resolve_package_file(path)
+        elif is_hub_id(path):
+            continue
+        else:
+            folder = Path(path).expanduser()
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{key}: {path!r} is not a folder (a local model folder, or a Hub id "
+                                    "of the form owner/name)")
+        if not (folder / "config.json").is_file():
+            raise FileNotFoundError(f"{key}: {folder} has no config.json: not a transformers model folder")
+        weights = [f for f in folder.iterdir() if f.suffix in WEIGHT_SUFFIXES and f.is_file()]
+        if not weights:
+            raise FileNotFoundError(f"{key}: {folder} holds no weight file ({', '.join(WEIGHT_SUFFIXES)})")
+        if empty := sorted(f.name for f in weights if f.stat().st_size == 0):
+            raise ValueError(f"{key}: weight file(s) {empty} in {folder} are empty (0 bytes): copy them again")
+
+
 def torch_dtype(name: str):
     import torch
 

@@ -207,8 +207,11 @@ def copy_adapter(src: Path, dst: Path) -> None:
     tmp = dst.with_name(dst.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    from factgap.io import fsync_file
+
     for name in ADAPTER_FILES:
         shutil.copy2(src / name, tmp / name)
+        fsync_file(tmp / name)
     shutil.rmtree(dst, ignore_errors=True)
     os.replace(tmp, dst)
 

@@ -7,6 +7,7 @@ A loader that breaks a rule raises ``DataValidationError`` naming the file and t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -83,6 +84,10 @@ def text_value(value: Any, field: str, source: str, row: int | str | None) -> st
     """A field that must be text; numbers are taken as their text, anything else (object, list, bool) fails."""
     if isinstance(value, str):
         return value
+    if isinstance(value, float) and not math.isfinite(value):
+        # pandas writes a missing value as NaN (and JSON readers accept it): not the text "nan"
+        raise DataValidationError(source, row, f"field '{field}' is missing (NaN, as pandas writes an empty "
+                                               "cell); give the text or drop the row")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     raise DataValidationError(source, row, f"field '{field}' must be a string, got {type(value).__name__}")

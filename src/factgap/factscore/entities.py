@@ -424,7 +424,9 @@ def load_paper_entities(entities_path: str | Path, db_path: str | Path, tier: st
         raise DataValidationError(source, None, "no entities (empty file)")
     if not db_path.is_file():
         raise DataValidationError(db_source, None, "knowledge source not found")
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    # read-only, through a URI built by pathlib: '#', '?' or '%' in a folder name are percent-encoded, so
+    # they cannot end the path early and open (or create) another file
+    conn = sqlite3.connect(f"{Path(db_path).resolve().as_uri()}?mode=ro", uri=True)
     try:
         try:
             columns = {r[1] for r in conn.execute("PRAGMA table_info(documents)")}
@@ -432,6 +434,10 @@ def load_paper_entities(entities_path: str | Path, db_path: str | Path, tier: st
             raise DataValidationError(db_source, None, f"not a readable SQLite database: {err}") from err
         if not {"title", "text"} <= columns:
             raise DataValidationError(db_source, None, "no table documents(title, text)")
+        untitled = [r[0] for r in conn.execute("SELECT rowid FROM documents WHERE title IS NULL LIMIT 5")]
+        if untitled:
+            raise DataValidationError(db_source, untitled[0], f"document(s) without a title (rowid {untitled}): "
+                                                              "every document needs the entity name as its title")
         entities: list[Entity] = []
         for row, name in names:
             found = conn.execute("SELECT rowid, text FROM documents WHERE title = ?", (name,)).fetchall()

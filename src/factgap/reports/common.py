@@ -115,6 +115,9 @@ def save_figure(fig, path) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata={"Software": None})
+    from factgap.io import fsync_file
+
+    fsync_file(tmp)
     os.replace(tmp, path)
 
 

@@ -68,6 +68,11 @@ def library_sources(*modules):
 
 
 onstart:
+    # local model files (GGUF, model folders) present and not empty, before any job loads one
+    from factgap.models import check_model_files
+
+    check_model_files(config["models"])
+    check_model_files(config["helper_models"], section="helper_models")
     # A bad people file or knowledge source (S3, FActScore's layout) fails here, naming file and row:
     # after the DAG is built, before any job runs; not in dry-runs (the files may live on the cluster only).
     if config["s3"]["people"]["source"] == "factscore":
