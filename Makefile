@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= profiles/local
 
-.PHONY: install install-gpu lock prefetch demo report browser bench seeds test test-all test-fast dryrun-paper clean-results
+.PHONY: install install-gpu lock lint prefetch demo report browser bench seeds test test-all test-fast dryrun-paper clean-results
 
 # Pinned install from whatever package index the user's pip is configured with (PyPI by default).
 # The lock is complete and marker-aware (every platform's torch dependencies, CUDA libraries on
@@ -78,6 +78,15 @@ test-all: install
 
 test-fast: install
 	$(BIN)/pytest -q -ra -m "not slow and not slurm" $(NO_VLLM)
+
+# The Python (ruff: lint and format, configured in pyproject.toml), the rules (snakefmt) and Snakemake's own
+# lint (every lint but "no conda environment", which the pinned venv replaces: docs/install.md). CI runs it.
+LINTED := src tests workflow/scripts scripts benchmarks
+lint: install
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/snakefmt --check Snakefile workflow/
+	$(BIN)/pytest -q -p no:cacheprovider tests/test_paper_dryrun.py -k lint
 
 dryrun-paper: install
 	for c in config/paper/*.yaml; do $(BIN)/snakemake -n --quiet rules --configfile $$c || exit 1; done

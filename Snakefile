@@ -27,10 +27,10 @@ include: "workflow/rules/run_report.smk"
 
 
 rule all:
+    default_target: True
     """Every table and figure of the studies enabled in config (studies:)."""
     input:
         enabled_figures(),
-    default_target: True
     localrule: True
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """make bench: time the inference and training engines against their baselines (benchmarks/config.yaml)
 and write results/benchmarks/bench.json and bench.md; exits 1 when a ratio is below its floor."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,9 +17,13 @@ sys.path.insert(0, str(REPO / "src"))
 
 CASES = ("probing", "few_shot", "multiple_choice", "sft", "preference")
 # the case each floor's ratio comes from: a subset run checks only its own floors
-FLOOR_CASE = {"probing_vs_naive": "probing", "probing_vs_return_sequences": "probing",
-              "few_shot_vs_plain": "few_shot", "multiple_choice_vs_whole": "multiple_choice",
-              "sft_vs_trl_defaults": "sft"}
+FLOOR_CASE = {
+    "probing_vs_naive": "probing",
+    "probing_vs_return_sequences": "probing",
+    "few_shot_vs_plain": "few_shot",
+    "multiple_choice_vs_whole": "multiple_choice",
+    "sft_vs_trl_defaults": "sft",
+}
 
 
 def parse_cases(text: str) -> list[str]:
@@ -39,8 +44,9 @@ def ratios_of(by: dict, cases: list[str]) -> dict[str, float]:
     if "probing" in cases:
         naive = by[("probing", "naive loop (1 generate per answer)")]["rate"]
         ratios["probing_vs_naive"] = by[("probing", "project")]["rate"] / naive
-        ratios["probing_vs_return_sequences"] = (by[("probing", "project")]["rate"]
-                                                 / by[("probing", "batched generate + num_return_sequences")]["rate"])
+        ratios["probing_vs_return_sequences"] = (
+            by[("probing", "project")]["rate"] / by[("probing", "batched generate + num_return_sequences")]["rate"]
+        )
     if "few_shot" in cases:
         ratios["few_shot_vs_plain"] = by[("few-shot evaluation", "project")]["ratio"]
     if "multiple_choice" in cases:
@@ -48,8 +54,9 @@ def ratios_of(by: dict, cases: list[str]) -> dict[str, float]:
     if "sft" in cases:
         ratios["sft_vs_trl_defaults"] = by[("LoRA SFT", "project")]["rate"] / by[("LoRA SFT", "TRL defaults")]["rate"]
     if "preference" in cases:
-        ratios["dpo_step_vs_trl_defaults"] = (by[("DPO step", "project")]["rate"]
-                                              / by[("DPO step", "TRL defaults")]["rate"])
+        ratios["dpo_step_vs_trl_defaults"] = (
+            by[("DPO step", "project")]["rate"] / by[("DPO step", "TRL defaults")]["rate"]
+        )
     return ratios
 
 
@@ -57,8 +64,12 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config", default=str(REPO / "benchmarks" / "config.yaml"))
     p.add_argument("--out", default=str(REPO / "results" / "benchmarks"))
-    p.add_argument("--cases", type=parse_cases, default=list(CASES),
-                   help=f"comma-separated subset of {','.join(CASES)} (default: all)")
+    p.add_argument(
+        "--cases",
+        type=parse_cases,
+        default=list(CASES),
+        help=f"comma-separated subset of {','.join(CASES)} (default: all)",
+    )
     args = p.parse_args(argv)
     cfg = yaml.safe_load(Path(args.config).read_text())
     out, cases = Path(args.out), args.cases
@@ -78,8 +89,16 @@ def main(argv=None) -> int:
         peak = peaks["float32"]
     if "probing" in cases:
         pr = cfg["probing"]
-        results += bench.probing_case(backend, bench.probing_prompts(pr["prompts"], seed), pr["n_samples"],
-                                      pr["max_new_tokens"], pr["batch_size"], r, peak, pr["naive_prompts"])
+        results += bench.probing_case(
+            backend,
+            bench.probing_prompts(pr["prompts"], seed),
+            pr["n_samples"],
+            pr["max_new_tokens"],
+            pr["batch_size"],
+            r,
+            peak,
+            pr["naive_prompts"],
+        )
         print(bench.markdown_rows(results), flush=True)
     if "few_shot" in cases:
         fs = cfg["few_shot"]
@@ -88,11 +107,13 @@ def main(argv=None) -> int:
     if "multiple_choice" in cases:
         mc = cfg["multiple_choice"]
         prompts, options = bench.mc_inputs(backend.tokenizer, mc["subjects"], mc["per_subject"])
-        results += bench.multiple_choice_case(backend.model, backend.tokenizer, prompts, options, mc["batch_size"],
-                                              r, peak)
+        results += bench.multiple_choice_case(
+            backend.model, backend.tokenizer, prompts, options, mc["batch_size"], r, peak
+        )
     if {"sft", "preference"} & set(cases):
         manifest = json.loads(bench.model_manifest(cfg["model"], out / "model").read_text())
         workflow = bench.workflow_config(REPO / "config" / "config.yaml")
+
     def peak_of(bf16_setting: str) -> tuple[str, float]:
         from factgap.train import resolve_bf16
 
@@ -109,8 +130,17 @@ def main(argv=None) -> int:
         settings = TrainSettings.from_config(workflow["training"], seed=seed, max_new_tokens=8)
         settings = dataclasses.replace(settings, **{k: sft[k] for k in ("batch_size",) if k in sft})
         dtype, peak = peak_of(settings.bf16)
-        rows = bench.sft_case(manifest, bench.sft_examples(sft["examples"], seed), settings, sft["steps"], r, peak,
-                              out / "trainer", padding_free=sft.get("padding_free", True), profile=sft.get("profile", True))
+        rows = bench.sft_case(
+            manifest,
+            bench.sft_examples(sft["examples"], seed),
+            settings,
+            sft["steps"],
+            r,
+            peak,
+            out / "trainer",
+            padding_free=sft.get("padding_free", True),
+            profile=sft.get("profile", True),
+        )
         results += [{**x, "dtype": dtype} for x in rows]
         print(bench.markdown_rows(results), flush=True)
     if "preference" in cases:
@@ -120,8 +150,16 @@ def main(argv=None) -> int:
         settings = preference_settings(workflow["s3"], "dpo", seed)
         settings = dataclasses.replace(settings, **{k: pref[k] for k in ("batch_size", "bf16") if k in pref})
         dtype, peak = peak_of(settings.bf16)
-        rows = bench.preference_step_case(manifest, bench.preference_pairs(pref["pairs"], seed), settings,
-                                          pref["steps"], r, peak, out / "trainer", profile=pref.get("profile", True))
+        rows = bench.preference_step_case(
+            manifest,
+            bench.preference_pairs(pref["pairs"], seed),
+            settings,
+            pref["steps"],
+            r,
+            peak,
+            out / "trainer",
+            profile=pref.get("profile", True),
+        )
         results += [{**x, "dtype": dtype} for x in rows]
     # a peak measured while another process ran is too low: measure again, keep the best, rescale MFU
     for dtype, first in list(peaks.items()):
@@ -132,11 +170,22 @@ def main(argv=None) -> int:
     by = {(x["case"], x["variant"].split(":")[0]): x for x in results}
     ratios = ratios_of(by, cases)
     failures = bench.floor_failures(ratios, floors_for(cfg["floors"], cases))
-    identical = [x for x in results if x["same"] not in ("reference",) and not str(x["same"]).startswith("True")
-                 and not x.get("informational")]
+    identical = [
+        x
+        for x in results
+        if x["same"] not in ("reference",) and not str(x["same"]).startswith("True") and not x.get("informational")
+    ]
     failures += [f"{x['case']} / {x['variant']}: output differs from the baseline ({x['same']})" for x in identical]
-    record = {"environment": bench.environment(), "peak_flops_per_s": peaks["float32"], "peaks_flops_per_s": peaks,
-              "config": cfg, "cases": cases, "results": results, "ratios": ratios, "failures": failures}
+    record = {
+        "environment": bench.environment(),
+        "peak_flops_per_s": peaks["float32"],
+        "peaks_flops_per_s": peaks,
+        "config": cfg,
+        "cases": cases,
+        "results": results,
+        "ratios": ratios,
+        "failures": failures,
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(record, indent=2))
     table = bench.markdown_rows(results)
@@ -145,11 +194,19 @@ def main(argv=None) -> int:
     training = bench.training_lines(results)
     ratio_lines += f"\n\nTraining runs (median times):\n\n{training}" if training else ""
     breakdown = bench.breakdown_lines(results)
-    breakdown = (f"\n\nWhere a profiled training run's time goes (share of its wall time, by torch op and "
-                 f"its callers):\n\n{breakdown}") if breakdown else ""
-    (out / "bench.md").write_text(f"# Engine benchmarks\n\nmatmul peak {peak_text} ({cfg['threads']} threads); "
-                                  f"medians of {r} runs; MFU against the peak of the case's dtype.\n\n{table}\n\n"
-                                  f"{ratio_lines}{breakdown}\n")
+    breakdown = (
+        (
+            f"\n\nWhere a profiled training run's time goes (share of its wall time, by torch op and "
+            f"its callers):\n\n{breakdown}"
+        )
+        if breakdown
+        else ""
+    )
+    (out / "bench.md").write_text(
+        f"# Engine benchmarks\n\nmatmul peak {peak_text} ({cfg['threads']} threads); "
+        f"medians of {r} runs; MFU against the peak of the case's dtype.\n\n{table}\n\n"
+        f"{ratio_lines}{breakdown}\n"
+    )
     print(table)
     print(ratio_lines + breakdown)
     for f in failures:

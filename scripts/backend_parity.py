@@ -32,22 +32,48 @@ from pathlib import Path
 
 # ---------------------------------------------------------------------------- built-in items
 
-_SHOTS = [("Which country is Osaka located in?", "Japan"), ("Which country is Lyon located in?", "France"),
-          ("Which country is Toronto located in?", "Canada"), ("Which country is Munich located in?", "Germany")]
-_QA = [("Which country is Madrid located in?", "Spain"), ("Which country is Chicago located in?", "United States"),
-       ("Which country is Milan located in?", "Italy"), ("Which country is Mumbai located in?", "India"),
-       ("Which country is Cairo located in?", "Egypt"), ("Which country is Sydney located in?", "Australia"),
-       ("Which country is Moscow located in?", "Russia"), ("Which country is Lima located in?", "Peru"),
-       ("Which country is Nairobi located in?", "Kenya"), ("Which country is Krakow located in?", "Poland"),
-       ("Which country is Porto located in?", "Portugal"), ("Which country is Hanoi located in?", "Vietnam")]
-_COUNTRY_OPTIONS = ["Spain", "United States", "Italy", "India", "Egypt", "Australia", "Russia", "Peru", "Kenya",
-                    "Poland", "Portugal", "Vietnam"]
-_MC = [("What is the boiling point of water at sea level?", ["50 °C", "100 °C", "150 °C", "200 °C"], 1),
-       ("Which planet is known as the Red Planet?", ["Venus", "Jupiter", "Mars", "Saturn"], 2),
-       ("What is 7 times 8?", ["56", "54", "64", "48"], 0),
-       ("Which gas do plants absorb from the air?", ["Oxygen", "Nitrogen", "Helium", "Carbon dioxide"], 3),
-       ("Who wrote 'Romeo and Juliet'?", ["Charles Dickens", "William Shakespeare", "Jane Austen", "Mark Twain"], 1),
-       ("What is the largest ocean on Earth?", ["Pacific", "Atlantic", "Indian", "Arctic"], 0)]
+_SHOTS = [
+    ("Which country is Osaka located in?", "Japan"),
+    ("Which country is Lyon located in?", "France"),
+    ("Which country is Toronto located in?", "Canada"),
+    ("Which country is Munich located in?", "Germany"),
+]
+_QA = [
+    ("Which country is Madrid located in?", "Spain"),
+    ("Which country is Chicago located in?", "United States"),
+    ("Which country is Milan located in?", "Italy"),
+    ("Which country is Mumbai located in?", "India"),
+    ("Which country is Cairo located in?", "Egypt"),
+    ("Which country is Sydney located in?", "Australia"),
+    ("Which country is Moscow located in?", "Russia"),
+    ("Which country is Lima located in?", "Peru"),
+    ("Which country is Nairobi located in?", "Kenya"),
+    ("Which country is Krakow located in?", "Poland"),
+    ("Which country is Porto located in?", "Portugal"),
+    ("Which country is Hanoi located in?", "Vietnam"),
+]
+_COUNTRY_OPTIONS = [
+    "Spain",
+    "United States",
+    "Italy",
+    "India",
+    "Egypt",
+    "Australia",
+    "Russia",
+    "Peru",
+    "Kenya",
+    "Poland",
+    "Portugal",
+    "Vietnam",
+]
+_MC = [
+    ("What is the boiling point of water at sea level?", ["50 °C", "100 °C", "150 °C", "200 °C"], 1),
+    ("Which planet is known as the Red Planet?", ["Venus", "Jupiter", "Mars", "Saturn"], 2),
+    ("What is 7 times 8?", ["56", "54", "64", "48"], 0),
+    ("Which gas do plants absorb from the air?", ["Oxygen", "Nitrogen", "Helium", "Carbon dioxide"], 3),
+    ("Who wrote 'Romeo and Juliet'?", ["Charles Dickens", "William Shakespeare", "Jane Austen", "Mark Twain"], 1),
+    ("What is the largest ocean on Earth?", ["Pacific", "Atlantic", "Indian", "Arctic"], 0),
+]
 LETTERS = ("A", "B", "C", "D")
 
 
@@ -60,8 +86,9 @@ def builtin_qa_items() -> list[dict]:
     for k, (question, answer) in enumerate(_QA):
         distractors = [c for c in _COUNTRY_OPTIONS if c != answer]
         options = [answer] + [distractors[(k + j) % len(distractors)] for j in range(3)]
-        items.append({"prompt": few_shot_prompt(question, exemplars), "answer": answer,
-                      "options": [f" {o}" for o in options]})
+        items.append(
+            {"prompt": few_shot_prompt(question, exemplars), "answer": answer, "options": [f" {o}" for o in options]}
+        )
     return items
 
 
@@ -73,8 +100,10 @@ def mc_prompt(question: str, choices: Sequence[str]) -> str:
 def builtin_mc_items() -> list[dict]:
     """Multiple-choice items for the letter protocol (2-shot)."""
     shots = [mc_prompt(q, c) + f" {LETTERS[a]}" for q, c, a in _MC[:2]]
-    return [{"prompt": "\n\n".join(shots + [mc_prompt(q, c)]), "answer": LETTERS[a],
-             "options": [f" {x}" for x in c]} for q, c, a in _MC[2:]]
+    return [
+        {"prompt": "\n\n".join(shots + [mc_prompt(q, c)]), "answer": LETTERS[a], "options": [f" {x}" for x in c]}
+        for q, c, a in _MC[2:]
+    ]
 
 
 def load_items(path: str | Path | None) -> list[dict]:
@@ -92,6 +121,7 @@ def load_items(path: str | Path | None) -> list[dict]:
 
 # ---------------------------------------------------------------------------- pure comparisons
 
+
 def _answer(text: str) -> str:
     from factgap.text import first_line_answer
 
@@ -102,11 +132,18 @@ def greedy_agreement(hf: Sequence[str], vllm: Sequence[str]) -> dict:
     """Agreement of extracted answers (first non-empty line, trimmed) of two sets of continuations."""
     if len(hf) != len(vllm):
         raise ValueError(f"{len(hf)} HF vs {len(vllm)} vLLM continuations")
-    disagreements = [{"index": i, "hf": _answer(a), "vllm": _answer(b)}
-                     for i, (a, b) in enumerate(zip(hf, vllm)) if _answer(a) != _answer(b)]
+    disagreements = [
+        {"index": i, "hf": _answer(a), "vllm": _answer(b)}
+        for i, (a, b) in enumerate(zip(hf, vllm))
+        if _answer(a) != _answer(b)
+    ]
     n = len(hf)
-    return {"n": n, "agree": n - len(disagreements), "rate": (n - len(disagreements)) / n if n else 1.0,
-            "disagreements": disagreements}
+    return {
+        "n": n,
+        "agree": n - len(disagreements),
+        "rate": (n - len(disagreements)) / n if n else 1.0,
+        "disagreements": disagreements,
+    }
 
 
 def _order(values: Sequence[float]) -> list[int]:
@@ -121,8 +158,12 @@ def compare_scores(hf: Sequence[Sequence[float]], vllm: Sequence[Sequence[float]
     n = len(hf)
     argmax = sum(_order(a)[0] == _order(b)[0] for a, b in zip(hf, vllm) if a)
     order = sum(_order(a) == _order(b) for a, b in zip(hf, vllm))
-    return {"n": n, "max_abs_diff": max(diffs, default=0.0),
-            "argmax_agreement": argmax / n if n else 1.0, "rank_order_agreement": order / n if n else 1.0}
+    return {
+        "n": n,
+        "max_abs_diff": max(diffs, default=0.0),
+        "argmax_agreement": argmax / n if n else 1.0,
+        "rank_order_agreement": order / n if n else 1.0,
+    }
 
 
 def shift_class(rank: int) -> str:
@@ -135,8 +176,11 @@ def compare_ranks(hf: Sequence[Sequence[int]], vllm: Sequence[Sequence[int]]) ->
         raise ValueError("rank lists differ in shape")
     pairs = [(x, y) for a, b in zip(hf, vllm) for x, y in zip(a, b)]
     n = len(pairs)
-    return {"tokens": n, "exact": sum(x == y for x, y in pairs) / n if n else 1.0,
-            "same_shift_class": sum(shift_class(x) == shift_class(y) for x, y in pairs) / n if n else 1.0}
+    return {
+        "tokens": n,
+        "exact": sum(x == y for x, y in pairs) / n if n else 1.0,
+        "same_shift_class": sum(shift_class(x) == shift_class(y) for x, y in pairs) / n if n else 1.0,
+    }
 
 
 def failures(report: dict, *, atol: float, prob_atol: float, min_agreement: float) -> list[str]:
@@ -160,24 +204,40 @@ def failures(report: dict, *, atol: float, prob_atol: float, min_agreement: floa
 
 # ---------------------------------------------------------------------------- shell
 
-def run_backend(backend, items: list[dict], mc_items: list[dict], continuations: list[str] | None,
-                max_new_tokens: int, batch_size: int) -> dict:
+
+def run_backend(
+    backend,
+    items: list[dict],
+    mc_items: list[dict],
+    continuations: list[str] | None,
+    max_new_tokens: int,
+    batch_size: int,
+) -> dict:
     from factgap.backends import score_with
 
     prompts = [it["prompt"] for it in items]
     out = {"greedy": backend.greedy(prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)}
     with_options = [it for it in items if it.get("options")]
     if with_options:
-        out["options"] = score_with(backend, "option_logprobs", [it["prompt"] for it in with_options],
-                                    [it["options"] for it in with_options], batch_size=batch_size)
+        out["options"] = score_with(
+            backend,
+            "option_logprobs",
+            [it["prompt"] for it in with_options],
+            [it["options"] for it in with_options],
+            batch_size=batch_size,
+        )
     if mc_items:
-        out["letters"] = score_with(backend, "letter_probabilities", [it["prompt"] for it in mc_items],
-                                    LETTERS, batch_size=batch_size)
+        out["letters"] = score_with(
+            backend, "letter_probabilities", [it["prompt"] for it in mc_items], LETTERS, batch_size=batch_size
+        )
     conts = out["greedy"] if continuations is None else continuations
     keep = [i for i, c in enumerate(conts) if c.strip()]
     out["rank_items"] = keep
-    out["ranks"] = score_with(backend, "token_ranks", [prompts[i] for i in keep], [conts[i] for i in keep],
-                              batch_size=batch_size) if keep else []
+    out["ranks"] = (
+        score_with(backend, "token_ranks", [prompts[i] for i in keep], [conts[i] for i in keep], batch_size=batch_size)
+        if keep
+        else []
+    )
     return out
 
 
@@ -215,8 +275,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # ranks of the *HF* greedy tokens under both backends: same token ids on both sides
     vllm_out = run_backend(vllm, items, mc_items, hf_out["greedy"], args.max_new_tokens, args.batch_size)
 
-    report = {"manifest": str(args.manifest), "adapter": args.adapter, "items": len(items),
-              "greedy": greedy_agreement(hf_out["greedy"], vllm_out["greedy"])}
+    report = {
+        "manifest": str(args.manifest),
+        "adapter": args.adapter,
+        "items": len(items),
+        "greedy": greedy_agreement(hf_out["greedy"], vllm_out["greedy"]),
+    }
     if "options" in hf_out:
         report["options"] = compare_scores(hf_out["options"], vllm_out["options"])
     if "letters" in hf_out:

@@ -29,6 +29,7 @@ GENERAL = "General"  # the section of top-level keys that are not objects
 
 # ---- reading the schema --------------------------------------------------------------------------
 
+
 def resolve(node: Any, schema: Mapping[str, Any]) -> Any:
     """``node`` with a local ``$ref`` (``#/definitions/x``) replaced by its target, merged with its siblings."""
     if not isinstance(node, Mapping) or "$ref" not in node:
@@ -55,6 +56,7 @@ def types_of(node: Mapping[str, Any]) -> list[str]:
 
 # ---- formatting cells ----------------------------------------------------------------------------
 
+
 def value_text(value: Any) -> str:
     """A value as YAML flow text (``null``, ``true``, ``[a, b]``, ``{dev: 0.2}``)."""
     if value is None:
@@ -64,8 +66,11 @@ def value_text(value: Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        return value if value and re.fullmatch(r"[^\s\[\]{},:#'\"]([^\[\]{},#]*[^\s\[\]{},:#])?", value) \
+        return (
+            value
+            if value and re.fullmatch(r"[^\s\[\]{},:#'\"]([^\[\]{},#]*[^\s\[\]{},:#])?", value)
             else '"' + value.replace('"', '\\"') + '"'
+        )
     if isinstance(value, list):
         return "[" + ", ".join(value_text(v) for v in value) + "]"
     if isinstance(value, Mapping):
@@ -132,6 +137,7 @@ def default_text(node: Mapping[str, Any], required: bool) -> str:
 
 # ---- walking the schema --------------------------------------------------------------------------
 
+
 def rows(node: Mapping[str, Any], path: str, schema: Mapping[str, Any], required: bool = False) -> list[list[str]]:
     """Rows ``[key, type, default, description]`` of ``node`` at ``path`` and of every key under it."""
     node = resolve(node, schema)
@@ -189,11 +195,12 @@ def page(schema: Mapping[str, Any]) -> str:
         "",
         "How configs are chosen and checked: [config/README.md](../config/README.md). Keys are written as dotted",
         "paths: `models.<name>.path` is the `path` of any entry of the `models` map, and",
-        "`s3.evaluation.ood_qa_sets[].name` the `name` of any entry of that list. \"—\" in the default column:",
-        "no default (the key may be left out); \"required\": the key must be given.",
+        '`s3.evaluation.ood_qa_sets[].name` the `name` of any entry of that list. "—" in the default column:',
+        'no default (the key may be left out); "required": the key must be given.',
         "",
-        "Sections: " + ", ".join(
-            f"[{title}](#{anchor(title)})" for title in [GENERAL] + [n for n in props if n not in general]) + ".",
+        "Sections: "
+        + ", ".join(f"[{title}](#{anchor(title)})" for title in [GENERAL] + [n for n in props if n not in general])
+        + ".",
         "",
         f"## {GENERAL}",
         "",

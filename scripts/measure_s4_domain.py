@@ -39,8 +39,9 @@ def load_model():
     return model, tokenizer
 
 
-def probe_items(model, tokenizer, domain: str, demos, items, batch_size: int,
-                styles=("answer", "text"), letter: bool = True):
+def probe_items(
+    model, tokenizer, domain: str, demos, items, batch_size: int, styles=("answer", "text"), letter: bool = True
+):
     """Yields (read-out, rows) as each is done (``probe.read_out`` fields plus the item's own)."""
     from factgap.selfalign import probe as R
     from factgap.selfalign import prompts as P
@@ -56,8 +57,14 @@ def probe_items(model, tokenizer, domain: str, demos, items, batch_size: int,
         spaced = R.letter_probs(model, tokenizer, prompts, spaced_ids, batch_size)
         timings["letter"] = time.time() - t
         print(f"  [{domain}] letter read-out {timings['letter']:.0f}s", flush=True)
-        yield "letter", R.probe_rows(items, [p for p, _ in letters], extra=[
-            {"letter_mass": m, "spaced_letter_mass": s} for (_, m), (_, s) in zip(letters, spaced)])
+        yield (
+            "letter",
+            R.probe_rows(
+                items,
+                [p for p, _ in letters],
+                extra=[{"letter_mass": m, "spaced_letter_mass": s} for (_, m), (_, s) in zip(letters, spaced)],
+            ),
+        )
     for style in styles:
         t = time.time()
         conts = [P.option_continuations(it["choices"], style) for it in items]
@@ -66,8 +73,14 @@ def probe_items(model, tokenizer, domain: str, demos, items, batch_size: int,
         print(f"  [{domain}] option ({style}) read-out {timings[f'option_{style}']:.0f}s", flush=True)
         extra = [{"logliks": v} for v in logliks]
         yield f"option_{style}", R.probe_rows(items, [R.option_probs_from_logliks(v) for v in logliks], extra=extra)
-        yield f"option_{style}_per_char", R.probe_rows(
-            items, [R.option_probs_from_logliks(v, [len(c) for c in cs]) for v, cs in zip(logliks, conts)], extra=extra)
+        yield (
+            f"option_{style}_per_char",
+            R.probe_rows(
+                items,
+                [R.option_probs_from_logliks(v, [len(c) for c in cs]) for v, cs in zip(logliks, conts)],
+                extra=extra,
+            ),
+        )
 
 
 def summarize(rows: list[dict], seed: int) -> dict:
@@ -76,8 +89,11 @@ def summarize(rows: list[dict], seed: int) -> dict:
     n = len(rows)
     _, sets_summary = build_sets(rows, seed)
     summary = {
-        "n": n, "accuracy": sum(r["correct"] for r in rows) / n, "confident": sum(r["confident"] for r in rows) / n,
-        "confident_right": sets_summary["n_confident_right"], "confident_wrong": sets_summary["n_confident_wrong"],
+        "n": n,
+        "accuracy": sum(r["correct"] for r in rows) / n,
+        "confident": sum(r["confident"] for r in rows) / n,
+        "confident_right": sets_summary["n_confident_right"],
+        "confident_wrong": sets_summary["n_confident_wrong"],
         "set_size": sets_summary["set_size"],
         "predicted_letter": dict(sorted(Counter("ABCD"[r["prediction"]] for r in rows).items())),
     }
@@ -88,9 +104,11 @@ def summarize(rows: list[dict], seed: int) -> dict:
 
 
 def fmt(s: dict) -> str:
-    text = (f"n={s['n']:3d} acc={s['accuracy']:.2f} confident={s['confident']:.2f} "
-            f"right/wrong(conf)={s['confident_right']}/{s['confident_wrong']} HAR=INC=SELF={s['set_size']} "
-            f"pred={s['predicted_letter']}")
+    text = (
+        f"n={s['n']:3d} acc={s['accuracy']:.2f} confident={s['confident']:.2f} "
+        f"right/wrong(conf)={s['confident_right']}/{s['confident_wrong']} HAR=INC=SELF={s['set_size']} "
+        f"pred={s['predicted_letter']}"
+    )
     if "mean_letter_mass" in s:
         text += f" mass(A..D)={s['mean_letter_mass']:.2f} mass(' A'..)={s['mean_spaced_letter_mass']:.3f}"
     return text
@@ -106,8 +124,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--styles", nargs="+", default=["answer", "text"], help="option continuation styles")
     parser.add_argument("--skip-letter", action="store_true", help="no letter-logit read-out")
-    parser.add_argument("--uniform-distractors", action="store_true",
-                        help="GeoNames distractors drawn uniformly within the continent (default: weighted by cities)")
+    parser.add_argument(
+        "--uniform-distractors",
+        action="store_true",
+        help="GeoNames distractors drawn uniformly within the continent (default: weighted by cities)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write per-item rows (parquet) and summary.json here")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -123,8 +144,11 @@ def main() -> None:
     t0 = time.time()
     model, tokenizer = load_model()
     ids = answer_letter_token_ids(tokenizer)
-    print(f"model loaded in {time.time() - t0:.0f}s; letter ids after 'Answer:' {ids} "
-          f"{tokenizer.convert_ids_to_tokens(ids)}", flush=True)
+    print(
+        f"model loaded in {time.time() - t0:.0f}s; letter ids after 'Answer:' {ids} "
+        f"{tokenizer.convert_ids_to_tokens(ids)}",
+        flush=True,
+    )
 
     results: dict[str, dict] = {}
 
@@ -135,8 +159,11 @@ def main() -> None:
         results.update(block)
         for key, summary in block.items():
             print(f"{key:45s} {fmt(summary)}", flush=True)
-        print(f"  (max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.1f} GB, "
-              f"{time.time() - t0:.0f}s so far)", flush=True)
+        print(
+            f"  (max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.1f} GB, "
+            f"{time.time() - t0:.0f}s so far)",
+            flush=True,
+        )
         if args.out:
             import pyarrow as pa
 
@@ -148,15 +175,19 @@ def main() -> None:
             write_json(results, args.out / "summary.json")
 
     if args.n_geonames > 0:
-        geo = load_geonames_mc_records(args.n_geonames, n_dev=10, seed=args.seed,
-                                       weight_by_cities=not args.uniform_distractors)
+        geo = load_geonames_mc_records(
+            args.n_geonames, n_dev=10, seed=args.seed, weight_by_cities=not args.uniform_distractors
+        )
         demos = select_demos([r for r in geo if r["split"] == "dev"], 5, 42)
         items = [r for r in geo if r["split"] != "dev"]
         tag = "geonames_uniform" if args.uniform_distractors else "geonames"
-        for readout, rows in probe_items(model, tokenizer, "geography", demos, items, args.batch_size,
-                                         args.styles, not args.skip_letter):
-            block = {f"{tag}/{readout}/all": summarize(rows, args.seed),
-                     f"{tag}/{readout}/train_split": summarize([r for r in rows if r["split"] == "train"], args.seed)}
+        for readout, rows in probe_items(
+            model, tokenizer, "geography", demos, items, args.batch_size, args.styles, not args.skip_letter
+        ):
+            block = {
+                f"{tag}/{readout}/all": summarize(rows, args.seed),
+                f"{tag}/{readout}/train_split": summarize([r for r in rows if r["split"] == "train"], args.seed),
+            }
             for tier in sorted({r["tier"] for r in rows}):
                 block[f"{tag}/{readout}/tier{tier}"] = summarize([r for r in rows if r["tier"] == tier], args.seed)
             report(block, {f"{tag}/{readout}": rows})
@@ -166,8 +197,16 @@ def main() -> None:
         demos = select_demos([r for r in records if r["split"] == "dev"], 5, 42)
         pool = [r for r in records if r["split"] == "test"]
         items = sorted(random.Random(args.seed).sample(pool, min(args.n_mmlu, len(pool))), key=lambda r: r["id"])
-        for readout, rows in probe_items(model, tokenizer, subject.replace("_", " "), demos, items,
-                                         args.batch_size, args.styles, not args.skip_letter):
+        for readout, rows in probe_items(
+            model,
+            tokenizer,
+            subject.replace("_", " "),
+            demos,
+            items,
+            args.batch_size,
+            args.styles,
+            not args.skip_letter,
+        ):
             report({f"mmlu_{subject}/{readout}": summarize(rows, args.seed)}, {f"mmlu_{subject}/{readout}": rows})
 
     print(f"done in {time.time() - t0:.0f}s (SmolLM2-135M-Instruct, Q4_1 weights dequantised, 5-shot)")

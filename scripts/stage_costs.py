@@ -19,8 +19,15 @@ def summarise(root: Path) -> list[dict]:
     frame = read_benchmarks(root).fillna({"wall_s": 0.0, "max_rss_mb": 0.0})
     rows = []
     for rule, runs in frame.groupby("rule"):
-        rows.append({"rule": rule, "jobs": len(runs), "total_s": round(runs["wall_s"].sum(), 1),
-                     "max_s": round(runs["wall_s"].max(), 1), "max_rss_mb": round(runs["max_rss_mb"].max())})
+        rows.append(
+            {
+                "rule": rule,
+                "jobs": len(runs),
+                "total_s": round(runs["wall_s"].sum(), 1),
+                "max_s": round(runs["wall_s"].max(), 1),
+                "max_rss_mb": round(runs["max_rss_mb"].max()),
+            }
+        )
     return sorted(rows, key=lambda r: -r["total_s"])
 
 

@@ -41,14 +41,23 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     extra: list[str] = []
     if "--" in argv:
         i = argv.index("--")
-        argv, extra = argv[:i], argv[i + 1:]
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+        argv, extra = argv[:i], argv[i + 1 :]
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
     p.add_argument("--configfile", nargs="+", default=[], help="Snakemake config file(s), in order")
-    p.add_argument("--profile", action="append", default=None,
-                   help="Snakemake profile (repeatable; later ones override). Default: profiles/<executor>")
-    p.add_argument("--executor", choices=["slurm", "local"], default="slurm",
-                   help="where the rule jobs run: one SLURM job each (slurm) or inside the controller job (local)")
+    p.add_argument(
+        "--profile",
+        action="append",
+        default=None,
+        help="Snakemake profile (repeatable; later ones override). Default: profiles/<executor>",
+    )
+    p.add_argument(
+        "--executor",
+        choices=["slurm", "local"],
+        default="slurm",
+        help="where the rule jobs run: one SLURM job each (slurm) or inside the controller job (local)",
+    )
     p.add_argument("--snakefile", help="default: Snakemake's search (workflow/Snakefile)")
     p.add_argument("--directory", default=str(REPO), help="working directory of the run (default: repo root)")
     p.add_argument("--seeds", type=int, nargs="+", help="one controller per seed, submitted as one job array")
@@ -58,17 +67,27 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     p.add_argument("--cpus", type=int, default=2, help="CPUs of the controller job")
     p.add_argument("--mem-gb", type=int, default=8, help="memory of the controller job (GB)")
     p.add_argument("--gpus", type=int, default=0, help="GPUs of the controller job (only useful with --executor local)")
-    p.add_argument("--partition", help="partition of the controller job; also exported as "
-                   f"{cluster.ENV_PARTITION} for the rule jobs")
+    p.add_argument(
+        "--partition",
+        help=f"partition of the controller job; also exported as {cluster.ENV_PARTITION} for the rule jobs",
+    )
     p.add_argument("--account", help=f"account of the controller job; also exported as {cluster.ENV_ACCOUNT}")
     p.add_argument("--gpu-model", help=f"exported as {cluster.ENV_GPU_MODEL} (GPU type of the GPU rules)")
     p.add_argument("--folder", default="results/submitit/%j", help="submitit logs and pickles (%%j = job id)")
-    p.add_argument("--cluster", choices=["slurm", "local", "debug"], default="slurm",
-                   help="where the controller runs: a SLURM job (slurm) or a local process (local/debug, for tests)")
+    p.add_argument(
+        "--cluster",
+        choices=["slurm", "local", "debug"],
+        default="slurm",
+        help="where the controller runs: a SLURM job (slurm) or a local process (local/debug, for tests)",
+    )
     p.add_argument("--max-requeues", type=int, default=3, help="requeues after timeout before giving up")
     p.add_argument("--unlock", action="store_true", help="run `snakemake --unlock` first (after a killed controller)")
-    p.add_argument("--wait-previous-min", type=float, default=720,
-                   help="on restart, wait at most this long for rule jobs of the killed controller to end")
+    p.add_argument(
+        "--wait-previous-min",
+        type=float,
+        default=720,
+        help="on restart, wait at most this long for rule jobs of the killed controller to end",
+    )
     p.add_argument("--wait", action="store_true", help="wait for the job(s) and exit with their status")
     p.add_argument("--print-only", action="store_true", help="print the Snakemake command(s) and exit")
     args = p.parse_args(argv)
@@ -76,32 +95,54 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
 
 
 def build_commands(args: argparse.Namespace, extra: list[str]) -> list[list[str]]:
-    common = dict(executor=args.executor, profiles=args.profile, snakefile=args.snakefile,
-                  cores=args.cpus, extra=extra)
+    common = dict(executor=args.executor, profiles=args.profile, snakefile=args.snakefile, cores=args.cpus, extra=extra)
     configfiles = [str(Path(c).absolute()) for c in args.configfile]
     if args.seeds:
         overlay_dir = Path(args.folder.replace("%j", "overlays")).absolute()
-        return cluster.sweep_commands(args.seeds, overlay_dir, configfiles=configfiles,
-                                      results_key=args.results_key, results_base=args.results_base, **common)
+        return cluster.sweep_commands(
+            args.seeds,
+            overlay_dir,
+            configfiles=configfiles,
+            results_key=args.results_key,
+            results_base=args.results_base,
+            **common,
+        )
     return [cluster.snakemake_command(configfiles=configfiles, **common)]
 
 
 def main(argv: list[str] | None = None) -> int:
     args, extra = parse_args(argv)
     if args.seeds and len(args.seeds) > 1 and not args.results_key:
-        print("warning: several seeds without --results-key write to the same outputs; Snakemake's "
-              "locks will make all but one controller fail. Pass --results-key KEY.", file=sys.stderr)
+        print(
+            "warning: several seeds without --results-key write to the same outputs; Snakemake's "
+            "locks will make all but one controller fail. Pass --results-key KEY.",
+            file=sys.stderr,
+        )
     commands = build_commands(args, extra)
     if args.print_only:
         for cmd in commands:
             print(shlex.join(cmd))
         return 0
     env = cluster.site_env(args.partition, args.account, args.gpu_model)
-    spec = cluster.JobSpec(time_min=args.time_min, cpus=args.cpus, mem_gb=args.mem_gb, gpus=args.gpus,
-                           partition=args.partition, account=args.account, max_requeues=args.max_requeues)
-    jobs = cluster.submit(commands, workdir=args.directory, folder=args.folder, cluster=args.cluster,
-                          spec=spec, env=env, unlock=args.unlock,
-                          wait_previous_s=args.wait_previous_min * 60)
+    spec = cluster.JobSpec(
+        time_min=args.time_min,
+        cpus=args.cpus,
+        mem_gb=args.mem_gb,
+        gpus=args.gpus,
+        partition=args.partition,
+        account=args.account,
+        max_requeues=args.max_requeues,
+    )
+    jobs = cluster.submit(
+        commands,
+        workdir=args.directory,
+        folder=args.folder,
+        cluster=args.cluster,
+        spec=spec,
+        env=env,
+        unlock=args.unlock,
+        wait_previous_s=args.wait_previous_min * 60,
+    )
     for job, cmd in zip(jobs, commands):
         print(f"submitted {job.job_id}: {shlex.join(cmd)}")
         print(f"  logs: {job.paths.stdout} {job.paths.stderr}")

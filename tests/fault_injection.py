@@ -14,7 +14,6 @@ from pathlib import Path
 
 import psutil
 import pyarrow.parquet as pq
-
 from conftest import REPO, SNAKEMAKE, run_snakemake
 
 # Folders a job keeps between attempts on purpose: training checkpoints (resume) and the model copy
@@ -45,8 +44,9 @@ def _job_processes(root: psutil.Process, script: str) -> list[psutil.Process]:
     return found
 
 
-def run_killing_jobs(args: list[str], cwd: Path, scripts: dict[str, str], delays: dict[str, float],
-                     timeout: float = 3600) -> tuple[subprocess.CompletedProcess, dict[str, float]]:
+def run_killing_jobs(
+    args: list[str], cwd: Path, scripts: dict[str, str], delays: dict[str, float], timeout: float = 3600
+) -> tuple[subprocess.CompletedProcess, dict[str, float]]:
     """Run Snakemake (``--keep-going``) and SIGKILL the first job of each rule in ``scripts`` (rule -> script
     file) ``delays[rule]`` seconds after it started. Returns the finished run and the rules killed, with the
     second at which each was killed."""

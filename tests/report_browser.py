@@ -8,13 +8,20 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, run_snakemake
 
 ARTIFACTS = REPO / "test-artifacts"
 # Chromium as root, offline: no sandbox, and no background connections (this network refuses them)
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium_path() -> str:
@@ -22,15 +29,18 @@ def chromium_path() -> str:
     if path is None:
         if os.environ.get("FACTGAP_REQUIRE_BROWSER") == "1":
             pytest.fail("Chromium is not installed (make browser installs Debian's chromium)")
-        pytest.skip("Chromium is not installed, so the report was not opened in a browser: run `make browser` "
-                    "(Debian's chromium; needs root) and rerun; CI requires it (FACTGAP_REQUIRE_BROWSER=1)")
+        pytest.skip(
+            "Chromium is not installed, so the report was not opened in a browser: run `make browser` "
+            "(Debian's chromium; needs root) and rerun; CI requires it (FACTGAP_REQUIRE_BROWSER=1)"
+        )
     return path
 
 
 def build_report(workdir: Path, configfile: Path) -> Path:
     """`make report` in ``workdir``: the run-level job, then the HTML file."""
-    run_snakemake("report_items", "--cores", "2", "--forcerun", "summarize_run", "--configfile", str(configfile),
-                  cwd=workdir)
+    run_snakemake(
+        "report_items", "--cores", "2", "--forcerun", "summarize_run", "--configfile", str(configfile), cwd=workdir
+    )
     report = workdir / "results" / "report.html"
     run_snakemake("report_items", "--report", str(report), "--configfile", str(configfile), cwd=workdir)
     return report
@@ -51,7 +61,8 @@ _DECODE_IMAGES = """async () => {
 def open_in_browser(report: Path, screenshot_name: str) -> dict:
     """Load the report, click through every category and subcategory and view every figure in the page.
     Returns what the browser saw: errors, the embedded results, decoded image widths, the figures shown."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout, sync_playwright
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     seen = {"errors": [], "shown": {}}
@@ -81,12 +92,16 @@ def open_in_browser(report: Path, screenshot_name: str) -> dict:
                 for i in range(eyes.count()):
                     eyes.nth(i).click()
                     try:  # a table item shows no image; every figure must show up in the final check
-                        page.wait_for_function("Array.from(document.images).some(i => i.src.startsWith("
-                                               "'data:image/png') && i.complete)", timeout=5_000)
+                        page.wait_for_function(
+                            "Array.from(document.images).some(i => i.src.startsWith('data:image/png') && i.complete)",
+                            timeout=5_000,
+                        )
                     except PlaywrightTimeout:
                         continue
-                    widths = page.evaluate("Array.from(document.images).filter(i => i.src.startsWith('data:image/png'))"
-                                           ".map(i => [i.src.match(/filename=([^;]+)/)[1], i.naturalWidth])")
+                    widths = page.evaluate(
+                        "Array.from(document.images).filter(i => i.src.startsWith('data:image/png'))"
+                        ".map(i => [i.src.match(/filename=([^;]+)/)[1], i.naturalWidth])"
+                    )
                     seen["shown"].update(dict(widths))
         browser.close()
     return seen
@@ -104,7 +119,9 @@ def check_report(workdir: Path, configfile: Path, figure_names: list[str], scree
     assert {f"{name}.csv" for name in figure_names} <= names
     broken = {name: width for name, width in seen["decoded"].items() if width <= 0}
     assert broken == {}, f"figures the browser could not decode: {broken}"
-    assert {f"{name}.png" for name in figure_names} | {"run_costs.png"} <= {n for n, w in seen["shown"].items() if w > 0}
+    assert {f"{name}.png" for name in figure_names} | {"run_costs.png"} <= {
+        n for n, w in seen["shown"].items() if w > 0
+    }
     for result in seen["results"].values():
         if result["name"].removesuffix(".png").removesuffix(".csv") in figure_names:
             for part in ("What it shows", "What the paper found", "What this run found", "Provenance"):

@@ -7,9 +7,20 @@ from pathlib import Path
 from factgap.factscore.entities import FACTSCORE_SEPARATOR, TIER_VITAL, load_embedded_entities
 
 # people whose lead paragraph states life dates, nationality and occupation
-NAMES = ("Albert Einstein", "Marie Curie", "Charles Darwin", "Isaac Newton", "Johann Sebastian Bach",
-         "Leonardo da Vinci", "William Shakespeare", "Wolfgang Amadeus Mozart", "Galileo Galilei",
-         "Ludwig van Beethoven", "Pablo Picasso", "Nikola Tesla")
+NAMES = (
+    "Albert Einstein",
+    "Marie Curie",
+    "Charles Darwin",
+    "Isaac Newton",
+    "Johann Sebastian Bach",
+    "Leonardo da Vinci",
+    "William Shakespeare",
+    "Wolfgang Amadeus Mozart",
+    "Galileo Galilei",
+    "Ludwig van Beethoven",
+    "Pablo Picasso",
+    "Nikola Tesla",
+)
 
 
 def write_factscore_layout(folder: Path, names=NAMES, damage=None) -> tuple[Path, Path]:
@@ -29,8 +40,11 @@ def write_factscore_layout(folder: Path, names=NAMES, damage=None) -> tuple[Path
     for i, name in enumerate(chosen):
         if damage == "missing" and i == 4:
             continue
-        text = "" if damage == "empty" and i == 5 else FACTSCORE_SEPARATOR.join(
-            f"<s>{p}</s>" for p in people[name]["knowledge"])
+        text = (
+            ""
+            if damage == "empty" and i == 5
+            else FACTSCORE_SEPARATOR.join(f"<s>{p}</s>" for p in people[name]["knowledge"])
+        )
         conn.execute("INSERT INTO documents VALUES (?, ?)", (name, text))
     conn.commit()
     conn.close()

@@ -9,8 +9,8 @@ import json
 import pyarrow as pa
 import pytest
 import yaml
-
 from conftest import REPO, run_snakemake, write_yaml
+
 from factgap import backends
 from factgap.io import backend_of, write_parquet
 
@@ -29,10 +29,16 @@ def test_vllm_without_gpu_fails_unless_jobs_get_their_own():
         backends.check_backend_config(other, vllm_importable=False, gpu_visible=False, jobs_get_gpus=False)
 
 
-@pytest.mark.parametrize("environ, has_driver, expected", [
-    ({}, True, True), ({}, False, False), ({"CUDA_VISIBLE_DEVICES": ""}, True, False),
-    ({"CUDA_VISIBLE_DEVICES": "-1"}, True, False), ({"CUDA_VISIBLE_DEVICES": "0,1"}, True, True),
-])
+@pytest.mark.parametrize(
+    "environ, has_driver, expected",
+    [
+        ({}, True, True),
+        ({}, False, False),
+        ({"CUDA_VISIBLE_DEVICES": ""}, True, False),
+        ({"CUDA_VISIBLE_DEVICES": "-1"}, True, False),
+        ({"CUDA_VISIBLE_DEVICES": "0,1"}, True, True),
+    ],
+)
 def test_gpu_visibility_without_torch(tmp_path, environ, has_driver, expected):
     driver = tmp_path / "gpus"
     if has_driver:
@@ -50,8 +56,9 @@ def test_workflow_with_backend_vllm_fails_before_any_job(tmp_path):
     so in the GPU environment it is the GPU that is named, in the main one the missing vllm."""
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     cfg["backend"] = "vllm"
-    proc = run_snakemake("-n", "--configfile", str(write_yaml(tmp_path / "c.yaml", cfg)), cwd=tmp_path,
-                         check=False, timeout=120)
+    proc = run_snakemake(
+        "-n", "--configfile", str(write_yaml(tmp_path / "c.yaml", cfg)), cwd=tmp_path, check=False, timeout=120
+    )
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "config key 'backend'" in out
@@ -80,6 +87,35 @@ def test_table_provenance_lists_the_backends_of_its_inputs(tmp_path, monkeypatch
     monkeypatch.setattr(backends, "_BACKEND_USED", {"backend": "vllm", "package": "vllm", "version": "0.33.0"})
     write_parquet(pa.table({"x": [1]}), tmp_path / "predictions.parquet")
     (tmp_path / "other.json").write_text(json.dumps({}))
-    record = table_provenance({"seed": 0}, [], [], [str(tmp_path / "predictions.parquet"), str(tmp_path / "other.json")])
+    record = table_provenance(
+        {"seed": 0}, [], [], [str(tmp_path / "predictions.parquet"), str(tmp_path / "other.json")]
+    )
     assert record["backends"] == ["vllm (vllm 0.33.0)"]
     assert "inference: vllm (vllm 0.33.0)" in provenance_summary(record)
+
+
+def test_deterministic_flag_reaches_jobs_and_torch(monkeypatch):
+    import torch
+
+    from factgap import runtime
+
+    environ = {}
+    runtime.deterministic_environment(True, environ)
+    assert environ == {runtime.DETERMINISTIC_ENV: "1", "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
+    runtime.deterministic_environment(False, environ)
+    assert runtime.DETERMINISTIC_ENV not in environ
+    monkeypatch.setenv(runtime.DETERMINISTIC_ENV, "1")
+    try:
+        assert runtime.apply_deterministic_torch(torch)
+        assert torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic
+    finally:
+        torch.use_deterministic_algorithms(False)
+        torch.backends.cudnn.deterministic = False
+    monkeypatch.delenv(runtime.DETERMINISTIC_ENV)
+    assert not runtime.apply_deterministic_torch(torch)
+
+
+def test_deterministic_is_recorded_in_provenance(default_config):
+    from factgap.configuration import science_config
+
+    assert science_config({**default_config, "deterministic": True})["deterministic"] is True

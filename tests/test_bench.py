@@ -1,4 +1,5 @@
 """Benchmark helpers (pure) and one tiny real run of every case on the tiny model."""
+
 import pytest
 
 from factgap import bench
@@ -26,7 +27,9 @@ def test_distinct_prefix_tokens_counts_a_shared_block_once():
 
 def test_floor_failures_name_the_ratio():
     assert bench.floor_failures({"a": 3.0, "b": 1.2}, {"a": 2.0, "b": 1.5, "c": 1.0}) == [
-        "b: 1.20x is below the floor 1.5x", "c: not measured (floor 1.0)"]
+        "b: 1.20x is below the floor 1.5x",
+        "c: not measured (floor 1.0)",
+    ]
     assert bench.floor_failures({"a": 2.0}, {"a": 2.0}) == []
 
 
@@ -62,10 +65,17 @@ def test_loss_curve_and_its_comparison():
     assert bench.max_loss_diff([4.0], [4.0, 2.5]) == float("inf") and bench.max_loss_diff([], []) == float("inf")
     assert bench.same_loss(2e-6, 1e-4) == "True (max loss diff 2.0e-06)"
     assert bench.same_loss(4.6, 1e-4).startswith("False")
-    row = {"case": "DPO step", "variant": "project", "tokens": 90, "steps": 2, "s_per_step": 1.5,
-           "loss_curve": [0.6931, 0.5]}
+    row = {
+        "case": "DPO step",
+        "variant": "project",
+        "tokens": 90,
+        "steps": 2,
+        "s_per_step": 1.5,
+        "loss_curve": [0.6931, 0.5],
+    }
     assert bench.training_lines([row, {"case": "probing"}]) == (
-        "- DPO step / project: 90 tokens in 2 steps, 1.50 s/step, losses 0.6931, 0.5000")
+        "- DPO step / project: 90 tokens in 2 steps, 1.50 s/step, losses 0.6931, 0.5000"
+    )
 
 
 def test_time_shares_and_op_buckets():
@@ -93,17 +103,24 @@ def test_ratios_and_floors_of_a_subset_run():
     run = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(run)
     assert run.parse_cases("preference, sft") == ["sft", "preference"]
-    with pytest.raises(Exception):
+    import argparse
+
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown case"):
         run.parse_cases("sft,training")
-    by = {("LoRA SFT", "TRL defaults"): {"rate": 100.0}, ("LoRA SFT", "project"): {"rate": 125.0},
-          ("DPO step", "TRL defaults"): {"rate": 50.0}, ("DPO step", "project"): {"rate": 75.0}}
+    by = {
+        ("LoRA SFT", "TRL defaults"): {"rate": 100.0},
+        ("LoRA SFT", "project"): {"rate": 125.0},
+        ("DPO step", "TRL defaults"): {"rate": 50.0},
+        ("DPO step", "project"): {"rate": 75.0},
+    }
     ratios = run.ratios_of(by, ["sft", "preference"])
     assert ratios == {"sft_vs_trl_defaults": 1.25, "dpo_step_vs_trl_defaults": 1.5}
     floors = run.floors_for({"sft_vs_trl_defaults": 1.3, "probing_vs_naive": 10.0}, ["sft", "preference"])
     assert floors == {"sft_vs_trl_defaults": 1.3}
     assert bench.floor_failures(ratios, floors) == ["sft_vs_trl_defaults: 1.25x is below the floor 1.3x"]
     assert bench.floor_failures({}, run.floors_for({"probing_vs_naive": 10.0}, list(run.CASES))) == [
-        "probing_vs_naive: not measured (floor 10.0)"]
+        "probing_vs_naive: not measured (floor 10.0)"
+    ]
 
 
 def test_sft_config_has_no_gradient_checkpointing_on_a_cpu(tmp_path):
@@ -132,16 +149,27 @@ def test_training_cases_match_their_baselines_on_the_tiny_model(tiny_llama, tmp_
     from factgap.train import TrainSettings
 
     manifest = json.loads(tiny_llama.read_text())
-    sft = bench.sft_case(manifest, bench.sft_examples(4, 0), TrainSettings(batch_size=4), 1, 1, 1e9, tmp_path,
-                         profile=False)
-    assert [r["variant"] for r in sft] == ["TRL defaults", "project + padding_free=True",
-                                          "project: train_lora's config"]
+    sft = bench.sft_case(
+        manifest, bench.sft_examples(4, 0), TrainSettings(batch_size=4), 1, 1, 1e9, tmp_path, profile=False
+    )
+    assert [r["variant"] for r in sft] == [
+        "TRL defaults",
+        "project + padding_free=True",
+        "project: train_lora's config",
+    ]
     assert all(r["same"] == "reference" or r["same"].startswith("True") for r in sft[::2])
     assert sft[0]["tokens"] == sft[1]["tokens"] == sft[2]["tokens"] > 0  # padding-free counts the same tokens
     assert len(sft[0]["loss_curve"]) == 1 and sft[2]["mfu"] > 0
-    dpo = bench.preference_step_case(manifest, bench.preference_pairs(2, 0),
-                                     PreferenceSettings(batch_size=2, bf16="off", chat_template=False), 1, 1, 1e9,
-                                     tmp_path, profile=False)
+    dpo = bench.preference_step_case(
+        manifest,
+        bench.preference_pairs(2, 0),
+        PreferenceSettings(batch_size=2, bf16="off", chat_template=False),
+        1,
+        1,
+        1e9,
+        tmp_path,
+        profile=False,
+    )
     assert dpo[1]["same"].startswith("True") and dpo[1]["tokens"] == dpo[0]["tokens"] > 0
 
 

@@ -23,7 +23,7 @@ def _opt(cmd, flag):
     """Values following ``flag`` up to the next option."""
     i = cmd.index(flag)
     out = []
-    for a in cmd[i + 1:]:
+    for a in cmd[i + 1 :]:
         if a.startswith("-"):
             break
         out.append(a)
@@ -42,14 +42,18 @@ def test_slurm_command_defaults():
     assert cmd == cluster.snakemake_command(python="py")
     # ...and independent of the Python path, different for a different run
     assert prefix == _opt(cluster.snakemake_command(python="other"), "--slurm-jobname-prefix")[0]
-    assert prefix != _opt(cluster.snakemake_command(python="py", configfiles=["a.yaml"]),
-                          "--slurm-jobname-prefix")[0]
+    assert prefix != _opt(cluster.snakemake_command(python="py", configfiles=["a.yaml"]), "--slurm-jobname-prefix")[0]
 
 
 def test_command_profiles_configfiles_extra_targets():
-    cmd = cluster.snakemake_command(profiles=["profiles/slurm", "profiles/slurm-test"],
-                                    configfiles=["base.yaml", Path("over.yaml")], snakefile="wf/Snakefile",
-                                    extra=["--until", "train_lora"], targets=["all"], python="py")
+    cmd = cluster.snakemake_command(
+        profiles=["profiles/slurm", "profiles/slurm-test"],
+        configfiles=["base.yaml", Path("over.yaml")],
+        snakefile="wf/Snakefile",
+        extra=["--until", "train_lora"],
+        targets=["all"],
+        python="py",
+    )
     assert [cmd[i + 1] for i, a in enumerate(cmd) if a == "--profile"] == ["profiles/slurm", "profiles/slurm-test"]
     assert _opt(cmd, "--configfile") == ["base.yaml", "over.yaml"]
     assert _opt(cmd, "--snakefile") == ["wf/Snakefile"]
@@ -111,7 +115,10 @@ def test_sweep_commands_put_overlay_last(tmp_path):
 def test_site_env():
     assert cluster.site_env() == {}
     assert cluster.site_env("gpu", "proj", "") == {
-        cluster.ENV_PARTITION: "gpu", cluster.ENV_ACCOUNT: "proj", cluster.ENV_GPU_MODEL: ""}
+        cluster.ENV_PARTITION: "gpu",
+        cluster.ENV_ACCOUNT: "proj",
+        cluster.ENV_GPU_MODEL: "",
+    }
 
 
 def test_controller_pickles_and_checkpoints(tmp_path):
@@ -130,9 +137,27 @@ def test_controller_pickles_and_checkpoints(tmp_path):
 
 def test_cli_print_only(tmp_path):
     out = subprocess.run(
-        [sys.executable, str(SUBMIT), "--print-only", "--seeds", "0", "1", "--results-key", "results_dir",
-         "--configfile", "config/config.yaml", "--folder", str(tmp_path / "%j"), "--", "-n"],
-        capture_output=True, text=True, check=True, cwd=REPO).stdout.splitlines()
+        [
+            sys.executable,
+            str(SUBMIT),
+            "--print-only",
+            "--seeds",
+            "0",
+            "1",
+            "--results-key",
+            "results_dir",
+            "--configfile",
+            "config/config.yaml",
+            "--folder",
+            str(tmp_path / "%j"),
+            "--",
+            "-n",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    ).stdout.splitlines()
     assert len(out) == 2
     assert all(line.rstrip().endswith("-n") for line in out)
     assert (tmp_path / "overlays" / "seed-1.yaml").exists()
@@ -164,8 +189,13 @@ def test_submitit_local_executor_runs_workflow(tmp_path):
     pytest.importorskip("submitit")
     (tmp_path / "Snakefile").write_text(SNAKEFILE)
     cmd = cluster.snakemake_command(executor="local", profiles=[str(REPO / "profiles" / "local")], cores=1)
-    jobs = cluster.submit([cmd], workdir=tmp_path, folder=tmp_path / "submitit" / "%j", cluster="local",
-                          spec=cluster.JobSpec(time_min=10, cpus=1, mem_gb=1))
+    jobs = cluster.submit(
+        [cmd],
+        workdir=tmp_path,
+        folder=tmp_path / "submitit" / "%j",
+        cluster="local",
+        spec=cluster.JobSpec(time_min=10, cpus=1, mem_gb=1),
+    )
     assert jobs[0].result() == 0, jobs[0].stderr()
     assert (tmp_path / "results" / "probe.txt").read_text() == "ok\n"
     line = (tmp_path / "results" / "logs" / "probe_knowledge.log").read_text().splitlines()[0]
@@ -173,6 +203,7 @@ def test_submitit_local_executor_runs_workflow(tmp_path):
 
 
 # ---- the profiles ---------------------------------------------------------------------------
+
 
 def _profile(name):
     return yaml.safe_load((REPO / "profiles" / name / "config.yaml").read_text())
@@ -210,6 +241,7 @@ def test_profiles_parse_and_overlay_covers_the_same_rules():
 
 def _dryrun(tmp_path, profiles, env_extra):
     import os
+
     (tmp_path / "Snakefile").write_text(SNAKEFILE)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACTGAP_SLURM_")}
     env.update(env_extra)
@@ -228,8 +260,11 @@ def _dryrun(tmp_path, profiles, env_extra):
 
 
 def test_slurm_profile_reads_site_settings_from_environment(tmp_path):
-    res = _dryrun(tmp_path, ["slurm"], {"FACTGAP_SLURM_PARTITION": "gpu-long", "FACTGAP_SLURM_ACCOUNT": "proj42",
-                                        "FACTGAP_SLURM_GPU_MODEL": "h100"})
+    res = _dryrun(
+        tmp_path,
+        ["slurm"],
+        {"FACTGAP_SLURM_PARTITION": "gpu-long", "FACTGAP_SLURM_ACCOUNT": "proj42", "FACTGAP_SLURM_GPU_MODEL": "h100"},
+    )
     cpu, gpu = res["build_training_set"], res["probe_knowledge"]
     assert cpu["slurm_partition"] == gpu["slurm_partition"] == "gpu-long"
     assert cpu["slurm_account"] == "proj42" and gpu["gpu_model"] == "h100" and gpu["gpu"] == "1"

@@ -30,8 +30,7 @@ def test_a_package_module_counts_by_its_init(tmp_path):
     (pkg / "sub" / "__init__.py").write_text("from factgap import leaf\n")
     (pkg / "leaf.py").write_text("import os\n")
     (pkg / "top.py").write_text("def f():\n    from factgap.sub import thing\n")
-    assert names_in(pkg, library_sources(pkg, "factgap.top")) == {"top.py", "sub/__init__.py", "leaf.py",
-                                                                 "__init__.py"}
+    assert names_in(pkg, library_sources(pkg, "factgap.top")) == {"top.py", "sub/__init__.py", "leaf.py", "__init__.py"}
 
 
 def names_in(root, files):

@@ -24,7 +24,8 @@ def test_configuration_page_is_generated_from_the_schema():
     page = REPO / "docs" / "configuration.md"
     expected = load_generator().render()
     assert page.exists() and page.read_text(encoding="utf-8") == expected, (
-        "docs/configuration.md differs from config/schema.yaml: run `python scripts/config_docs.py --write`")
+        "docs/configuration.md differs from config/schema.yaml: run `python scripts/config_docs.py --write`"
+    )
 
 
 def test_configuration_page_lists_every_schema_key():
@@ -52,7 +53,8 @@ def test_configuration_page_lists_every_schema_key():
 def test_readme_is_at_most_200_lines():
     lines = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
     assert len(lines) <= README_MAX_LINES, (
-        f"README.md has {len(lines)} lines (at most {README_MAX_LINES}): move detail into docs/")
+        f"README.md has {len(lines)} lines (at most {README_MAX_LINES}): move detail into docs/"
+    )
 
 
 def relative_links(text: str) -> list[str]:
@@ -77,5 +79,5 @@ def test_relative_links_point_at_existing_files(page):
 
 
 def test_link_finder():
-    text = "[a](docs/x.md) [b](https://e.org) [c](#top) ![d](img.png \"t\") `[e](no.md)`\n```\n[f](no.md)\n```\n"
+    text = '[a](docs/x.md) [b](https://e.org) [c](#top) ![d](img.png "t") `[e](no.md)`\n```\n[f](no.md)\n```\n'
     assert relative_links(text) == ["docs/x.md", "img.png"]

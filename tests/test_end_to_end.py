@@ -1,11 +1,11 @@
 """A tiny run of the whole DAG (S1 and S2) on the real embedded model (~6 min on 2 cores)."""
+
 import os
 import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import REPO, run_snakemake
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_run")]
@@ -105,8 +105,13 @@ def test_tables_figures_and_provenance(tiny_run):
     assert set(gap["stage"]) == {"early_stop", "convergence"}
     assert ((gap["known_em_low"] <= gap["known_em"]) & (gap["known_em"] <= gap["known_em_high"])).all()
     gains = pd.read_csv(tiny_run / "results" / "tables" / "s2_icl_gains.csv")
-    assert set(gains["variant"]) == {"base", "known-early_stop", "known-convergence", "unknown-early_stop",
-                                     "unknown-convergence"}
+    assert set(gains["variant"]) == {
+        "base",
+        "known-early_stop",
+        "known-convergence",
+        "unknown-early_stop",
+        "unknown-convergence",
+    }
 
 
 def test_s1_and_ood_outputs(tiny_run):
@@ -115,8 +120,15 @@ def test_s1_and_ood_outputs(tiny_run):
     import pandas as pd
 
     figures = tiny_run / "results" / "figures"
-    for name in ("s1_training_dynamics", "s1_category_accuracy", "s1_linear_fit", "s1_significance", "s1_idk",
-                 "s2_ood_gap", "s2_popularity"):
+    for name in (
+        "s1_training_dynamics",
+        "s1_category_accuracy",
+        "s1_linear_fit",
+        "s1_significance",
+        "s1_idk",
+        "s2_ood_gap",
+        "s2_popularity",
+    ):
         assert (figures / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
     idk_train = _read(tiny_run, f"splits/{M}/{D}/train-idk-mix-unknown-50.parquet").to_pylist()
     assert {r["target"] for r in idk_train if r["knowledge"] == "unknown"} == {"I don't know"}
@@ -154,10 +166,19 @@ def test_one_job_per_trained_variant_writes_what_one_job_per_prompt_writes(tiny_
     root = tiny_run / "results"
     for mode in evaluation["prompts"]:
         out = tmp_path / f"{mode}.parquet"
-        evaluate_file(root / f"models/{M}/model.json", root / f"train/{M}/{D}/{variant}",
-                      root / f"splits/{M}/{D}/test.parquet", root / f"exemplars/{M}/{D}.parquet", mode,
-                      parse_variant_path(variant).label, evaluation["max_new_tokens"],
-                      evaluation["cot_max_new_tokens"], evaluation["batch_size"], out, config["backend"])
+        evaluate_file(
+            root / f"models/{M}/model.json",
+            root / f"train/{M}/{D}/{variant}",
+            root / f"splits/{M}/{D}/test.parquet",
+            root / f"exemplars/{M}/{D}.parquet",
+            mode,
+            parse_variant_path(variant).label,
+            evaluation["max_new_tokens"],
+            evaluation["cot_max_new_tokens"],
+            evaluation["batch_size"],
+            out,
+            config["backend"],
+        )
         assert pq.read_table(out).equals(_read(tiny_run, f"eval/{M}/{D}/test/{variant}/{mode}.parquet")), mode
 
 
@@ -187,10 +208,23 @@ def test_editing_one_figure_module_reruns_only_that_figure(tiny_run):
 def test_same_seed_gives_byte_identical_data_probe_and_splits(tiny_run, tmp_path):
     shutil.copytree(tiny_run / "results" / "models", tmp_path / "results" / "models")
     target = f"results/splits/{M}/{D}/train-unknown.parquet"
-    run_snakemake(target, f"results/splits/{M}/{D}/train-known.parquet", f"results/splits/{M}/{D}/test.parquet",
-                  "--cores", "2", "--configfile", str(TINY), cwd=tmp_path)
-    for rel in (f"data/{D}/questions.parquet", f"probe/{M}/{D}.parquet", f"splits/{M}/{D}/train-unknown.parquet",
-                f"splits/{M}/{D}/train-known.parquet", f"splits/{M}/{D}/test.parquet"):
+    run_snakemake(
+        target,
+        f"results/splits/{M}/{D}/train-known.parquet",
+        f"results/splits/{M}/{D}/test.parquet",
+        "--cores",
+        "2",
+        "--configfile",
+        str(TINY),
+        cwd=tmp_path,
+    )
+    for rel in (
+        f"data/{D}/questions.parquet",
+        f"probe/{M}/{D}.parquet",
+        f"splits/{M}/{D}/train-unknown.parquet",
+        f"splits/{M}/{D}/train-known.parquet",
+        f"splits/{M}/{D}/test.parquet",
+    ):
         assert (tmp_path / "results" / rel).read_bytes() == (tiny_run / "results" / rel).read_bytes(), rel
 
 
@@ -207,10 +241,15 @@ def test_report_opens_in_chromium_with_every_figure(tiny_run):
 def test_jobs_killed_at_random_points_rerun_to_the_same_outputs(tiny_run, tmp_path):
     from fault_injection import kill_and_rerun
 
-    heavy = {"probe_knowledge": "probe_knowledge.py", "train_lora": "train_lora.py",
-             "evaluate_model": "evaluate_model.py", "evaluate_model_prompt_modes": "evaluate_model_prompt_modes.py"}
-    killed, left, differ = kill_and_rerun(tiny_run, tmp_path, ["--cores", "2", "--configfile", str(TINY)], heavy,
-                                          seed=0)
+    heavy = {
+        "probe_knowledge": "probe_knowledge.py",
+        "train_lora": "train_lora.py",
+        "evaluate_model": "evaluate_model.py",
+        "evaluate_model_prompt_modes": "evaluate_model_prompt_modes.py",
+    }
+    killed, left, differ = kill_and_rerun(
+        tiny_run, tmp_path, ["--cores", "2", "--configfile", str(TINY)], heavy, seed=0
+    )
     print("killed after (s):", killed, "temporaries left by the kills:", left, "differing:", differ)
     assert set(killed) == set(heavy)
     assert differ == []

@@ -14,9 +14,16 @@ from packaging.requirements import Requirement
 REPO = Path(__file__).resolve().parents[1]
 ENVS = REPO / "envs"
 LOCKS = {"cpu": ENVS / "requirements.lock", "gpu": ENVS / "requirements-gpu.lock"}
-LINUX_X86 = {"sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64",
-             "python_full_version": "3.11.7", "python_version": "3.11", "implementation_name": "cpython",
-             "platform_python_implementation": "CPython", "os_name": "posix"}
+LINUX_X86 = {
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "platform_machine": "x86_64",
+    "python_full_version": "3.11.7",
+    "python_version": "3.11",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+    "os_name": "posix",
+}
 MACOS_ARM = {**LINUX_X86, "sys_platform": "darwin", "platform_system": "Darwin", "platform_machine": "arm64"}
 
 
@@ -25,8 +32,11 @@ def norm(name: str) -> str:
 
 
 def requirement_lines(path: Path) -> list[str]:
-    return [line.split(" #", 1)[0].strip() for line in path.read_text().splitlines()
-            if line.strip() and not line.lstrip().startswith(("#", "-r"))]
+    return [
+        line.split(" #", 1)[0].strip()
+        for line in path.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith(("#", "-r"))
+    ]
 
 
 def pins(path: Path, environment: dict) -> dict[str, str]:
@@ -58,8 +68,10 @@ def test_lock_pins_every_input_and_torch_dependencies_on_linux(kind):
 
 def test_gpu_lock_differs_from_the_cpu_lock_only_where_vllm_requires():
     cpu, gpu = pins(LOCKS["cpu"], LINUX_X86), pins(LOCKS["gpu"], LINUX_X86)
-    overrides = {norm(Requirement(line).name): str(Requirement(line).specifier)[2:]
-                 for line in requirement_lines(ENVS / "gpu-overrides.txt")}
+    overrides = {
+        norm(Requirement(line).name): str(Requirement(line).specifier)[2:]
+        for line in requirement_lines(ENVS / "gpu-overrides.txt")
+    }
     assert {k: gpu[k] for k in overrides} == overrides
     differ = {name for name in cpu if gpu.get(name) != cpu[name]}
     # torch's own stack follows torch; certifi: vllm asks for a newer CA bundle

@@ -3,8 +3,11 @@ import pytest
 from factgap.evaluate import build_prompts, choose_exemplars, clean_rationale, score_predictions
 from factgap.train import select_epochs, sft_records
 
-KNOWN = [{"id": f"{r}:{i}", "relation": r, "question": f"{r} q{i}?", "target": f"a{i}"}
-         for r, n in (("P17", 6), ("P36", 2)) for i in range(n)]
+KNOWN = [
+    {"id": f"{r}:{i}", "relation": r, "question": f"{r} q{i}?", "target": f"a{i}"}
+    for r, n in (("P17", 6), ("P36", 2))
+    for i in range(n)
+]
 TEST = [{"id": "t1", "relation": "P36", "question": "Capital of X?", "answers": ["Y", "Why"], "category": "Unknown"}]
 
 

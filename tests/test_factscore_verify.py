@@ -1,5 +1,3 @@
-import json
-
 import pytest
 
 from factgap.factscore.atomic import extract_facts_rules
@@ -7,18 +5,40 @@ from factgap.factscore.claims import accuracy, build_claims, claim_text, roc_auc
 from factgap.factscore.entities import TIER_NOBEL, load_embedded_entities
 from factgap.factscore.retrieval import bm25_top_k, entity_passages, retrieve, split_passages
 from factgap.factscore.verify import (
-    CONTRADICTED, NOT_SUPPORTED, SUPPORTED, LLMCache, build_verify_prompt, cache_key, calibrate_threshold,
-    knowledge_slots, llm_decision, verify_facts_rules, verify_rules,
+    CONTRADICTED,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    LLMCache,
+    build_verify_prompt,
+    cache_key,
+    calibrate_threshold,
+    knowledge_slots,
+    llm_decision,
+    verify_facts_rules,
+    verify_rules,
 )
 
 CURIE = {
-    "entity_id": "t:Marie Curie", "name": "Marie Curie", "tier": "t", "description": "",
-    "facts": {"nationality": "Polish-French", "occupation": "physicist and chemist", "birth_year": 1867,
-              "death_year": 1934, "birth_date": "1867-11-07", "birth_place": "Warsaw",
-              "country": "Russian Empire (now Poland)", "field": "physics", "prize_year": 1903},
-    "knowledge": ["Marie Curie was a Polish and naturalised-French physicist and chemist who conducted "
-                  "pioneering research on radioactivity. She was the first woman to win a Nobel Prize. "
-                  "She received the Nobel Prize in Chemistry in 1911 for the discovery of polonium and radium."],
+    "entity_id": "t:Marie Curie",
+    "name": "Marie Curie",
+    "tier": "t",
+    "description": "",
+    "facts": {
+        "nationality": "Polish-French",
+        "occupation": "physicist and chemist",
+        "birth_year": 1867,
+        "death_year": 1934,
+        "birth_date": "1867-11-07",
+        "birth_place": "Warsaw",
+        "country": "Russian Empire (now Poland)",
+        "field": "physics",
+        "prize_year": 1903,
+    },
+    "knowledge": [
+        "Marie Curie was a Polish and naturalised-French physicist and chemist who conducted "
+        "pioneering research on radioactivity. She was the first woman to win a Nobel Prize. "
+        "She received the Nobel Prize in Chemistry in 1911 for the discovery of polonium and radium."
+    ],
 }
 
 
@@ -28,27 +48,30 @@ def _verdict(text, entity=CURIE, **kw):
     return verify_rules(facts[0], entity, **kw)
 
 
-@pytest.mark.parametrize("text, label", [
-    ("Marie Curie was born in 1867.", SUPPORTED),
-    ("Marie Curie was born in 1868.", CONTRADICTED),
-    ("Marie Curie was born on November 7, 1867.", SUPPORTED),
-    ("Marie Curie was born on March 7, 1867.", CONTRADICTED),
-    ("Marie Curie died in 1934.", SUPPORTED),
-    ("Marie Curie was born in Warsaw.", SUPPORTED),
-    ("Marie Curie was born in Paris.", CONTRADICTED),
-    ("Marie Curie was Polish.", SUPPORTED),
-    ("Marie Curie was German.", CONTRADICTED),
-    ("Marie Curie was a chemist.", SUPPORTED),
-    ("Marie Curie was a scientist.", SUPPORTED),  # the general word for a known trade
-    ("Marie Curie was a painter.", NOT_SUPPORTED),  # occupations are open lists
-    ("Marie Curie received the Nobel Prize in Physics.", SUPPORTED),
-    ("Marie Curie received the Nobel Prize in Chemistry.", SUPPORTED),  # her second prize, in the text
-    ("Marie Curie received the Nobel Prize in Literature.", CONTRADICTED),
-    ("Marie Curie received the Nobel Prize in 1911.", SUPPORTED),
-    ("Marie Curie received the Nobel Prize in 1925.", CONTRADICTED),
-    ("Marie Curie conducted pioneering research on radioactivity.", SUPPORTED),
-    ("Marie Curie conducted pioneering research on volcanoes.", NOT_SUPPORTED),
-])
+@pytest.mark.parametrize(
+    "text, label",
+    [
+        ("Marie Curie was born in 1867.", SUPPORTED),
+        ("Marie Curie was born in 1868.", CONTRADICTED),
+        ("Marie Curie was born on November 7, 1867.", SUPPORTED),
+        ("Marie Curie was born on March 7, 1867.", CONTRADICTED),
+        ("Marie Curie died in 1934.", SUPPORTED),
+        ("Marie Curie was born in Warsaw.", SUPPORTED),
+        ("Marie Curie was born in Paris.", CONTRADICTED),
+        ("Marie Curie was Polish.", SUPPORTED),
+        ("Marie Curie was German.", CONTRADICTED),
+        ("Marie Curie was a chemist.", SUPPORTED),
+        ("Marie Curie was a scientist.", SUPPORTED),  # the general word for a known trade
+        ("Marie Curie was a painter.", NOT_SUPPORTED),  # occupations are open lists
+        ("Marie Curie received the Nobel Prize in Physics.", SUPPORTED),
+        ("Marie Curie received the Nobel Prize in Chemistry.", SUPPORTED),  # her second prize, in the text
+        ("Marie Curie received the Nobel Prize in Literature.", CONTRADICTED),
+        ("Marie Curie received the Nobel Prize in 1911.", SUPPORTED),
+        ("Marie Curie received the Nobel Prize in 1925.", CONTRADICTED),
+        ("Marie Curie conducted pioneering research on radioactivity.", SUPPORTED),
+        ("Marie Curie conducted pioneering research on volcanoes.", NOT_SUPPORTED),
+    ],
+)
 def test_rules_verifier_on_hand_made_facts(text, label):
     assert _verdict(text)["label"] == label
 
@@ -59,8 +82,10 @@ def test_compound_nationality_needs_every_part():
 
 
 def test_scores_order_the_labels():
-    good, bad, unknown = (_verdict(t)["score"] for t in (
-        "Marie Curie was born in 1867.", "Marie Curie was born in 1868.", "Marie Curie was a painter."))
+    good, bad, unknown = (
+        _verdict(t)["score"]
+        for t in ("Marie Curie was born in 1867.", "Marie Curie was born in 1868.", "Marie Curie was a painter.")
+    )
     assert good == 1.0 and bad == 0.0 and 0 < unknown < 1
 
 
@@ -112,24 +137,59 @@ def test_llm_cache_makes_no_calls_on_rerun(tmp_path):
         calls.append(list(prompts))
         return [[-0.1 * len(p), -1.0] for p in prompts]
 
-    path = tmp_path / "cache" / "llm.jsonl"
+    path = tmp_path / "cache" / "llm"
     cache = LLMCache(path)
     first = cache.call("m", ["a", "bb", "a"], {"temperature": 0}, compute)
     assert cache.misses == 3 and cache.hits == 0 and len(calls) == 1
-    again = LLMCache(path)  # a rerun: a new process reading the file
+    again = LLMCache(path)  # a rerun: a new process reading the shards
     second = again.call("m", ["a", "bb"], {"temperature": 0}, compute)
     assert second == first[:2] and again.hits == 2 and again.misses == 0 and len(calls) == 1
     # a different model or parameter is a different call
     assert cache_key("m", "a", {"temperature": 0}) != cache_key("m2", "a", {"temperature": 0})
     assert cache_key("m", "a", {"temperature": 0}) != cache_key("m", "a", {"temperature": 1})
     assert len(cache_key("m", "a", {})) == 64
-    with open(path, "a") as handle:
-        handle.write('{"key": "torn')  # a killed run leaves half a line
-    assert len(LLMCache(path)) == 2
-    assert all("key" in json.loads(line) for line in path.read_text().splitlines()[:-1])
+
+
+def test_llm_cache_skips_torn_and_foreign_lines(tmp_path, caplog):
+    path = tmp_path / "llm"
+    LLMCache(path).put_many([("k1", 1.0), ("k2", [0.5, -1.0])])
+    (shard,) = path.glob("*.jsonl")
+    with open(shard, "a") as handle:  # valid JSON that is not an entry, then a killed job's half line
+        handle.write('["k3", 3]\n{"value": 4}\n"text"\n{"key": "torn')
+    with caplog.at_level("WARNING"):
+        cache = LLMCache(path)
+    assert len(cache) == 2 and cache.get("k2") == [0.5, -1.0] and cache.skipped == 4
+    assert "4 damaged or torn line(s) skipped" in caplog.text
+    # the legacy single file beside the folder is still read
+    (tmp_path / "llm.jsonl").write_text('{"key": "old", "value": 7}\n')
+    assert LLMCache(path).get("old") == 7
+
+
+def _write_entries(path, worker, n):
+    cache = LLMCache(path)
+    for i in range(n):  # many small appends, as a verification job makes them
+        cache.put(f"w{worker}-{i}", {"worker": worker, "i": i, "pad": "x" * 500})
+
+
+def test_llm_cache_concurrent_writers(tmp_path):
+    """Four processes write at once: each into its own shard, so no line is interleaved or lost."""
+    import multiprocessing
+
+    path = tmp_path / "shared" / "llm"
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_write_entries, args=(path, w, 200)) for w in range(4)]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(60)
+        assert p.exitcode == 0
+    cache = LLMCache(path)
+    assert len(cache) == 800 and cache.skipped == 0 and len(list(path.glob("*.jsonl"))) == 4
+    assert cache.get("w3-199") == {"worker": 3, "i": 199, "pad": "x" * 500}
 
 
 # --- metrics -------------------------------------------------------------------------------
+
 
 def test_auc_rank_based_with_ties():
     # by hand: pairs (pos, neg) with pos > neg count 1, ties 1/2
@@ -147,9 +207,12 @@ def test_auc_rank_based_with_ties():
 
 # --- the claim set from the real embedded data -----------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def claim_sample():
-    entities = sorted(load_embedded_entities(), key=lambda e: e["entity_id"])[::10]  # every 10th person: a fixed subsample
+    entities = sorted(load_embedded_entities(), key=lambda e: e["entity_id"])[
+        ::10
+    ]  # every 10th person: a fixed subsample
     claims = build_claims(entities, seed=0)
     return entities, claims
 
@@ -187,8 +250,9 @@ def test_rules_verifier_accuracy_on_real_claims(claim_sample):
     entities, claims = claim_sample
     # every claim round-trips through the extractor to one fact with the claim's slot
     name = {e["entity_id"]: e["name"] for e in entities}
-    ok = sum(1 for c in claims
-             if [f["slot"] for f in extract_facts_rules(c["text"], name[c["entity_id"]])] == [c["slot"]])
+    ok = sum(
+        1 for c in claims if [f["slot"] for f in extract_facts_rules(c["text"], name[c["entity_id"]])] == [c["slot"]]
+    )
     assert ok / len(claims) > 0.95
     scores, preds, labels, _ = _measure(entities, claims, use_structured=True)
     assert accuracy(preds, labels) > 0.8 and roc_auc(scores, labels) > 0.9

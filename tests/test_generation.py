@@ -1,5 +1,6 @@
 """Generation backend: batching helpers, and that shared-prefix / shared-prefill decoding gives the
 same answers as plain batched greedy decoding."""
+
 import pytest
 
 from factgap.generation import HFBackend, batch_seed, common_prefix_length, length_sorted_batches
@@ -47,10 +48,12 @@ def backend(tiny_llama):
 
 
 def _prompts():
-    shots = {"P17": "Q: Which country is Paris in?\nA: France\n\nQ: Which country is Lima in?\nA: Peru\n\n",
-             "P36": "Q: What is the capital of Japan?\nA: Tokyo\n\n"}
+    shots = {
+        "P17": "Q: Which country is Paris in?\nA: France\n\nQ: Which country is Lima in?\nA: Peru\n\n",
+        "P36": "Q: What is the capital of Japan?\nA: Tokyo\n\n",
+    }
     prompts, groups = [], []
-    for i, city in enumerate(["Berlin", "Ho Chi Minh City", "Oslo", "Rio de Janeiro", "Kyoto"]):
+    for city in ["Berlin", "Ho Chi Minh City", "Oslo", "Rio de Janeiro", "Kyoto"]:
         for rel, text in shots.items():
             prompts.append(f"{text}Q: Where is {city}?\nA:")
             groups.append(rel)
@@ -68,12 +71,14 @@ def test_shared_prefix_greedy_equals_plain_greedy(backend):
 def test_shared_prefill_greedy_matches_plain_and_samples_are_seeded(backend):
     prompts, _ = _prompts()
     plain = backend.greedy(prompts, max_new_tokens=5, batch_size=4, stop=[])
-    greedy, samples = backend.greedy_and_samples(prompts, n_samples=3, temperature=0.5, top_k=40, max_new_tokens=5,
-                                                 batch_size=4, seed=1, stop=[])
+    greedy, samples = backend.greedy_and_samples(
+        prompts, n_samples=3, temperature=0.5, top_k=40, max_new_tokens=5, batch_size=4, seed=1, stop=[]
+    )
     assert greedy == plain
     assert all(len(s) == 3 for s in samples)
-    again = backend.greedy_and_samples(prompts, n_samples=3, temperature=0.5, top_k=40, max_new_tokens=5,
-                                       batch_size=4, seed=1, stop=[])
+    again = backend.greedy_and_samples(
+        prompts, n_samples=3, temperature=0.5, top_k=40, max_new_tokens=5, batch_size=4, seed=1, stop=[]
+    )
     assert again == (greedy, samples)
 
 
@@ -87,8 +92,9 @@ def test_adapter_is_merged_for_inference(tiny_llama, tmp_path):
 
     base, tokenizer = load_causal_lm(tiny_llama)
     torch.manual_seed(1)
-    peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
-                                                 init_lora_weights=False))
+    peft_model = get_peft_model(
+        base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
     peft_model.save_pretrained(tmp_path / "adapter")
     ids = torch.tensor([tokenizer("Q: Where is Oslo?\nA:")["input_ids"]])
     with torch.inference_mode():
@@ -117,10 +123,21 @@ def test_dropping_finished_rows_reproduces_generate(backend, stop):
             outputs[drop] = (
                 backend.greedy(prompts, max_new_tokens=6, batch_size=4, stop=stop),
                 backend.greedy(prompts, max_new_tokens=6, batch_size=4, stop=stop, groups=groups),
-                backend.greedy_and_samples(prompts, n_samples=3, temperature=0.7, top_k=50, max_new_tokens=6,
-                                           batch_size=4, seed=2, stop=stop),
-                backend.greedy_and_samples(prompts, n_samples=2, temperature=1.0, top_k=0, top_p=0.9,
-                                           max_new_tokens=6, batch_size=3, seed=5, stop=stop))
+                backend.greedy_and_samples(
+                    prompts, n_samples=3, temperature=0.7, top_k=50, max_new_tokens=6, batch_size=4, seed=2, stop=stop
+                ),
+                backend.greedy_and_samples(
+                    prompts,
+                    n_samples=2,
+                    temperature=1.0,
+                    top_k=0,
+                    top_p=0.9,
+                    max_new_tokens=6,
+                    batch_size=3,
+                    seed=5,
+                    stop=stop,
+                ),
+            )
         finally:
             backend.drop_finished = True
     assert outputs[True] == outputs[False]

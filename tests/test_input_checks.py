@@ -10,19 +10,21 @@ import sqlite3
 
 import pytest
 import yaml
-
 from conftest import REPO, run_snakemake, write_yaml
+from s3_fixtures import write_factscore_layout
+
 from factgap.data.entityquestions import parse_relation_file
 from factgap.data.schema import DataValidationError
 from factgap.factscore.entities import load_paper_entities
 from factgap.models import check_model_files
-from s3_fixtures import write_factscore_layout
 
 
 def test_a_nan_answer_is_missing_not_the_text_nan(tmp_path):
     # as pandas writes a missing answer, and as Python's json module reads the literal NaN
-    rows = json.loads('[{"question": "Where is Paris located?", "answers": ["France"]},'
-                      ' {"question": "Where is Oslo located?", "answers": [NaN]}]')
+    rows = json.loads(
+        '[{"question": "Where is Paris located?", "answers": ["France"]},'
+        ' {"question": "Where is Oslo located?", "answers": [NaN]}]'
+    )
     with pytest.raises(DataValidationError, match=r"P131\.test\.json.*row 1.*answers\[0\].*missing.*NaN"):
         parse_relation_file(rows, "P131", "test", "P131.test.json", "Where is [X] located?")
 
@@ -49,8 +51,9 @@ def test_untitled_document_is_named(tmp_path):
 def test_results_dir_that_is_a_file_fails_naming_the_key(tmp_path):
     (tmp_path / "results").write_text("not a folder")
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    proc = run_snakemake("-n", "--configfile", str(write_yaml(tmp_path / "c.yaml", cfg)), cwd=tmp_path,
-                         check=False, timeout=120)
+    proc = run_snakemake(
+        "-n", "--configfile", str(write_yaml(tmp_path / "c.yaml", cfg)), cwd=tmp_path, check=False, timeout=120
+    )
     assert proc.returncode != 0 and "config key 'results_dir'" in proc.stdout + proc.stderr
     assert (tmp_path / "results").read_text() == "not a folder"
 
@@ -67,8 +70,9 @@ def test_model_files_checked(tmp_path):
         check_model_files(_gguf(tmp_path / "html.gguf", b"<html>rate limited</html>"))
     check_model_files(_gguf(tmp_path / "ok.gguf", b"GGUF\x03\x00\x00\x00"))
     with pytest.raises(FileNotFoundError, match=r"'helper_models\.j\.path'.*not a folder"):
-        check_model_files({"j": {"source": "hf", "path": str(tmp_path / "no" / "such" / "model")}},
-                          section="helper_models")
+        check_model_files(
+            {"j": {"source": "hf", "path": str(tmp_path / "no" / "such" / "model")}}, section="helper_models"
+        )
     folder = tmp_path / "model"
     folder.mkdir()
     (folder / "config.json").write_text("{}")
@@ -84,8 +88,15 @@ def test_an_empty_gguf_stops_the_run_before_any_job(tmp_path):
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     (tmp_path / "empty.gguf").write_bytes(b"")
     cfg["models"] = {"tiny": {"source": "gguf", "path": str(tmp_path / "empty.gguf")}}
-    proc = run_snakemake("--cores", "1", "--configfile", str(write_yaml(tmp_path / "c.yaml", cfg)), cwd=tmp_path,
-                         check=False, timeout=300)
+    proc = run_snakemake(
+        "--cores",
+        "1",
+        "--configfile",
+        str(write_yaml(tmp_path / "c.yaml", cfg)),
+        cwd=tmp_path,
+        check=False,
+        timeout=300,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "'models.tiny.path'" in out and "empty (0 bytes)" in out
     assert not (tmp_path / "results").exists()

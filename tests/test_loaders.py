@@ -17,7 +17,7 @@ import pytest
 from factgap.data.entityquestions import load_entityquestions_records, subject_from_question
 from factgap.data.multiple_choice import in_heldout_dev, load_medmcqa_records, load_mmlu_records
 from factgap.data.popqa import POPQA_COLUMNS, load_popqa_records
-from factgap.data.schema import DataValidationError, MC_SCHEMA, QA_SCHEMA, mc_table, qa_table
+from factgap.data.schema import MC_SCHEMA, QA_SCHEMA, DataValidationError, mc_table, qa_table
 from factgap.data.splits_by_subject import assign_split
 
 
@@ -30,12 +30,12 @@ def q(question: str, *answers: str) -> dict:
 
 EQ_FILES = {
     ("P17", "train"): [
-        q("Which country is Houlgate located in?", "France"),               # 0 kept
-        q("Which country is San Giovanni del Toro located in?", "Italy"),   # 1 answer is a test answer
-        q("Which country is manfredonia located in?", "Japan"),            # 2 subject is a test subject
-        q("Which country is Zapadki located in?", "Poland", "Russia"),      # 3 two gold answers
-        q("Which country is Chile Town located in?", "Chile"),              # 4 kept: Chile only in a dropped test q
-        q("Which country is Hamlet located in?", "Denmark"),                # 5 subject of an OOD test question
+        q("Which country is Houlgate located in?", "France"),  # 0 kept
+        q("Which country is San Giovanni del Toro located in?", "Italy"),  # 1 answer is a test answer
+        q("Which country is manfredonia located in?", "Japan"),  # 2 subject is a test subject
+        q("Which country is Zapadki located in?", "Poland", "Russia"),  # 3 two gold answers
+        q("Which country is Chile Town located in?", "Chile"),  # 4 kept: Chile only in a dropped test q
+        q("Which country is Hamlet located in?", "Denmark"),  # 5 subject of an OOD test question
     ],
     ("P17", "dev"): [q("Which country is Manfredonia located in?", "Italy")],
     ("P17", "test"): [
@@ -53,8 +53,12 @@ EQ_FILES = {
     ("P1000", "dev"): [q("What sport does Serena Williams play?", "tennis")],
     ("P1000", "test"): [q("What sport does Tiger Woods play?", "golf")],
 }
-TEMPLATES = {"P17": "Which country is [X] located in?", "P26": "Who is [X] married to?",
-             "P50": "Who is the author of [X]?", "P1000": "What sport does [X] play?"}
+TEMPLATES = {
+    "P17": "Which country is [X] located in?",
+    "P26": "Who is [X] married to?",
+    "P50": "Who is the author of [X]?",
+    "P1000": "What sport does [X] play?",
+}
 
 
 def write_eq_folder(root: Path, files: dict = EQ_FILES, templates: dict | None = TEMPLATES) -> Path:
@@ -88,8 +92,10 @@ def by_id(records):
 def test_eq_folder_parent_dataset_dir_and_zip_agree(tmp_path):
     folder = write_eq_folder(tmp_path / "eq")
     archive = write_eq_zip(folder, tmp_path / "dataset.zip")
-    loads = [load_entityquestions_records(p, ["P17", "P26"], ood_relations=["P50"])
-             for p in (folder, folder / "dataset", archive)]
+    loads = [
+        load_entityquestions_records(p, ["P17", "P26"], ood_relations=["P50"])
+        for p in (folder, folder / "dataset", archive)
+    ]
     assert loads[0] == loads[1] == loads[2]
     records = by_id(loads[0])
     assert all(set(r) == set(QA_SCHEMA.names) for r in records.values())
@@ -105,7 +111,7 @@ def test_eq_gekhman_filters(tmp_path):
     # 1: answer Italy is a test answer; 2: subject Manfredonia (any case) is a test subject;
     # 3: two gold answers; 5: subject Hamlet is the subject of an OOD test question
     assert p17_train == ["P17:train:0", "P17:train:4"]
-    assert "P17:test:1" not in records                    # multi-answer test question dropped
+    assert "P17:test:1" not in records  # multi-answer test question dropped
     assert records["P17:dev:0"]["subject"] == "Manfredonia"  # dev is not filtered for overlap
     assert records["P17:test:0"]["answers"] == ["Italy"]
     assert records["P26:train:0"]["subject"] == "Barack Obama"
@@ -113,8 +119,11 @@ def test_eq_gekhman_filters(tmp_path):
     assert {r["split"] for r in records.values() if r["relation"] == "P50"} == {"train", "dev", "test"}
     assert all(r["popularity"] is None for r in records.values())
 
-    unfiltered = by_id(load_entityquestions_records(folder, ["P17", "P26"], ood_relations=["P50"],
-                                                    drop_multi_answer=False, drop_train_overlapping_test=False))
+    unfiltered = by_id(
+        load_entityquestions_records(
+            folder, ["P17", "P26"], ood_relations=["P50"], drop_multi_answer=False, drop_train_overlapping_test=False
+        )
+    )
     assert unfiltered["P17:train:3"]["answers"] == ["Poland", "Russia"]
     assert {i for i in unfiltered if i.startswith("P17:train:")} == {f"P17:train:{i}" for i in range(6)}
     # without the multi-answer filter the Chile test answer counts, and train question 4 goes
@@ -150,10 +159,10 @@ def test_eq_templates_from_file_zip_or_builtin(tmp_path):
     folder = write_eq_folder(tmp_path / "eq")
     from_file = by_id(load_entityquestions_records(folder, ["P1000"]))
     assert from_file["P1000:train:0"]["subject"] == "Pelé"
-    bare_zip = write_eq_zip(folder, tmp_path / "bare.zip")          # no template file anywhere near
+    bare_zip = write_eq_zip(folder, tmp_path / "bare.zip")  # no template file anywhere near
     no_template = by_id(load_entityquestions_records(bare_zip, ["P1000", "P17"]))
     assert no_template["P1000:train:0"]["subject"] == "What sport does Pelé play?"
-    assert no_template["P17:train:0"]["subject"] == "Houlgate"      # built-in template
+    assert no_template["P17:train:0"]["subject"] == "Houlgate"  # built-in template
     inside = write_eq_zip(folder, tmp_path / "inside.zip", with_templates=True)
     assert by_id(load_entityquestions_records(inside, ["P1000"]))["P1000:test:0"]["subject"] == "Tiger Woods"
 
@@ -168,8 +177,10 @@ def test_eq_empty_relations_means_all_but_ood(tmp_path):
 
 def test_subject_from_question():
     assert subject_from_question("Who is Tom's child?", "Who is [X]'s child?") == "Tom"
-    assert subject_from_question("Where  is Blair High School (Blair, Nebraska) located?",
-                                 "Where is [X] located?") == "Blair High School (Blair, Nebraska)"
+    assert (
+        subject_from_question("Where  is Blair High School (Blair, Nebraska) located?", "Where is [X] located?")
+        == "Blair High School (Blair, Nebraska)"
+    )
     assert subject_from_question("Something else?", "Where is [X] located?") == "Something else?"
     assert subject_from_question("Who?", None) == "Who?"
 
@@ -191,7 +202,10 @@ def test_eq_empty_file_of_a_configured_relation_is_an_error_naming_it(tmp_path):
     with pytest.raises(DataValidationError, match=r"P26\.train\.json: no questions.*P26.*train split"):
         load_entityquestions_records(folder, ["P17", "P26"])
     ood_ok = write_eq_folder(tmp_path / "eq2", {**EQ_FILES, ("P50", "train"): []})
-    assert {r["relation"] for r in load_entityquestions_records(ood_ok, ["P17"], ood_relations=["P50"])} == {"P17", "P50"}
+    assert {r["relation"] for r in load_entityquestions_records(ood_ok, ["P17"], ood_relations=["P50"])} == {
+        "P17",
+        "P50",
+    }
 
 
 def test_eq_filters_that_empty_a_split_are_an_error(tmp_path):
@@ -202,13 +216,23 @@ def test_eq_filters_that_empty_a_split_are_an_error(tmp_path):
     assert load_entityquestions_records(folder, ["P17", "P26"], drop_multi_answer=False)
 
 
-@pytest.mark.parametrize("rows, row, problem", [
-    ([q("Which country is A located in?", "B"), {"question": "Which country is C located in?"}], 1, "answers"),
-    ([q("Which country is A located in?", "B"), {"answers": ["D"]}], 1, "question"),
-    ([q("Which country is A located in?", "B"), q("Which country is C located in?", "D"),
-      q("Which country is E located in?")], 2, "empty answer list"),
-    ([q("Which country is A located in?", "B"), "just a string"], 1, "expected an object"),
-])
+@pytest.mark.parametrize(
+    "rows, row, problem",
+    [
+        ([q("Which country is A located in?", "B"), {"question": "Which country is C located in?"}], 1, "answers"),
+        ([q("Which country is A located in?", "B"), {"answers": ["D"]}], 1, "question"),
+        (
+            [
+                q("Which country is A located in?", "B"),
+                q("Which country is C located in?", "D"),
+                q("Which country is E located in?"),
+            ],
+            2,
+            "empty answer list",
+        ),
+        ([q("Which country is A located in?", "B"), "just a string"], 1, "expected an object"),
+    ],
+)
 def test_eq_bad_rows_name_file_and_row(tmp_path, rows, row, problem):
     files = dict(EQ_FILES)
     files[("P17", "train")] = rows
@@ -238,25 +262,59 @@ def test_eq_malformed_json_names_file_and_element(tmp_path):
 # ----------------------------------------------------------------------------------------------
 # PopQA
 
-POPQA_SUBJECTS = ["George Rankin", "John Mayne", "Henry Feilden", "Kathy Saltzman", "Eleanor Davis",
-                  "Alexander Rinnooy Kan", "Saint Petersburg", "Toulouse", "Ottawa", "Red Hot Chili Peppers",
-                  "Nirvana", "The Beatles", "Hamlet", "Dune", "Les Misérables", "Python", "Julia", "Rust",
-                  "Mount Everest", "K2", "Nile", "Amazon", "Danube", "Volga"]
+POPQA_SUBJECTS = [
+    "George Rankin",
+    "John Mayne",
+    "Henry Feilden",
+    "Kathy Saltzman",
+    "Eleanor Davis",
+    "Alexander Rinnooy Kan",
+    "Saint Petersburg",
+    "Toulouse",
+    "Ottawa",
+    "Red Hot Chili Peppers",
+    "Nirvana",
+    "The Beatles",
+    "Hamlet",
+    "Dune",
+    "Les Misérables",
+    "Python",
+    "Julia",
+    "Rust",
+    "Mount Everest",
+    "K2",
+    "Nile",
+    "Amazon",
+    "Danube",
+    "Volga",
+]
 
 
 def popqa_rows() -> list[dict]:
     rows = []
     for i, subject in enumerate(POPQA_SUBJECTS):
         answers = ["politician", "political leader"] if i % 3 == 0 else [f"answer {i}"]
-        rows.append({
-            "id": str(4222362 + i), "subj": subject, "prop": "occupation" if i % 2 else "capital of",
-            "obj": answers[0], "subj_id": str(1000 + i), "prop_id": "22" if i % 2 else "106",
-            "obj_id": str(2000 + i), "s_aliases": json.dumps([subject.lower()]),
-            "o_aliases": json.dumps(answers[1:]), "s_uri": f"http://www.wikidata.org/entity/Q{1000 + i}",
-            "o_uri": f"http://www.wikidata.org/entity/Q{2000 + i}", "s_wiki_title": subject,
-            "o_wiki_title": answers[0], "s_pop": str(100 * (i + 1)), "o_pop": "12345",
-            "question": f'What is "{subject}"\'s occupation?', "possible_answers": json.dumps(answers),
-        })
+        rows.append(
+            {
+                "id": str(4222362 + i),
+                "subj": subject,
+                "prop": "occupation" if i % 2 else "capital of",
+                "obj": answers[0],
+                "subj_id": str(1000 + i),
+                "prop_id": "22" if i % 2 else "106",
+                "obj_id": str(2000 + i),
+                "s_aliases": json.dumps([subject.lower()]),
+                "o_aliases": json.dumps(answers[1:]),
+                "s_uri": f"http://www.wikidata.org/entity/Q{1000 + i}",
+                "o_uri": f"http://www.wikidata.org/entity/Q{2000 + i}",
+                "s_wiki_title": subject,
+                "o_wiki_title": answers[0],
+                "s_pop": str(100 * (i + 1)),
+                "o_pop": "12345",
+                "question": f'What is "{subject}"\'s occupation?',
+                "possible_answers": json.dumps(answers),
+            }
+        )
     return rows
 
 
@@ -287,7 +345,7 @@ def test_popqa_tsv_csv_jsonl_parquet_agree(tmp_path):
 
     records = by_id(loaded)
     first = records["popqa:4222362"]
-    assert first["answers"] == ["politician", "political leader"]     # all aliases kept
+    assert first["answers"] == ["politician", "political leader"]  # all aliases kept
     assert first["relation"] == "capital of" and records["popqa:4222363"]["relation"] == "occupation"
     assert first["subject"] == "George Rankin" and first["popularity"] == 100.0
     assert first["question"] == 'What is "George Rankin"\'s occupation?'
@@ -300,18 +358,21 @@ def test_popqa_tsv_csv_jsonl_parquet_agree(tmp_path):
 
 def test_popqa_bad_possible_answers_names_file_and_row(tmp_path):
     rows = popqa_rows()
-    rows[3]["possible_answers"] = "['politician', 'political leader']"   # Python repr, not JSON
+    rows[3]["possible_answers"] = "['politician', 'political leader']"  # Python repr, not JSON
     tsv = write_delimited(tmp_path / "popQA.tsv", rows, "\t")
     with pytest.raises(DataValidationError, match=r"popQA\.tsv, row 3: possible_answers is not a JSON list"):
         load_popqa_records(tsv, FRACTIONS, 7)
 
 
-@pytest.mark.parametrize("field, value, row, problem", [
-    ("question", "", 4, "missing field(s) question"),
-    ("possible_answers", "[]", 5, "empty answer list"),
-    ("id", "4222362", 6, "duplicate id 'popqa:4222362' (first seen at row 0)"),
-    ("s_pop", "many", 2, "s_pop 'many' is not a number"),
-])
+@pytest.mark.parametrize(
+    "field, value, row, problem",
+    [
+        ("question", "", 4, "missing field(s) question"),
+        ("possible_answers", "[]", 5, "empty answer list"),
+        ("id", "4222362", 6, "duplicate id 'popqa:4222362' (first seen at row 0)"),
+        ("s_pop", "many", 2, "s_pop 'many' is not a number"),
+    ],
+)
 def test_popqa_bad_rows_name_file_and_row(tmp_path, field, value, row, problem):
     rows = popqa_rows()
     rows[row][field] = value
@@ -325,8 +386,9 @@ def test_popqa_missing_column(tmp_path):
     rows = [{k: v for k, v in r.items() if k != "possible_answers"} for r in popqa_rows()]
     path = tmp_path / "popQA.tsv"
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[c for c in POPQA_COLUMNS if c != "possible_answers"],
-                                delimiter="\t")
+        writer = csv.DictWriter(
+            handle, fieldnames=[c for c in POPQA_COLUMNS if c != "possible_answers"], delimiter="\t"
+        )
         writer.writeheader()
         writer.writerows(rows)
     with pytest.raises(DataValidationError, match=r"popQA\.tsv: missing column\(s\) possible_answers"):
@@ -340,6 +402,7 @@ def fake_datasets(monkeypatch, load_dataset):
 def test_popqa_hub_failure_says_to_set_path(monkeypatch):
     def unreachable(*args, **kwargs):
         raise ConnectionError("Couldn't reach 'akariasai/PopQA' on the Hub")
+
     fake_datasets(monkeypatch, unreachable)
     with pytest.raises(RuntimeError, match=r"akariasai/PopQA.*set this dataset's `path`"):
         load_popqa_records(None, FRACTIONS, 7)
@@ -351,6 +414,7 @@ def test_popqa_hub_rows_are_parsed(monkeypatch):
     def load_dataset(hf_id, split=None):
         calls.append((hf_id, split))
         return popqa_rows()
+
     fake_datasets(monkeypatch, load_dataset)
     records = load_popqa_records(None, FRACTIONS, 7)
     assert calls == [("akariasai/PopQA", "test")] and len(records) == len(POPQA_SUBJECTS)
@@ -363,13 +427,29 @@ MMLU = {
     "abstract_algebra": {
         "dev": [["Find the degree of Q(sqrt(2)) over Q.", "0", "2", "4", "6", "B"]],
         "val": [["Is Z, under addition, a group?", "yes", "no", "only mod 2", "undefined", "A"]],
-        "test": [["Statement 1 | Every group of order 4 is cyclic, \"quoted\".", "True, True", "False, False",
-                  "True, False", "False, True", "D"],
-                 ["Find all c in Z_3 such that Z_3[x]/(x^2 + c) is a field.", "0", "1", "2", "3", "B"]],
+        "test": [
+            [
+                'Statement 1 | Every group of order 4 is cyclic, "quoted".',
+                "True, True",
+                "False, False",
+                "True, False",
+                "False, True",
+                "D",
+            ],
+            ["Find all c in Z_3 such that Z_3[x]/(x^2 + c) is a field.", "0", "1", "2", "3", "B"],
+        ],
     },
     "anatomy": {
-        "dev": [["What is the embryological origin of the hyoid bone?", "first arch", "second arch",
-                 "second and third arches", "third arch", "C"]],
+        "dev": [
+            [
+                "What is the embryological origin of the hyoid bone?",
+                "first arch",
+                "second arch",
+                "second and third arches",
+                "third arch",
+                "C",
+            ]
+        ],
         "val": [["Which bone is in the arm?", "femur", "humerus", "tibia", "fibula", "B"]],
         "test": [["Which muscle flexes the elbow?", "triceps", "deltoid", "biceps", "soleus", "C"]],
     },
@@ -388,17 +468,22 @@ def write_mmlu_csv(root: Path, data: dict = MMLU) -> Path:
 
 
 def hf_rows(split: str, subjects=None) -> list[dict]:
-    return [{"question": r[0], "subject": s, "choices": r[1:5], "answer": "ABCD".index(r[5])}
-            for s, splits in MMLU.items() if subjects is None or s in subjects for r in splits[split]]
+    return [
+        {"question": r[0], "subject": s, "choices": r[1:5], "answer": "ABCD".index(r[5])}
+        for s, splits in MMLU.items()
+        if subjects is None or s in subjects
+        for r in splits[split]
+    ]
 
 
 def write_mmlu_hf(root: Path) -> Path:
     for split, hf in HF_SPLIT.items():
         (root / "all").mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pylist(hf_rows(split)), root / "all" / f"{hf}-00000-of-00001.parquet")
-        (root / "anatomy").mkdir(parents=True, exist_ok=True)   # a full snapshot also has per-subject folders
-        pq.write_table(pa.Table.from_pylist(hf_rows(split, ["anatomy"])),
-                       root / "anatomy" / f"{hf}-00000-of-00001.parquet")
+        (root / "anatomy").mkdir(parents=True, exist_ok=True)  # a full snapshot also has per-subject folders
+        pq.write_table(
+            pa.Table.from_pylist(hf_rows(split, ["anatomy"])), root / "anatomy" / f"{hf}-00000-of-00001.parquet"
+        )
     (root / "auxiliary_train").mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(hf_rows("test")), root / "auxiliary_train" / "train-00000-of-00001.parquet")
     return root
@@ -454,21 +539,28 @@ def test_mmlu_duplicate_question_ids_across_files(tmp_path):
     for folder in ("anatomy", "anatomy_copy"):
         (root / folder).mkdir(parents=True)
         pq.write_table(pa.Table.from_pylist(hf_rows("test", ["anatomy"])), root / folder / "test-0.parquet")
-    with pytest.raises(DataValidationError,
-                       match=r"anatomy_copy/test-0\.parquet, row 0: duplicate id 'mmlu:anatomy:test:0'"):
+    with pytest.raises(
+        DataValidationError, match=r"anatomy_copy/test-0\.parquet, row 0: duplicate id 'mmlu:anatomy:test:0'"
+    ):
         load_mmlu_records(root)
 
 
 def test_mmlu_hub(monkeypatch):
     def load_dataset(hf_id, config, split=None):
         assert (hf_id, config, split) == ("cais/mmlu", "all", None)
-        return {"test": hf_rows("test"), "validation": hf_rows("val"), "dev": hf_rows("dev"),
-                "auxiliary_train": hf_rows("test")}
+        return {
+            "test": hf_rows("test"),
+            "validation": hf_rows("val"),
+            "dev": hf_rows("dev"),
+            "auxiliary_train": hf_rows("test"),
+        }
+
     fake_datasets(monkeypatch, load_dataset)
     assert len(load_mmlu_records(None)) == 7
 
     def unreachable(*args, **kwargs):
         raise OSError("offline")
+
     fake_datasets(monkeypatch, unreachable)
     with pytest.raises(RuntimeError, match=r"cais/mmlu.*`path`"):
         load_mmlu_records(None)
@@ -483,11 +575,19 @@ SUBJECTS = ["Anatomy", "Pharmacology", "Surgery"]
 def medmcqa_rows(n: int, prefix: str, one_based: bool, labelled: bool = True) -> list[dict]:
     rows = []
     for i in range(n):
-        row = {"id": f"{prefix}-{i:04d}", "question": f"{prefix} question {i}: which nerve is affected?",
-               "opa": f"nerve a{i}", "opb": f"nerve b{i}", "opc": f"nerve c{i}", "opd": f"nerve d{i}",
-               "cop": (i % 4) + (1 if one_based else 0), "choice_type": "multi" if i % 7 == 6 else "single",
-               "exp": "" if i % 5 == 4 else f"Because of reason {i}.", "subject_name": SUBJECTS[i % 3],
-               "topic_name": None}
+        row = {
+            "id": f"{prefix}-{i:04d}",
+            "question": f"{prefix} question {i}: which nerve is affected?",
+            "opa": f"nerve a{i}",
+            "opb": f"nerve b{i}",
+            "opc": f"nerve c{i}",
+            "opd": f"nerve d{i}",
+            "cop": (i % 4) + (1 if one_based else 0),
+            "choice_type": "multi" if i % 7 == 6 else "single",
+            "exp": "" if i % 5 == 4 else f"Because of reason {i}.",
+            "subject_name": SUBJECTS[i % 3],
+            "topic_name": None,
+        }
         if not labelled:
             row["cop"] = -1 if not one_based else None
             row["exp"] = None
@@ -507,9 +607,11 @@ def write_medmcqa_original(root: Path, train=None, dev=None) -> Path:
 
 def write_medmcqa_hf(root: Path) -> Path:
     (root / "data").mkdir(parents=True, exist_ok=True)
-    for name, rows in (("train", medmcqa_rows(60, "tr", one_based=False)),
-                       ("validation", medmcqa_rows(12, "dv", one_based=False)),
-                       ("test", medmcqa_rows(5, "te", one_based=False, labelled=False))):
+    for name, rows in (
+        ("train", medmcqa_rows(60, "tr", one_based=False)),
+        ("validation", medmcqa_rows(12, "dv", one_based=False)),
+        ("test", medmcqa_rows(5, "te", one_based=False, labelled=False)),
+    ):
         pq.write_table(pa.Table.from_pylist(rows), root / "data" / f"{name}-00000-of-00001.parquet")
     return root
 
@@ -519,11 +621,12 @@ def test_medmcqa_original_and_hf_agree(tmp_path):
     hf = load_medmcqa_records(write_medmcqa_hf(tmp_path / "hf"))
     assert sorted(original, key=lambda r: r["id"]) == sorted(hf, key=lambda r: r["id"])
     records = by_id(original)
-    assert not any(i.startswith("medmcqa:te-") for i in records)          # unlabelled test ignored
+    assert not any(i.startswith("medmcqa:te-") for i in records)  # unlabelled test ignored
     assert {records[f"medmcqa:dv-{i:04d}"]["split"] for i in range(12)} == {"test"}
     train_splits = {i: records[f"medmcqa:tr-{i:04d}"]["split"] for i in range(60)}
-    expected = {i: "dev" if in_heldout_dev(f"tr question {i}: which nerve is affected?", 0.1) else "train"
-                for i in range(60)}
+    expected = {
+        i: "dev" if in_heldout_dev(f"tr question {i}: which nerve is affected?", 0.1) else "train" for i in range(60)
+    }
     assert train_splits == expected and "dev" in train_splits.values() and "train" in train_splits.values()
     r = records["medmcqa:tr-0002"]
     assert r["answer_index"] == 2 and r["choices"] == ["nerve a2", "nerve b2", "nerve c2", "nerve d2"]
@@ -537,7 +640,7 @@ def test_medmcqa_options(tmp_path):
     root = write_medmcqa_hf(tmp_path / "hf")
     only = load_medmcqa_records(root, subjects=["Anatomy"], single_choice_only=True, require_explanation=True)
     assert only and all(r["subject"] == "Anatomy" and r["explanation"] for r in only)
-    assert "medmcqa:tr-0006" not in by_id(only)                       # multi-choice (and Anatomy)
+    assert "medmcqa:tr-0006" not in by_id(only)  # multi-choice (and Anatomy)
     with pytest.raises(DataValidationError, match="Dentistry"):
         load_medmcqa_records(root, subjects=["Dentistry"])
 
@@ -563,11 +666,12 @@ def test_medmcqa_bad_rows_name_file_and_row(tmp_path):
     with pytest.raises(DataValidationError, match=r"train\.json, row 3: missing field\(s\) opc"):
         load_medmcqa_records(root)
     dev = medmcqa_rows(5, "dv", one_based=True)
-    dev[2]["id"] = "tr-0001"                                    # also a train question
+    dev[2]["id"] = "tr-0001"  # also a train question
     root = write_medmcqa_original(tmp_path / "dup", dev=dev)
     # files are read in name order (dev.json first): the error names train.json's row and dev.json
-    with pytest.raises(DataValidationError,
-                       match=r"train\.json, row 1: duplicate id 'medmcqa:tr-0001' \(also in .*dev\.json\)"):
+    with pytest.raises(
+        DataValidationError, match=r"train\.json, row 1: duplicate id 'medmcqa:tr-0001' \(also in .*dev\.json\)"
+    ):
         load_medmcqa_records(root)
     bad = tmp_path / "broken"
     bad.mkdir()
@@ -579,6 +683,7 @@ def test_medmcqa_bad_rows_name_file_and_row(tmp_path):
 def test_medmcqa_hub_failure(monkeypatch):
     def unreachable(*args, **kwargs):
         raise ConnectionError("offline")
+
     fake_datasets(monkeypatch, unreachable)
     with pytest.raises(RuntimeError, match=r"openlifescienceai/medmcqa.*`path`"):
         load_medmcqa_records(None)

@@ -1,8 +1,8 @@
 """The one-off GGUF conversion of the embedded model (factgap.models)."""
 
 import gguf
-
 from conftest import GGUF_FILE
+
 from factgap.models import gguf_parsed_once
 
 

@@ -8,15 +8,18 @@ from factgap import naming
 from factgap.naming import Variant
 
 
-@pytest.mark.parametrize("variant", [
-    naming.BASE_VARIANT,
-    Variant("sft", "known", "early_stop"),
-    Variant("sft", "idk-mix-unknown-50", "convergence"),
-    Variant("dpo", "general+atomic", "convergence"),
-    Variant("kto", "general", "early_stop"),
-    Variant("sft", "self-ratio-0.2", "early_stop"),
-    Variant("sft", "har", "convergence"),
-])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        naming.BASE_VARIANT,
+        Variant("sft", "known", "early_stop"),
+        Variant("sft", "idk-mix-unknown-50", "convergence"),
+        Variant("dpo", "general+atomic", "convergence"),
+        Variant("kto", "general", "early_stop"),
+        Variant("sft", "self-ratio-0.2", "early_stop"),
+        Variant("sft", "har", "convergence"),
+    ],
+)
 def test_variant_path_and_label_round_trip(variant):
     assert naming.parse_variant_path(variant.path) == variant
     assert naming.parse_variant_label(variant.label) == variant
@@ -46,10 +49,16 @@ def test_base_variant_has_no_method():
         Variant("sft", None, "early_stop")
 
 
-@pytest.mark.parametrize("name,fraction,category,idk", [
-    ("known", 0.0, None, False), ("unknown", 1.0, None, False), ("mix-unknown-25", 0.25, None, False),
-    ("idk-mix-unknown-50", 0.5, None, True), ("only-WeaklyKnown", None, "WeaklyKnown", False),
-])
+@pytest.mark.parametrize(
+    "name,fraction,category,idk",
+    [
+        ("known", 0.0, None, False),
+        ("unknown", 1.0, None, False),
+        ("mix-unknown-25", 0.25, None, False),
+        ("idk-mix-unknown-50", 0.5, None, True),
+        ("only-WeaklyKnown", None, "WeaklyKnown", False),
+    ],
+)
 def test_qa_training_set_names(name, fraction, category, idk):
     spec = naming.parse_qa_training_set(name)
     assert (spec.unknown_fraction, spec.category, spec.relabel_unknown) == (fraction, category, idk)

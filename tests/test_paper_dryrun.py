@@ -1,10 +1,10 @@
 """Paper-scale configs expand into the full DAG without running anything."""
+
 import re
 import time
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, run_snakemake
 
 PAPER_CONFIGS = sorted((REPO / "config" / "paper").glob("*.yaml"))
@@ -87,8 +87,16 @@ def test_lint_is_clean_with_the_slurm_profile(tmp_path):
     import re
 
     for config in [REPO / "config" / "config.yaml", *PAPER_CONFIGS]:
-        proc = run_snakemake("--lint", "--profile", str(REPO / "profiles" / "slurm"), "--configfile", str(config),
-                             cwd=tmp_path, check=False, timeout=120)
+        proc = run_snakemake(
+            "--lint",
+            "--profile",
+            str(REPO / "profiles" / "slurm"),
+            "--configfile",
+            str(config),
+            cwd=tmp_path,
+            check=False,
+            timeout=120,
+        )
         out = proc.stdout + proc.stderr
         titles = set(re.findall(r"^\s+\* (.+?):\s*$", out, flags=re.M))
         assert titles <= {ACCEPTED_LINT}, (config.name, titles, out[-3000:])

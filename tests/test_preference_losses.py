@@ -62,8 +62,15 @@ def test_cpo_by_hand():
 
 def test_kto_by_hand():
     # row 0 desirable, log-ratio -1 - -1.5 = 0.5; row 1 undesirable, log-ratio -2 - -1 = -1; z0 = 0.2, beta = 1
-    got = L.kto_loss(t(-1.0, -2.0), t(-1.5, -1.0), torch.tensor([True, False]), z0=0.2, beta=1.0,
-                     desirable_weight=2.0, undesirable_weight=0.5)
+    got = L.kto_loss(
+        t(-1.0, -2.0),
+        t(-1.5, -1.0),
+        torch.tensor([True, False]),
+        z0=0.2,
+        beta=1.0,
+        desirable_weight=2.0,
+        undesirable_weight=0.5,
+    )
     # 2 * (1 - sigmoid(0.5 - 0.2)) and 0.5 * (1 - sigmoid(0.2 - -1))
     assert got.tolist() == pytest.approx([2 * (1 - sigmoid(0.3)), 0.5 * (1 - sigmoid(1.2))])
     assert got.tolist() == pytest.approx([0.8511149663766819, 0.11573760825049123])
@@ -107,14 +114,19 @@ class FakeLM:
 
     def __call__(self, **kwargs):
         zeros = torch.zeros_like(self.per_token)
-        return SimpleNamespace(log_probs=self.per_token, entropy=zeros, mean_logits=zeros,
-                               is_top1=torch.zeros_like(self.per_token, dtype=torch.bool))
+        return SimpleNamespace(
+            log_probs=self.per_token,
+            entropy=zeros,
+            mean_logits=zeros,
+            is_top1=torch.zeros_like(self.per_token, dtype=torch.bool),
+        )
 
 
 # Two pairs after a 2-token prompt: chosen completions of 2 and 3 tokens, rejected of 1 and 2
 MASK = torch.tensor([[0, 0, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 0, 0], [0, 0, 1, 1, 0]])
-TOKENS = torch.tensor([[-1.0, -2.0, -3.0, -4.0], [-0.5, -1.0, -1.5, -2.0], [-2.0, -3.0, -4.0, -5.0],
-                       [-1.0, -1.0, -1.0, -1.0]])
+TOKENS = torch.tensor(
+    [[-1.0, -2.0, -3.0, -4.0], [-0.5, -1.0, -1.5, -2.0], [-2.0, -3.0, -4.0, -5.0], [-1.0, -1.0, -1.0, -1.0]]
+)
 PER_TOKEN = TOKENS * MASK[:, 1:]  # the fused head gives 0 at masked labels
 REF_CHOSEN, REF_REJECTED = torch.tensor([-3.0, -5.0]), torch.tensor([-3.0, -2.0])
 
@@ -123,12 +135,28 @@ def trl_dpo_loss(loss_type: str, beta: float) -> float:
     from trl import DPOTrainer
 
     fake = SimpleNamespace(
-        model=SimpleNamespace(training=True), accelerator=ACCELERATOR, aux_loss_enabled=False,
-        precompute_ref_logps=True, ld_alpha=None, f_divergence_type="reverse_kl", loss_types=[loss_type],
-        loss_weights=[1.0], beta=beta, use_weighting=False, _metrics={"train": defaultdict(list)},
-        _total_train_tokens=0, _tp_size=1, args=SimpleNamespace())
-    inputs = {"input_ids": torch.zeros(4, 5, dtype=torch.long), "attention_mask": torch.ones(4, 5, dtype=torch.long),
-              "completion_mask": MASK, "ref_chosen_logps": REF_CHOSEN, "ref_rejected_logps": REF_REJECTED}
+        model=SimpleNamespace(training=True),
+        accelerator=ACCELERATOR,
+        aux_loss_enabled=False,
+        precompute_ref_logps=True,
+        ld_alpha=None,
+        f_divergence_type="reverse_kl",
+        loss_types=[loss_type],
+        loss_weights=[1.0],
+        beta=beta,
+        use_weighting=False,
+        _metrics={"train": defaultdict(list)},
+        _total_train_tokens=0,
+        _tp_size=1,
+        args=SimpleNamespace(),
+    )
+    inputs = {
+        "input_ids": torch.zeros(4, 5, dtype=torch.long),
+        "attention_mask": torch.ones(4, 5, dtype=torch.long),
+        "completion_mask": MASK,
+        "ref_chosen_logps": REF_CHOSEN,
+        "ref_rejected_logps": REF_REJECTED,
+    }
     return DPOTrainer._compute_loss(fake, FakeLM(PER_TOKEN), inputs, False).item()
 
 
@@ -141,8 +169,9 @@ def test_dpo_family_matches_trl(loss_type):
     if loss_type == "sigmoid":
         ours = L.dpo_loss(pc, pr, REF_CHOSEN, REF_REJECTED, beta)
     elif loss_type == "ipo":
-        ours = L.ipo_loss(pc, pr, REF_CHOSEN, REF_REJECTED, beta, chosen_lengths=lengths[:2],
-                          rejected_lengths=lengths[2:])
+        ours = L.ipo_loss(
+            pc, pr, REF_CHOSEN, REF_REJECTED, beta, chosen_lengths=lengths[:2], rejected_lengths=lengths[2:]
+        )
     else:
         ours = L.hinge_loss(pc, pr, REF_CHOSEN, REF_REJECTED, beta)
     assert ours.mean().item() == pytest.approx(trl_dpo_loss(loss_type, beta), rel=1e-6)
@@ -163,12 +192,28 @@ def test_kto_matches_trl():
     ref_logps = torch.tensor([-6.0, -3.0, -3.0, -2.5])
     kl_policy, kl_ref = torch.tensor([-4.0, -6.0, -5.0, -3.0]), torch.tensor([-4.5, -5.0, -5.5, -3.2])
     fake = SimpleNamespace(
-        model=SimpleNamespace(training=True), accelerator=ACCELERATOR, aux_loss_enabled=False,
-        precompute_ref_logps=True, calculate_KL=True, loss_type="kto", beta=beta, desirable_weight=w_d,
-        undesirable_weight=w_u, _metrics={"train": defaultdict(list)}, _total_train_tokens=0, _tp_size=1,
-        _compute_kl_logps=lambda model, batch: kl_policy)
-    inputs = {"input_ids": torch.zeros(4, 5, dtype=torch.long), "attention_mask": torch.ones(4, 5, dtype=torch.long),
-              "completion_mask": MASK, "label": labels, "ref_logps": ref_logps, "ref_KL_logps": kl_ref}
+        model=SimpleNamespace(training=True),
+        accelerator=ACCELERATOR,
+        aux_loss_enabled=False,
+        precompute_ref_logps=True,
+        calculate_KL=True,
+        loss_type="kto",
+        beta=beta,
+        desirable_weight=w_d,
+        undesirable_weight=w_u,
+        _metrics={"train": defaultdict(list)},
+        _total_train_tokens=0,
+        _tp_size=1,
+        _compute_kl_logps=lambda model, batch: kl_policy,
+    )
+    inputs = {
+        "input_ids": torch.zeros(4, 5, dtype=torch.long),
+        "attention_mask": torch.ones(4, 5, dtype=torch.long),
+        "completion_mask": MASK,
+        "label": labels,
+        "ref_logps": ref_logps,
+        "ref_KL_logps": kl_ref,
+    }
     theirs = KTOTrainer._compute_loss(fake, FakeLM(PER_TOKEN), inputs, False).item()
     z0 = L.kto_reference_point(kl_policy, kl_ref)
     assert z0.item() == pytest.approx(0.05)  # (0.5 - 1.0 + 0.5 + 0.2) / 4

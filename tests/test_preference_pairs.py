@@ -50,8 +50,11 @@ def test_general_pairs_cap_is_a_seeded_subset():
 
 
 def test_general_pairs_from_rows_do_not_depend_on_row_order():
-    rows = [{"prompt": f"p{k}", "prompt_id": f"id{k}", "response": f"r{k}{i}", "score": (i * 7 % 5) / 4}
-            for k in range(3) for i in range(5)]
+    rows = [
+        {"prompt": f"p{k}", "prompt_id": f"id{k}", "response": f"r{k}{i}", "score": (i * 7 % 5) / 4}
+        for k in range(3)
+        for i in range(5)
+    ]
     a = P.general_pairs_from_rows(rows, max_pairs=3, seed=1)
     shuffled = rows[:]
     random.Random(0).shuffle(shuffled)
@@ -61,16 +64,26 @@ def test_general_pairs_from_rows_do_not_depend_on_row_order():
 
 
 def fact(fid, r, answers, expected="Paris", slot="birth_place", entity=None):
-    return {"fact_id": fid, "question": f"Where was {entity or fid} born?", "expected_answer": expected,
-            "samples": [{"answer": a, "correct": c} for a, c in answers], "r": r, "slot": slot,
-            "entity": entity or fid}
+    return {
+        "fact_id": fid,
+        "question": f"Where was {entity or fid} born?",
+        "expected_answer": expected,
+        "samples": [{"answer": a, "correct": c} for a, c in answers],
+        "r": r,
+        "slot": slot,
+        "entity": entity or fid,
+    }
 
 
 FACTS = [
     fact("unknown", 0.0, [("Rome", False), ("Oslo", False)]),
     fact("known", 1.0, [("Paris", True), ("paris", True)]),
-    fact("maybe", 0.6, [("Paris", True), ("Lyon", False), ("paris.", True), ("Nice", False), ("Lyon", False)],
-         expected="Paris, France"),
+    fact(
+        "maybe",
+        0.6,
+        [("Paris", True), ("Lyon", False), ("paris.", True), ("Nice", False), ("Lyon", False)],
+        expected="Paris, France",
+    ),
     fact("other", 0.5, [("Berlin", True), ("Bonn", False)], expected="Berlin", entity="Einstein"),
 ]
 
@@ -93,11 +106,13 @@ def test_atomic_r_defaults_to_share_of_correct_samples():
 
 
 def test_atomic_rejected_from_another_entity_same_slot():
-    facts = [fact("f1", 0.5, [("Paris", True), ("Lyon", False)], expected="Paris", entity="A"),
-             fact("f2", 0.0, [], expected="Vienna", entity="B"),
-             fact("f3", 0.0, [], expected="Madrid", entity="C"),
-             fact("f4", 0.0, [], expected="paris", entity="D"),  # same value as the chosen: never used
-             fact("f5", 0.0, [], expected="1901", slot="birth_year", entity="E")]
+    facts = [
+        fact("f1", 0.5, [("Paris", True), ("Lyon", False)], expected="Paris", entity="A"),
+        fact("f2", 0.0, [], expected="Vienna", entity="B"),
+        fact("f3", 0.0, [], expected="Madrid", entity="C"),
+        fact("f4", 0.0, [], expected="paris", entity="D"),  # same value as the chosen: never used
+        fact("f5", 0.0, [], expected="1901", slot="birth_year", entity="E"),
+    ]
     got = P.atomic_pairs(facts, rejected_from="other_entity", seed=0)
     assert len(got) == 1 and got[0]["chosen"] == "Paris" and got[0]["rejected"] in {"Vienna", "Madrid"}
     seen = {P.atomic_pairs(facts, rejected_from="other_entity", seed=s)[0]["rejected"] for s in range(20)}
@@ -131,8 +146,7 @@ def test_kto_rows_two_per_pair_deduplicated_with_conflict_policies():
     pairs = P.general_pairs("p", ["hi", "mid", "lo"], [0.9, 0.5, 0.1])  # mid is chosen once, rejected once
     pairs += P.general_pairs("p", ["hi", "lo"], [0.9, 0.1])  # repeats (hi, lo)
     rows = P.kto_rows(pairs)
-    assert {(r["completion"], r["label"]) for r in rows} == {("hi", True), ("mid", False), ("lo", False),
-                                                             ("mid", True)}
+    assert {(r["completion"], r["label"]) for r in rows} == {("hi", True), ("mid", False), ("lo", False), ("mid", True)}
     assert len(rows) == 4 and all(r["prompt"] == "p" and r["source"] == "general" for r in rows)
     assert {(r["completion"], r["label"]) for r in P.kto_rows(pairs, "drop")} == {("hi", True), ("lo", False)}
     assert {(r["completion"], r["label"]) for r in P.kto_rows(pairs, "majority")} == {("hi", True), ("lo", False)}

@@ -6,26 +6,43 @@ import pytest
 
 from factgap.preference import pipeline as PP
 
-SPEC = {"general": {"threshold": 0.0, "max_pairs_per_prompt": None, "score": "score"},
-        "atomic": {"rejected_from": "model", "chosen_from": "sample", "r_low": 0.0, "r_high": 1.0, "per_general": 1.0},
-        "rso": {"beta": 0.5, "num_samples": None}, "dev_fraction": 0.25}
+SPEC = {
+    "general": {"threshold": 0.0, "max_pairs_per_prompt": None, "score": "score"},
+    "atomic": {"rejected_from": "model", "chosen_from": "sample", "r_low": 0.0, "r_high": 1.0, "per_general": 1.0},
+    "rso": {"beta": 0.5, "num_samples": None},
+    "dev_fraction": 0.25,
+}
 
 
 def responses():
     rows = []
     for person, scores in (("p1", [0.9, 0.5, 0.1]), ("p2", [0.2, 0.2, math.nan]), ("p3", [0.7, 0.3, 0.0])):
-        rows += [{"prompt": f"bio of {person}", "response": f"{person}-r{i}", "score": s, "prompt_id": person}
-                 for i, s in enumerate(scores)]
+        rows += [
+            {"prompt": f"bio of {person}", "response": f"{person}-r{i}", "score": s, "prompt_id": person}
+            for i, s in enumerate(scores)
+        ]
     return rows
 
 
 def facts():
     def fact(fid, person, r, answers):
-        return {"fact_id": fid, "prompt": f"q {fid}", "expected_answer": "1879", "r": r, "slot": "birth_year",
-                "entity": person, "entity_id": person,
-                "samples": [{"answer": a, "correct": a == "1879"} for a in answers]}
-    return [fact("f1", "p1", 0.5, ["1879", "1880"]), fact("f2", "p3", 1.0, ["1879", "1879"]),
-            fact("f3", "p2", 0.0, ["1900", "1901"]), fact("f4", "p3", 0.5, ["1879", "1850"])]
+        return {
+            "fact_id": fid,
+            "prompt": f"q {fid}",
+            "expected_answer": "1879",
+            "r": r,
+            "slot": "birth_year",
+            "entity": person,
+            "entity_id": person,
+            "samples": [{"answer": a, "correct": a == "1879"} for a in answers],
+        }
+
+    return [
+        fact("f1", "p1", 0.5, ["1879", "1880"]),
+        fact("f2", "p3", 1.0, ["1879", "1879"]),
+        fact("f3", "p2", 0.0, ["1900", "1901"]),
+        fact("f4", "p3", 0.5, ["1879", "1850"]),
+    ]
 
 
 def test_dev_people_is_a_seeded_share_leaving_training_people():
@@ -39,11 +56,15 @@ def test_dev_people_is_a_seeded_share_leaving_training_people():
 
 
 def test_scored_responses_take_one_verifier_and_mark_abstentions_nan():
-    bios = [{"response_id": "p1#g", "entity_id": "p1", "prompt": "bio", "text": "t1"},
-            {"response_id": "p1#s0", "entity_id": "p1", "prompt": "bio", "text": "t2"}]
-    scores = [{"response_id": "p1#g", "verifier": "rules", "score": 0.5, "score_lp": 0.2},
-              {"response_id": "p1#g", "verifier": "llm", "score": 0.9, "score_lp": 0.9},
-              {"response_id": "p1#s0", "verifier": "rules", "score": None, "score_lp": None}]
+    bios = [
+        {"response_id": "p1#g", "entity_id": "p1", "prompt": "bio", "text": "t1"},
+        {"response_id": "p1#s0", "entity_id": "p1", "prompt": "bio", "text": "t2"},
+    ]
+    scores = [
+        {"response_id": "p1#g", "verifier": "rules", "score": 0.5, "score_lp": 0.2},
+        {"response_id": "p1#g", "verifier": "llm", "score": 0.9, "score_lp": 0.9},
+        {"response_id": "p1#s0", "verifier": "rules", "score": None, "score_lp": None},
+    ]
     rows = PP.scored_responses(bios, scores, "rules", "score_lp")
     assert rows[0]["score"] == 0.2 and math.isnan(rows[1]["score"]) and rows[0]["prompt_id"] == "p1"
 
@@ -53,8 +74,10 @@ def test_pair_sets_general_atomic_and_mixed():
     assert {p["source"] for p in general} == {"general"}
     assert len(general) == 6  # p1: 3 pairs; p2: none (tie, NaN); p3: 3 pairs
     atomic = PP.build_pairs(responses(), facts(), "atomic", "facttune", SPEC, seed=0)
-    assert [(p["origin_id"], p["chosen"], p["rejected"]) for p in atomic] == [("f1", "1879", "1880"),
-                                                                             ("f4", "1879", "1850")]
+    assert [(p["origin_id"], p["chosen"], p["rejected"]) for p in atomic] == [
+        ("f1", "1879", "1880"),
+        ("f4", "1879", "1850"),
+    ]
     mixed = PP.build_pairs(responses(), facts(), "general+atomic", "facttune", SPEC, seed=0)
     assert sorted(p["source"] for p in mixed).count("atomic") == 2  # ratio 1: all 2 atomic, 2 general
     assert len(mixed) == 4
@@ -69,8 +92,14 @@ def test_rso_sampler_pairs_a_subset_of_the_responses():
 
 
 def test_split_pairs_by_person_never_mixes_a_person_across_parts():
-    pairs = PP.build_pairs(responses(), facts(), "general+atomic", "facttune", {**SPEC, "atomic": {
-        **SPEC["atomic"], "per_general": None}}, seed=0)
+    pairs = PP.build_pairs(
+        responses(),
+        facts(),
+        "general+atomic",
+        "facttune",
+        {**SPEC, "atomic": {**SPEC["atomic"], "per_general": None}},
+        seed=0,
+    )
     origin = {"p1": "p1", "p2": "p2", "p3": "p3"} | {f["fact_id"]: f["entity_id"] for f in facts()}
     train, dev = PP.split_pairs(pairs, origin, {"p3"})
     assert all(origin[p["origin_id"]] == "p3" for p in dev) and dev
@@ -78,28 +107,57 @@ def test_split_pairs_by_person_never_mixes_a_person_across_parts():
 
 
 def test_asked_facts_one_per_question_with_right_and_wrong_samples():
-    facts_rows = [{"fact_id": "a#g#f0", "entity_id": "e1", "slot": "birth_year"},
-                  {"fact_id": "a#s0#f0", "entity_id": "e1", "slot": "birth_year"},
-                  {"fact_id": "a#g#f1", "entity_id": "e1", "slot": None}]
-    knowledge = [{"fact_id": "a#g#f0", "question": "In what year was A born?", "expected": "1879",
-                  "answers": ["1879", "1880"], "r": 0.5},
-                 {"fact_id": "a#s0#f0", "question": "In what year was A born?", "expected": "1879",
-                  "answers": ["1879", "1880"], "r": 0.5},
-                 {"fact_id": "a#g#f1", "question": None, "expected": None, "answers": [], "r": None}]
+    facts_rows = [
+        {"fact_id": "a#g#f0", "entity_id": "e1", "slot": "birth_year"},
+        {"fact_id": "a#s0#f0", "entity_id": "e1", "slot": "birth_year"},
+        {"fact_id": "a#g#f1", "entity_id": "e1", "slot": None},
+    ]
+    knowledge = [
+        {
+            "fact_id": "a#g#f0",
+            "question": "In what year was A born?",
+            "expected": "1879",
+            "answers": ["1879", "1880"],
+            "r": 0.5,
+        },
+        {
+            "fact_id": "a#s0#f0",
+            "question": "In what year was A born?",
+            "expected": "1879",
+            "answers": ["1879", "1880"],
+            "r": 0.5,
+        },
+        {"fact_id": "a#g#f1", "question": None, "expected": None, "answers": [], "r": None},
+    ]
     got = PP.asked_facts(facts_rows, knowledge, {"e1": {"name": "A"}})
     assert len(got) == 1 and got[0]["entity"] == "A"
     assert [s["correct"] for s in got[0]["samples"]] == [True, False]
 
 
 def test_settings_merge_shared_training_and_per_method_overrides():
-    s3 = {"generation": {"chat_template": True},
-          "preference": {"kto_conflicts": "drop",
-                         "training": {"beta": 0.1, "learning_rate": 1e-4, "epochs": 2, "batch_size": 4,
-                                      "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"}},
-                         "per_method": {"ipo": {"beta": 0.5, "learning_rate": None, "epochs": None}}}}
+    s3 = {
+        "generation": {"chat_template": True},
+        "preference": {
+            "kto_conflicts": "drop",
+            "training": {
+                "beta": 0.1,
+                "learning_rate": 1e-4,
+                "epochs": 2,
+                "batch_size": 4,
+                "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"},
+            },
+            "per_method": {"ipo": {"beta": 0.5, "learning_rate": None, "epochs": None}},
+        },
+    }
     ipo = PP.preference_settings(s3, "ipo", seed=3)
-    assert (ipo.method, ipo.beta, ipo.learning_rate, ipo.lora_r, ipo.chat_template, ipo.seed) == \
-        ("ipo", 0.5, 1e-4, 4, True, 3)
+    assert (ipo.method, ipo.beta, ipo.learning_rate, ipo.lora_r, ipo.chat_template, ipo.seed) == (
+        "ipo",
+        0.5,
+        1e-4,
+        4,
+        True,
+        3,
+    )
     dpo = PP.preference_settings(s3, "dpo", seed=3)
     assert dpo.beta == 0.1 and dpo.kto_conflicts == "drop"
 

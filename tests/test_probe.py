@@ -1,13 +1,26 @@
 import pytest
 
-from factgap.probe import (ProbeSettings, assemble_probe_rows, build_probe_prompts, draw_exemplars,
-                           score_question, slick_category)
+from factgap.probe import (
+    ProbeSettings,
+    assemble_probe_rows,
+    build_probe_prompts,
+    draw_exemplars,
+    score_question,
+    slick_category,
+)
 
 
-@pytest.mark.parametrize("p_greedy,p_sample,expected", [
-    (1.0, 0.0, "HighlyKnown"), (1.0, 1.0, "HighlyKnown"), (0.1, 0.0, "MaybeKnown"), (0.9, 1.0, "MaybeKnown"),
-    (0.0, 1 / 160, "WeaklyKnown"), (0.0, 0.0, "Unknown"),
-])
+@pytest.mark.parametrize(
+    "p_greedy,p_sample,expected",
+    [
+        (1.0, 0.0, "HighlyKnown"),
+        (1.0, 1.0, "HighlyKnown"),
+        (0.1, 0.0, "MaybeKnown"),
+        (0.9, 1.0, "MaybeKnown"),
+        (0.0, 1 / 160, "WeaklyKnown"),
+        (0.0, 0.0, "Unknown"),
+    ],
+)
 def test_slick_categories(p_greedy, p_sample, expected):
     assert slick_category(p_greedy, p_sample) == expected
 
@@ -25,7 +38,9 @@ def test_score_question_counts_greedy_and_samples():
 
 
 def _pool(n, relation="P17"):
-    return [{"id": f"{relation}:{i}", "relation": relation, "question": f"q{i}?", "answers": [f"a{i}"]} for i in range(n)]
+    return [
+        {"id": f"{relation}:{i}", "relation": relation, "question": f"q{i}?", "answers": [f"a{i}"]} for i in range(n)
+    ]
 
 
 def test_exemplars_exclude_question_and_are_seeded_per_question():
@@ -56,8 +71,10 @@ def test_prompts_use_same_relation_exemplars_only():
 
 
 def test_assemble_rows_maps_generations_back_to_questions():
-    questions = [{"id": "a", "relation": "r", "subject": "s", "question": "q", "answers": ["Yes"], "split": "test"},
-                 {"id": "b", "relation": "r", "subject": "s2", "question": "q2", "answers": ["No"], "split": "train"}]
+    questions = [
+        {"id": "a", "relation": "r", "subject": "s", "question": "q", "answers": ["Yes"], "split": "test"},
+        {"id": "b", "relation": "r", "subject": "s2", "question": "q2", "answers": ["No"], "split": "train"},
+    ]
     greedy = [" Yes\n", " Yes", " maybe", " no\nQ:"]
     samples = [[" Yes"], [" x"], [" y"], [" No"]]
     rows = assemble_probe_rows(questions, [[["e"]], [["e"]]], greedy, samples, n_prompts=2)

@@ -8,12 +8,30 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from factgap.reports import (s1_category_accuracy, s1_idk, s1_linear_fit, s1_significance, s1_training_dynamics,
-                             s2_factuality_gap, s2_icl_gains, s2_ood_gap, s2_popularity)
+from factgap.reports import (
+    s1_category_accuracy,
+    s1_idk,
+    s1_linear_fit,
+    s1_significance,
+    s1_training_dynamics,
+    s2_factuality_gap,
+    s2_icl_gains,
+    s2_ood_gap,
+    s2_popularity,
+)
 
 NAN = float("nan")
-MODULES = ["s1_category_accuracy", "s1_idk", "s1_linear_fit", "s1_significance", "s1_training_dynamics",
-           "s2_factuality_gap", "s2_icl_gains", "s2_ood_gap", "s2_popularity"]
+MODULES = [
+    "s1_category_accuracy",
+    "s1_idk",
+    "s1_linear_fit",
+    "s1_significance",
+    "s1_training_dynamics",
+    "s2_factuality_gap",
+    "s2_icl_gains",
+    "s2_ood_gap",
+    "s2_popularity",
+]
 
 
 def est(name: str, value: float, low: float, high: float, n: int = 100) -> dict:
@@ -28,13 +46,25 @@ def two_models(table: pd.DataFrame) -> pd.DataFrame:
 # ---- S1 ---------------------------------------------------------------------------------------
 def category_table(em_unknown_conv=0.29) -> pd.DataFrame:
     rows = []
-    for training_set, stage, em in (("only-HighlyKnown", "early_stop", 0.60), ("unknown", "early_stop", 0.44),
-                                    ("only-HighlyKnown", "convergence", 0.61), ("unknown", "convergence", em_unknown_conv),
-                                    ("base", "", 0.03)):
+    for training_set, stage, em in (
+        ("only-HighlyKnown", "early_stop", 0.60),
+        ("unknown", "early_stop", 0.44),
+        ("only-HighlyKnown", "convergence", 0.61),
+        ("unknown", "convergence", em_unknown_conv),
+        ("base", "", 0.03),
+    ):
         for subset, value in (("all", em), ("Unknown", em / 2)):
-            rows.append({"model": "m", "dataset": "d", "training_set": training_set, "stage": stage,
-                         "variant": f"{training_set}-{stage}" if stage else "base", "test_subset": subset,
-                         **est("em", value, value - 0.09, value + 0.1)})
+            rows.append(
+                {
+                    "model": "m",
+                    "dataset": "d",
+                    "training_set": training_set,
+                    "stage": stage,
+                    "variant": f"{training_set}-{stage}" if stage else "base",
+                    "test_subset": subset,
+                    **est("em", value, value - 0.09, value + 0.1),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -61,13 +91,30 @@ def test_category_accuracy_two_models():
 
 def idk_table(answered_em=0.646) -> pd.DataFrame:
     pair = "idk-mix-early_stop vs mix-early_stop"
-    return pd.DataFrame([
-        {"model": "m", "dataset": "d", "pair": pair, "role": "idk", "variant": "idk-mix-early_stop",
-         **est("answer_rate", 0.65, 0.55, 0.74), **est("em", 0.42, 0.32, 0.52),
-         **est("answered_em", answered_em, 0.523, 0.769, 65)},
-        {"model": "m", "dataset": "d", "pair": pair, "role": "plain", "variant": "mix-early_stop",
-         **est("answer_rate", 1.0, 1.0, 1.0), **est("em", 0.53, 0.44, 0.63), **est("answered_em", 0.53, 0.44, 0.63)},
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "model": "m",
+                "dataset": "d",
+                "pair": pair,
+                "role": "idk",
+                "variant": "idk-mix-early_stop",
+                **est("answer_rate", 0.65, 0.55, 0.74),
+                **est("em", 0.42, 0.32, 0.52),
+                **est("answered_em", answered_em, 0.523, 0.769, 65),
+            },
+            {
+                "model": "m",
+                "dataset": "d",
+                "pair": pair,
+                "role": "plain",
+                "variant": "mix-early_stop",
+                **est("answer_rate", 1.0, 1.0, 1.0),
+                **est("em", 0.53, 0.44, 0.63),
+                **est("answered_em", 0.53, 0.44, 0.63),
+            },
+        ]
+    )
 
 
 def test_idk_answer_rate_and_answered_accuracy():
@@ -88,14 +135,40 @@ def test_idk_two_models():
 
 
 def linear_table() -> pd.DataFrame:
-    return pd.DataFrame([
-        {"model": "m", "dataset": "d", "fit": "dev, every epoch", "n": 16, "n_training_sets": 4, "b0": 0.383,
-         "b0_se": 0.052, "b_kn": 0.113, "b_kn_se": 0.057, "b_unk": -0.0437, "b_unk_se": NAN, "r2": 0.579,
-         "status": "ok"},
-        {"model": "m", "dataset": "d", "fit": "test, early stop and convergence", "n": 2, "n_training_sets": 1,
-         "b0": NAN, "b0_se": NAN, "b_kn": NAN, "b_kn_se": NAN, "b_unk": NAN, "b_unk_se": NAN, "r2": NAN,
-         "status": "2 points cannot fit 3 parameters"},
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "model": "m",
+                "dataset": "d",
+                "fit": "dev, every epoch",
+                "n": 16,
+                "n_training_sets": 4,
+                "b0": 0.383,
+                "b0_se": 0.052,
+                "b_kn": 0.113,
+                "b_kn_se": 0.057,
+                "b_unk": -0.0437,
+                "b_unk_se": NAN,
+                "r2": 0.579,
+                "status": "ok",
+            },
+            {
+                "model": "m",
+                "dataset": "d",
+                "fit": "test, early stop and convergence",
+                "n": 2,
+                "n_training_sets": 1,
+                "b0": NAN,
+                "b0_se": NAN,
+                "b_kn": NAN,
+                "b_kn_se": NAN,
+                "b_unk": NAN,
+                "b_unk_se": NAN,
+                "r2": NAN,
+                "status": "2 points cannot fit 3 parameters",
+            },
+        ]
+    )
 
 
 def test_linear_fit_coefficients_in_points():
@@ -110,12 +183,29 @@ def test_linear_fit_two_models():
 
 
 def significance_table() -> pd.DataFrame:
-    rows = [("unknown-early_stop", "unknown-convergence", 0.44, 0.29, 0.0008),
-            ("known-early_stop", "known-convergence", 0.49, 0.49, 1.0),
-            ("mix-early_stop", "mix-convergence", 0.53, 0.47, NAN)]
-    return pd.DataFrame([{"model": "m", "dataset": "d", "variant_a": a, "variant_b": b, "em_a": ea, "em_b": eb,
-                          "diff": ea - eb, "t": 1.0, "p": p, "n_chunks": 100, "n_items": 100}
-                         for a, b, ea, eb, p in rows])
+    rows = [
+        ("unknown-early_stop", "unknown-convergence", 0.44, 0.29, 0.0008),
+        ("known-early_stop", "known-convergence", 0.49, 0.49, 1.0),
+        ("mix-early_stop", "mix-convergence", 0.53, 0.47, NAN),
+    ]
+    return pd.DataFrame(
+        [
+            {
+                "model": "m",
+                "dataset": "d",
+                "variant_a": a,
+                "variant_b": b,
+                "em_a": ea,
+                "em_b": eb,
+                "diff": ea - eb,
+                "t": 1.0,
+                "p": p,
+                "n_chunks": 100,
+                "n_items": 100,
+            }
+            for a, b, ea, eb, p in rows
+        ]
+    )
 
 
 def test_significance_separates_significant_comparisons():
@@ -135,11 +225,24 @@ def test_significance_lists_at_most_a_few_and_two_models():
 
 def dynamics_table(dev_conv=0.40) -> pd.DataFrame:
     epochs = [(1, 0.70, 0.21, 0.43), (2, 0.97, 0.576, 0.55), (3, 1.0, 0.97, 0.48), (4, 1.0, 1.0, dev_conv)]
-    return pd.DataFrame([{"model": "m", "dataset": "d", "training_set": "mix-unknown-50", "epoch": e,
-                          "global_step": 9 * e, "is_early_stop": e == 2, "is_convergence": e == 4, "n_train": 66,
-                          **est("dev_em", dev, dev - 0.15, dev + 0.15, 40), **est("train_known_em", kn, kn - 0.1, 1.0),
-                          **est("train_unknown_em", unk, unk - 0.15, unk + 0.15)}
-                         for e, kn, unk, dev in epochs])
+    return pd.DataFrame(
+        [
+            {
+                "model": "m",
+                "dataset": "d",
+                "training_set": "mix-unknown-50",
+                "epoch": e,
+                "global_step": 9 * e,
+                "is_early_stop": e == 2,
+                "is_convergence": e == 4,
+                "n_train": 66,
+                **est("dev_em", dev, dev - 0.15, dev + 0.15, 40),
+                **est("train_known_em", kn, kn - 0.1, 1.0),
+                **est("train_unknown_em", unk, unk - 0.15, unk + 0.15),
+            }
+            for e, kn, unk, dev in epochs
+        ]
+    )
 
 
 def test_training_dynamics_fit_epochs_and_stages():
@@ -166,9 +269,12 @@ def test_training_dynamics_two_models():
 
 # ---- S2 ---------------------------------------------------------------------------------------
 def gap_row(known: float, unknown: float, gap_low: float, gap_high: float, n: int = 100) -> dict:
-    return {**est("base_em", 0.03, 0.0, 0.07, n), **est("known_em", known, known - 0.1, known + 0.1, n),
-            **est("unknown_em", unknown, unknown - 0.1, unknown + 0.1, n),
-            **est("gap", known - unknown, gap_low, gap_high, n)}
+    return {
+        **est("base_em", 0.03, 0.0, 0.07, n),
+        **est("known_em", known, known - 0.1, known + 0.1, n),
+        **est("unknown_em", unknown, unknown - 0.1, unknown + 0.1, n),
+        **est("gap", known - unknown, gap_low, gap_high, n),
+    }
 
 
 def factuality_table(gap_conv=(0.49, 0.29, 0.09, 0.32)) -> pd.DataFrame:
@@ -201,12 +307,26 @@ def test_factuality_gap_two_models():
 
 
 def icl_table(cot_gain=-0.27) -> pd.DataFrame:
-    rows = [("base", 0.03, 0.41, 0.32, 0.51), ("known-early_stop", 0.49, -0.03, -0.11, 0.05),
-            ("unknown-early_stop", 0.44, 0.13, 0.05, 0.22)]
-    return pd.DataFrame([{"model": "m", "dataset": "d", "variant": v, **est("zero_shot_em", z, z - 0.1, z + 0.1),
-                          **est("four_shot_em", z + g, z + g - 0.1, z + g + 0.1), **est("four_shot_gain", g, lo, hi),
-                          **est("four_shot_cot_em", 0.2, 0.1, 0.3), **est("four_shot_cot_gain", cot_gain, -0.38, -0.18)}
-                         for v, z, g, lo, hi in rows])
+    rows = [
+        ("base", 0.03, 0.41, 0.32, 0.51),
+        ("known-early_stop", 0.49, -0.03, -0.11, 0.05),
+        ("unknown-early_stop", 0.44, 0.13, 0.05, 0.22),
+    ]
+    return pd.DataFrame(
+        [
+            {
+                "model": "m",
+                "dataset": "d",
+                "variant": v,
+                **est("zero_shot_em", z, z - 0.1, z + 0.1),
+                **est("four_shot_em", z + g, z + g - 0.1, z + g + 0.1),
+                **est("four_shot_gain", g, lo, hi),
+                **est("four_shot_cot_em", 0.2, 0.1, 0.3),
+                **est("four_shot_cot_gain", cot_gain, -0.38, -0.18),
+            }
+            for v, z, g, lo, hi in rows
+        ]
+    )
 
 
 def test_icl_gains_per_variant():
@@ -218,8 +338,9 @@ def test_icl_gains_per_variant():
 
 def test_icl_gains_nan_missing_modes_and_many_variants():
     assert "4-shot CoT: base n/a" in s2_icl_gains.describe(icl_table(cot_gain=NAN))
-    zero_only = icl_table()[["model", "dataset", "variant", "zero_shot_em", "zero_shot_em_low", "zero_shot_em_high",
-                             "zero_shot_em_n"]]
+    zero_only = icl_table()[
+        ["model", "dataset", "variant", "zero_shot_em", "zero_shot_em_low", "zero_shot_em_high", "zero_shot_em_n"]
+    ]
     assert "no few-shot predictions" in s2_icl_gains.describe(zero_only)
     many = pd.concat([icl_table()] * 3, ignore_index=True)
     assert ", ..." in s2_icl_gains.describe(many)
@@ -234,8 +355,17 @@ def ood_table(ood_gap=(0.30, 0.25, -0.02, 0.12)) -> pd.DataFrame:
     rows = []
     for stage in ("early_stop", "convergence"):
         for testset, values, cosine in (("test", (0.49, 0.29, 0.09, 0.32), NAN), ("ood", ood_gap, 0.578)):
-            rows.append({"model": "m", "dataset": "d", "stage": stage, "testset": testset, **gap_row(*values),
-                         "centroid_cosine": cosine, "mean_pairwise_cosine": cosine / 2})
+            rows.append(
+                {
+                    "model": "m",
+                    "dataset": "d",
+                    "stage": stage,
+                    "testset": testset,
+                    **gap_row(*values),
+                    "centroid_cosine": cosine,
+                    "mean_pairwise_cosine": cosine / 2,
+                }
+            )
     table = pd.DataFrame(rows)
     table[["base_em", "base_em_low", "base_em_high"]] = NAN  # no base predictions: as in a real run
     return table
@@ -261,11 +391,22 @@ def test_ood_gap_two_models():
 def popularity_table(top_gap_low=0.083) -> pd.DataFrame:
     rows = []
     for stage in ("early_stop", "convergence"):
-        for bucket, known, unknown, low, high in ((1, 0.24, 0.16, -0.12, 0.28), (2, 0.44, 0.40, -0.16, 0.24),
-                                                  (3, 0.56, 0.41, top_gap_low, 0.21)):
-            rows.append({"model": "m", "dataset": "d", "stage": stage, "bucket": bucket,
-                         "popularity_low": 10.0 ** bucket, "popularity_high": 10.0 ** (bucket + 1),
-                         **gap_row(known, unknown, low, high, 25)})
+        for bucket, known, unknown, low, high in (
+            (1, 0.24, 0.16, -0.12, 0.28),
+            (2, 0.44, 0.40, -0.16, 0.24),
+            (3, 0.56, 0.41, top_gap_low, 0.21),
+        ):
+            rows.append(
+                {
+                    "model": "m",
+                    "dataset": "d",
+                    "stage": stage,
+                    "bucket": bucket,
+                    "popularity_low": 10.0**bucket,
+                    "popularity_high": 10.0 ** (bucket + 1),
+                    **gap_row(known, unknown, low, high, 25),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -291,10 +432,17 @@ def test_popularity_two_models():
 @pytest.mark.parametrize("name", MODULES)
 def test_describe_limits_the_number_of_groups(name):
     """Many models: the first few groups and '...', never a crash."""
-    builders = {"s1_category_accuracy": category_table, "s1_idk": idk_table, "s1_linear_fit": linear_table,
-                "s1_significance": significance_table, "s1_training_dynamics": dynamics_table,
-                "s2_factuality_gap": factuality_table, "s2_icl_gains": icl_table, "s2_ood_gap": ood_table,
-                "s2_popularity": popularity_table}
+    builders = {
+        "s1_category_accuracy": category_table,
+        "s1_idk": idk_table,
+        "s1_linear_fit": linear_table,
+        "s1_significance": significance_table,
+        "s1_training_dynamics": dynamics_table,
+        "s2_factuality_gap": factuality_table,
+        "s2_icl_gains": icl_table,
+        "s2_ood_gap": ood_table,
+        "s2_popularity": popularity_table,
+    }
     table = builders[name]()
     many = pd.concat([table.assign(model=f"model-{i}") for i in range(6)], ignore_index=True)
     text = importlib.import_module(f"factgap.reports.{name}").describe(many)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from factgap.reports import (s3_alignment_gaps, s3_fact_knowledge, s3_factscore_tiers, s3_preference_effects,
-                             s3_token_shift, s3_verifiers, s4_consistency_ratio, s4_kl, s4_rank_correlation,
-                             s4_set_accuracy)
+from factgap.reports import (
+    s3_alignment_gaps,
+    s3_fact_knowledge,
+    s3_factscore_tiers,
+    s3_preference_effects,
+    s3_token_shift,
+    s3_verifiers,
+    s4_consistency_ratio,
+    s4_kl,
+    s4_rank_correlation,
+    s4_set_accuracy,
+)
 from factgap.reports.s4_common import aligned_with_base
 
 NAN = float("nan")
@@ -44,21 +52,34 @@ def gaps_table(bios_nan: bool = False) -> pd.DataFrame:
     for (comparison, method, metric), (diff, low, high) in cells.items():
         if bios_nan and metric == "factscore_bios":
             diff, low, high = NAN, NAN, NAN
-        rows.append({"model": "m", "method": method, "metric": metric, "comparison": comparison,
-                     **est("diff", diff, low, high, 48)})
+        rows.append(
+            {
+                "model": "m",
+                "method": method,
+                "metric": metric,
+                "comparison": comparison,
+                **est("diff", diff, low, high, 48),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def test_alignment_gaps_in_domain_range_and_out_of_domain_drops():
     text = s3_alignment_gaps.describe(gaps_table())
-    assert ("m, general - base: between -2.0 [-5.0, 1.0] points (kto; interval includes 0) and 3.0 [1.0, 5.0] "
-            "points (dpo; interval excludes 0) in domain") in text
+    assert (
+        "m, general - base: between -2.0 [-5.0, 1.0] points (kto; interval includes 0) and 3.0 [1.0, 5.0] "
+        "points (dpo; interval excludes 0) in domain"
+    ) in text
     # qa_em:Unknown is a subset of qa_em: not counted among the out-of-domain tests
-    assert ("1 of 4 differences are drops whose interval excludes 0, the largest -4.0 [-7.0, -1.0] points "
-            "(dpo on mmlu_accuracy; interval excludes 0)") in text
-    assert ("m, general+atomic - general: between 1.0 [-1.0, 3.0] points (dpo; interval includes 0) and 2.6 "
-            "[-0.1, 5.5] points (kto; interval includes 0) in domain; out of domain none of 2 differences is a drop "
-            "whose interval excludes 0; the lowest is -2.5 [-6.2, 0.0] points (dpo on mmlu_accuracy") in text
+    assert (
+        "1 of 4 differences are drops whose interval excludes 0, the largest -4.0 [-7.0, -1.0] points "
+        "(dpo on mmlu_accuracy; interval excludes 0)"
+    ) in text
+    assert (
+        "m, general+atomic - general: between 1.0 [-1.0, 3.0] points (dpo; interval includes 0) and 2.6 "
+        "[-0.1, 5.5] points (kto; interval includes 0) in domain; out of domain none of 2 differences is a drop "
+        "whose interval excludes 0; the lowest is -2.5 [-6.2, 0.0] points (dpo on mmlu_accuracy"
+    ) in text
     assert "general+atomic - base" not in text
 
 
@@ -73,60 +94,109 @@ def test_alignment_gaps_nan_and_only_the_mixed_set():
 
 def preference_table(nan: bool = False) -> pd.DataFrame:
     def row(variant, method, pair_set, metric, value, change=None):
-        out = {"model": "m", "variant": variant, "method": method, "pair_set": pair_set, "metric": metric,
-               "epoch": None if method == "base" else 1, "dev_reward_accuracy": None if method == "base" else 0.6,
-               **est("value", *value)}
+        out = {
+            "model": "m",
+            "variant": variant,
+            "method": method,
+            "pair_set": pair_set,
+            "metric": metric,
+            "epoch": None if method == "base" else 1,
+            "dev_reward_accuracy": None if method == "base" else 0.6,
+            **est("value", *value),
+        }
         return out | (est("change", *change) if change else {})
 
     base_bios = (NAN, NAN, NAN) if nan else (0.127, 0.08, 0.181)
     dpo_bios = (NAN, NAN, NAN) if nan else (0.033, -0.002, 0.066)
-    return pd.DataFrame([
-        row("base", "base", "", "factscore_bios", base_bios),
-        row("base", "base", "", "mmlu_accuracy", (0.35, 0.24, 0.45)),
-        row("dpo:general-convergence", "dpo", "general", "factscore_bios", (0.16, 0.1, 0.22), dpo_bios),
-        row("dpo:general-convergence", "dpo", "general", "mmlu_accuracy", (0.31, 0.2, 0.41),
-            (-0.038, -0.088, 0.0)),
-        row("kto:general+atomic-convergence", "kto", "general+atomic", "factscore_bios", (0.1, 0.05, 0.15),
-            (-0.023, -0.054, 0.004)),
-        row("kto:general+atomic-convergence", "kto", "general+atomic", "mmlu_accuracy", (0.3, 0.2, 0.4),
-            (-0.05, -0.09, -0.01)),
-        row("kto:general+atomic-convergence", "kto", "general+atomic", "qa_em:Unknown", (0.0, 0.0, 0.0),
-            (-0.3, -0.4, -0.2)),
-    ])
+    return pd.DataFrame(
+        [
+            row("base", "base", "", "factscore_bios", base_bios),
+            row("base", "base", "", "mmlu_accuracy", (0.35, 0.24, 0.45)),
+            row("dpo:general-convergence", "dpo", "general", "factscore_bios", (0.16, 0.1, 0.22), dpo_bios),
+            row("dpo:general-convergence", "dpo", "general", "mmlu_accuracy", (0.31, 0.2, 0.41), (-0.038, -0.088, 0.0)),
+            row(
+                "kto:general+atomic-convergence",
+                "kto",
+                "general+atomic",
+                "factscore_bios",
+                (0.1, 0.05, 0.15),
+                (-0.023, -0.054, 0.004),
+            ),
+            row(
+                "kto:general+atomic-convergence",
+                "kto",
+                "general+atomic",
+                "mmlu_accuracy",
+                (0.3, 0.2, 0.4),
+                (-0.05, -0.09, -0.01),
+            ),
+            row(
+                "kto:general+atomic-convergence",
+                "kto",
+                "general+atomic",
+                "qa_em:Unknown",
+                (0.0, 0.0, 0.0),
+                (-0.3, -0.4, -0.2),
+            ),
+        ]
+    )
 
 
 def test_preference_effects_best_and_worst_change_and_out_of_domain_drops():
     text = s3_preference_effects.describe(preference_table())
     assert text.startswith("m: base in-domain FActScore 12.7 [8.0, 18.1]")
-    assert ("between -2.3 [-5.4, 0.4] points (kto/general+atomic; interval includes 0) and 3.3 [-0.2, 6.6] points "
-            "(dpo/general; interval includes 0)") in text
-    assert ("1 of 2 changes are drops whose interval excludes 0; the largest is -5.0 [-9.0, -1.0] points "
-            "(kto/general+atomic on mmlu_accuracy; interval excludes 0)") in text
+    assert (
+        "between -2.3 [-5.4, 0.4] points (kto/general+atomic; interval includes 0) and 3.3 [-0.2, 6.6] points "
+        "(dpo/general; interval includes 0)"
+    ) in text
+    assert (
+        "1 of 2 changes are drops whose interval excludes 0; the largest is -5.0 [-9.0, -1.0] points "
+        "(kto/general+atomic on mmlu_accuracy; interval excludes 0)"
+    ) in text
 
 
 def test_preference_effects_nan_and_base_only():
     text = s3_preference_effects.describe(preference_table(nan=True))
     assert "base in-domain FActScore n/a" in text and "the one tuned variant changes it by -2.3" in text
-    base_only = preference_table().query("variant == 'base'").drop(
-        columns=[c for c in preference_table().columns if c.startswith("change")])
+    base_only = (
+        preference_table()
+        .query("variant == 'base'")
+        .drop(columns=[c for c in preference_table().columns if c.startswith("change")])
+    )
     assert "no tuned variant was evaluated" in s3_preference_effects.describe(base_only)
 
 
 def knowledge_table(asked_none: bool = False) -> pd.DataFrame:
     unsupported = (0, NAN, NAN, NAN, NAN) if asked_none else (216, 0.0584, 0.00926, 0.1713, 0.8194)
-    return pd.DataFrame([
-        {"model": "m", "verdict": "supported", "facts": 35, "asked": 35, "mean_r": 0.2821, "known": 0.02857,
-         "potentially_known": 0.6, "unknown": 0.37143},
-        dict(zip(["model", "verdict", "facts", "asked", "mean_r", "known", "potentially_known", "unknown"],
-                 ["m", "not supported", 217, *unsupported])),
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "model": "m",
+                "verdict": "supported",
+                "facts": 35,
+                "asked": 35,
+                "mean_r": 0.2821,
+                "known": 0.02857,
+                "potentially_known": 0.6,
+                "unknown": 0.37143,
+            },
+            dict(
+                zip(
+                    ["model", "verdict", "facts", "asked", "mean_r", "known", "potentially_known", "unknown"],
+                    ["m", "not supported", 217, *unsupported],
+                )
+            ),
+        ]
+    )
 
 
 def test_fact_knowledge_shares_per_verdict():
     text = s3_fact_knowledge.describe(knowledge_table())
-    assert ("m: of 35 supported facts asked back (35 stated), 2.9% are known, 60.0% potentially known and 37.1% "
-            "unknown (mean r 0.28); of 216 not supported facts asked back (217 stated), 0.9% are known, 17.1% "
-            "potentially known and 81.9% unknown (mean r 0.06).") == text
+    assert (
+        "m: of 35 supported facts asked back (35 stated), 2.9% are known, 60.0% potentially known and 37.1% "
+        "unknown (mean r 0.28); of 216 not supported facts asked back (217 stated), 0.9% are known, 17.1% "
+        "potentially known and 81.9% unknown (mean r 0.06)."
+    ) == text
 
 
 def test_fact_knowledge_nan():
@@ -136,22 +206,33 @@ def test_fact_knowledge_nan():
 
 def tiers_table(diff_nan: bool = False) -> pd.DataFrame:
     def row(tier, people, fs, lp, fpr=5.0):
-        return {"model": "m", "variant": "base", "tier": tier, "people": people, "abstained": 0,
-                "facts_per_response": fpr, **est("factscore", *fs), **est("factscore_lp", *lp)}
+        return {
+            "model": "m",
+            "variant": "base",
+            "tier": tier,
+            "people": people,
+            "abstained": 0,
+            "facts_per_response": fpr,
+            **est("factscore", *fs),
+            **est("factscore_lp", *lp),
+        }
 
     diff = (NAN, NAN, NAN) if diff_nan else (0.158, 0.06, 0.253)
-    return pd.DataFrame([
-        row("vital_l3", 16, (0.187, 0.094, 0.284), (0.103, 0.043, 0.173)),
-        row("nobel", 16, (0.028, 0.0, 0.064), (0.017, 0.0, 0.039)),
-        row("all", 32, (0.127, 0.08, 0.181), (0.057, 0.03, 0.087)),
-        row("vital_l3 - nobel", 32, diff, (0.086, 0.02, 0.157), NAN),
-    ])
+    return pd.DataFrame(
+        [
+            row("vital_l3", 16, (0.187, 0.094, 0.284), (0.103, 0.043, 0.173)),
+            row("nobel", 16, (0.028, 0.0, 0.064), (0.017, 0.0, 0.039)),
+            row("all", 32, (0.127, 0.08, 0.181), (0.057, 0.03, 0.087)),
+            row("vital_l3 - nobel", 32, diff, (0.086, 0.02, 0.157), NAN),
+        ]
+    )
 
 
 def test_factscore_tiers_pooled_per_tier_and_difference():
     text = s3_factscore_tiers.describe(tiers_table())
-    assert text.startswith("m/base: FActScore 12.7 [8.0, 18.1] over 32 people (0 abstained), 5.7 [3.0, 8.7] with "
-                           "the length penalty")
+    assert text.startswith(
+        "m/base: FActScore 12.7 [8.0, 18.1] over 32 people (0 abstained), 5.7 [3.0, 8.7] with the length penalty"
+    )
     assert "by tier vital_l3 18.7 [9.4, 28.4], nobel 2.8 [0.0, 6.4]" in text
     assert "vital_l3 - nobel: 15.8 [6.0, 25.3] points (interval excludes 0)" in text
 
@@ -174,18 +255,34 @@ def shift_table(nan: bool = False) -> pd.DataFrame:
         for domain, shifted in (("in_domain", in_d), ("out_of_domain", out_d)):
             if nan:
                 shifted = NAN
-            rows.append({"model": "m", "variant": variant, "domain": domain, "responses": 24, "tokens": 1500,
-                         "unshifted": 0.973 if variant.startswith("kto") else 0.98, "unshifted_low": 0.96,
-                         "unshifted_high": 0.99, "marginal": 0.02, "marginal_low": 0.01, "marginal_high": 0.03,
-                         "shifted": shifted, "shifted_low": shifted / 2, "shifted_high": shifted * 2,
-                         "ood_over_id_shifted": out_d / in_d if in_d else np.inf})
+            rows.append(
+                {
+                    "model": "m",
+                    "variant": variant,
+                    "domain": domain,
+                    "responses": 24,
+                    "tokens": 1500,
+                    "unshifted": 0.973 if variant.startswith("kto") else 0.98,
+                    "unshifted_low": 0.96,
+                    "unshifted_high": 0.99,
+                    "marginal": 0.02,
+                    "marginal_low": 0.01,
+                    "marginal_high": 0.03,
+                    "shifted": shifted,
+                    "shifted_low": shifted / 2,
+                    "shifted_high": shifted * 2,
+                    "ood_over_id_shifted": out_d / in_d if in_d else np.inf,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def test_token_shift_ranges_and_under_alignment_count():
     text = s3_token_shift.describe(shift_table())
-    assert text.startswith("m, 3 tuned variants: the share of shifted tokens ranges in domain from 0.00% [0.00, "
-                           "0.00] (ipo:general-convergence) to 0.30% [0.15, 0.60] (kto:general-convergence)")
+    assert text.startswith(
+        "m, 3 tuned variants: the share of shifted tokens ranges in domain from 0.00% [0.00, "
+        "0.00] (ipo:general-convergence) to 0.30% [0.15, 0.60] (kto:general-convergence)"
+    )
     assert "at least 97.3% of every variant's tokens" in text
     # kto: 0.0006 / 0.003 = 0.2 < 1/3; dpo: 0.38; ipo: no shifted in-domain token
     assert "for 1 of 3 variants (median ratio 0.29; undefined for 1" in text
@@ -200,18 +297,35 @@ def test_token_shift_nan_and_one_domain():
 
 
 def verifier_table(auc=0.435434) -> pd.DataFrame:
-    columns = ["model", "verifier", "dev_claims", "dev_accuracy", "dev_auc", "test_claims", "test_accuracy", "test_auc",
-               "bio_facts", "bio_supported", "agreement_with_primary", "kappa_with_primary"]
-    return pd.DataFrame([
-        ["m", "llm", 112, 0.517857, 0.476722, 88, 0.5, auc, 252, 0.873016, 0.162698, -0.0882521],
-        ["m", "rules", 112, 0.901786, 0.965561, 88, 0.897727, 0.923037, 252, 0.138889, 1.0, 1.0],
-    ], columns=columns)
+    columns = [
+        "model",
+        "verifier",
+        "dev_claims",
+        "dev_accuracy",
+        "dev_auc",
+        "test_claims",
+        "test_accuracy",
+        "test_auc",
+        "bio_facts",
+        "bio_supported",
+        "agreement_with_primary",
+        "kappa_with_primary",
+    ]
+    return pd.DataFrame(
+        [
+            ["m", "llm", 112, 0.517857, 0.476722, 88, 0.5, auc, 252, 0.873016, 0.162698, -0.0882521],
+            ["m", "rules", 112, 0.901786, 0.965561, 88, 0.897727, 0.923037, 252, 0.138889, 1.0, 1.0],
+        ],
+        columns=columns,
+    )
 
 
 def test_verifiers_accuracy_and_agreement():
     text = s3_verifiers.describe(verifier_table())
-    assert ("m: llm is right on 50.0% of 88 test claims (AUC 0.44), finds 87.3% of 252 bio facts supported and "
-            "agrees with the primary verifier on 16.3% of them (kappa -0.09); rules is right on 89.8%") in text
+    assert (
+        "m: llm is right on 50.0% of 88 test claims (AUC 0.44), finds 87.3% of 252 bio facts supported and "
+        "agrees with the primary verifier on 16.3% of them (kappa -0.09); rules is right on 89.8%"
+    ) in text
 
 
 def test_verifiers_nan():
@@ -221,11 +335,15 @@ def test_verifiers_nan():
 # ---- S4 ---------------------------------------------------------------------------------------
 def set_table(gap_nan: bool = False) -> pd.DataFrame:
     cells = {  # (testset, row) -> (acc, low, high)
-        ("homo", "base"): (0.225, 0.1, 0.35), ("homo", "HAR"): (0.35, 0.225, 0.5),
+        ("homo", "base"): (0.225, 0.1, 0.35),
+        ("homo", "HAR"): (0.35, 0.225, 0.5),
         ("homo", "INC"): (0.225, 0.125, 0.35),
-        ("homo", "SELF"): (0.3, 0.2, 0.4), ("homo", "HAR - INC"): (0.125, 0.025, 0.275),
+        ("homo", "SELF"): (0.3, 0.2, 0.4),
+        ("homo", "HAR - INC"): (0.125, 0.025, 0.275),
         ("homo", "SELF - INC"): (0.075, -0.05, 0.2),
-        ("ood", "HAR"): (0.2, 0.1, 0.3), ("ood", "INC"): (0.25, 0.15, 0.35), ("ood", "HAR - INC"): (-0.05, -0.2, 0.1),
+        ("ood", "HAR"): (0.2, 0.1, 0.3),
+        ("ood", "INC"): (0.25, 0.15, 0.35),
+        ("ood", "HAR - INC"): (-0.05, -0.2, 0.1),
     }
     rows = []
     for (testset, role), (acc, low, high) in cells.items():
@@ -237,8 +355,10 @@ def set_table(gap_nan: bool = False) -> pd.DataFrame:
 
 def test_set_accuracy_gaps_per_test_set():
     text = s4_set_accuracy.describe(set_table())
-    assert ("m, accuracy gaps in points: HAR - INC is HOMO 12.5 [2.5, 27.5] (excludes 0), OOD -5.0 [-20.0, 10.0] "
-            "(includes 0); SELF - INC is HOMO 7.5 [-5.0, 20.0] (includes 0).") == text
+    assert (
+        "m, accuracy gaps in points: HAR - INC is HOMO 12.5 [2.5, 27.5] (excludes 0), OOD -5.0 [-20.0, 10.0] "
+        "(includes 0); SELF - INC is HOMO 7.5 [-5.0, 20.0] (includes 0)."
+    ) == text
 
 
 def test_set_accuracy_nan_and_no_gap():
@@ -248,17 +368,27 @@ def test_set_accuracy_nan_and_no_gap():
 
 
 def ratio_table(nan: bool = False) -> pd.DataFrame:
-    cells = [("homo", 0.0, (0.225, 0.125, 0.35)), ("homo", 0.5, (0.3, 0.2, 0.4)),
-             ("homo", 1.0, (NAN, NAN, NAN) if nan else (0.25, 0.1, 0.375)),
-             ("ood", 0.0, (0.2, 0.1, 0.3)), ("ood", 1.0, (0.3, 0.2, 0.4))]
-    return pd.DataFrame([{"model": "m", "testset": t, "self_fraction": f, "variant": f"v{f}",
-                          **est("acc", *acc, 40)} for t, f, acc in cells])
+    cells = [
+        ("homo", 0.0, (0.225, 0.125, 0.35)),
+        ("homo", 0.5, (0.3, 0.2, 0.4)),
+        ("homo", 1.0, (NAN, NAN, NAN) if nan else (0.25, 0.1, 0.375)),
+        ("ood", 0.0, (0.2, 0.1, 0.3)),
+        ("ood", 1.0, (0.3, 0.2, 0.4)),
+    ]
+    return pd.DataFrame(
+        [
+            {"model": "m", "testset": t, "self_fraction": f, "variant": f"v{f}", **est("acc", *acc, 40)}
+            for t, f, acc in cells
+        ]
+    )
 
 
 def test_consistency_ratio_ends_and_best_share():
     text = s4_consistency_ratio.describe(ratio_table())
-    assert ("HOMO 22.5 [12.5, 35.0] at f = 0 to 25.0 [10.0, 37.5] at f = 1 (best at f = 0.5, 30.0); OOD 20.0 "
-            "[10.0, 30.0] at f = 0 to 30.0 [20.0, 40.0] at f = 1 (best at f = 1, 30.0)") in text
+    assert (
+        "HOMO 22.5 [12.5, 35.0] at f = 0 to 25.0 [10.0, 37.5] at f = 1 (best at f = 0.5, 30.0); OOD 20.0 "
+        "[10.0, 30.0] at f = 0 to 30.0 [20.0, 40.0] at f = 1 (best at f = 1, 30.0)"
+    ) in text
     assert "intermediate mix on 1 of 2 test sets" in text
 
 
@@ -269,17 +399,35 @@ def test_consistency_ratio_nan_and_one_row():
 
 
 def kl_table(nan: bool = False) -> pd.DataFrame:
-    cells = [("base", 0.48, 0.225), ("har-convergence", 0.25, NAN if nan else 0.35),
-             ("inc-convergence", 0.58, 0.2), ("self-convergence", 0.3, 0.3)]
-    return pd.DataFrame([{"model": "m", "testset": "homo", "variant": v, "n": 40, "mean_kl": kl, "median_kl": kl / 2,
-                          "accuracy": acc} for v, kl, acc in cells])
+    cells = [
+        ("base", 0.48, 0.225),
+        ("har-convergence", 0.25, NAN if nan else 0.35),
+        ("inc-convergence", 0.58, 0.2),
+        ("self-convergence", 0.3, 0.3),
+    ]
+    return pd.DataFrame(
+        [
+            {
+                "model": "m",
+                "testset": "homo",
+                "variant": v,
+                "n": 40,
+                "mean_kl": kl,
+                "median_kl": kl / 2,
+                "accuracy": acc,
+            }
+            for v, kl, acc in cells
+        ]
+    )
 
 
 def test_kl_lowest_and_highest_tuned_variant():
     text = s4_kl.describe(kl_table())
-    assert ("m, mean KL(base || tuned) over the 3 tuned variants: HOMO lowest 0.250 nats (har-convergence, accuracy "
-            "35.0%), highest 0.580 nats (inc-convergence, accuracy 20.0%). The most accurate tuned variant is also "
-            "the closest to the base model on 1 of 1 test sets.") == text
+    assert (
+        "m, mean KL(base || tuned) over the 3 tuned variants: HOMO lowest 0.250 nats (har-convergence, accuracy "
+        "35.0%), highest 0.580 nats (inc-convergence, accuracy 20.0%). The most accurate tuned variant is also "
+        "the closest to the base model on 1 of 1 test sets."
+    ) == text
 
 
 def test_kl_nan_and_base_only():
@@ -291,10 +439,27 @@ def test_kl_nan_and_base_only():
 def rank_table() -> pd.DataFrame:
     rows = []
     for testset, partial_r, p in (("homo", 0.43, 0.001), ("id", NAN, NAN)):
-        for variant, r in (("base", 0.1), ("har-convergence", 0.7), ("inc-convergence", 0.3),
-                           ("self-convergence", 0.5), ("self-ratio-0.5-convergence", 0.6)):
-            rows.append({"model": "m", "testset": testset, "variant": variant, "n": 40, "mean_rank_r": r,
-                         "tuned_acc": 0.3, "base_acc": 0.2, "n_models": 4, "partial_r": partial_r, "p": p})
+        for variant, r in (
+            ("base", 0.1),
+            ("har-convergence", 0.7),
+            ("inc-convergence", 0.3),
+            ("self-convergence", 0.5),
+            ("self-ratio-0.5-convergence", 0.6),
+        ):
+            rows.append(
+                {
+                    "model": "m",
+                    "testset": testset,
+                    "variant": variant,
+                    "n": 40,
+                    "mean_rank_r": r,
+                    "tuned_acc": 0.3,
+                    "base_acc": 0.2,
+                    "n_models": 4,
+                    "partial_r": partial_r,
+                    "p": p,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -304,14 +469,25 @@ def test_rank_correlation_partial_r_per_test_set():
     assert "ID n/a (undefined over 4 tuned models), mean rank r 0.30 to 0.70" in text
 
 
-S3_TABLES = {s3_alignment_gaps: gaps_table, s3_preference_effects: preference_table, s3_fact_knowledge: knowledge_table,
-             s3_factscore_tiers: tiers_table, s3_token_shift: shift_table, s3_verifiers: verifier_table}
-S4_TABLES = {s4_set_accuracy: set_table, s4_consistency_ratio: ratio_table, s4_kl: kl_table,
-             s4_rank_correlation: rank_table}
+S3_TABLES = {
+    s3_alignment_gaps: gaps_table,
+    s3_preference_effects: preference_table,
+    s3_fact_knowledge: knowledge_table,
+    s3_factscore_tiers: tiers_table,
+    s3_token_shift: shift_table,
+    s3_verifiers: verifier_table,
+}
+S4_TABLES = {
+    s4_set_accuracy: set_table,
+    s4_consistency_ratio: ratio_table,
+    s4_kl: kl_table,
+    s4_rank_correlation: rank_table,
+}
 
 
-@pytest.mark.parametrize("module,make", [*S3_TABLES.items(), *S4_TABLES.items()],
-                         ids=lambda x: getattr(x, "__name__", ""))
+@pytest.mark.parametrize(
+    "module,make", [*S3_TABLES.items(), *S4_TABLES.items()], ids=lambda x: getattr(x, "__name__", "")
+)
 def test_two_models_are_both_described_and_many_are_cut(module, make):
     two = module.describe(with_models(make(), 2))
     assert two.startswith("m") and "other-model-1" in two and not two.endswith("...")
@@ -322,19 +498,37 @@ def test_two_models_are_both_described_and_many_are_cut(module, make):
 def synthetic_s4(n_items: int = 12):
     """Predictions of base + tuned variants on two test sets and the base probe of the same items."""
     rng = np.random.default_rng(0)
-    variants = ["base", "har-convergence", "inc-convergence", "self-convergence", "self-ratio-0.5-convergence",
-                "inc-context-convergence"]
+    variants = [
+        "base",
+        "har-convergence",
+        "inc-convergence",
+        "self-convergence",
+        "self-ratio-0.5-convergence",
+        "inc-context-convergence",
+    ]
     base_probs = [list(rng.dirichlet([1, 1, 1, 1])) for _ in range(n_items)]
     rows = []
     for variant in variants:
         for testset in ("homo", "ood"):
             for i in range(n_items):
                 probs = base_probs[i] if rng.random() < 0.5 else list(rng.dirichlet([1, 1, 1, 1]))
-                rows.append({"model": "m", "id": f"{testset}:{i}", "testset": testset, "variant": variant,
-                             "probs": probs, "correct": int(np.argmax(probs)) == 0})
-    probes = pd.DataFrame([{"model": "m", "id": f"{t}:{i}", "probs": base_probs[i],
-                            "correct": int(np.argmax(base_probs[i])) == 0}
-                           for t in ("homo", "ood") for i in range(n_items)])
+                rows.append(
+                    {
+                        "model": "m",
+                        "id": f"{testset}:{i}",
+                        "testset": testset,
+                        "variant": variant,
+                        "probs": probs,
+                        "correct": int(np.argmax(probs)) == 0,
+                    }
+                )
+    probes = pd.DataFrame(
+        [
+            {"model": "m", "id": f"{t}:{i}", "probs": base_probs[i], "correct": int(np.argmax(base_probs[i])) == 0}
+            for t in ("homo", "ood")
+            for i in range(n_items)
+        ]
+    )
     return pd.DataFrame(rows), probes
 
 
@@ -346,8 +540,9 @@ def test_s4_describe_on_tables_the_modules_build():
         s4_set_accuracy: s4_set_accuracy.build_table(predictions, "convergence", 50, 0.95, 0),
         s4_consistency_ratio: s4_consistency_ratio.build_table(predictions, "convergence", 50, 0.95, 0),
         s4_kl: s4_kl.build_table(joined),
-        s4_rank_correlation: points.merge(s4_rank_correlation.partial_rows(points), on=["model", "testset"],
-                                          how="left"),
+        s4_rank_correlation: points.merge(
+            s4_rank_correlation.partial_rows(points), on=["model", "testset"], how="left"
+        ),
     }
     for module, table in tables.items():
         text = module.describe(table)

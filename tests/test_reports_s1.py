@@ -9,27 +9,52 @@ import pytest
 
 from factgap.evaluate import PREDICTION_SCHEMA
 from factgap.io import write_json, write_parquet
+from factgap.reports import (
+    s1_category_accuracy,
+    s1_idk,
+    s1_linear_fit,
+    s1_significance,
+    s1_training_dynamics,
+    s2_ood_gap,
+    s2_popularity,
+)
 from factgap.reports.common import publish_report
-from factgap.reports import (s1_category_accuracy, s1_idk, s1_linear_fit, s1_significance, s1_training_dynamics,
-                             s2_ood_gap, s2_popularity)
 from factgap.train import HISTORY_SCHEMA, SUMMARY_SCHEMA
 
 KNOWN, UNKNOWN = ["HighlyKnown", "MaybeKnown"], ["Unknown"]
 CATS = ["HighlyKnown", "MaybeKnown", "WeaklyKnown", "Unknown"]
 
 
-def preds(variant, correct, *, testset="test", mode="zero_shot", model="m", dataset="d", categories=None,
-          popularity=None, prediction=None, ids=None):
+def preds(
+    variant,
+    correct,
+    *,
+    testset="test",
+    mode="zero_shot",
+    model="m",
+    dataset="d",
+    categories=None,
+    popularity=None,
+    prediction=None,
+    ids=None,
+):
     n = len(correct)
-    return pd.DataFrame({
-        "id": ids if ids is not None else [f"q{i:03d}" for i in range(n)],
-        "relation": "P17",
-        "category": categories if categories is not None else [CATS[i % 4] for i in range(n)],
-        "popularity": popularity if popularity is not None else [float(i) for i in range(n)],
-        "prompt_mode": mode, "variant": variant, "raw_output": "x",
-        "prediction": prediction if prediction is not None else ["x"] * n,
-        "correct": np.asarray(correct, dtype=bool), "model": model, "dataset": dataset, "testset": testset,
-    })
+    return pd.DataFrame(
+        {
+            "id": ids if ids is not None else [f"q{i:03d}" for i in range(n)],
+            "relation": "P17",
+            "category": categories if categories is not None else [CATS[i % 4] for i in range(n)],
+            "popularity": popularity if popularity is not None else [float(i) for i in range(n)],
+            "prompt_mode": mode,
+            "variant": variant,
+            "raw_output": "x",
+            "prediction": prediction if prediction is not None else ["x"] * n,
+            "correct": np.asarray(correct, dtype=bool),
+            "model": model,
+            "dataset": dataset,
+            "testset": testset,
+        }
+    )
 
 
 def paths_of(tmp_path, frames, schema, meta_keys):
@@ -45,8 +70,12 @@ def paths_of(tmp_path, frames, schema, meta_keys):
 
 def publish(tmp_path, name, report, files, **options):
     """Run report ``factgap.reports.<report>`` through the one shell every report rule uses."""
-    outputs = {"png": tmp_path / f"{name}.png", "csv": tmp_path / f"{name}.csv", "md": tmp_path / f"{name}.md",
-               "provenance": tmp_path / f"{name}.provenance.json"}
+    outputs = {
+        "png": tmp_path / f"{name}.png",
+        "csv": tmp_path / f"{name}.csv",
+        "md": tmp_path / f"{name}.md",
+        "provenance": tmp_path / f"{name}.provenance.json",
+    }
     paths = {role: [str(p) for p in pm[0]] for role, pm in files.items()}
     meta = {role: pm[1] for role, pm in files.items()}
     return publish_report(f"factgap.reports.{report}", paths, meta, options, {"seed": 0}, [], [], outputs)
@@ -63,14 +92,44 @@ def history(training_set="mix-unknown-50", epochs=4, n_known=10, n_unknown=10, n
     rows = []
     for epoch in range(1, epochs + 1):
         for i in range(n_dev):
-            rows.append(dict(epoch=epoch, global_step=epoch * 5, eval_set="dev", id=f"dev{i}", relation="P17",
-                             category=None, prediction="x", correct=i < n_dev - epoch))
+            rows.append(
+                dict(
+                    epoch=epoch,
+                    global_step=epoch * 5,
+                    eval_set="dev",
+                    id=f"dev{i}",
+                    relation="P17",
+                    category=None,
+                    prediction="x",
+                    correct=i < n_dev - epoch,
+                )
+            )
         for i in range(n_known):
-            rows.append(dict(epoch=epoch, global_step=epoch * 5, eval_set="train", id=f"k{i}", relation="P17",
-                             category="HighlyKnown" if i % 2 else "MaybeKnown", prediction="x", correct=True))
+            rows.append(
+                dict(
+                    epoch=epoch,
+                    global_step=epoch * 5,
+                    eval_set="train",
+                    id=f"k{i}",
+                    relation="P17",
+                    category="HighlyKnown" if i % 2 else "MaybeKnown",
+                    prediction="x",
+                    correct=True,
+                )
+            )
         for i in range(n_unknown):
-            rows.append(dict(epoch=epoch, global_step=epoch * 5, eval_set="train", id=f"u{i}", relation="P17",
-                             category="Unknown", prediction="x", correct=i < n_unknown * epoch // 5))
+            rows.append(
+                dict(
+                    epoch=epoch,
+                    global_step=epoch * 5,
+                    eval_set="train",
+                    id=f"u{i}",
+                    relation="P17",
+                    category="Unknown",
+                    prediction="x",
+                    correct=i < n_unknown * epoch // 5,
+                )
+            )
     frame = pd.DataFrame(rows)
     frame["model"], frame["dataset"], frame["training_set"] = model, dataset, training_set
     return frame
@@ -78,10 +137,17 @@ def history(training_set="mix-unknown-50", epochs=4, n_known=10, n_unknown=10, n
 
 def summary(hist, early=2):
     epochs = sorted(hist["epoch"].unique())
-    frame = pd.DataFrame({"epoch": epochs, "global_step": [e * 5 for e in epochs], "train_loss": 0.1,
-                          "dev_em": [hist[(hist.epoch == e) & (hist.eval_set == "dev")]["correct"].mean() for e in epochs],
-                          "train_em": 0.5, "is_early_stop": [e == early for e in epochs],
-                          "is_convergence": [e == epochs[-1] for e in epochs]})
+    frame = pd.DataFrame(
+        {
+            "epoch": epochs,
+            "global_step": [e * 5 for e in epochs],
+            "train_loss": 0.1,
+            "dev_em": [hist[(hist.epoch == e) & (hist.eval_set == "dev")]["correct"].mean() for e in epochs],
+            "train_em": 0.5,
+            "is_early_stop": [e == early for e in epochs],
+            "is_convergence": [e == epochs[-1] for e in epochs],
+        }
+    )
     for k in ("model", "dataset", "training_set"):
         frame[k] = hist[k].iloc[0]
     return frame
@@ -119,13 +185,31 @@ def test_training_dynamics_report(tmp_path):
     hist = history()
     hp, hmeta = paths_of(tmp_path / "h", [hist], HISTORY_SCHEMA, ["model", "dataset", "training_set"])
     sp, _ = paths_of(tmp_path / "s", [summary(hist)], SUMMARY_SCHEMA, ["model", "dataset", "training_set"])
-    table = publish(tmp_path, "dyn", "s1_training_dynamics", {"histories": (hp, hmeta), "summaries": (sp, hmeta)},
-                    known=KNOWN, unknown=UNKNOWN, n_resamples=100, confidence=0.9, seed=0)
+    table = publish(
+        tmp_path,
+        "dyn",
+        "s1_training_dynamics",
+        {"histories": (hp, hmeta), "summaries": (sp, hmeta)},
+        known=KNOWN,
+        unknown=UNKNOWN,
+        n_resamples=100,
+        confidence=0.9,
+        seed=0,
+    )
     assert len(table) == 4
     assert_outputs(tmp_path, "dyn")
     with pytest.raises(ValueError, match="no histories files"):
-        publish(tmp_path, "e", "s1_training_dynamics", {}, known=KNOWN, unknown=UNKNOWN, n_resamples=100,
-                confidence=0.9, seed=0)
+        publish(
+            tmp_path,
+            "e",
+            "s1_training_dynamics",
+            {},
+            known=KNOWN,
+            unknown=UNKNOWN,
+            n_resamples=100,
+            confidence=0.9,
+            seed=0,
+        )
 
 
 # ---- per-category accuracy ---------------------------------------------------------------------
@@ -141,8 +225,12 @@ def test_category_accuracy_per_test_category():
     ]
     table = s1_category_accuracy.build_table(pd.concat(frames), 100, 0.95, 0)
     # single-category models first, in category order; base last
-    assert list(dict.fromkeys(table["training_set"])) == ["only-HighlyKnown", "only-MaybeKnown", "mix-unknown-50",
-                                                          "base"]
+    assert list(dict.fromkeys(table["training_set"])) == [
+        "only-HighlyKnown",
+        "only-MaybeKnown",
+        "mix-unknown-50",
+        "base",
+    ]
     em = table.set_index(["training_set", "test_subset"])["em"]
     assert em["only-MaybeKnown", "all"] == pytest.approx(5 / 8)
     assert em["only-MaybeKnown", "Unknown"] == pytest.approx(1 / 4)
@@ -161,14 +249,32 @@ def test_split_variant():
 
 
 def test_category_accuracy_report(tmp_path):
-    frames = [preds(v, np.arange(8) % 2 == 0) for v in ("only-HighlyKnown-early_stop", "only-HighlyKnown-convergence",
-                                                        "only-Unknown-early_stop", "base")]
+    frames = [
+        preds(v, np.arange(8) % 2 == 0)
+        for v in ("only-HighlyKnown-early_stop", "only-HighlyKnown-convergence", "only-Unknown-early_stop", "base")
+    ]
     paths, meta = paths_of(tmp_path, frames, PREDICTION_SCHEMA, ["model", "dataset", "testset"])
-    table = publish(tmp_path, "cat", "s1_category_accuracy", {"predictions": (paths, meta)}, n_resamples=100, confidence=0.95, seed=0)
+    table = publish(
+        tmp_path,
+        "cat",
+        "s1_category_accuracy",
+        {"predictions": (paths, meta)},
+        n_resamples=100,
+        confidence=0.95,
+        seed=0,
+    )
     assert not table.empty
     assert_outputs(tmp_path, "cat")
     with pytest.raises(ValueError, match="fine-tuned"):
-        publish(tmp_path, "cat2", "s1_category_accuracy", {"predictions": (paths[-1:], meta[-1:])}, n_resamples=100, confidence=0.95, seed=0)
+        publish(
+            tmp_path,
+            "cat2",
+            "s1_category_accuracy",
+            {"predictions": (paths[-1:], meta[-1:])},
+            n_resamples=100,
+            confidence=0.95,
+            seed=0,
+        )
 
 
 # ---- linear fit ----------------------------------------------------------------------------------
@@ -223,9 +329,13 @@ def test_fitted_counts_and_points():
     assert set(dev["training_set"]) == {"mix-unknown-50", "known"}  # relabelled set left out
     assert len(dev) == 8
     summ = pd.concat([summary(history(t)) for t in ("mix-unknown-50", "known", "idk-mix-unknown-50")])
-    predictions = pd.concat([preds("mix-unknown-50-early_stop", [1, 0, 0, 0]),
-                             preds("mix-unknown-50-convergence", [1, 1, 0, 0]),
-                             preds("known-early_stop", [1, 1, 1, 0], testset="ood")])  # OOD: not a test point
+    predictions = pd.concat(
+        [
+            preds("mix-unknown-50-early_stop", [1, 0, 0, 0]),
+            preds("mix-unknown-50-convergence", [1, 1, 0, 0]),
+            preds("known-early_stop", [1, 1, 1, 0], testset="ood"),
+        ]
+    )  # OOD: not a test point
     test = s1_linear_fit.test_points(counts, summ, predictions)
     assert list(test["stage"]) == ["early_stop", "convergence"]
     assert list(test["epoch"]) == [2, 4]
@@ -236,9 +346,17 @@ def test_fitted_counts_and_points():
 def test_linear_fit_table_recovers_coefficients_and_flags_small_fits():
     rng = np.random.default_rng(1)
     kn, unk = rng.random(12), rng.random(12)
-    points = pd.DataFrame({"model": "m", "dataset": "d", "training_set": [f"s{i % 3}" for i in range(12)],
-                           "fit": s1_linear_fit.FIT_DEV, "frac_known_fit": kn, "frac_unknown_fit": unk,
-                           "acc": 0.3 + 0.1 * kn - 0.2 * unk})
+    points = pd.DataFrame(
+        {
+            "model": "m",
+            "dataset": "d",
+            "training_set": [f"s{i % 3}" for i in range(12)],
+            "fit": s1_linear_fit.FIT_DEV,
+            "frac_known_fit": kn,
+            "frac_unknown_fit": unk,
+            "acc": 0.3 + 0.1 * kn - 0.2 * unk,
+        }
+    )
     few = points.iloc[:3].assign(fit=s1_linear_fit.FIT_TEST)
     table = s1_linear_fit.build_table(pd.concat([points, few]))
     row = table.set_index("fit").loc[s1_linear_fit.FIT_DEV]
@@ -255,11 +373,20 @@ def test_linear_fit_report(tmp_path):
     hists = [history(t, n_known=10 - 3 * i, n_unknown=3 * i + 1) for i, t in enumerate(sets)]
     hp, hmeta = paths_of(tmp_path / "h", hists, HISTORY_SCHEMA, ["model", "dataset", "training_set"])
     sp, _ = paths_of(tmp_path / "s", [summary(h) for h in hists], SUMMARY_SCHEMA, ["model", "dataset", "training_set"])
-    frames = [preds(f"{t}-{s}", np.arange(8) < 6 - i - (s == "convergence")) for i, t in enumerate(sets)
-              for s in ("early_stop", "convergence")]
+    frames = [
+        preds(f"{t}-{s}", np.arange(8) < 6 - i - (s == "convergence"))
+        for i, t in enumerate(sets)
+        for s in ("early_stop", "convergence")
+    ]
     pp, pmeta = paths_of(tmp_path / "p", frames, PREDICTION_SCHEMA, ["model", "dataset", "testset"])
-    table = publish(tmp_path, "fit", "s1_linear_fit", {"histories": (hp, hmeta), "summaries": (sp, hmeta),
-                                                      "predictions": (pp, pmeta)}, known=KNOWN, unknown=UNKNOWN)
+    table = publish(
+        tmp_path,
+        "fit",
+        "s1_linear_fit",
+        {"histories": (hp, hmeta), "summaries": (sp, hmeta), "predictions": (pp, pmeta)},
+        known=KNOWN,
+        unknown=UNKNOWN,
+    )
     assert set(table["fit"]) == {s1_linear_fit.FIT_DEV, s1_linear_fit.FIT_TEST}
     assert table.set_index("fit")["n"].to_dict() == {s1_linear_fit.FIT_DEV: 16, s1_linear_fit.FIT_TEST: 8}
     assert_outputs(tmp_path, "fit")
@@ -268,8 +395,14 @@ def test_linear_fit_report(tmp_path):
     hp, hmeta = paths_of(tmp_path / "h3", [short], HISTORY_SCHEMA, ["model", "dataset", "training_set"])
     sp, _ = paths_of(tmp_path / "s3", [summary(short)], SUMMARY_SCHEMA, ["model", "dataset", "training_set"])
     with pytest.raises(ValueError, match="no linear fit.*need >= 4"):
-        publish(tmp_path, "f2", "s1_linear_fit", {"histories": (hp, hmeta), "summaries": (sp, hmeta)}, known=KNOWN,
-                unknown=UNKNOWN)
+        publish(
+            tmp_path,
+            "f2",
+            "s1_linear_fit",
+            {"histories": (hp, hmeta), "summaries": (sp, hmeta)},
+            known=KNOWN,
+            unknown=UNKNOWN,
+        )
 
 
 # ---- significance -------------------------------------------------------------------------------
@@ -303,24 +436,43 @@ def test_significance_table_and_report(tmp_path):
     rng = np.random.default_rng(0)
     good = rng.random(400) < 0.7
     bad = good & (rng.random(400) < 0.6)
-    frames = [preds("mix-unknown-0-early_stop", good), preds("mix-unknown-50-early_stop", bad),
-              preds("same-early_stop", good)]
-    comparisons = [("mix-unknown-0-early_stop", "mix-unknown-50-early_stop"),
-                   ("mix-unknown-0-early_stop", "same-early_stop"),
-                   ("missing-early_stop", "same-early_stop")]
+    frames = [
+        preds("mix-unknown-0-early_stop", good),
+        preds("mix-unknown-50-early_stop", bad),
+        preds("same-early_stop", good),
+    ]
+    comparisons = [
+        ("mix-unknown-0-early_stop", "mix-unknown-50-early_stop"),
+        ("mix-unknown-0-early_stop", "same-early_stop"),
+        ("missing-early_stop", "same-early_stop"),
+    ]
     table = s1_significance.build_table(pd.concat(frames), comparisons, 20, 0)
     assert len(table) == 2
     real, null = table.iloc[0], table.iloc[1]
     assert real["p"] < 0.05 and real["diff"] > 0 and real["n_chunks"] == 20
     assert null["p"] == 1.0 and null["diff"] == 0
     paths, meta = paths_of(tmp_path, frames, PREDICTION_SCHEMA, ["model", "dataset", "testset"])
-    publish(tmp_path, "sig", "s1_significance", {"predictions": (paths, meta)}, comparisons=[list(c) for c in comparisons],
-            n_chunks=20, seed=0)
+    publish(
+        tmp_path,
+        "sig",
+        "s1_significance",
+        {"predictions": (paths, meta)},
+        comparisons=[list(c) for c in comparisons],
+        n_chunks=20,
+        seed=0,
+    )
     assert_outputs(tmp_path, "sig")
     assert " *" in (tmp_path / "sig.md").read_text()
     with pytest.raises(ValueError, match="none of the comparisons"):
-        publish(tmp_path, "sig2", "s1_significance", {"predictions": (paths, meta)}, comparisons=comparisons[2:],
-                n_chunks=20, seed=0)
+        publish(
+            tmp_path,
+            "sig2",
+            "s1_significance",
+            {"predictions": (paths, meta)},
+            comparisons=comparisons[2:],
+            n_chunks=20,
+            seed=0,
+        )
 
 
 def test_significance_rejects_mismatched_items():
@@ -337,10 +489,13 @@ def test_answered_uses_normalised_idk():
 
 def test_idk_table():
     idk_pred = ["I don't know"] * 4 + ["France"] * 4
-    frames = [preds("idk-mix-unknown-50-early_stop", [0, 0, 0, 0, 1, 1, 1, 0], prediction=idk_pred),
-              preds("mix-unknown-50-early_stop", [1, 0, 0, 0, 1, 1, 0, 0])]
-    table = s1_idk.build_table(pd.concat(frames), [("idk-mix-unknown-50-early_stop", "mix-unknown-50-early_stop")],
-                               200, 0.95, 0).set_index("role")
+    frames = [
+        preds("idk-mix-unknown-50-early_stop", [0, 0, 0, 0, 1, 1, 1, 0], prediction=idk_pred),
+        preds("mix-unknown-50-early_stop", [1, 0, 0, 0, 1, 1, 0, 0]),
+    ]
+    table = s1_idk.build_table(
+        pd.concat(frames), [("idk-mix-unknown-50-early_stop", "mix-unknown-50-early_stop")], 200, 0.95, 0
+    ).set_index("role")
     assert table.loc["idk", "answer_rate"] == 0.5 and table.loc["plain", "answer_rate"] == 1.0
     assert table.loc["idk", "em"] == pytest.approx(3 / 8)
     assert table.loc["idk", "answered_em"] == pytest.approx(3 / 4) and table.loc["idk", "answered_em_n"] == 4
@@ -349,24 +504,39 @@ def test_idk_table():
 
 
 def test_idk_report(tmp_path):
-    frames = [preds("idk-mix-unknown-50-early_stop", [0, 1, 1, 0], prediction=["I don't know", "a", "b", "c"]),
-              preds("mix-unknown-50-early_stop", [1, 1, 0, 0])]
+    frames = [
+        preds("idk-mix-unknown-50-early_stop", [0, 1, 1, 0], prediction=["I don't know", "a", "b", "c"]),
+        preds("mix-unknown-50-early_stop", [1, 1, 0, 0]),
+    ]
     paths, meta = paths_of(tmp_path, frames, PREDICTION_SCHEMA, ["model", "dataset", "testset"])
     pairs = [("idk-mix-unknown-50-early_stop", "mix-unknown-50-early_stop")]
-    table = publish(tmp_path, "idk", "s1_idk", {"predictions": (paths, meta)}, pairs=pairs, n_resamples=100, confidence=0.95, seed=0)
+    table = publish(
+        tmp_path, "idk", "s1_idk", {"predictions": (paths, meta)}, pairs=pairs, n_resamples=100, confidence=0.95, seed=0
+    )
     assert len(table) == 2
     assert_outputs(tmp_path, "idk")
     with pytest.raises(ValueError, match="none of the pairs"):
-        publish(tmp_path, "i2", "s1_idk", {"predictions": (paths, meta)}, pairs=[("x-early_stop", "y-early_stop")],
-                n_resamples=100, confidence=0.95, seed=0)
+        publish(
+            tmp_path,
+            "i2",
+            "s1_idk",
+            {"predictions": (paths, meta)},
+            pairs=[("x-early_stop", "y-early_stop")],
+            n_resamples=100,
+            confidence=0.95,
+            seed=0,
+        )
 
 
 # ---- S2: OOD gap -------------------------------------------------------------------------------
 def ood_frames():
-    return [preds("known-early_stop", [1, 1, 1, 0]), preds("unknown-early_stop", [1, 0, 0, 0]),
-            preds("known-early_stop", [1, 0, 1, 0], testset="ood"),
-            preds("unknown-early_stop", [1, 0, 1, 0], testset="ood"),
-            preds("base", [1, 1, 0, 0], testset="ood")]
+    return [
+        preds("known-early_stop", [1, 1, 1, 0]),
+        preds("unknown-early_stop", [1, 0, 0, 0]),
+        preds("known-early_stop", [1, 0, 1, 0], testset="ood"),
+        preds("unknown-early_stop", [1, 0, 1, 0], testset="ood"),
+        preds("base", [1, 1, 0, 0], testset="ood"),
+    ]
 
 
 def test_ood_gap_table():
@@ -383,14 +553,31 @@ def test_ood_gap_table():
 
 def test_ood_gap_report(tmp_path):
     paths, meta = paths_of(tmp_path, ood_frames(), PREDICTION_SCHEMA, ["model", "dataset", "testset"])
-    write_json({"centroid_cosine": 0.6, "mean_pairwise_cosine": 0.3, "n_id": 4, "n_ood": 4, "model": "x"},
-               tmp_path / "sim.json")
-    table = publish(tmp_path, "ood", "s2_ood_gap", {"predictions": (paths, meta), "similarity": (
-        [tmp_path / "sim.json"], [{"model": "m", "dataset": "d"}])}, n_resamples=100, confidence=0.95, seed=0)
+    write_json(
+        {"centroid_cosine": 0.6, "mean_pairwise_cosine": 0.3, "n_id": 4, "n_ood": 4, "model": "x"},
+        tmp_path / "sim.json",
+    )
+    table = publish(
+        tmp_path,
+        "ood",
+        "s2_ood_gap",
+        {"predictions": (paths, meta), "similarity": ([tmp_path / "sim.json"], [{"model": "m", "dataset": "d"}])},
+        n_resamples=100,
+        confidence=0.95,
+        seed=0,
+    )
     assert table.loc[table.testset == "ood", "centroid_cosine"].iloc[0] == 0.6
     assert_outputs(tmp_path, "ood")
     with pytest.raises(ValueError, match="no OOD predictions"):
-        publish(tmp_path, "o2", "s2_ood_gap", {"predictions": (paths[:2], meta[:2])}, n_resamples=100, confidence=0.95, seed=0)
+        publish(
+            tmp_path,
+            "o2",
+            "s2_ood_gap",
+            {"predictions": (paths[:2], meta[:2])},
+            n_resamples=100,
+            confidence=0.95,
+            seed=0,
+        )
 
 
 # ---- S2: popularity ----------------------------------------------------------------------------
@@ -417,9 +604,12 @@ def test_popularity_table():
     pop = [float(i) for i in range(8)]
     known = [0, 0, 1, 1, 1, 1, 1, 1]  # popular items right
     unknown = [0, 0, 0, 0, 1, 1, 0, 0]
-    frames = [preds("known-early_stop", known, popularity=pop), preds("unknown-early_stop", unknown, popularity=pop),
-              preds("base", [0, 0, 0, 1, 1, 1, 1, 1], popularity=pop),
-              preds("known-early_stop", [1] * 3, popularity=[None, 1.0, 2.0], testset="ood", ids=["o1", "o2", "o3"])]
+    frames = [
+        preds("known-early_stop", known, popularity=pop),
+        preds("unknown-early_stop", unknown, popularity=pop),
+        preds("base", [0, 0, 0, 1, 1, 1, 1, 1], popularity=pop),
+        preds("known-early_stop", [1] * 3, popularity=[None, 1.0, 2.0], testset="ood", ids=["o1", "o2", "o3"]),
+    ]
     table = s2_popularity.build_table(pd.concat(frames), 2, 200, 0.95, 0)
     assert list(table["bucket"]) == [1, 2]
     assert list(table["popularity_low"]) == [0, 4] and list(table["popularity_high"]) == [3, 7]
@@ -430,16 +620,36 @@ def test_popularity_table():
 
 def test_popularity_report(tmp_path):
     pop = [float(i) for i in range(12)]
-    frames = [preds(v, np.arange(12) % 3 == 0, popularity=pop) for v in
-              ("known-early_stop", "unknown-early_stop", "known-convergence", "unknown-convergence", "base")]
+    frames = [
+        preds(v, np.arange(12) % 3 == 0, popularity=pop)
+        for v in ("known-early_stop", "unknown-early_stop", "known-convergence", "unknown-convergence", "base")
+    ]
     paths, meta = paths_of(tmp_path, frames, PREDICTION_SCHEMA, ["model", "dataset", "testset"])
-    table = publish(tmp_path, "pop", "s2_popularity", {"predictions": (paths, meta)}, n_buckets=3, n_resamples=100, confidence=0.95, seed=0)
+    table = publish(
+        tmp_path,
+        "pop",
+        "s2_popularity",
+        {"predictions": (paths, meta)},
+        n_buckets=3,
+        n_resamples=100,
+        confidence=0.95,
+        seed=0,
+    )
     assert len(table) == 6
     assert_outputs(tmp_path, "pop")
     nopop = [preds("known-early_stop", [1, 0], popularity=[None, None])]
     p2, m2 = paths_of(tmp_path / "n", nopop, PREDICTION_SCHEMA, ["model", "dataset", "testset"])
     with pytest.raises(ValueError, match="popularity"):
-        publish(tmp_path, "p2", "s2_popularity", {"predictions": (p2, m2)}, n_buckets=3, n_resamples=100, confidence=0.95, seed=0)
+        publish(
+            tmp_path,
+            "p2",
+            "s2_popularity",
+            {"predictions": (p2, m2)},
+            n_buckets=3,
+            n_resamples=100,
+            confidence=0.95,
+            seed=0,
+        )
 
 
 def test_ols_r2_is_nan_for_a_constant_response_and_matches_scipy_otherwise():

@@ -1,4 +1,5 @@
 """Run-level report items (cost per rule, merged provenance) and the report captions."""
+
 import importlib
 import math
 import pkgutil
@@ -35,10 +36,12 @@ def test_cost_table_sums_jobs_per_rule_and_counts_gpu_hours_from_the_profile(tmp
 
 
 def test_provenance_merge_lists_each_value_and_flags_tables_built_from_different_inputs():
-    record = {"config": {"seed": 0, "analysis": {"confidence": 0.95}},
-              "models": {"m.json": {"origin": "pkg:x.gguf", "origin_sha256": "ab"}},
-              "inputs": {"data:q.parquet": {"path": "q.parquet", "sha256": "11"}},
-              "packages": {"torch": "2.13.0"}}
+    record = {
+        "config": {"seed": 0, "analysis": {"confidence": 0.95}},
+        "models": {"m.json": {"origin": "pkg:x.gguf", "origin_sha256": "ab"}},
+        "inputs": {"data:q.parquet": {"path": "q.parquet", "sha256": "11"}},
+        "packages": {"torch": "2.13.0"},
+    }
     changed = {**record, "inputs": {"data:q.parquet": {"path": "q.parquet", "sha256": "22"}}}
     merged = merge_provenance({"t1": record, "t2": record})
     assert conflicting_keys(merged) == []
@@ -64,8 +67,11 @@ def test_caption_text_cannot_inject_markup():
     assert "System Message" not in html and "shows_" in html and "run {x}" in html
 
 
-REPORT_MODULES = [m.name for m in pkgutil.iter_modules(factgap.reports.__path__)
-                  if m.name.startswith(("s1_", "s2_", "s3_", "s4_")) and not m.name.endswith("_common")]
+REPORT_MODULES = [
+    m.name
+    for m in pkgutil.iter_modules(factgap.reports.__path__)
+    if m.name.startswith(("s1_", "s2_", "s3_", "s4_")) and not m.name.endswith("_common")
+]
 
 
 def test_every_study_report_module_is_checked():

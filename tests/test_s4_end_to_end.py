@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import REPO, run_snakemake
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_s4_run")]
@@ -28,8 +27,14 @@ def _rows(results, rel):
 
 
 def test_outputs_have_their_schemas(s4_run):
-    from factgap.selfalign.pipeline import (EVAL_SCHEMA, ITEM_SCHEMA, PROBE_SCHEMA, SET_ITEM_SCHEMA, TEXT_SCHEMA,
-                                            TRAIN_RECORD_SCHEMA)
+    from factgap.selfalign.pipeline import (
+        EVAL_SCHEMA,
+        ITEM_SCHEMA,
+        PROBE_SCHEMA,
+        SET_ITEM_SCHEMA,
+        TEXT_SCHEMA,
+        TRAIN_RECORD_SCHEMA,
+    )
 
     assert pq.read_schema(s4_run / f"mc/{D}/items.parquet").equals(ITEM_SCHEMA)
     assert pq.read_schema(s4_run / f"s4/{M}/{D}/probe.parquet").equals(PROBE_SCHEMA)
@@ -90,8 +95,9 @@ def test_jobs_killed_at_random_points_rerun_to_the_same_outputs(s4_run, tmp_path
     from fault_injection import kill_and_rerun
 
     heavy = {rule: f"{rule}.py" for rule in ("probe_mc", "write_s4_texts", "train_s4_lora", "evaluate_mc")}
-    killed, left, differ = kill_and_rerun(s4_run.parent, tmp_path, ["s4", "--cores", "2", "--configfile", str(CONFIG)],
-                                          heavy, seed=0)
+    killed, left, differ = kill_and_rerun(
+        s4_run.parent, tmp_path, ["s4", "--cores", "2", "--configfile", str(CONFIG)], heavy, seed=0
+    )
     print("killed after (s):", killed, "temporaries left by the kills:", left, "differing:", differ)
     assert set(killed) == set(heavy)
     assert differ == []

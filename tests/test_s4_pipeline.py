@@ -43,23 +43,38 @@ def test_design_rejects_a_domain_without_subjects(cfg):
 
 
 def item(i, set_name, target, prediction=0):
-    return {"id": f"q{i}", "set": set_name, "subject": "geo", "question": f"Q{i}?", "choices": ["a", "b", "c", "d"],
-            "answer_index": 1, "prediction": prediction, "target_index": target, "explanation": None}
+    return {
+        "id": f"q{i}",
+        "set": set_name,
+        "subject": "geo",
+        "question": f"Q{i}?",
+        "choices": ["a", "b", "c", "d"],
+        "answer_index": 1,
+        "prediction": prediction,
+        "target_index": target,
+        "explanation": None,
+    }
 
 
 def test_explanation_requests_per_set():
     items = [item(1, "HAR", 1), item(2, "INC", 1, 2), item(2, "SELF", 2, 2)]
     reqs = pipeline.explanation_requests(items, gold_source="dataset", evidence_source="model", contextualized=True)
     assert {(r["id"], r["kind"], r["how"]) for r in reqs} == {
-        ("q1", "explanation", "dataset"), ("q2", "explanation", "dataset"), ("q2", "evidence", "model"),
-        ("q2", "explanation", "model")}
+        ("q1", "explanation", "dataset"),
+        ("q2", "explanation", "dataset"),
+        ("q2", "evidence", "model"),
+        ("q2", "explanation", "model"),
+    }
     none = pipeline.explanation_requests(items, "none", "dataset", contextualized=False)
     assert [(r["id"], r["how"]) for r in none] == [("q2", "model")]  # SELF always explains its own answer
 
 
 def test_training_items_and_cap_sets():
-    sets = {"HAR": [item(i, "HAR", 1) for i in range(6)], "INC": [item(i, "INC", 1, 2) for i in range(10, 16)],
-            "SELF": [item(i, "SELF", 2, 2) for i in range(10, 16)]}
+    sets = {
+        "HAR": [item(i, "HAR", 1) for i in range(6)],
+        "INC": [item(i, "INC", 1, 2) for i in range(10, 16)],
+        "SELF": [item(i, "SELF", 2, 2) for i in range(10, 16)],
+    }
     assert pipeline.training_items("har", sets, 0) == sets["HAR"]
     assert pipeline.training_items("inc-context", sets, 0) == sets["INC"]
     mixed = pipeline.training_items("self-ratio-0.5", sets, 0)
@@ -99,10 +114,22 @@ def test_roles_and_fractions():
 def synthetic_predictions(tmp_path):
     """Predictions of base + 5 tuned variants on 3 test sets, and the base probe of the same items."""
     rng = np.random.default_rng(0)
-    variants = ["base", "har-convergence", "inc-convergence", "self-convergence", "self-ratio-0.5-convergence",
-                "inc-context-convergence"]
-    skill = {"base": 0.3, "har-convergence": 0.6, "inc-convergence": 0.35, "self-convergence": 0.55,
-             "self-ratio-0.5-convergence": 0.45, "inc-context-convergence": 0.4}
+    variants = [
+        "base",
+        "har-convergence",
+        "inc-convergence",
+        "self-convergence",
+        "self-ratio-0.5-convergence",
+        "inc-context-convergence",
+    ]
+    skill = {
+        "base": 0.3,
+        "har-convergence": 0.6,
+        "inc-convergence": 0.35,
+        "self-convergence": 0.55,
+        "self-ratio-0.5-convergence": 0.45,
+        "inc-context-convergence": 0.4,
+    }
     ids = [f"q{i:03d}" for i in range(40)]
     base_probs = [list(rng.dirichlet([1, 1, 1, 1])) for _ in ids]
     paths, meta = [], []
@@ -113,35 +140,74 @@ def synthetic_predictions(tmp_path):
                 keep = rng.random() < skill[v]
                 probs = base_probs[i] if keep else list(rng.dirichlet([1, 1, 1, 1]))
                 pred = int(np.argmax(probs))
-                rows.append({"id": f"{testset}:{qid}", "testset": testset, "subject": "geo", "variant": v,
-                             "answer_index": 0, "probs": probs, "ranks": [1, 2, 3, 4], "prediction": pred,
-                             "correct": pred == 0})
+                rows.append(
+                    {
+                        "id": f"{testset}:{qid}",
+                        "testset": testset,
+                        "subject": "geo",
+                        "variant": v,
+                        "answer_index": 0,
+                        "probs": probs,
+                        "ranks": [1, 2, 3, 4],
+                        "prediction": pred,
+                        "correct": pred == 0,
+                    }
+                )
         path = tmp_path / f"{v}.parquet"
         write_parquet(pa.Table.from_pylist(rows, schema=EVAL_SCHEMA), path)
         paths.append(str(path))
         meta.append({"model": "m", "dataset": "geo"})
-    probe_rows = [{"id": f"{t}:{qid}", "subject": "geo", "question": "q", "choices": ["a", "b", "c", "d"],
-                   "answer_index": 0, "explanation": None, "split": "test", "popularity": None, "tier": None,
-                   "probs": base_probs[i], "ranks": [1, 2, 3, 4], "prediction": int(np.argmax(base_probs[i])),
-                   "max_prob": max(base_probs[i]), "confident": True, "correct": int(np.argmax(base_probs[i])) == 0}
-                  for t in ("homo", "id", "ood") for i, qid in enumerate(ids)]
+    probe_rows = [
+        {
+            "id": f"{t}:{qid}",
+            "subject": "geo",
+            "question": "q",
+            "choices": ["a", "b", "c", "d"],
+            "answer_index": 0,
+            "explanation": None,
+            "split": "test",
+            "popularity": None,
+            "tier": None,
+            "probs": base_probs[i],
+            "ranks": [1, 2, 3, 4],
+            "prediction": int(np.argmax(base_probs[i])),
+            "max_prob": max(base_probs[i]),
+            "confident": True,
+            "correct": int(np.argmax(base_probs[i])) == 0,
+        }
+        for t in ("homo", "id", "ood")
+        for i, qid in enumerate(ids)
+    ]
     probe = tmp_path / "probe.parquet"
     write_parquet(pa.Table.from_pylist(probe_rows, schema=PROBE_SCHEMA), probe)
     return paths, meta, [str(probe)], [{"model": "m", "mcset": "geo"}]
 
 
-@pytest.mark.parametrize("report,options", [
-    ("s4_set_accuracy", {"checkpoint": "convergence", "n_resamples": 200, "confidence": 0.95, "seed": 0}),
-    ("s4_consistency_ratio", {"checkpoint": "convergence", "ratios": [0.5], "n_resamples": 200, "confidence": 0.95,
-                              "seed": 0}),
-    ("s4_rank_correlation", {"seed": 0}),
-    ("s4_kl", {}),
-])
+@pytest.mark.parametrize(
+    "report,options",
+    [
+        ("s4_set_accuracy", {"checkpoint": "convergence", "n_resamples": 200, "confidence": 0.95, "seed": 0}),
+        (
+            "s4_consistency_ratio",
+            {"checkpoint": "convergence", "ratios": [0.5], "n_resamples": 200, "confidence": 0.95, "seed": 0},
+        ),
+        ("s4_rank_correlation", {"seed": 0}),
+        ("s4_kl", {}),
+    ],
+)
 def test_s4_reports_publish(tmp_path, report, options):
     paths, meta, probe_paths, probe_meta = synthetic_predictions(tmp_path)
     outputs = {k: tmp_path / f"{report}.{k}" for k in ("png", "csv", "md", "provenance")}
-    table = publish_report(f"factgap.reports.{report}", {"predictions": paths, "probes": probe_paths},
-                           {"predictions": meta, "probes": probe_meta}, options, {"seed": 0}, [], [], outputs)
+    table = publish_report(
+        f"factgap.reports.{report}",
+        {"predictions": paths, "probes": probe_paths},
+        {"predictions": meta, "probes": probe_meta},
+        options,
+        {"seed": 0},
+        [],
+        [],
+        outputs,
+    )
     assert not table.empty and outputs["png"].read_bytes()[:4] == b"\x89PNG"
     if report == "s4_set_accuracy":
         gap = table[(table["row"] == "HAR - INC") & (table["testset"] == "homo")].iloc[0]

@@ -16,14 +16,17 @@ def test_valid_records_become_a_sorted_typed_table():
     assert t.column("answers").to_pylist()[0] == ["x", "y"]
 
 
-@pytest.mark.parametrize("bad,message", [
-    ({"answers": []}, "row 1: empty answer list"),
-    ({"answers": ["", None]}, "row 1: empty answer list"),
-    ({"answers": "Paris"}, "row 1: 'answers' must be a list"),
-    ({"split": "validation"}, "row 1: split"),
-    ({"question": None}, "row 1: missing field(s) question"),
-    ({"id": "q0"}, "row 1: duplicate id 'q0'"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        ({"answers": []}, "row 1: empty answer list"),
+        ({"answers": ["", None]}, "row 1: empty answer list"),
+        ({"answers": "Paris"}, "row 1: 'answers' must be a list"),
+        ({"split": "validation"}, "row 1: split"),
+        ({"question": None}, "row 1: missing field(s) question"),
+        ({"id": "q0"}, "row 1: duplicate id 'q0'"),
+    ],
+)
 def test_bad_records_name_file_and_row(bad, message):
     with pytest.raises(DataValidationError) as err:
         qa_table([_rec(0), _rec(1, **bad)], "data/x.json")

@@ -8,9 +8,8 @@ import pytest
 
 from factgap import scoring
 
-
-
 # ------------------------------------------------------------------------------------ pure helpers
+
 
 def test_common_prefix_and_continuation_start():
     assert scoring.common_prefix_length([1, 2, 3], [1, 2, 4, 5]) == 2
@@ -42,6 +41,7 @@ def test_rank_of_counts_ties_against_the_token():
 
 def test_ranks_from_logits_matches_rank_of():
     import torch
+
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(6, 50, generator=g)
     targets = torch.randint(0, 50, (6,), generator=g)
@@ -67,6 +67,7 @@ def test_letter_continuations():
 
 def test_left_pad():
     import torch
+
     ids, mask, pos = scoring.left_pad([[5, 6, 7], [8]], pad_id=0)
     assert ids.tolist() == [[5, 6, 7], [0, 0, 8]]
     assert mask.tolist() == [[1, 1, 1], [0, 0, 1]]
@@ -118,6 +119,7 @@ def test_letter_layout_fake_tokenizer():
 
 # ------------------------------------------------------------------------------- tiny model shells
 
+
 @pytest.fixture(scope="module")
 def tiny(embedded_model):
     import torch
@@ -125,16 +127,26 @@ def tiny(embedded_model):
 
     torch.set_num_threads(1)
     tokenizer = transformers.AutoTokenizer.from_pretrained(embedded_model.parent / "checkpoint")
-    config = transformers.LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                      num_attention_heads=4, num_key_value_heads=2, vocab_size=len(tokenizer),
-                                      initializer_range=0.2, tie_word_embeddings=True)
+    config = transformers.LlamaConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=len(tokenizer),
+        initializer_range=0.2,
+        tie_word_embeddings=True,
+    )
     torch.manual_seed(0)
     model = transformers.LlamaForCausalLM(config).eval()
     return model, tokenizer
 
 
-PROMPTS = ["Q: What is the capital of France?\nA:", "Q: Who wrote Hamlet?\nA:",
-           "Q: Which country is Lyon located in? Think about it.\nA:"]
+PROMPTS = [
+    "Q: What is the capital of France?\nA:",
+    "Q: Who wrote Hamlet?\nA:",
+    "Q: Which country is Lyon located in? Think about it.\nA:",
+]
 OPTIONS = [[" Paris", " Lyon", " Marseille on the sea"], [" Shakespeare", " Marlowe"], [" France", " Spain"]]
 
 
@@ -155,7 +167,7 @@ def test_option_logprobs_match_manual_full_sequence(tiny):
         prompt_ids = tok(prompt, add_special_tokens=False)["input_ids"]
         for option, score in zip(options, scores):
             full = tok(prompt + option, add_special_tokens=False)["input_ids"]
-            assert full[:len(prompt_ids)] == prompt_ids
+            assert full[: len(prompt_ids)] == prompt_ids
             manual, _ = _manual_logprobs(model, full, len(prompt_ids))
             assert score == pytest.approx(sum(manual), abs=1e-4)
 
@@ -177,9 +189,15 @@ def test_greedy_continuation_has_rank_one(tiny):
     for prompt in PROMPTS:
         ids = torch.tensor([tok(prompt, add_special_tokens=False)["input_ids"]])
         with torch.inference_mode():
-            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                 max_new_tokens=6, min_new_tokens=6, pad_token_id=tok.pad_token_id)
-        conts.append(out[0, ids.shape[1]:].tolist())
+            out = model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                do_sample=False,
+                max_new_tokens=6,
+                min_new_tokens=6,
+                pad_token_id=tok.pad_token_id,
+            )
+        conts.append(out[0, ids.shape[1] :].tolist())
     for bs in (1, 2, 8):
         ranks = scoring.token_ranks(model, tok, PROMPTS, conts, batch_size=bs)
         assert ranks == [[1] * 6] * 3
@@ -250,13 +268,17 @@ def test_scores_do_not_depend_on_the_token_budget(tiny, monkeypatch):
     model, tok = tiny
     demos = "Q: What is 1+1?\nA: 2\n\n"
     prompts = [demos + p for p in PROMPTS]
-    whole = (scoring.option_logprobs_cached(model, tok, prompts, OPTIONS, batch_size=8),
-             scoring.option_logprobs(model, tok, prompts, OPTIONS, batch_size=8),
-             scoring.token_ranks(model, tok, prompts, [o[0] for o in OPTIONS], batch_size=8))
+    whole = (
+        scoring.option_logprobs_cached(model, tok, prompts, OPTIONS, batch_size=8),
+        scoring.option_logprobs(model, tok, prompts, OPTIONS, batch_size=8),
+        scoring.token_ranks(model, tok, prompts, [o[0] for o in OPTIONS], batch_size=8),
+    )
     monkeypatch.setitem(scoring.SCORING_BATCH_TOKENS, "cpu", 30)
-    split = (scoring.option_logprobs_cached(model, tok, prompts, OPTIONS, batch_size=8),
-             scoring.option_logprobs(model, tok, prompts, OPTIONS, batch_size=8),
-             scoring.token_ranks(model, tok, prompts, [o[0] for o in OPTIONS], batch_size=8))
+    split = (
+        scoring.option_logprobs_cached(model, tok, prompts, OPTIONS, batch_size=8),
+        scoring.option_logprobs(model, tok, prompts, OPTIONS, batch_size=8),
+        scoring.token_ranks(model, tok, prompts, [o[0] for o in OPTIONS], batch_size=8),
+    )
     for a, b in zip(whole[0] + whole[1], split[0] + split[1]):
         assert a == pytest.approx(b, abs=1e-4)
     assert whole[2] == split[2]

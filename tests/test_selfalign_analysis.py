@@ -33,9 +33,9 @@ def test_rank_pearson_matches_scipy_and_constant_is_zero():
         A.mean_rank_pearson(BASE, TUNED[:2])
 
 
-X = [0.31, 0.42, 0.42, 0.55, 0.18, 0.66, 0.29, 0.50]   # ties in X
-Y = [40.1, 44.0, 39.5, 47.2, 35.0, 47.2, 38.3, 45.9]   # ties in Y
-Z = [30.0, 31.0, 29.0, 31.0, 28.0, 33.0, 30.0, 32.0]   # ties in Z
+X = [0.31, 0.42, 0.42, 0.55, 0.18, 0.66, 0.29, 0.50]  # ties in X
+Y = [40.1, 44.0, 39.5, 47.2, 35.0, 47.2, 38.3, 45.9]  # ties in Y
+Z = [30.0, 31.0, 29.0, 31.0, 28.0, 33.0, 30.0, 32.0]  # ties in Z
 
 
 def residual(v, control):

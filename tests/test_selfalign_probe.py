@@ -3,10 +3,10 @@
 import math
 
 import pytest
+from test_selfalign_prompts import DEMOS, ITEM, llama_style_tokenizer
 
 from factgap.selfalign import probe as R
 from factgap.selfalign import prompts as P
-from test_selfalign_prompts import DEMOS, ITEM, llama_style_tokenizer
 
 
 def test_read_out_prediction_confidence_correctness():
@@ -38,11 +38,22 @@ def test_letter_probs_with_shared_prefix_equal_a_plain_forward():
     tok = llama_style_tokenizer()
     tok.pad_token = "<unk>"
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
-                                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                                         max_position_embeddings=2048)).eval()
-    items = [ITEM, *DEMOS, {"question": "Where is Rome?", "choices": ["Italy", "Spain", "Chad", "Fiji"],
-                            "answer_index": 0}]
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=2048,
+        )
+    ).eval()
+    items = [
+        ITEM,
+        *DEMOS,
+        {"question": "Where is Rome?", "choices": ["Italy", "Spain", "Chad", "Fiji"], "answer_index": 0},
+    ]
     prompts = ["".join(P.probe_prompt("geography", DEMOS, it)) for it in items]
     letter_ids = P.answer_letter_token_ids(tok)
     got = R.letter_probs(model, tok, prompts, letter_ids, batch_size=3)

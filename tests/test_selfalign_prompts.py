@@ -9,13 +9,22 @@ import pytest
 
 from factgap.selfalign import prompts as P
 
-ITEM = {"question": "Which country is the city Hamburg located in?", "choices": ["Austria", "Germany", "Poland", "France"],
-        "answer_index": 1}
+ITEM = {
+    "question": "Which country is the city Hamburg located in?",
+    "choices": ["Austria", "Germany", "Poland", "France"],
+    "answer_index": 1,
+}
 DEMOS = [
-    {"question": "Which country is the city Lima located in?", "choices": ["Peru", "Chile", "Bolivia", "Ecuador"],
-     "answer_index": 0},
-    {"question": "Which country is the city Osaka located in?", "choices": ["China", "Korea", "Japan", "Laos"],
-     "answer_index": 2},
+    {
+        "question": "Which country is the city Lima located in?",
+        "choices": ["Peru", "Chile", "Bolivia", "Ecuador"],
+        "answer_index": 0,
+    },
+    {
+        "question": "Which country is the city Osaka located in?",
+        "choices": ["China", "Korea", "Japan", "Laos"],
+        "answer_index": 2,
+    },
 ]
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -25,8 +34,11 @@ def test_probe_prompt_is_the_public_code_format():
     assert prefix == (
         "The following are multiple choice questions about geography. Please choose the correct answer. \n\n"
         "Which country is the city Lima located in?\nA. Peru\nB. Chile\nC. Bolivia\nD. Ecuador\nAnswer:A. Peru\n\n"
-        "Which country is the city Osaka located in?\nA. China\nB. Korea\nC. Japan\nD. Laos\nAnswer:C. Japan\n\n")
-    assert suffix == "Which country is the city Hamburg located in?\nA. Austria\nB. Germany\nC. Poland\nD. France\nAnswer:"
+        "Which country is the city Osaka located in?\nA. China\nB. Korea\nC. Japan\nD. Laos\nAnswer:C. Japan\n\n"
+    )
+    assert (
+        suffix == "Which country is the city Hamburg located in?\nA. Austria\nB. Germany\nC. Poland\nD. France\nAnswer:"
+    )
     # the prefix does not depend on the item: computed once for all
     assert P.probe_prompt("geography", DEMOS, DEMOS[0])[0] == prefix
 
@@ -43,13 +55,16 @@ def test_select_demos_matches_the_public_code_shuffle():
 
 def test_test_message_training_pair_and_context():
     message = P.test_message("geography", ITEM)
-    assert message == ("The following are multiple choice questions about geography. Please choose the correct answer. "
-                       "\n\nWhich country is the city Hamburg located in?\nA. Austria\nB. Germany\nC. Poland\n"
-                       "D. France\nAnswer:")
+    assert message == (
+        "The following are multiple choice questions about geography. Please choose the correct answer. "
+        "\n\nWhich country is the city Hamburg located in?\nA. Austria\nB. Germany\nC. Poland\n"
+        "D. France\nAnswer:"
+    )
     assert P.training_instruction("geography", ITEM) == message  # train input = test input
     assert not P.test_message("geography", ITEM, answer_cue=False).endswith("Answer:")
     assert P.training_response(ITEM["choices"], 1, " Hamburg is a German city. ") == (
-        "B. Germany\nExplanation: Hamburg is a German city.")
+        "B. Germany\nExplanation: Hamburg is a German city."
+    )
     assert P.training_response(ITEM["choices"], 3, None) == "D. France"
     with_context = P.training_instruction("geography", ITEM, context="Hamburg lies on the Elbe in Germany.")
     assert "Given the context." in with_context
@@ -126,8 +141,9 @@ def test_letter_ids_smollm2_match_an_independent_reading(smollm2_tokenizer):
     assert tok.convert_ids_to_tokens(ids) == ["A", "B", "C", "D"]
     assert not set(ids) & set(spaced)
     # the tuned model's 0-shot read-out: the first assistant token after the chat template
-    chat = tok.apply_chat_template([{"role": "user", "content": P.test_message("geography", ITEM)}],
-                                   tokenize=False, add_generation_prompt=True)
+    chat = tok.apply_chat_template(
+        [{"role": "user", "content": P.test_message("geography", ITEM)}], tokenize=False, add_generation_prompt=True
+    )
     chat_ids = P.letter_token_ids(tok, chat)
     print("SmolLM2 letter ids after the chat generation prompt:", tok.convert_ids_to_tokens(chat_ids))
     assert len(set(chat_ids)) == 4

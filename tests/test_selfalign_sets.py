@@ -8,8 +8,17 @@ from factgap.selfalign import sets as S
 def row(i, gold, pred, p):
     probs = [(1 - p) / 3] * 4
     probs[pred] = p
-    return {"id": f"q{i:03d}", "question": f"Question {i}?", "choices": ["w", "x", "y", "z"], "answer_index": gold,
-            "prediction": pred, "max_prob": p, "confident": p > 0.5, "correct": pred == gold, "probs": probs}
+    return {
+        "id": f"q{i:03d}",
+        "question": f"Question {i}?",
+        "choices": ["w", "x", "y", "z"],
+        "answer_index": gold,
+        "prediction": pred,
+        "max_prob": p,
+        "confident": p > 0.5,
+        "correct": pred == gold,
+        "probs": probs,
+    }
 
 
 def probe(n_right_sure, n_wrong_sure, n_unsure=5):
@@ -85,7 +94,9 @@ def test_explanations_context_records_and_sft():
         S.attach_explanations(sets["SELF"], {(x["id"], 1): "gold only" for x in inc})
     ctx = S.contextualize(explained, {x["id"]: f"Evidence for {x['id']}." for x in inc})
     records = S.to_instruction_records(ctx, "geography")
-    assert records[0]["instruction"].startswith("The following are multiple choice questions about geography. Given the context.")
+    assert records[0]["instruction"].startswith(
+        "The following are multiple choice questions about geography. Given the context."
+    )
     assert f"Evidence for {inc[0]['id']}." in records[0]["instruction"]
     assert records[0]["response"] == f"B. x\nExplanation: because {inc[0]['id']}"
     plain = S.to_instruction_records(explained, "geography")
@@ -95,8 +106,10 @@ def test_explanations_context_records_and_sft():
     sft = S.to_sft_records(records)
     assert sft[0]["prompt"] == [{"role": "user", "content": records[0]["instruction"]}]
     assert sft[0]["completion"] == [{"role": "assistant", "content": records[0]["response"]}]
-    assert S.to_sft_records(records, conversational=False)[0] == {"prompt": records[0]["instruction"],
-                                                                   "completion": records[0]["response"]}
+    assert S.to_sft_records(records, conversational=False)[0] == {
+        "prompt": records[0]["instruction"],
+        "completion": records[0]["response"],
+    }
 
 
 def test_mix_general_one_to_one_seeded():

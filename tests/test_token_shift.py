@@ -19,10 +19,7 @@ ODD = "Zebra quantum marmalade sideways 1234 purple telescope ocean wobble."
 
 # ---- pure core ----------------------------------------------------------------------------------
 def test_rank_is_one_plus_the_strictly_greater_logits():
-    logits = torch.tensor([[0.1, 2.0, 0.5, -1.0],
-                           [0.0, 1.0, 2.0, 3.0],
-                           [0.0, 1.0, 2.0, 3.0],
-                           [0.5, -0.5, 0.25, 0.0]])
+    logits = torch.tensor([[0.1, 2.0, 0.5, -1.0], [0.0, 1.0, 2.0, 3.0], [0.0, 1.0, 2.0, 3.0], [0.5, -0.5, 0.25, 0.0]])
     assert T.token_ranks(logits, torch.tensor([1, 0, 2, 3])).tolist() == [1, 4, 2, 3]
     assert T.token_ranks(logits, torch.tensor([1, 0, 2, 3])).dtype == torch.long
     with pytest.raises(ValueError):
@@ -30,17 +27,20 @@ def test_rank_is_one_plus_the_strictly_greater_logits():
 
 
 def test_ties_favour_the_target():
-    logits = torch.tensor([[3.0, 3.0, 1.0, 0.0],
-                           [1.0, 1.0, 1.0, 1.0],
-                           [5.0, 2.0, 2.0, 2.0]])
+    logits = torch.tensor([[3.0, 3.0, 1.0, 0.0], [1.0, 1.0, 1.0, 1.0], [5.0, 2.0, 2.0, 2.0]])
     # a tie for the top is rank 1 for either token; equal logits below a larger one share its rank + 1
     assert T.token_ranks(logits, torch.tensor([1, 3, 2])).tolist() == [1, 1, 2]
     assert T.token_ranks(logits, torch.tensor([0, 0, 3])).tolist() == [1, 1, 2]
 
 
 def test_categories():
-    assert [T.shift_category(r) for r in (1, 2, 3, 4, 50_000)] == ["unshifted", "marginal", "marginal", "shifted",
-                                                                    "shifted"]
+    assert [T.shift_category(r) for r in (1, 2, 3, 4, 50_000)] == [
+        "unshifted",
+        "marginal",
+        "marginal",
+        "shifted",
+        "shifted",
+    ]
     assert [T.shift_category(r, marginal_max=1) for r in (1, 2)] == ["unshifted", "shifted"]
     assert T.shift_category(10, marginal_max=10) == "marginal"
     for bad in (0, -1):
@@ -108,16 +108,23 @@ def test_response_tokens_follow_the_rendered_prompt(embedded_model):
 
 def test_base_models_own_greedy_answers_are_unshifted_and_odd_text_is_shifted(embedded_model, own_answers, tmp_path):
     assert all(own_answers)
-    greedy = [{"response_id": f"e{i}#g", "entity_id": f"e{i}", "sample": -1, "prompt": m, "text": g}
-              for i, (m, g) in enumerate(zip(MESSAGES, own_answers))]
-    ignored = [{"response_id": "e0#s0", "entity_id": "e0", "sample": 0, "prompt": MESSAGES[0], "text": ODD},
-               {"response_id": "empty#g", "entity_id": "empty", "sample": -1, "prompt": MESSAGES[0], "text": ""}]
+    greedy = [
+        {"response_id": f"e{i}#g", "entity_id": f"e{i}", "sample": -1, "prompt": m, "text": g}
+        for i, (m, g) in enumerate(zip(MESSAGES, own_answers))
+    ]
+    ignored = [
+        {"response_id": "e0#s0", "entity_id": "e0", "sample": 0, "prompt": MESSAGES[0], "text": ODD},
+        {"response_id": "empty#g", "entity_id": "empty", "sample": -1, "prompt": MESSAGES[0], "text": ""},
+    ]
     odd = [{"response_id": "odd#g", "entity_id": "odd", "sample": -1, "prompt": MESSAGES[0], "text": ODD}]
-    files = {"in_domain": bio_file(tmp_path / "own.parquet", greedy + ignored),
-             "out_of_domain": bio_file(tmp_path / "odd.parquet", odd)}
+    files = {
+        "in_domain": bio_file(tmp_path / "own.parquet", greedy + ignored),
+        "out_of_domain": bio_file(tmp_path / "odd.parquet", odd),
+    }
 
-    summary = T.measure_token_shift_file(embedded_model, files, tmp_path / "shift.parquet", chat_template=True,
-                                         batch_size=2, max_tokens=5)
+    summary = T.measure_token_shift_file(
+        embedded_model, files, tmp_path / "shift.parquet", chat_template=True, batch_size=2, max_tokens=5
+    )
     own, shifted = summary["in_domain"], summary["out_of_domain"]
     assert own["n_responses"] == 3 and own["n_tokens"] >= 3 * 10
     assert own["unshifted"] > 0.85 and own["shifted"] < 0.1, own
@@ -127,7 +134,11 @@ def test_base_models_own_greedy_answers_are_unshifted_and_odd_text_is_shifted(em
     assert table.schema.equals(T.TOKEN_SHIFT_SCHEMA)
     rows = table.to_pylist()
     assert [(r["domain"], r["response_id"]) for r in rows] == [
-        ("in_domain", "e0#g"), ("in_domain", "e1#g"), ("in_domain", "e2#g"), ("out_of_domain", "odd#g")]
+        ("in_domain", "e0#g"),
+        ("in_domain", "e1#g"),
+        ("in_domain", "e2#g"),
+        ("out_of_domain", "odd#g"),
+    ]
     for r in rows:
         assert r["n_unshifted"] + r["n_marginal"] + r["n_shifted"] == r["n_tokens"]
         assert len(r["ranks"]) == min(5, r["n_tokens"]) and min(r["ranks"]) >= 1
@@ -144,8 +155,10 @@ def test_bad_inputs_fail_before_the_model_loads(tmp_path):
     bad = tmp_path / "bad.parquet"
     write_parquet(pa.table({"response_id": ["a"], "text": ["x"]}), bad)
     with pytest.raises(ValueError, match="missing columns"):
-        T.measure_token_shift_file(tmp_path / "no-model.json", {"in_domain": bad}, tmp_path / "out.parquet",
-                                   chat_template=True)
+        T.measure_token_shift_file(
+            tmp_path / "no-model.json", {"in_domain": bad}, tmp_path / "out.parquet", chat_template=True
+        )
     with pytest.raises(ValueError, match="marginal_max"):
-        T.measure_token_shift_file(tmp_path / "no-model.json", {"in_domain": bad}, tmp_path / "out.parquet",
-                                   chat_template=True, marginal_max=0)
+        T.measure_token_shift_file(
+            tmp_path / "no-model.json", {"in_domain": bad}, tmp_path / "out.parquet", chat_template=True, marginal_max=0
+        )

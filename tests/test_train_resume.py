@@ -1,4 +1,5 @@
 """A training job killed mid-run continues from its last checkpoint when rerun."""
+
 import os
 import signal
 import subprocess
@@ -25,17 +26,31 @@ train_lora_files(sys.argv[2], d + '/train.parquet', d + '/dev.parquet', s, d + '
 
 
 def _data(tmp_path: Path, n: int) -> None:
-    rows = [{"id": f"q{i:03d}", "relation": "P17", "subject": f"city{i}", "question": f"Which country is city{i} in?",
-             "answers": [f"Country{i % 7}"], "target": f"Country{i % 7}", "category": "Unknown", "knowledge": "unknown"}
-            for i in range(n)]
+    rows = [
+        {
+            "id": f"q{i:03d}",
+            "relation": "P17",
+            "subject": f"city{i}",
+            "question": f"Which country is city{i} in?",
+            "answers": [f"Country{i % 7}"],
+            "target": f"Country{i % 7}",
+            "category": "Unknown",
+            "knowledge": "unknown",
+        }
+        for i in range(n)
+    ]
     write_parquet(pa.Table.from_pylist(rows, schema=TRAIN_SCHEMA), tmp_path / "train.parquet")
     dev = [{k: r[k] for k in ("id", "relation", "subject", "question", "answers")} for r in rows[:16]]
     write_parquet(pa.Table.from_pylist(dev), tmp_path / "dev.parquet")
 
 
 def _start(tmp_path, manifest, epochs):
-    return subprocess.Popen([sys.executable, "-c", SCRIPT, str(tmp_path), str(manifest), str(epochs)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(tmp_path), str(manifest), str(epochs)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def test_killed_training_resumes_from_last_checkpoint(tmp_path, tiny_llama):

@@ -50,8 +50,11 @@ except Exception as exc:  # noqa: BLE001 - any import failure means "no usable v
         os.environ.pop("VLLM_TARGET_DEVICE", None)
     if os.environ.get("FACTGAP_REQUIRE_VLLM") == "1":
         raise
-    pytest.skip(f"vLLM is not importable in this environment ({type(exc).__name__}: {exc}); "
-                "it lives in the GPU environment: run `make test-vllm`", allow_module_level=True)
+    pytest.skip(
+        f"vLLM is not importable in this environment ({type(exc).__name__}: {exc}); "
+        "it lives in the GPU environment: run `make test-vllm`",
+        allow_module_level=True,
+    )
 
 import torch  # noqa: E402  (after the skip: only with vLLM)
 from vllm import LLM, EngineArgs, SamplingParams  # noqa: E402
@@ -79,23 +82,44 @@ def lock_pins() -> dict[str, str]:
 
 def all_engine_kwargs(model: str) -> list[dict]:
     """Every shape of keyword arguments the backend gives ``vllm.LLM``."""
-    return [vb.engine_kwargs(model),
-            vb.engine_kwargs(model, revision="main", dtype="float32", tensor_parallel_size=1, max_logprobs=20,
-                             enable_prefix_caching=False, seed=3, gpu_memory_utilization=0.5, max_model_len=512,
-                             lora=vb.lora_engine_settings({"peft_type": "LORA", "r": 16}))]
+    return [
+        vb.engine_kwargs(model),
+        vb.engine_kwargs(
+            model,
+            revision="main",
+            dtype="float32",
+            tensor_parallel_size=1,
+            max_logprobs=20,
+            enable_prefix_caching=False,
+            seed=3,
+            gpu_memory_utilization=0.5,
+            max_model_len=512,
+            lora=vb.lora_engine_settings({"peft_type": "LORA", "r": 16}),
+        ),
+    ]
 
 
 def all_sampling_kwargs() -> list[dict]:
     """Every shape of keyword arguments the backend gives ``SamplingParams``."""
-    return [vb.generation_params(max_tokens=16, stop=["\n"]),  # greedy
-            vb.generation_params(max_tokens=16, stop=None),
-            vb.generation_params(max_tokens=16, stop=["\n", "Q:"], n=4, temperature=0.7, top_k=40,
-                                 top_p=0.95, seed=vb.request_seed(0, "prompt")),  # sampled, as greedy_and_samples
-            vb.generation_params(max_tokens=16, stop=["\n"], n=2, temperature=1.0, top_k=0, seed=1),
-            vb.scoring_params()]
+    return [
+        vb.generation_params(max_tokens=16, stop=["\n"]),  # greedy
+        vb.generation_params(max_tokens=16, stop=None),
+        vb.generation_params(
+            max_tokens=16,
+            stop=["\n", "Q:"],
+            n=4,
+            temperature=0.7,
+            top_k=40,
+            top_p=0.95,
+            seed=vb.request_seed(0, "prompt"),
+        ),  # sampled, as greedy_and_samples
+        vb.generation_params(max_tokens=16, stop=["\n"], n=2, temperature=1.0, top_k=0, seed=1),
+        vb.scoring_params(),
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- fixtures
+
 
 @pytest.fixture(scope="module")
 def embedded_model_dir(tmp_path_factory):
@@ -117,8 +141,9 @@ def embedded_model_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def engine_config(embedded_model_dir):
     """vLLM's full engine config for the embedded model, built from the backend's keyword arguments."""
-    kwargs = vb.engine_kwargs(str(embedded_model_dir), dtype="float32", enable_prefix_caching=False,
-                              lora=vb.lora_engine_settings({"r": 16}))
+    kwargs = vb.engine_kwargs(
+        str(embedded_model_dir), dtype="float32", enable_prefix_caching=False, lora=vb.lora_engine_settings({"r": 16})
+    )
     return EngineArgs(**kwargs).create_engine_config()
 
 
@@ -130,6 +155,7 @@ def tokenizer(embedded_model_dir):
 
 
 # ---------------------------------------------------------------------------------------------- environment
+
 
 def test_installed_release_is_the_locked_one():
     assert vllm.__version__ == VLLM_VERSION
@@ -155,12 +181,16 @@ def test_training_stack_imports_on_the_vllm_pins():
     from trl import SFTConfig, SFTTrainer  # noqa: F401
 
     pins = lock_pins()
-    assert (peft.__version__, trl.__version__, transformers.__version__) == \
-        (pins["peft"], pins["trl"], pins["transformers"])
+    assert (peft.__version__, trl.__version__, transformers.__version__) == (
+        pins["peft"],
+        pins["trl"],
+        pins["transformers"],
+    )
     assert torch.__version__.split("+")[0] == pins["torch"]
 
 
 # ---------------------------------------------------------------------------------------------- engine
+
 
 @pytest.mark.parametrize("case", range(2))
 def test_llm_accepts_the_engine_kwargs(case):
@@ -179,11 +209,19 @@ def test_engine_config_for_the_embedded_model(embedded_model_dir, enable_prefix_
     from vllm.platforms import current_platform
 
     if not current_platform.is_cpu():
-        pytest.skip(f"vLLM's platform is {type(current_platform).__name__}, not CPU (vllm imported before "
-                    "VLLM_TARGET_DEVICE=cpu was set); engine configs are built on the CPU platform here")
+        pytest.skip(
+            f"vLLM's platform is {type(current_platform).__name__}, not CPU (vllm imported before "
+            "VLLM_TARGET_DEVICE=cpu was set); engine configs are built on the CPU platform here"
+        )
     settings = vb.lora_engine_settings({"peft_type": "LORA", "r": 16})
-    kwargs = vb.engine_kwargs(str(embedded_model_dir), dtype="float32", max_logprobs=20,
-                              enable_prefix_caching=enable_prefix_caching, seed=0, lora=settings)
+    kwargs = vb.engine_kwargs(
+        str(embedded_model_dir),
+        dtype="float32",
+        max_logprobs=20,
+        enable_prefix_caching=enable_prefix_caching,
+        seed=0,
+        lora=settings,
+    )
     config = EngineArgs(**kwargs).create_engine_config()
     model = config.model_config
     assert model.runner_type == "generate" and model.architecture == "LlamaForCausalLM"
@@ -202,14 +240,20 @@ def test_engine_config_for_the_embedded_model(embedded_model_dir, enable_prefix_
 def test_generate_signature():
     sig = inspect.signature(LLM.generate)
     # the backend's call: self.llm.generate(list(prompts), sampling_params=[...], use_tqdm=..., lora_request=...)
-    sig.bind(object(), [vb.token_prompt([1, 2])], sampling_params=[SamplingParams(**vb.scoring_params())],
-             use_tqdm=False, lora_request=None)
+    sig.bind(
+        object(),
+        [vb.token_prompt([1, 2])],
+        sampling_params=[SamplingParams(**vb.scoring_params())],
+        use_tqdm=False,
+        lora_request=None,
+    )
     # one SamplingParams per prompt
     assert re.search(r"Sequence\[([\w.]+\.)?SamplingParams\]", str(sig.parameters["sampling_params"].annotation))
     assert "LoRARequest" in str(sig.parameters["lora_request"].annotation)
 
 
 # ---------------------------------------------------------------------------------------------- requests
+
 
 @pytest.mark.parametrize("case", range(5))
 def test_sampling_params_from_the_backend_helpers(engine_config, case):
@@ -268,6 +312,7 @@ def test_stop_string_stays_in_the_text(embedded_model_dir, tokenizer):
 
 # ---------------------------------------------------------------------------------------------- LoRA
 
+
 def test_lora_request_fields(tmp_path):
     assert LoRARequest.__struct_fields__[:3] == ("lora_name", "lora_int_id", "lora_path")
     request = LoRARequest("adapter", 1, str(tmp_path.resolve()))  # as VLLMBackend builds it
@@ -285,13 +330,16 @@ def test_lora_ranks_are_ones_vllm_accepts():
         assert config.max_lora_rank >= rank
 
 
-@pytest.mark.parametrize("extra,vllm_accepts", [
-    ({}, True),
-    ({"rank_pattern": {"q_proj": 64}}, True),
-    ({"use_dora": True}, False),
-    ({"modules_to_save": ["lm_head"]}, False),
-    ({"bias": "lora_only"}, False),
-])
+@pytest.mark.parametrize(
+    "extra,vllm_accepts",
+    [
+        ({}, True),
+        ({"rank_pattern": {"q_proj": 64}}, True),
+        ({"use_dora": True}, False),
+        ({"modules_to_save": ["lm_head"]}, False),
+        ({"bias": "lora_only"}, False),
+    ],
+)
 def test_lora_settings_agree_with_vllms_adapter_checks(tmp_path, extra, vllm_accepts):
     """lora_engine_settings accepts exactly the adapters vLLM's loader accepts, with a max_lora_rank
     that fits them (vllm.lora.peft_helper.PEFTHelper.validate_legal, run when a request loads one)."""
@@ -330,8 +378,17 @@ def test_trained_adapter_loads_in_vllm(tmp_path):
     from factgap.train import TrainSettings, lora_config
 
     torch.manual_seed(0)
-    base = LlamaForCausalLM(LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64))
+    base = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=128,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=64,
+        )
+    )
     peft_model = get_peft_model(base, lora_config(TrainSettings(lora_r=8, lora_alpha=16, lora_dropout=0.0)))
     peft_model.save_pretrained(tmp_path)
     settings = vb.lora_engine_settings(vb.read_adapter_config(tmp_path))
@@ -341,12 +398,20 @@ def test_trained_adapter_loads_in_vllm(tmp_path):
     expected = {m for names in packed.values() for m in names} | {"o_proj", "down_proj"}
     helper = PEFTHelper.from_local_dir(str(tmp_path), max_position_embeddings=64)
     helper.validate_legal(LoRAConfig(max_lora_rank=settings["max_lora_rank"], max_loras=settings["max_loras"]))
-    lora = LoRAModel.from_local_checkpoint(str(tmp_path), expected, peft_helper=helper, lora_model_id=1,
-                                           device="cpu", dtype=torch.float32, model_vocab_size=128)
+    lora = LoRAModel.from_local_checkpoint(
+        str(tmp_path),
+        expected,
+        peft_helper=helper,
+        lora_model_id=1,
+        device="cpu",
+        dtype=torch.float32,
+        model_vocab_size=128,
+    )
     assert len(lora.loras) == 2 * 7  # q, k, v, o, gate, up, down in each of the 2 layers
 
 
 # ---------------------------------------------------------------------------------------------- outputs
+
 
 def test_output_classes_have_the_fields_the_backend_reads():
     from vllm.logprobs import Logprob
@@ -355,10 +420,13 @@ def test_output_classes_have_the_fields_the_backend_reads():
     assert {"index", "text", "token_ids"} <= {f.name for f in dataclasses.fields(CompletionOutput)}
     assert {"prompt_token_ids", "prompt_logprobs", "outputs"} <= set(inspect.signature(RequestOutput).parameters)
     assert {"logprob", "rank"} <= {f.name for f in dataclasses.fields(Logprob)}
-    outputs = [CompletionOutput(index=1, text="b\n", token_ids=[2], cumulative_logprob=None, logprobs=None),
-               CompletionOutput(index=0, text="a\n", token_ids=[1], cumulative_logprob=None, logprobs=None)]
-    request = RequestOutput(request_id="0", prompt=None, prompt_token_ids=[5, 6], prompt_logprobs=None,
-                            outputs=outputs, finished=True)
+    outputs = [
+        CompletionOutput(index=1, text="b\n", token_ids=[2], cumulative_logprob=None, logprobs=None),
+        CompletionOutput(index=0, text="a\n", token_ids=[1], cumulative_logprob=None, logprobs=None),
+    ]
+    request = RequestOutput(
+        request_id="0", prompt=None, prompt_token_ids=[5, 6], prompt_logprobs=None, outputs=outputs, finished=True
+    )
     assert vb.parse_generations([request]) == [["a\n", "b\n"]]
 
 
@@ -381,17 +449,25 @@ def test_prompt_logprobs_and_ranks_match_hf(flat_logprobs):
     # what the V1 model runner does for a prompt (gpu_model_runner._get_prompt_logprobs_dict), eagerly on CPU
     with torch.compiler.set_stance("force_eager"):
         tensors = Sampler.gather_logprobs(Sampler.compute_logprobs(logits), params.prompt_logprobs, ids[1:].long())
-    processor = LogprobsProcessor(tokenizer=None, logprobs=None,
-                                  prompt_logprobs=create_prompt_logprobs(params.flat_logprobs),
-                                  cumulative_logprob=None, num_logprobs=None,
-                                  num_prompt_logprobs=params.prompt_logprobs)
+    processor = LogprobsProcessor(
+        tokenizer=None,
+        logprobs=None,
+        prompt_logprobs=create_prompt_logprobs(params.flat_logprobs),
+        cumulative_logprob=None,
+        num_logprobs=None,
+        num_prompt_logprobs=params.prompt_logprobs,
+    )
     processor._update_prompt_logprobs(tensors)
-    output = RequestOutput(request_id="0", prompt=None, prompt_token_ids=ids.tolist(),
-                           prompt_logprobs=processor.pop_prompt_logprobs(),
-                           outputs=[CompletionOutput(index=0, text="", token_ids=[0], cumulative_logprob=None,
-                                                     logprobs=None)], finished=True)
+    output = RequestOutput(
+        request_id="0",
+        prompt=None,
+        prompt_token_ids=ids.tolist(),
+        prompt_logprobs=processor.pop_prompt_logprobs(),
+        outputs=[CompletionOutput(index=0, text="", token_ids=[0], cumulative_logprob=None, logprobs=None)],
+        finished=True,
+    )
     logprobs, ranks = vb.parse_prompt_logprobs(output, ids.tolist(), start)
-    hf_ranks, hf_logprobs = ranks_from_logits(logits[start - 1:], ids[start:])
+    hf_ranks, hf_logprobs = ranks_from_logits(logits[start - 1 :], ids[start:])
     assert ranks == hf_ranks.tolist()
     assert logprobs == pytest.approx(hf_logprobs.tolist(), abs=1e-6)
     assert 1 in ranks and max(ranks) > 1

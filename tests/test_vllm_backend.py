@@ -62,8 +62,11 @@ def test_default_tensor_parallel_size():
 
 
 def test_lora_engine_settings(tmp_path):
-    assert vb.lora_engine_settings({"peft_type": "LORA", "r": 8}) == \
-        {"enable_lora": True, "max_lora_rank": 8, "max_loras": 1}
+    assert vb.lora_engine_settings({"peft_type": "LORA", "r": 8}) == {
+        "enable_lora": True,
+        "max_lora_rank": 8,
+        "max_loras": 1,
+    }
     assert vb.lora_engine_settings({"r": 4})["max_lora_rank"] == 8
     assert vb.lora_engine_settings({"r": 17})["max_lora_rank"] == 32
     with pytest.raises(ValueError, match="DoRA"):
@@ -79,9 +82,16 @@ def test_lora_engine_settings(tmp_path):
 
 
 def test_engine_kwargs():
-    kw = vb.engine_kwargs("/m", revision="abc", dtype="bfloat16", tensor_parallel_size=2, max_logprobs=5,
-                          enable_prefix_caching=False, lora={"enable_lora": True, "max_lora_rank": 16},
-                          extra={"enforce_eager": True})
+    kw = vb.engine_kwargs(
+        "/m",
+        revision="abc",
+        dtype="bfloat16",
+        tensor_parallel_size=2,
+        max_logprobs=5,
+        enable_prefix_caching=False,
+        lora={"enable_lora": True, "max_lora_rank": 16},
+        extra={"enforce_eager": True},
+    )
     assert kw["model"] == "/m" and kw["tokenizer"] == "/m" and kw["revision"] == "abc"
     assert kw["tensor_parallel_size"] == 2 and kw["max_logprobs"] == 5 and kw["enable_prefix_caching"] is False
     assert kw["enable_lora"] is True and kw["max_lora_rank"] == 16 and kw["enforce_eager"] is True
@@ -103,8 +113,12 @@ def test_generation_params():
 def test_scoring_params_and_requests():
     assert vb.scoring_params() == {"n": 1, "temperature": 0.0, "max_tokens": 1, "prompt_logprobs": 1}
     assert vb.token_prompt((1, 2)) == {"prompt_token_ids": [1, 2]}
-    assert vb.letter_requests([([5, 6], [10, 11]), ([7], [10, 11])]) == \
-        [([5, 6, 10], 2), ([5, 6, 11], 2), ([7, 10], 1), ([7, 11], 1)]
+    assert vb.letter_requests([([5, 6], [10, 11]), ([7], [10, 11])]) == [
+        ([5, 6, 10], 2),
+        ([5, 6, 11], 2),
+        ([7, 10], 1),
+        ([7, 11], 1),
+    ]
 
 
 def test_request_seed_depends_on_prompt_and_seed_only():
@@ -114,8 +128,10 @@ def test_request_seed_depends_on_prompt_and_seed_only():
 
 
 def test_parse_generations_orders_by_index():
-    outs = [RequestOutput("0", None, [1], None, [CompletionOutput(1, "b\n"), CompletionOutput(0, "a\n")]),
-            RequestOutput("1", None, [1], None, [CompletionOutput(0, "x")])]
+    outs = [
+        RequestOutput("0", None, [1], None, [CompletionOutput(1, "b\n"), CompletionOutput(0, "a\n")]),
+        RequestOutput("1", None, [1], None, [CompletionOutput(0, "x")]),
+    ]
     assert vb.parse_generations(outs) == [["a\n", "b\n"], ["x"]]
 
 
@@ -166,11 +182,12 @@ class _FakeLLM:
         for i, (prompt, params) in enumerate(zip(prompts, sampling_params)):
             ids = prompt["prompt_token_ids"]
             if params.get("prompt_logprobs"):
-                outs.append(_scored_output(ids, lambda j, ids=ids: -0.1 * ids[j], lambda j: 1 + ids[j] % 3))
+                outs.append(_scored_output(ids, lambda j, ids=ids: -0.1 * ids[j], lambda j, ids=ids: 1 + ids[j] % 3))
             else:
                 texts = [f"t{params.get('seed', 'g')}-{k}\n" for k in range(params["n"])]
-                outs.append(RequestOutput(str(i), None, ids, None,
-                                          [CompletionOutput(k, t) for k, t in enumerate(texts)]))
+                outs.append(
+                    RequestOutput(str(i), None, ids, None, [CompletionOutput(k, t) for k, t in enumerate(texts)])
+                )
         return outs
 
 
@@ -199,8 +216,9 @@ def _fake_backend(enable_prefix_caching):
 def test_backend_generation_shapes_with_fake_engine():
     backend = _fake_backend(True)
     assert backend.greedy(["ab", "c"], max_new_tokens=3) == ["tg-0\n", "tg-0\n"]
-    greedy, samples = backend.greedy_and_samples(["ab", "c"], n_samples=2, temperature=0.5, top_k=40,
-                                                 max_new_tokens=3, seed=1)
+    greedy, samples = backend.greedy_and_samples(
+        ["ab", "c"], n_samples=2, temperature=0.5, top_k=40, max_new_tokens=3, seed=1
+    )
     assert greedy == ["tg-0\n", "tg-0\n"]
     s_ab, s_c = vb.request_seed(1, "ab"), vb.request_seed(1, "c")
     assert samples == [[f"t{s_ab}-0\n", f"t{s_ab}-1\n"], [f"t{s_c}-0\n", f"t{s_c}-1\n"]]

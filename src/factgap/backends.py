@@ -35,13 +35,16 @@ def choose_backend(requested: str, cuda_available: bool, vllm_installed: bool) -
     if requested == "hf":
         return "hf"
     if requested == "vllm":
-        missing = [what for what, ok in (("a CUDA GPU", cuda_available), ("the vllm package", vllm_installed))
-                   if not ok]
+        missing = [
+            what for what, ok in (("a CUDA GPU", cuda_available), ("the vllm package", vllm_installed)) if not ok
+        ]
         if missing:
-            raise RuntimeError(f"config key 'backend': 'vllm' requested but {' and '.join(missing)} "
-                               f"{'is' if len(missing) == 1 else 'are'} not available on this machine; "
-                               + ("" if vllm_installed else INSTALL_HINT + ", or ")
-                               + "use backend 'hf' (or 'auto', which falls back to it)")
+            raise RuntimeError(
+                f"config key 'backend': 'vllm' requested but {' and '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} not available on this machine; "
+                + ("" if vllm_installed else INSTALL_HINT + ", or ")
+                + "use backend 'hf' (or 'auto', which falls back to it)"
+            )
         return "vllm"
     return "vllm" if cuda_available and vllm_installed else "hf"
 
@@ -61,13 +64,17 @@ def check_backend_config(requested: str, vllm_importable: bool, gpu_visible: boo
     if requested != "vllm":
         return
     if not vllm_importable:
-        raise ValueError(f"config key 'backend': 'vllm' needs the vllm package, which this environment "
-                         f"({sys.prefix}) does not have: {INSTALL_HINT}, or set backend: auto (vLLM where "
-                         "it can run, else transformers) or backend: hf")
+        raise ValueError(
+            f"config key 'backend': 'vllm' needs the vllm package, which this environment "
+            f"({sys.prefix}) does not have: {INSTALL_HINT}, or set backend: auto (vLLM where "
+            "it can run, else transformers) or backend: hf"
+        )
     if not gpu_visible and not jobs_get_gpus:
-        raise ValueError("config key 'backend': 'vllm' needs a CUDA GPU and none is visible on this machine "
-                         "(no NVIDIA driver, or CUDA_VISIBLE_DEVICES hides them): run on a GPU node or with a "
-                         "cluster profile whose GPU rules get a GPU, or set backend: auto or hf")
+        raise ValueError(
+            "config key 'backend': 'vllm' needs a CUDA GPU and none is visible on this machine "
+            "(no NVIDIA driver, or CUDA_VISIBLE_DEVICES hides them): run on a GPU node or with a "
+            "cluster profile whose GPU rules get a GPU, or set backend: auto or hf"
+        )
 
 
 # What produced this process's model outputs: set by make_backend, written into every parquet file's
@@ -103,9 +110,17 @@ def vllm_dtype(manifest_dtype: str | None) -> str:
     return str(manifest_dtype or "auto")
 
 
-def make_backend(requested: str, manifest_path: str | os.PathLike | Mapping[str, Any], adapter=None,
-                 stop: Sequence[str] = ("\n",), show_progress: bool = True, tensor_parallel_size: int | None = None,
-                 *, for_scoring: bool = False, vllm_options: Mapping[str, Any] | None = None):
+def make_backend(
+    requested: str,
+    manifest_path: str | os.PathLike | Mapping[str, Any],
+    adapter=None,
+    stop: Sequence[str] = ("\n",),
+    show_progress: bool = True,
+    tensor_parallel_size: int | None = None,
+    *,
+    for_scoring: bool = False,
+    vllm_options: Mapping[str, Any] | None = None,
+):
     """HFBackend (model moved to CUDA when there is one) or VLLMBackend for a model manifest."""
     from factgap.io import read_json
 
@@ -117,10 +132,17 @@ def make_backend(requested: str, manifest_path: str | os.PathLike | Mapping[str,
 
         # a prefetched Hub model loads from its snapshot folder: a revision would send vLLM to the Hub
         revision = None if os.path.isdir(manifest["load_from"]) else manifest.get("revision")
-        return VLLMBackend(manifest["load_from"], adapter, revision=revision,
-                           dtype=vllm_dtype(manifest.get("dtype")), tensor_parallel_size=tensor_parallel_size,
-                           enable_prefix_caching=not for_scoring, stop=stop, show_progress=show_progress,
-                           **dict(vllm_options or {}))
+        return VLLMBackend(
+            manifest["load_from"],
+            adapter,
+            revision=revision,
+            dtype=vllm_dtype(manifest.get("dtype")),
+            tensor_parallel_size=tensor_parallel_size,
+            enable_prefix_caching=not for_scoring,
+            stop=stop,
+            show_progress=show_progress,
+            **dict(vllm_options or {}),
+        )
     from factgap.generation import HFBackend
     from factgap.models import load_causal_lm
 

@@ -145,17 +145,22 @@ def markdown_rows(results: Sequence[Mapping[str, Any]]) -> str:
     header = "| case | variant | median s | runs | per second | ratio vs baseline | MFU | same output |"
     lines = [header, "|" + "---|" * 8]
     for r in results:
-        lines.append(f"| {r['case']} | {r['variant']} | {r['median_s']:.2f} | {r['runs']} | "
-                     f"{r['rate']:.1f} {r['rate_unit']} | {r['ratio']:.2f}x | {r['mfu'] * 100:.2f}% | "
-                     f"{r.get('same', '')} |")
+        lines.append(
+            f"| {r['case']} | {r['variant']} | {r['median_s']:.2f} | {r['runs']} | "
+            f"{r['rate']:.1f} {r['rate_unit']} | {r['ratio']:.2f}x | {r['mfu'] * 100:.2f}% | "
+            f"{r.get('same', '')} |"
+        )
     return "\n".join(lines)
 
 
 def training_lines(results: Sequence[Mapping[str, Any]]) -> str:
     """Per training variant: tokens, steps, seconds per step and the loss curve."""
-    return "\n".join(f"- {r['case']} / {r['variant']}: {r['tokens']} tokens in {r['steps']} steps, "
-                     f"{r['s_per_step']:.2f} s/step, losses {', '.join(f'{x:.4f}' for x in r['loss_curve'])}"
-                     for r in results if "loss_curve" in r)
+    return "\n".join(
+        f"- {r['case']} / {r['variant']}: {r['tokens']} tokens in {r['steps']} steps, "
+        f"{r['s_per_step']:.2f} s/step, losses {', '.join(f'{x:.4f}' for x in r['loss_curve'])}"
+        for r in results
+        if "loss_curve" in r
+    )
 
 
 def biggest_overhead(breakdown: Mapping[str, float]) -> tuple[str, float]:
@@ -185,7 +190,7 @@ def matmul_peak(dtype: str = "float32", size: int = 1024, repeats: int = 10) -> 
     a, b = torch.randn(size, size, dtype=dt), torch.randn(size, size, dtype=dt)
     torch.matmul(a, b)  # warm-up
     _, times, _ = median_run(lambda: torch.matmul(a, b), repeats)
-    return 2.0 * size ** 3 / min(times)
+    return 2.0 * size**3 / min(times)
 
 
 # ---- cases --------------------------------------------------------------------------------------
@@ -202,8 +207,16 @@ def _prompt_tokens(tokenizer, prompts: Sequence[str]) -> int:
     return distinct_prefix_tokens(tokenizer(list(prompts), add_special_tokens=True)["input_ids"])
 
 
-def probing_case(backend, prompts: Sequence[str], n_samples: int, max_new_tokens: int, batch_size: int,
-                 repeats: int, peak: float, naive_prompts: int) -> list[dict]:
+def probing_case(
+    backend,
+    prompts: Sequence[str],
+    n_samples: int,
+    max_new_tokens: int,
+    batch_size: int,
+    repeats: int,
+    peak: float,
+    naive_prompts: int,
+) -> list[dict]:
     """SliCK probing (1 greedy + ``n_samples`` samples per prompt): the project's shared-prefill
     backend, batched ``generate`` with ``num_return_sequences``, and a naive loop of one
     ``generate`` call per answer (on the first ``naive_prompts`` prompts: it is slow; its rate is
@@ -215,20 +228,34 @@ def probing_case(backend, prompts: Sequence[str], n_samples: int, max_new_tokens
     n_params = _n_params(model)
 
     def project():
-        return backend.greedy_and_samples(prompts, n_samples=n_samples, temperature=1.0, top_k=0,
-                                          max_new_tokens=max_new_tokens, batch_size=batch_size, seed=0)
+        return backend.greedy_and_samples(
+            prompts,
+            n_samples=n_samples,
+            temperature=1.0,
+            top_k=0,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            seed=0,
+        )
 
     def return_sequences():
         greedy, samples = [], []
         for start in range(0, len(prompts), batch_size):
-            ids, mask = backend._encode(prompts[start:start + batch_size])
+            ids, mask = backend._encode(prompts[start : start + batch_size])
             with torch.inference_mode():
                 out = model.generate(input_ids=ids, attention_mask=mask, do_sample=False, **kwargs)
                 greedy += backend._decode_new(out, ids.shape[1])
-                out = model.generate(input_ids=ids, attention_mask=mask, do_sample=True, temperature=1.0, top_k=0,
-                                     num_return_sequences=n_samples, **kwargs)
+                out = model.generate(
+                    input_ids=ids,
+                    attention_mask=mask,
+                    do_sample=True,
+                    temperature=1.0,
+                    top_k=0,
+                    num_return_sequences=n_samples,
+                    **kwargs,
+                )
             texts = backend._decode_new(out, ids.shape[1])
-            samples += [texts[j * n_samples:(j + 1) * n_samples] for j in range(len(texts) // n_samples)]
+            samples += [texts[j * n_samples : (j + 1) * n_samples] for j in range(len(texts) // n_samples)]
         return greedy, samples
 
     def naive():
@@ -236,56 +263,99 @@ def probing_case(backend, prompts: Sequence[str], n_samples: int, max_new_tokens
         for prompt in prompts[:naive_prompts]:
             ids, mask = backend._encode([prompt])
             with torch.inference_mode():
-                greedy += backend._decode_new(model.generate(input_ids=ids, attention_mask=mask, do_sample=False,
-                                                             **kwargs), ids.shape[1])
+                greedy += backend._decode_new(
+                    model.generate(input_ids=ids, attention_mask=mask, do_sample=False, **kwargs), ids.shape[1]
+                )
                 mine = []
                 for _ in range(n_samples):
-                    out = model.generate(input_ids=ids, attention_mask=mask, do_sample=True, temperature=1.0,
-                                         top_k=0, **kwargs)
+                    out = model.generate(
+                        input_ids=ids, attention_mask=mask, do_sample=True, temperature=1.0, top_k=0, **kwargs
+                    )
                     mine += backend._decode_new(out, ids.shape[1])
             samples.append(mine)
         return greedy, samples
 
     results = []
     reference = None
-    for variant, fn, n_prompts in (("naive loop (1 generate per answer)", naive, naive_prompts),
-                                   ("batched generate + num_return_sequences", return_sequences, len(prompts)),
-                                   ("project: shared prefill", project, len(prompts))):
+    for variant, fn, n_prompts in (
+        ("naive loop (1 generate per answer)", naive, naive_prompts),
+        ("batched generate + num_return_sequences", return_sequences, len(prompts)),
+        ("project: shared prefill", project, len(prompts)),
+    ):
         seconds, times, (greedy, samples) = median_run(fn, repeats)
         answers = n_prompts * (1 + n_samples)
         new = _new_tokens(tokenizer, list(greedy) + [s for group in samples for s in group])
         useful = forward_flops(n_params, _prompt_tokens(tokenizer, prompts[:n_prompts]) + new)
         if reference is None:
             reference = greedy
-        results.append({"case": "probing", "variant": variant, "median_s": seconds, "runs": len(times),
-                        "times": times, "rate": answers / seconds, "rate_unit": "answers/s",
-                        "new_tokens_per_s": new / seconds, "mfu": mfu(useful, seconds, peak),
-                        "same": "reference" if variant.startswith("naive") else
-                        str(list(greedy[:naive_prompts]) == list(reference))})
+        results.append(
+            {
+                "case": "probing",
+                "variant": variant,
+                "median_s": seconds,
+                "runs": len(times),
+                "times": times,
+                "rate": answers / seconds,
+                "rate_unit": "answers/s",
+                "new_tokens_per_s": new / seconds,
+                "mfu": mfu(useful, seconds, peak),
+                "same": "reference"
+                if variant.startswith("naive")
+                else str(list(greedy[:naive_prompts]) == list(reference)),
+            }
+        )
     return _with_ratios(results)
 
 
-def few_shot_case(backend, prompts: Sequence[str], groups: Sequence[str], max_new_tokens: int, batch_size: int,
-                  repeats: int, peak: float) -> list[dict]:
+def few_shot_case(
+    backend,
+    prompts: Sequence[str],
+    groups: Sequence[str],
+    max_new_tokens: int,
+    batch_size: int,
+    repeats: int,
+    peak: float,
+) -> list[dict]:
     """Few-shot greedy evaluation: prompts of a group share their exemplar block's prefill, vs plain
     batched greedy decoding of every prompt whole."""
     model, tokenizer = backend.model, backend.tokenizer
     n_params = _n_params(model)
     results, reference = [], None
     for variant, group_keys in (("plain batched greedy", None), ("project: shared exemplar prefix", groups)):
-        seconds, times, out = median_run(lambda g=group_keys: backend.greedy(
-            prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, groups=g), repeats)
+        seconds, times, out = median_run(
+            lambda g=group_keys: backend.greedy(
+                prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, groups=g
+            ),
+            repeats,
+        )
         reference = out if reference is None else reference
         useful = forward_flops(n_params, _prompt_tokens(tokenizer, prompts) + _new_tokens(tokenizer, out))
-        results.append({"case": "few-shot evaluation", "variant": variant, "median_s": seconds, "runs": len(times),
-                        "times": times, "rate": len(prompts) / seconds, "rate_unit": "questions/s",
-                        "mfu": mfu(useful, seconds, peak),
-                        "same": "reference" if group_keys is None else str(out == reference)})
+        results.append(
+            {
+                "case": "few-shot evaluation",
+                "variant": variant,
+                "median_s": seconds,
+                "runs": len(times),
+                "times": times,
+                "rate": len(prompts) / seconds,
+                "rate_unit": "questions/s",
+                "mfu": mfu(useful, seconds, peak),
+                "same": "reference" if group_keys is None else str(out == reference),
+            }
+        )
     return _with_ratios(results)
 
 
-def multiple_choice_case(model, tokenizer, prompts: Sequence[str], options: Sequence[Sequence[str]], batch_size: int,
-                         repeats: int, peak: float, tolerance: float = 1e-4) -> list[dict]:
+def multiple_choice_case(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    options: Sequence[Sequence[str]],
+    batch_size: int,
+    repeats: int,
+    peak: float,
+    tolerance: float = 1e-4,
+) -> list[dict]:
     """Option log-likelihoods (S4): every (prompt, option) scored whole, vs each prompt once with its
     options on its KV cache and the shared k-shot prefix once."""
     from factgap import scoring
@@ -294,18 +364,31 @@ def multiple_choice_case(model, tokenizer, prompts: Sequence[str], options: Sequ
     # useful work: every distinct prefix of the prompt + option sequences once
     needed = _prompt_tokens(tokenizer, [p + o for p, opts in zip(prompts, options) for o in opts])
     results, reference = [], None
-    for variant, fn in (("every option scored whole", scoring.option_logprobs),
-                        ("project: shared prefix + per-question cache", scoring.option_logprobs_cached)):
-        seconds, times, scores = median_run(lambda f=fn: f(model, tokenizer, prompts, options, batch_size=batch_size),
-                                            repeats)
+    for variant, fn in (
+        ("every option scored whole", scoring.option_logprobs),
+        ("project: shared prefix + per-question cache", scoring.option_logprobs_cached),
+    ):
+        seconds, times, scores = median_run(
+            lambda f=fn: f(model, tokenizer, prompts, options, batch_size=batch_size), repeats
+        )
         if reference is None:
             reference, same = scores, "reference"
         else:
             worst = max(abs(a - b) for xs, ys in zip(scores, reference) for a, b in zip(xs, ys))
             same = f"{worst <= tolerance} (max diff {worst:.1e})"
-        results.append({"case": "multiple choice", "variant": variant, "median_s": seconds, "runs": len(times),
-                        "times": times, "rate": len(prompts) / seconds, "rate_unit": "questions/s",
-                        "mfu": mfu(forward_flops(n_params, needed), seconds, peak), "same": same})
+        results.append(
+            {
+                "case": "multiple choice",
+                "variant": variant,
+                "median_s": seconds,
+                "runs": len(times),
+                "times": times,
+                "rate": len(prompts) / seconds,
+                "rate_unit": "questions/s",
+                "mfu": mfu(forward_flops(n_params, needed), seconds, peak),
+                "same": same,
+            }
+        )
     return _with_ratios(results)
 
 
@@ -345,9 +428,17 @@ def _train_timed(trainer) -> tuple[float, dict]:
     return seconds, {"loss_curve": loss_curve(history), "tokens": tokens, "steps": trainer.state.global_step}
 
 
-def _training_rows(case: str, variants: Sequence[tuple[str, Callable[[], Any]]], repeats: int, peak: float,
-                   flops: Callable[[int, int], float], n_params: int, tolerance: float,
-                   informational: Sequence[str] = (), profile: Sequence[str] = ()) -> list[dict]:
+def _training_rows(
+    case: str,
+    variants: Sequence[tuple[str, Callable[[], Any]]],
+    repeats: int,
+    peak: float,
+    flops: Callable[[int, int], float],
+    n_params: int,
+    tolerance: float,
+    informational: Sequence[str] = (),
+    profile: Sequence[str] = (),
+) -> list[dict]:
     """Time every variant ``repeats`` times, interleaved (a busy machine slows all alike); each run
     builds a fresh trainer (``make()``) from the same initial weights, after one untimed warm-up
     run. The first variant's first timed run is the reference of the loss curves (of every run) and of the ratios. Variants in
@@ -369,12 +460,22 @@ def _training_rows(case: str, variants: Sequence[tuple[str, Callable[[], Any]]],
         seconds = statistics.median(times[name])
         out = outcomes[name][-1]
         diff = max(max_loss_diff(o["loss_curve"], reference) for o in outcomes[name])  # every run, repeats too
-        row = {"case": case, "variant": name, "median_s": seconds, "runs": len(times[name]), "times": times[name],
-               "rate": out["tokens"] / seconds, "rate_unit": "tokens/s", "tokens": out["tokens"],
-               "steps": out["steps"], "s_per_step": seconds / max(out["steps"], 1),
-               "loss_curve": out["loss_curve"], "max_loss_diff": diff,
-               "mfu": mfu(flops(n_params, out["tokens"]), seconds, peak),
-               "same": "reference" if not results else same_loss(diff, tolerance)}
+        row = {
+            "case": case,
+            "variant": name,
+            "median_s": seconds,
+            "runs": len(times[name]),
+            "times": times[name],
+            "rate": out["tokens"] / seconds,
+            "rate_unit": "tokens/s",
+            "tokens": out["tokens"],
+            "steps": out["steps"],
+            "s_per_step": seconds / max(out["steps"], 1),
+            "loss_curve": out["loss_curve"],
+            "max_loss_diff": diff,
+            "mfu": mfu(flops(n_params, out["tokens"]), seconds, peak),
+            "same": "reference" if not results else same_loss(diff, tolerance),
+        }
         if name in informational and diff > tolerance:
             row["informational"] = True
         if name in profile:
@@ -397,9 +498,18 @@ def _no_checkpoints():
     return NoCheckpoints()
 
 
-def sft_case(manifest: Mapping[str, Any], records: Sequence[Mapping[str, str]], settings, steps: int, repeats: int,
-             peak: float, output_dir, padding_free: bool = True, profile: bool = True,
-             tolerance: float = 1e-4) -> list[dict]:
+def sft_case(
+    manifest: Mapping[str, Any],
+    records: Sequence[Mapping[str, str]],
+    settings,
+    steps: int,
+    repeats: int,
+    peak: float,
+    output_dir,
+    padding_free: bool = True,
+    profile: bool = True,
+    tolerance: float = 1e-4,
+) -> list[dict]:
     """LoRA SFT on prompt/completion ``records`` for ``steps`` optimizer steps: TRL's ``SFTConfig``
     defaults, the project's config (``factgap.train.sft_config_kwargs``, what ``train_lora`` runs),
     and the project's config with TRL's padding-free batching.
@@ -421,36 +531,71 @@ def sft_case(manifest: Mapping[str, Any], records: Sequence[Mapping[str, str]], 
     tokenizer = load_tokenizer(manifest)
     dataset = Dataset.from_list([dict(r) for r in records])
     output_dir = str(output_dir)
-    experiment = dict(learning_rate=settings.learning_rate, lr_scheduler_type=settings.lr_scheduler,
-                      warmup_steps=float(settings.warmup_ratio), per_device_train_batch_size=settings.batch_size,
-                      gradient_accumulation_steps=settings.gradient_accumulation_steps, seed=settings.seed)
+    experiment = dict(
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type=settings.lr_scheduler,
+        warmup_steps=float(settings.warmup_ratio),
+        per_device_train_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        seed=settings.seed,
+    )
     bench_only = dict(max_steps=steps, save_strategy="no", disable_tqdm=True)
     configs = {
-        "TRL defaults": {**dict(output_dir=output_dir, use_cpu=True, bf16=resolve_bf16(settings.bf16),
-                                logging_steps=1, report_to=[]), **experiment, **bench_only},
+        "TRL defaults": {
+            **dict(
+                output_dir=output_dir, use_cpu=True, bf16=resolve_bf16(settings.bf16), logging_steps=1, report_to=[]
+            ),
+            **experiment,
+            **bench_only,
+        },
         "project: train_lora's config": {**sft_config_kwargs(settings, output_dir, use_cuda=False), **bench_only},
     }
     longest = max(len(tokenizer(r["prompt"] + r["completion"])["input_ids"]) for r in records)
     if padding_free and longest <= settings.max_length:
-        configs["project + padding_free=True"] = {**configs["project: train_lora's config"], "padding_free": True,
-                                                  "max_length": None}
+        configs["project + padding_free=True"] = {
+            **configs["project: train_lora's config"],
+            "padding_free": True,
+            "max_length": None,
+        }
     order = ["TRL defaults", *[k for k in configs if k.startswith("project +")], "project: train_lora's config"]
 
     def maker(name):
         def make():
-            return SFTTrainer(model=load_trainable_model(manifest), args=SFTConfig(**configs[name]),
-                              train_dataset=dataset, processing_class=tokenizer, peft_config=lora_config(settings))
+            return SFTTrainer(
+                model=load_trainable_model(manifest),
+                args=SFTConfig(**configs[name]),
+                train_dataset=dataset,
+                processing_class=tokenizer,
+                peft_config=lora_config(settings),
+            )
+
         return make
 
     n_params = _n_params(load_trainable_model(manifest))
-    return _training_rows("LoRA SFT", [(name, maker(name)) for name in order], repeats, peak, training_flops,
-                          n_params, tolerance, informational=[k for k in order if k.startswith("project +")],
-                          profile=["TRL defaults", "project: train_lora's config"] if profile else ())
+    return _training_rows(
+        "LoRA SFT",
+        [(name, maker(name)) for name in order],
+        repeats,
+        peak,
+        training_flops,
+        n_params,
+        tolerance,
+        informational=[k for k in order if k.startswith("project +")],
+        profile=["TRL defaults", "project: train_lora's config"] if profile else (),
+    )
 
 
-def preference_step_case(manifest: Mapping[str, Any], pairs: Sequence[Mapping[str, str]], settings, steps: int,
-                         repeats: int, peak: float, output_dir, profile: bool = True,
-                         tolerance: float = 1e-4) -> list[dict]:
+def preference_step_case(
+    manifest: Mapping[str, Any],
+    pairs: Sequence[Mapping[str, str]],
+    settings,
+    steps: int,
+    repeats: int,
+    peak: float,
+    output_dir,
+    profile: bool = True,
+    tolerance: float = 1e-4,
+) -> list[dict]:
     """DPO (sigmoid) on ``pairs`` for ``steps`` steps: TRL's ``DPOConfig`` defaults vs the project's
     trainer (``factgap.preference.train._build_trainer`` with ``settings``, limited to ``steps`` and
     without checkpoint writes). Same data, LoRA adapter (reference: the adapter disabled), beta,
@@ -472,24 +617,49 @@ def preference_step_case(manifest: Mapping[str, Any], pairs: Sequence[Mapping[st
     output_dir = str(output_dir)
 
     def trl_defaults():
-        config = DPOConfig(output_dir=output_dir, use_cpu=True, bf16=resolve_bf16(settings.bf16), logging_steps=1,
-                           report_to=[], learning_rate=settings.learning_rate, lr_scheduler_type=settings.lr_scheduler,
-                           warmup_steps=float(settings.warmup_ratio), per_device_train_batch_size=settings.batch_size,
-                           gradient_accumulation_steps=settings.gradient_accumulation_steps, beta=settings.beta,
-                           seed=settings.seed, max_steps=steps, save_strategy="no", disable_tqdm=True)
-        return DPOTrainer(model=load_trainable_model(manifest), args=config, train_dataset=dataset,
-                          processing_class=tokenizer, peft_config=lora_config(settings))
+        config = DPOConfig(
+            output_dir=output_dir,
+            use_cpu=True,
+            bf16=resolve_bf16(settings.bf16),
+            logging_steps=1,
+            report_to=[],
+            learning_rate=settings.learning_rate,
+            lr_scheduler_type=settings.lr_scheduler,
+            warmup_steps=float(settings.warmup_ratio),
+            per_device_train_batch_size=settings.batch_size,
+            gradient_accumulation_steps=settings.gradient_accumulation_steps,
+            beta=settings.beta,
+            seed=settings.seed,
+            max_steps=steps,
+            save_strategy="no",
+            disable_tqdm=True,
+        )
+        return DPOTrainer(
+            model=load_trainable_model(manifest),
+            args=config,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=lora_config(settings),
+        )
 
     def project():
-        trainer = _build_trainer(settings, load_trainable_model(manifest), tokenizer, dataset, output_dir,
-                                 [_no_checkpoints()])
+        trainer = _build_trainer(
+            settings, load_trainable_model(manifest), tokenizer, dataset, output_dir, [_no_checkpoints()]
+        )
         trainer.args.max_steps = steps  # read when training starts
         return trainer
 
     n_params = _n_params(load_trainable_model(manifest))
-    return _training_rows("DPO step", [("TRL defaults", trl_defaults), ("project: _build_trainer", project)],
-                          repeats, peak, preference_flops, n_params, tolerance,
-                          profile=["TRL defaults", "project: _build_trainer"] if profile else ())
+    return _training_rows(
+        "DPO step",
+        [("TRL defaults", trl_defaults), ("project: _build_trainer", project)],
+        repeats,
+        peak,
+        preference_flops,
+        n_params,
+        tolerance,
+        profile=["TRL defaults", "project: _build_trainer"] if profile else (),
+    )
 
 
 def _with_ratios(results: list[dict]) -> list[dict]:
@@ -503,9 +673,14 @@ def environment() -> dict:
     import torch
     import transformers
 
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "threads": torch.get_num_threads(),
-            "machine": platform.machine(), "processor": platform.processor()}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+    }
 
 
 # ---- inputs (real data, the embedded model) -------------------------------------------------------
@@ -584,11 +759,17 @@ def preference_pairs(n: int, seed: int) -> list[dict]:
     pairs = []
     for r in pool:
         mine = by_relation[r["relation"]]
-        wrong = next((o["answers"][0] for o in mine[mine.index(r) + 1:] + mine
-                      if o["answers"][0] not in r["answers"]), None)
+        wrong = next(
+            (o["answers"][0] for o in mine[mine.index(r) + 1 :] + mine if o["answers"][0] not in r["answers"]), None
+        )
         if wrong is not None:
-            pairs.append({"prompt": qa_prompt(r["question"]), "chosen": qa_completion(r["answers"][0]),
-                          "rejected": qa_completion(wrong)})
+            pairs.append(
+                {
+                    "prompt": qa_prompt(r["question"]),
+                    "chosen": qa_completion(r["answers"][0]),
+                    "rejected": qa_completion(wrong),
+                }
+            )
         if len(pairs) == n:
             return pairs
     raise ValueError(f"only {len(pairs)} GeoNames preference pairs, {n} asked for")

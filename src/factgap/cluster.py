@@ -65,7 +65,7 @@ def snakemake_command(
     cmd = [python or sys.executable, "-m", "snakemake"]
     if snakefile:
         cmd += ["--snakefile", str(snakefile)]
-    for profile in (profiles if profiles else DEFAULT_PROFILES[executor]):
+    for profile in profiles if profiles else DEFAULT_PROFILES[executor]:
         cmd += ["--profile", str(profile)]
     if configfiles:
         cmd += ["--configfile", *map(str, configfiles)]
@@ -101,7 +101,9 @@ def seed_overlay(seed: int, results_key: str | None = None, results_base: str = 
 
 
 def write_seed_overlays(
-    seeds: Sequence[int], folder: str | os.PathLike, results_key: str | None = None,
+    seeds: Sequence[int],
+    folder: str | os.PathLike,
+    results_key: str | None = None,
     results_base: str = "results",
 ) -> list[Path]:
     """Write ``<folder>/seed-<n>.yaml`` for each seed; returns the paths (absolute)."""
@@ -113,7 +115,8 @@ def write_seed_overlays(
     for seed in seeds:
         path = folder / f"seed-{seed}.yaml"
         text = "# written by factgap.cluster: per-seed config overlay\n" + yaml.safe_dump(
-            seed_overlay(seed, results_key, results_base), sort_keys=True)
+            seed_overlay(seed, results_key, results_base), sort_keys=True
+        )
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
         paths.append(path)
@@ -121,8 +124,13 @@ def write_seed_overlays(
 
 
 def sweep_commands(
-    seeds: Sequence[int], overlay_folder: str | os.PathLike, *, configfiles: Sequence[str | os.PathLike] = (),
-    results_key: str | None = None, results_base: str = "results", **command_kwargs: Any,
+    seeds: Sequence[int],
+    overlay_folder: str | os.PathLike,
+    *,
+    configfiles: Sequence[str | os.PathLike] = (),
+    results_key: str | None = None,
+    results_base: str = "results",
+    **command_kwargs: Any,
 ) -> list[list[str]]:
     """One Snakemake command per seed: base config files, then that seed's overlay."""
     overlays = write_seed_overlays(seeds, overlay_folder, results_key, results_base)
@@ -157,8 +165,13 @@ ACTIVE_STATES = "PENDING,RUNNING,CONFIGURING,COMPLETING,SUSPENDED,REQUEUED,RESIZ
 def queued_jobs(prefix: str) -> list[tuple[str, str]]:
     """(job id, state) of our user's SLURM jobs whose name starts with ``<prefix>_`` and are not over."""
     try:
-        out = subprocess.run(["squeue", "-h", "--me", "-t", ACTIVE_STATES, "-o", "%i %j %T"],
-                             capture_output=True, text=True, check=True, timeout=60).stdout
+        out = subprocess.run(
+            ["squeue", "-h", "--me", "-t", ACTIVE_STATES, "-o", "%i %j %T"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         log.warning("squeue failed (%s); not waiting for earlier jobs", exc)
         return []
@@ -185,15 +198,17 @@ def settle_previous_jobs(prefix: str, timeout_s: float, poll_s: float = 10.0) ->
     deadline = time.monotonic() + timeout_s
     jobs = [j for j in queued_jobs(prefix) if j[0] not in pending]
     while jobs and time.monotonic() < deadline:
-        print(f"[factgap.cluster] waiting for {len(jobs)} job(s) of the previous controller: "
-              + " ".join(j for j, _ in jobs), flush=True)
+        print(
+            f"[factgap.cluster] waiting for {len(jobs)} job(s) of the previous controller: "
+            + " ".join(j for j, _ in jobs),
+            flush=True,
+        )
         time.sleep(poll_s)
         jobs = [j for j in queued_jobs(prefix) if j[0] not in pending]
     return jobs
 
 
-def site_env(partition: str | None = None, account: str | None = None,
-             gpu_model: str | None = None) -> dict[str, str]:
+def site_env(partition: str | None = None, account: str | None = None, gpu_model: str | None = None) -> dict[str, str]:
     """Environment for profiles/slurm (only the settings that were given)."""
     env = {}
     for key, value in ((ENV_PARTITION, partition), (ENV_ACCOUNT, account), (ENV_GPU_MODEL, gpu_model)):
@@ -225,9 +240,17 @@ class SnakemakeController(_checkpointable_base()):
     Raises ``RuntimeError`` when Snakemake fails, so the submitit job ends as failed.
     """
 
-    def __init__(self, cmd: Sequence[str], workdir: str | os.PathLike, env: Mapping[str, str] | None = None,
-                 unlock: bool = False, restarts: int = 0, grace_s: float = 20.0,
-                 wait_previous_s: float = 12 * 3600, poll_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        cmd: Sequence[str],
+        workdir: str | os.PathLike,
+        env: Mapping[str, str] | None = None,
+        unlock: bool = False,
+        restarts: int = 0,
+        grace_s: float = 20.0,
+        wait_previous_s: float = 12 * 3600,
+        poll_s: float = 10.0,
+    ) -> None:
         self.cmd, self.jobname_prefix = with_jobname_prefix(cmd)
         self.workdir = str(Path(workdir).absolute())
         self.env = dict(env or {})
@@ -251,13 +274,18 @@ class SnakemakeController(_checkpointable_base()):
     def __call__(self) -> int:
         env = self._environ()
         restarted = self.restarts > 0 or env.get("SLURM_RESTART_COUNT", "0") not in ("", "0")
-        print(f"[factgap.cluster] controller start: restarts={self.restarts} "
-              f"slurm_restart_count={env.get('SLURM_RESTART_COUNT', '-')} cwd={self.workdir}", flush=True)
+        print(
+            f"[factgap.cluster] controller start: restarts={self.restarts} "
+            f"slurm_restart_count={env.get('SLURM_RESTART_COUNT', '-')} cwd={self.workdir}",
+            flush=True,
+        )
         if (self.unlock or restarted) and self.jobname_prefix:
             left = settle_previous_jobs(self.jobname_prefix, self.wait_previous_s, self.poll_s)
             if left:
-                print(f"[factgap.cluster] {len(left)} earlier job(s) still running; their outputs will be redone",
-                      flush=True)
+                print(
+                    f"[factgap.cluster] {len(left)} earlier job(s) still running; their outputs will be redone",
+                    flush=True,
+                )
         if self.unlock or restarted:
             # A controller killed by timeout/preemption/scancel leaves .snakemake/locks behind.
             print("[factgap.cluster] unlocking: " + " ".join(unlock_command(self.cmd)), flush=True)
@@ -287,9 +315,19 @@ class SnakemakeController(_checkpointable_base()):
         print("[factgap.cluster] checkpoint: stopping snakemake, job will be requeued", flush=True)
         self.stop()
         return submitit.helpers.DelayedSubmission(
-            SnakemakeController(self.cmd, self.workdir, self.env, unlock=True, restarts=self.restarts + 1,
-                                grace_s=self.grace_s, wait_previous_s=self.wait_previous_s,
-                                poll_s=self.poll_s), *args, **kwargs)
+            SnakemakeController(
+                self.cmd,
+                self.workdir,
+                self.env,
+                unlock=True,
+                restarts=self.restarts + 1,
+                grace_s=self.grace_s,
+                wait_previous_s=self.wait_previous_s,
+                poll_s=self.poll_s,
+            ),
+            *args,
+            **kwargs,
+        )
 
 
 @dataclasses.dataclass
@@ -312,13 +350,22 @@ def make_executor(folder: str | os.PathLike, cluster: str | None, spec: JobSpec)
     """A submitit executor for the controller job(s). ``cluster``: slurm, local, debug or None (auto)."""
     submitit = _import_submitit()
     executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster, slurm_max_num_timeout=spec.max_requeues)
-    params: dict[str, Any] = dict(timeout_min=spec.time_min, cpus_per_task=spec.cpus, mem_gb=spec.mem_gb,
-                                  name=spec.name, tasks_per_node=1, nodes=1)
+    params: dict[str, Any] = dict(
+        timeout_min=spec.time_min,
+        cpus_per_task=spec.cpus,
+        mem_gb=spec.mem_gb,
+        name=spec.name,
+        tasks_per_node=1,
+        nodes=1,
+    )
     if spec.gpus:
         params["gpus_per_node"] = spec.gpus
     if executor.cluster == "slurm":
-        params.update(slurm_signal_delay_s=spec.signal_delay_s, slurm_array_parallelism=spec.array_parallelism,
-                      stderr_to_stdout=False)
+        params.update(
+            slurm_signal_delay_s=spec.signal_delay_s,
+            slurm_array_parallelism=spec.array_parallelism,
+            stderr_to_stdout=False,
+        )
         if spec.partition:
             params["slurm_partition"] = spec.partition
         if spec.account:
@@ -327,16 +374,25 @@ def make_executor(folder: str | os.PathLike, cluster: str | None, spec: JobSpec)
     return executor
 
 
-def submit(commands: Sequence[Sequence[str]], *, workdir: str | os.PathLike, folder: str | os.PathLike,
-           cluster: str | None = "slurm", spec: JobSpec | None = None, env: Mapping[str, str] | None = None,
-           unlock: bool = False, wait_previous_s: float = 12 * 3600) -> list:
+def submit(
+    commands: Sequence[Sequence[str]],
+    *,
+    workdir: str | os.PathLike,
+    folder: str | os.PathLike,
+    cluster: str | None = "slurm",
+    spec: JobSpec | None = None,
+    env: Mapping[str, str] | None = None,
+    unlock: bool = False,
+    wait_previous_s: float = 12 * 3600,
+) -> list:
     """Submit one controller job per command; several commands go in one job array."""
     if not commands:
         raise ValueError("nothing to submit")
     spec = spec or JobSpec()
     executor = make_executor(folder, cluster, spec)
-    controllers = [SnakemakeController(cmd, workdir, env, unlock=unlock, wait_previous_s=wait_previous_s)
-                   for cmd in commands]
+    controllers = [
+        SnakemakeController(cmd, workdir, env, unlock=unlock, wait_previous_s=wait_previous_s) for cmd in commands
+    ]
     if len(controllers) == 1:
         return [executor.submit(controllers[0])]
     jobs = []

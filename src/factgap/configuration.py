@@ -16,8 +16,11 @@ def check_output_folders(cfg: Mapping) -> None:
     for key in ("results_dir", "models_dir"):
         value = cfg.get(key)
         if value and Path(value).exists() and not Path(value).is_dir():
-            raise config_error(key, f"{value!r} is a file, not a folder: point {key} at a folder (it is created "
-                                    "if missing) or move the file away")
+            raise config_error(
+                key,
+                f"{value!r} is a file, not a folder: point {key} at a folder (it is created "
+                "if missing) or move the file away",
+            )
 
 
 def check_semantics(cfg: Mapping) -> None:
@@ -34,8 +37,9 @@ def check_semantics(cfg: Mapping) -> None:
         raise config_error("evaluation.rationale_model", f"{rationale!r} is not a name in models or helper_models")
     for name, spec in cfg["datasets"].items():
         if spec["loader"] == "entityquestions" and not spec["path"]:
-            raise config_error(f"datasets.{name}.path",
-                               "EntityQuestions needs the path of dataset.zip or its unpacked folder")
+            raise config_error(
+                f"datasets.{name}.path", "EntityQuestions needs the path of dataset.zip or its unpacked folder"
+            )
         fractions = spec["split_fractions"]
         if fractions.get("dev", 0) + fractions.get("test", 0) >= 1:
             raise config_error(f"datasets.{name}.split_fractions", "dev + test must leave room for train")
@@ -48,6 +52,19 @@ def check_semantics(cfg: Mapping) -> None:
 
 def science_config(cfg: Mapping) -> dict:
     """The config sections a result depends on (recorded in every table's provenance)."""
-    keys = ("seed", "models", "helper_models", "datasets", "probe", "splits", "training", "evaluation", "analysis",
-            "backend", "s3", "s4")
+    keys = (
+        "seed",
+        "models",
+        "helper_models",
+        "datasets",
+        "probe",
+        "splits",
+        "training",
+        "evaluation",
+        "analysis",
+        "backend",
+        "deterministic",
+        "s3",
+        "s4",
+    )
     return {k: cfg[k] for k in keys if k in cfg}

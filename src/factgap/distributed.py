@@ -15,16 +15,40 @@ from collections.abc import Mapping
 LAUNCHED_FLAG = "FACTGAP_ACCELERATE_CHILD"
 
 
-def accelerate_command(script: str, n_processes: int, python: str = sys.executable,
-                       transformer_layer: str | None = None, main_port: int | None = None) -> list[str]:
+def accelerate_command(
+    script: str,
+    n_processes: int,
+    python: str = sys.executable,
+    transformer_layer: str | None = None,
+    main_port: int | None = None,
+) -> list[str]:
     """``accelerate launch`` argv for ``script`` with FSDP over ``n_processes`` GPUs (pure)."""
     if n_processes < 2:
         raise ValueError("FSDP launch needs at least 2 processes")
-    cmd = [python, "-m", "accelerate.commands.launch", "--num_processes", str(n_processes), "--num_machines", "1",
-           "--mixed_precision", "bf16", "--use_fsdp", "--fsdp_sharding_strategy", "FULL_SHARD",
-           "--fsdp_auto_wrap_policy", "TRANSFORMER_BASED_WRAP", "--fsdp_state_dict_type", "SHARDED_STATE_DICT",
-           "--fsdp_use_orig_params", "true", "--fsdp_cpu_ram_efficient_loading", "true",
-           "--fsdp_sync_module_states", "true"]
+    cmd = [
+        python,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        str(n_processes),
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "bf16",
+        "--use_fsdp",
+        "--fsdp_sharding_strategy",
+        "FULL_SHARD",
+        "--fsdp_auto_wrap_policy",
+        "TRANSFORMER_BASED_WRAP",
+        "--fsdp_state_dict_type",
+        "SHARDED_STATE_DICT",
+        "--fsdp_use_orig_params",
+        "true",
+        "--fsdp_cpu_ram_efficient_loading",
+        "true",
+        "--fsdp_sync_module_states",
+        "true",
+    ]
     if transformer_layer:
         cmd += ["--fsdp_transformer_layer_cls_to_wrap", transformer_layer]
     if main_port:
@@ -40,8 +64,7 @@ def requested_gpus(resources: Mapping) -> int:
         return 0
 
 
-def relaunch_with_accelerate(script: str, gpus: int, env: Mapping[str, str] | None = None,
-                             exec_fn=os.execvpe) -> None:
+def relaunch_with_accelerate(script: str, gpus: int, env: Mapping[str, str] | None = None, exec_fn=os.execvpe) -> None:
     """Replace this process by an FSDP launch of ``script`` when ``gpus`` > 1 (once: children run on)."""
     env = dict(os.environ if env is None else env)
     if gpus < 2 or env.get(LAUNCHED_FLAG) == "1":
@@ -59,4 +82,3 @@ def is_main_process(env: Mapping[str, str] | None = None) -> bool:
 def world_size(env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
     return int(env.get("WORLD_SIZE", "1") or 1)
-

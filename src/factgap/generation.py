@@ -21,8 +21,7 @@ from factgap.runtime import progress
 log = logging.getLogger(__name__)
 
 
-def length_sorted_batches(lengths: Sequence[int], batch_size: int, max_tokens: int | None = None
-                          ) -> list[list[int]]:
+def length_sorted_batches(lengths: Sequence[int], batch_size: int, max_tokens: int | None = None) -> list[list[int]]:
     """Indices grouped into batches of similar length (longest first), deterministic (pure).
 
     ``max_tokens`` also caps a batch's padded size (rows x its longest length; a longer single row
@@ -35,7 +34,7 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int, max_tokens: i
         raise ValueError("max_tokens must be >= 1")
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     if max_tokens is None:
-        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     batches: list[list[int]] = []
     for i in order:
         # longest first: the batch's first row sets its padded width
@@ -60,8 +59,9 @@ class HFBackend:
 
     name = "hf"
 
-    def __init__(self, model, tokenizer, stop: Sequence[str] = ("\n",), show_progress: bool = True,
-                 drop_finished: bool = True):
+    def __init__(
+        self, model, tokenizer, stop: Sequence[str] = ("\n",), show_progress: bool = True, drop_finished: bool = True
+    ):
         self.model = model
         self.drop_finished = drop_finished
         self.tokenizer = tokenizer
@@ -86,8 +86,12 @@ class HFBackend:
 
     def _generate_kwargs(self, max_new_tokens: int, stop: Sequence[str] | None) -> dict:
         stop = self.stop if stop is None else list(stop)
-        kwargs = {"max_new_tokens": max_new_tokens, "pad_token_id": self.tokenizer.pad_token_id,
-                  "top_p": 1.0, "repetition_penalty": 1.0}
+        kwargs = {
+            "max_new_tokens": max_new_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "top_p": 1.0,
+            "repetition_penalty": 1.0,
+        }
         if stop:
             kwargs.update(stop_strings=stop, tokenizer=self.tokenizer)
         return kwargs
@@ -110,9 +114,14 @@ class HFBackend:
             return cache
         position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
         with torch.inference_mode():
-            self.model(input_ids=input_ids[:, start:-1], attention_mask=attention_mask[:, :-1],
-                       position_ids=position_ids[:, start:-1], past_key_values=cache, use_cache=True,
-                       logits_to_keep=1)
+            self.model(
+                input_ids=input_ids[:, start:-1],
+                attention_mask=attention_mask[:, :-1],
+                position_ids=position_ids[:, start:-1],
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
         return cache
 
     def _decode(self, input_ids, attention_mask, cache, do_sample: bool, kwargs: dict):
@@ -120,19 +129,31 @@ class HFBackend:
         reproduces ``generate`` (``drop_finished``), else ``generate`` itself."""
         import torch
 
-        plan = (decoding_plan(self.model, self.tokenizer, kwargs, do_sample, input_ids)
-                if self.drop_finished else None)
+        plan = decoding_plan(self.model, self.tokenizer, kwargs, do_sample, input_ids) if self.drop_finished else None
         if plan is None:
             with torch.inference_mode():
-                return self.model.generate(input_ids=input_ids, attention_mask=attention_mask, past_key_values=cache,
-                                           do_sample=do_sample, **kwargs)
+                return self.model.generate(
+                    input_ids=input_ids,
+                    attention_mask=attention_mask,
+                    past_key_values=cache,
+                    do_sample=do_sample,
+                    **kwargs,
+                )
         cache = self._prefill(input_ids, attention_mask, cache)
-        return decode_dropping_finished(self.model, input_ids, attention_mask, cache, plan,
-                                        kwargs["max_new_tokens"], do_sample)
+        return decode_dropping_finished(
+            self.model, input_ids, attention_mask, cache, plan, kwargs["max_new_tokens"], do_sample
+        )
 
-    def greedy(self, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int = 16,
-               stop: Sequence[str] | None = None, desc: str = "greedy",
-               groups: Sequence[str] | None = None) -> list[str]:
+    def greedy(
+        self,
+        prompts: Sequence[str],
+        *,
+        max_new_tokens: int,
+        batch_size: int = 16,
+        stop: Sequence[str] | None = None,
+        desc: str = "greedy",
+        groups: Sequence[str] | None = None,
+    ) -> list[str]:
         """Greedy continuations. ``groups`` (one key per prompt, e.g. the relation whose fixed
         few-shot exemplars open the prompt) lets prompts of a group share the prefill of their
         common token prefix: same output, a fraction of the compute for long shared prefixes."""
@@ -148,10 +169,20 @@ class HFBackend:
                 results[i] = text
         return results
 
-    def greedy_and_samples(self, prompts: Sequence[str], *, n_samples: int, temperature: float, top_k: int,
-                           max_new_tokens: int, batch_size: int = 16, seed: int = 0,
-                           stop: Sequence[str] | None = None, desc: str = "generate", top_p: float = 1.0
-                           ) -> tuple[list[str], list[list[str]]]:
+    def greedy_and_samples(
+        self,
+        prompts: Sequence[str],
+        *,
+        n_samples: int,
+        temperature: float,
+        top_k: int,
+        max_new_tokens: int,
+        batch_size: int = 16,
+        seed: int = 0,
+        stop: Sequence[str] | None = None,
+        desc: str = "generate",
+        top_p: float = 1.0,
+    ) -> tuple[list[str], list[list[str]]]:
         """One greedy continuation and ``n_samples`` sampled ones per prompt, sharing the prefill
         (``top_k`` 0 and ``top_p`` 1 leave the sampling distribution whole)."""
         import torch
@@ -171,11 +202,16 @@ class HFBackend:
                 continue
             cache.batch_repeat_interleave(n_samples)
             torch.manual_seed(batch_seed(seed, batch_prompts))
-            out = self._decode(ids.repeat_interleave(n_samples, 0), mask.repeat_interleave(n_samples, 0), cache, True,
-                               {**kwargs, "temperature": temperature, "top_k": top_k, "top_p": top_p})
+            out = self._decode(
+                ids.repeat_interleave(n_samples, 0),
+                mask.repeat_interleave(n_samples, 0),
+                cache,
+                True,
+                {**kwargs, "temperature": temperature, "top_k": top_k, "top_p": top_p},
+            )
             texts = self._decode_new(out, ids.shape[1])
             for j, i in enumerate(batch):
-                samples[i] = texts[j * n_samples:(j + 1) * n_samples]
+                samples[i] = texts[j * n_samples : (j + 1) * n_samples]
         return greedy, samples
 
     def _greedy_shared_prefix(self, prompts, groups, max_new_tokens, batch_size, stop, desc) -> list[str]:
@@ -194,7 +230,7 @@ class HFBackend:
             n = common_prefix_length([token_ids[i] for i in idx])
             n = min(n, min(len(token_ids[i]) for i in idx) - 1)  # every prompt keeps >= 1 own token
             ordered = sorted(idx, key=lambda i: (-len(token_ids[i]), i))
-            work += [(token_ids[idx[0]][:n], ordered[j:j + batch_size]) for j in range(0, len(ordered), batch_size)]
+            work += [(token_ids[idx[0]][:n], ordered[j : j + batch_size]) for j in range(0, len(ordered), batch_size)]
         results: list[str] = [""] * len(prompts)
         kwargs = self._generate_kwargs(max_new_tokens, stop)
         pad = self.tokenizer.pad_token_id
@@ -206,10 +242,14 @@ class HFBackend:
                 cache = DynamicCache(config=self.model.config)
                 if prefix:
                     with torch.inference_mode():
-                        self.model(input_ids=torch.tensor([prefix], device=self.device), past_key_values=cache,
-                                   use_cache=True, logits_to_keep=1)
+                        self.model(
+                            input_ids=torch.tensor([prefix], device=self.device),
+                            past_key_values=cache,
+                            use_cache=True,
+                            logits_to_keep=1,
+                        )
                 prefix_cache[key] = cache
-            suffixes = [token_ids[i][len(prefix):] for i in batch]
+            suffixes = [token_ids[i][len(prefix) :] for i in batch]
             width = max(len(x) for x in suffixes)
             rows = [list(prefix) + [pad] * (width - len(x)) + x for x in suffixes]
             mask = [[1] * len(prefix) + [0] * (width - len(x)) + [1] * len(x) for x in suffixes]
@@ -252,15 +292,23 @@ def decoding_plan(model, tokenizer, kwargs: dict, do_sample: bool, prompt_ids):
         config = copy.deepcopy(model.generation_config)
         config.update(do_sample=do_sample, **{k: v for k, v in kwargs.items() if k != "tokenizer"})
         model._prepare_special_tokens(config, True, device=prompt_ids.device)
-        processors = model._get_logits_processor(generation_config=config, input_ids_seq_length=prompt_ids.shape[1],
-                                                 encoder_input_ids=prompt_ids, device=prompt_ids.device,
-                                                 model_kwargs={})
+        processors = model._get_logits_processor(
+            generation_config=config,
+            input_ids_seq_length=prompt_ids.shape[1],
+            encoder_input_ids=prompt_ids,
+            device=prompt_ids.device,
+            model_kwargs={},
+        )
     except (AttributeError, TypeError, ValueError) as err:  # another transformers version: use generate
         log.warning("decoding through generate: %s", err)
         return None
-    if (config.num_beams or 1) > 1 or config.max_time is not None or config._eos_token_tensor is None \
-            or config._pad_token_tensor is None \
-            or any(type(p).__name__ not in FAST_DECODING_PROCESSORS for p in processors):
+    if (
+        (config.num_beams or 1) > 1
+        or config.max_time is not None
+        or config._eos_token_tensor is None
+        or config._pad_token_tensor is None
+        or any(type(p).__name__ not in FAST_DECODING_PROCESSORS for p in processors)
+    ):
         return None
     eos = config._eos_token_tensor
     criteria = [EosTokenCriteria(eos_token_id=eos)]
@@ -289,8 +337,13 @@ def decode_dropping_finished(model, input_ids, attention_mask, cache, plan, max_
     with torch.inference_mode():
         for _ in range(max_new_tokens):
             positions = mask.long().sum(-1, keepdim=True) - 1
-            logits = model(input_ids=feed, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                           use_cache=True).logits[:, -1].to(torch.float32)
+            logits = (
+                model(
+                    input_ids=feed, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
+                )
+                .logits[:, -1]
+                .to(torch.float32)
+            )
             step = torch.full((rows,), pad_id, dtype=torch.long, device=device)
             if do_sample:
                 # every row's probabilities, in generate's shape, so the draws consume the random

@@ -65,15 +65,16 @@ def hub_items(cfg: Mapping[str, Any]) -> list[HubItem]:
             if spec["source"] == "hf" and is_hub_id(spec["path"]):
                 add("model", spec["path"], spec.get("revision"), f"{section}.{name}.path")
     analysis = cfg.get("analysis", {})
-    needs_similarity = "s2" in cfg.get("studies", []) and any(d.get("ood_relations") for d in cfg.get("datasets", {}).values())
+    needs_similarity = "s2" in cfg.get("studies", []) and any(
+        d.get("ood_relations") for d in cfg.get("datasets", {}).values()
+    )
     if needs_similarity and is_hub_id(analysis.get("embedding_model", "")):
         add("model", analysis["embedding_model"], analysis.get("embedding_model_revision"), "analysis.embedding_model")
     if {"s1", "s2"} & set(cfg.get("studies", [])):
         for name, spec in sorted(cfg.get("datasets", {}).items()):
             hub_id = qa_loader(spec["loader"]).hub_id
             if hub_id and not spec.get("path"):
-                add("dataset", spec.get("hf_id") or hub_id, spec.get("revision"),
-                    f"datasets.{name}")
+                add("dataset", spec.get("hf_id") or hub_id, spec.get("revision"), f"datasets.{name}")
     s4, studies = cfg.get("s4", {}), set(cfg.get("studies", []))
     # S3 scores MMLU with S4's pipeline and s4.mmlu's data
     for key, used in (("dataset", "s4" in studies), ("mmlu", bool({"s3", "s4"} & studies))):
@@ -99,8 +100,11 @@ def default_download(repo_id: str, repo_type: str, revision: str | None) -> str:
     return snapshot_download(repo_id=repo_id, repo_type=repo_type, revision=revision)
 
 
-def prefetch_item(item: Mapping[str, Any] | HubItem, out_path: str | os.PathLike,
-                  download: Callable[[str, str, str | None], str] = default_download) -> dict:
+def prefetch_item(
+    item: Mapping[str, Any] | HubItem,
+    out_path: str | os.PathLike,
+    download: Callable[[str, str, str | None], str] = default_download,
+) -> dict:
     """Download one item into the Hugging Face cache and write its record: the commit SHA and the
     snapshot folder. ``download`` returns the snapshot folder (``.../snapshots/<sha>``)."""
     from factgap.io import write_json
@@ -113,7 +117,8 @@ def prefetch_item(item: Mapping[str, Any] | HubItem, out_path: str | os.PathLike
             f"config key '{item.config_key}': could not download {item.kind} {item.repo_id!r} "
             f"(revision {item.revision or 'default branch'}) from the Hugging Face Hub: {type(err).__name__}: {err}. "
             "Run prefetch where the Hub is reachable; gated models (Llama) need HF_TOKEN or `hf auth login` "
-            "and the licence accepted on the model's page.") from err
+            "and the licence accepted on the model's page."
+        ) from err
     sha = snapshot.name
     if not _SHA.match(sha):
         raise RuntimeError(f"{item.repo_id}: the download returned {snapshot}, not a snapshot folder named by a commit")
@@ -132,7 +137,8 @@ def checked_snapshot(record: Mapping[str, Any]) -> Path:
         raise FileNotFoundError(
             f"{record['kind']} {record['repo_id']!r} (config key '{record['config_key']}', commit {record['sha']}) "
             f"is not in the Hugging Face cache: {snapshot} is missing or empty. Run `make prefetch CONFIG=<your config>` "
-            "on a machine with Hub access (the login node), with the HF_HOME that the jobs see.")
+            "on a machine with Hub access (the login node), with the HF_HOME that the jobs see."
+        )
     return snapshot
 
 
@@ -155,6 +161,9 @@ def prefetch_table(record_paths) -> str:
     rows = ["kind\trepo_id\trequested\tsha\tsnapshot\tconfig_key"]
     for path in record_paths:
         r = json.loads(Path(path).read_text(encoding="utf-8"))
-        rows.append("\t".join([r["kind"], r["repo_id"], r["revision"] or "(default branch)", r["sha"], r["snapshot"],
-                               r["config_key"]]))
+        rows.append(
+            "\t".join(
+                [r["kind"], r["repo_id"], r["revision"] or "(default branch)", r["sha"], r["snapshot"], r["config_key"]]
+            )
+        )
     return "\n".join(rows) + "\n"

@@ -16,8 +16,20 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-TRACKED_PACKAGES = ("factgap", "torch", "transformers", "peft", "trl", "datasets", "pyarrow",
-                    "numpy", "pandas", "matplotlib", "snakemake", "vllm")
+TRACKED_PACKAGES = (
+    "factgap",
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "datasets",
+    "pyarrow",
+    "numpy",
+    "pandas",
+    "matplotlib",
+    "snakemake",
+    "vllm",
+)
 
 
 def _atomic_target(path: Path) -> tuple[int, str]:
@@ -48,8 +60,9 @@ def write_parquet(table: pa.Table, path: str | os.PathLike) -> None:
     from factgap.backends import backend_used
 
     if used := backend_used():
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                               BACKEND_METADATA_KEY: json.dumps(used, sort_keys=True)})
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), BACKEND_METADATA_KEY: json.dumps(used, sort_keys=True)}
+        )
     path = Path(path)
     fd, tmp = _atomic_target(path)
     os.close(fd)

@@ -32,11 +32,13 @@ def resolve_package_file(path: str) -> Path:
     """
     if not path.startswith(PACKAGE_PREFIX):
         return Path(path).expanduser()
-    package, _, relative = path[len(PACKAGE_PREFIX):].partition("/")
+    package, _, relative = path[len(PACKAGE_PREFIX) :].partition("/")
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"model path {path!r}: Python package {package!r} is not installed "
-                                f"(pip install {package.replace('_', '-')})")
+        raise FileNotFoundError(
+            f"model path {path!r}: Python package {package!r} is not installed "
+            f"(pip install {package.replace('_', '-')})"
+        )
     candidate = Path(next(iter(spec.submodule_search_locations))) / relative
     if not candidate.exists():
         raise FileNotFoundError(f"model path {path!r}: {candidate} does not exist")
@@ -75,8 +77,9 @@ def check_model_files(specs: Mapping[str, Mapping[str, Any]], section: str = "mo
         else:
             folder = Path(path).expanduser()
         if not folder.is_dir():
-            raise FileNotFoundError(f"{key}: {path!r} is not a folder (a local model folder, or a Hub id "
-                                    "of the form owner/name)")
+            raise FileNotFoundError(
+                f"{key}: {path!r} is not a folder (a local model folder, or a Hub id of the form owner/name)"
+            )
         if not (folder / "config.json").is_file():
             raise FileNotFoundError(f"{key}: {folder} has no config.json: not a transformers model folder")
         weights = [f for f in folder.iterdir() if f.suffix in WEIGHT_SUFFIXES and f.is_file()]
@@ -89,8 +92,7 @@ def check_model_files(specs: Mapping[str, Mapping[str, Any]], section: str = "mo
 def torch_dtype(name: str):
     import torch
 
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
-            "auto": "auto"}[name]
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}[name]
 
 
 @contextmanager
@@ -128,15 +130,20 @@ def convert_gguf(gguf_path: Path, out_dir: Path) -> None:
     with gguf_parsed_once():
         tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(
-            gguf_path.parent, quantization_config=GgufConfig(dequantize=True), **kwargs)
+            gguf_path.parent, quantization_config=GgufConfig(dequantize=True), **kwargs
+        )
     if getattr(model.config, "quantization_config", None) is not None:
         del model.config.quantization_config
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
 
 
-def prepare_model(spec: Mapping[str, Any], out_dir: str | os.PathLike, manifest_path: str | os.PathLike,
-                  hub_record: Mapping[str, Any] | None = None) -> dict:
+def prepare_model(
+    spec: Mapping[str, Any],
+    out_dir: str | os.PathLike,
+    manifest_path: str | os.PathLike,
+    hub_record: Mapping[str, Any] | None = None,
+) -> dict:
     """Shell for the ``prepare_model`` rule: convert or point at the weights, write the manifest.
     ``hub_record``: what prefetch recorded for a Hub model (commit SHA and snapshot folder)."""
     from factgap.hub import checked_snapshot, is_hub_id
@@ -148,25 +155,44 @@ def prepare_model(spec: Mapping[str, Any], out_dir: str | os.PathLike, manifest_
         if not gguf.is_file():
             raise FileNotFoundError(f"GGUF file {gguf} not found")
         convert_gguf(gguf, out_dir)
-        manifest = {"load_from": str(out_dir.resolve()), "source": "gguf", "origin": path,
-                    "origin_sha256": sha256_file(gguf), "revision": None,
-                    "note": "weights are the dequantised GGUF, not the original release"}
+        manifest = {
+            "load_from": str(out_dir.resolve()),
+            "source": "gguf",
+            "origin": path,
+            "origin_sha256": sha256_file(gguf),
+            "revision": None,
+            "note": "weights are the dequantised GGUF, not the original release",
+        }
     elif source == "hf":
         local = Path(path).expanduser()
         out_dir.mkdir(parents=True, exist_ok=True)
         if local.is_dir():
-            manifest = {"load_from": str(local.resolve()), "source": "local", "origin": path,
-                        "origin_sha256": sha256_tree(local), "revision": None}
+            manifest = {
+                "load_from": str(local.resolve()),
+                "source": "local",
+                "origin": path,
+                "origin_sha256": sha256_tree(local),
+                "revision": None,
+            }
         elif hub_record is not None:  # prefetched: load the snapshot of that commit, never the Hub
             snapshot = checked_snapshot(hub_record)
-            manifest = {"load_from": str(snapshot), "source": "hub", "origin": path, "origin_sha256": None,
-                        "revision": hub_record["sha"], "requested_revision": spec.get("revision")}
+            manifest = {
+                "load_from": str(snapshot),
+                "source": "hub",
+                "origin": path,
+                "origin_sha256": None,
+                "revision": hub_record["sha"],
+                "requested_revision": spec.get("revision"),
+            }
         elif is_hub_id(path):
-            raise FileNotFoundError(f"model {path!r}: a Hub id without a prefetch record (the workflow's "
-                                    "prefetch_hub_item job writes it; run `make prefetch CONFIG=<your config>`)")
+            raise FileNotFoundError(
+                f"model {path!r}: a Hub id without a prefetch record (the workflow's "
+                "prefetch_hub_item job writes it; run `make prefetch CONFIG=<your config>`)"
+            )
         else:
-            raise FileNotFoundError(f"model path {path!r}: no such local folder (and not a Hub id of the "
-                                    "form owner/name)")
+            raise FileNotFoundError(
+                f"model path {path!r}: no such local folder (and not a Hub id of the form owner/name)"
+            )
     else:
         raise ValueError(f"model source {source!r} is not one of 'gguf', 'hf'")
     manifest["dtype"] = spec.get("dtype", "float32")
@@ -198,7 +224,8 @@ def load_causal_lm(manifest: Mapping[str, Any] | str | os.PathLike, adapter: str
         manifest = read_json(manifest)
     tokenizer = load_tokenizer(manifest)
     model = AutoModelForCausalLM.from_pretrained(
-        manifest["load_from"], revision=hub_revision(manifest), dtype=torch_dtype(manifest.get("dtype", "float32")))
+        manifest["load_from"], revision=hub_revision(manifest), dtype=torch_dtype(manifest.get("dtype", "float32"))
+    )
     if adapter is not None:
         from peft import PeftModel
 

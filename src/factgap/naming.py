@@ -78,8 +78,12 @@ class Variant:
         return name if self.method == SFT else f"{self.method}:{name}"
 
     def as_dict(self) -> dict[str, str | None]:
-        return {"variant": self.label, "method": self.method, "training_set": self.training_set,
-                "checkpoint": self.checkpoint}
+        return {
+            "variant": self.label,
+            "method": self.method,
+            "training_set": self.training_set,
+            "checkpoint": self.checkpoint,
+        }
 
 
 BASE_VARIANT = Variant()
@@ -162,5 +166,6 @@ def parse_qa_training_set(name: str) -> QATrainingSet:
         return QATrainingSet(name, int(m.group(2)) / 100, relabel_unknown=bool(m.group(1)))
     if m := _SINGLE.fullmatch(name):
         return QATrainingSet(name, None, m.group(1))
-    raise ValueError(f"{name!r} is not a QA training set (known, unknown, [idk-]mix-unknown-<0-100>, "
-                     f"only-<{'|'.join(CATEGORIES)}>)")
+    raise ValueError(
+        f"{name!r} is not a QA training set (known, unknown, [idk-]mix-unknown-<0-100>, only-<{'|'.join(CATEGORIES)}>)"
+    )

@@ -107,11 +107,12 @@ class ResultsLayout:
         return self._p("s3", model, people, "verifiers.json")
 
     def llm_cache(self, judge: str, purpose: str) -> str:
-        """Disk cache of a judge's calls (kept across reruns: never a rule output)."""
-        return self._p("cache", "llm", judge, f"{purpose}.jsonl")
+        """Disk cache of a judge's calls, a folder of per-job shards (kept across reruns: never a rule output)."""
+        return self._p("cache", "llm", judge, purpose)
 
-    def s3_files(self, models: Sequence[str], people: str, variant_path: str, name: str, **meta: str
-                 ) -> list[ResultFile]:
+    def s3_files(
+        self, models: Sequence[str], people: str, variant_path: str, name: str, **meta: str
+    ) -> list[ResultFile]:
         return [ResultFile(self.s3_file(m, people, variant_path, name), {"model": m, **meta}) for m in models]
 
     # ---- S4 (multiple choice) -----------------------------------------------------------------
@@ -133,14 +134,20 @@ class ResultsLayout:
         return [ResultFile(self.mc_probe(m, s), {"model": m, "mcset": s}) for m, s in product(models, mcsets)]
 
     def mc_predictions(self, models: Sequence[str], dataset: str, variants: Iterable[Variant]) -> list[ResultFile]:
-        return [ResultFile(self.mc_prediction(m, dataset, v.path), {"model": m, "dataset": dataset})
-                for m, v in product(models, list(variants))]
+        return [
+            ResultFile(self.mc_prediction(m, dataset, v.path), {"model": m, "dataset": dataset})
+            for m, v in product(models, list(variants))
+        ]
 
     # ---- published reports, logs, benchmarks ----------------------------------------------
     def report_outputs(self, name: str) -> dict[str, str]:
         """The four files of a published table/figure."""
-        return {"png": self._p("figures", f"{name}.png"), "csv": self._p("tables", f"{name}.csv"),
-                "md": self._p("tables", f"{name}.md"), "provenance": self._p("tables", f"{name}.provenance.json")}
+        return {
+            "png": self._p("figures", f"{name}.png"),
+            "csv": self._p("tables", f"{name}.csv"),
+            "md": self._p("tables", f"{name}.md"),
+            "provenance": self._p("tables", f"{name}.provenance.json"),
+        }
 
     def report_caption(self, name: str) -> str:
         """The reStructuredText caption of a published table/figure in the Snakemake report."""
@@ -148,19 +155,24 @@ class ResultsLayout:
 
     def run_report_outputs(self) -> dict[str, str]:
         """Run-level report items: cost per rule (from the benchmark files) and the merged provenance."""
-        return {"costs_csv": self._p("tables", "run_costs.csv"), "costs_md": self._p("tables", "run_costs.md"),
-                "costs_png": self._p("figures", "run_costs.png"),
-                "provenance_csv": self._p("tables", "run_provenance.csv"),
-                "caption": self._p("tables", "run_costs.caption.rst"),
-                "provenance_caption": self._p("tables", "run_provenance.caption.rst")}
+        return {
+            "costs_csv": self._p("tables", "run_costs.csv"),
+            "costs_md": self._p("tables", "run_costs.md"),
+            "costs_png": self._p("figures", "run_costs.png"),
+            "provenance_csv": self._p("tables", "run_provenance.csv"),
+            "caption": self._p("tables", "run_costs.caption.rst"),
+            "provenance_caption": self._p("tables", "run_provenance.caption.rst"),
+        }
 
     def benchmarks_root(self) -> str:
         return self._p("benchmarks")
 
     def seed_summary_outputs(self, study: str) -> dict[str, str]:
         """The files of one study's across-seed summary (``factgap.seeds``)."""
-        return {**self.report_outputs(f"across_seeds_{study}"),
-                "paired_csv": self._p("tables", f"across_seeds_{study}_paired.csv")}
+        return {
+            **self.report_outputs(f"across_seeds_{study}"),
+            "paired_csv": self._p("tables", f"across_seeds_{study}_paired.csv"),
+        }
 
     def figure(self, name: str) -> str:
         return self.report_outputs(name)["png"]
@@ -172,21 +184,35 @@ class ResultsLayout:
         return self._p("benchmarks", rule, *keys[:-1], f"{keys[-1]}.tsv")
 
     # ---- file sets with their metadata ------------------------------------------------------
-    def predictions(self, models: Sequence[str], datasets: Sequence[str], variants: Iterable[Variant],
-                    prompts: Sequence[str], testset: str = "test") -> list[ResultFile]:
+    def predictions(
+        self,
+        models: Sequence[str],
+        datasets: Sequence[str],
+        variants: Iterable[Variant],
+        prompts: Sequence[str],
+        testset: str = "test",
+    ) -> list[ResultFile]:
         variants = list(variants)
-        return [ResultFile(self.prediction(m, d, testset, v.path, p), {"model": m, "dataset": d, "testset": testset})
-                for m, d, v, p in product(models, datasets, variants, prompts)]
+        return [
+            ResultFile(self.prediction(m, d, testset, v.path, p), {"model": m, "dataset": d, "testset": testset})
+            for m, d, v, p in product(models, datasets, variants, prompts)
+        ]
 
-    def histories(self, models: Sequence[str], datasets: Sequence[str], training_sets: Sequence[str],
-                  method: str = "sft") -> list[ResultFile]:
-        return [ResultFile(self.history(m, d, method, t), {"model": m, "dataset": d, "training_set": t})
-                for m, d, t in product(models, datasets, training_sets)]
+    def histories(
+        self, models: Sequence[str], datasets: Sequence[str], training_sets: Sequence[str], method: str = "sft"
+    ) -> list[ResultFile]:
+        return [
+            ResultFile(self.history(m, d, method, t), {"model": m, "dataset": d, "training_set": t})
+            for m, d, t in product(models, datasets, training_sets)
+        ]
 
-    def summaries(self, models: Sequence[str], datasets: Sequence[str], training_sets: Sequence[str],
-                  method: str = "sft") -> list[ResultFile]:
-        return [ResultFile(self.summary(m, d, method, t), {"model": m, "dataset": d, "training_set": t})
-                for m, d, t in product(models, datasets, training_sets)]
+    def summaries(
+        self, models: Sequence[str], datasets: Sequence[str], training_sets: Sequence[str], method: str = "sft"
+    ) -> list[ResultFile]:
+        return [
+            ResultFile(self.summary(m, d, method, t), {"model": m, "dataset": d, "training_set": t})
+            for m, d, t in product(models, datasets, training_sets)
+        ]
 
     def similarities(self, models: Sequence[str], datasets: Sequence[str]) -> list[ResultFile]:
         return [ResultFile(self.ood_similarity(m, d), {"model": m, "dataset": d}) for m, d in product(models, datasets)]

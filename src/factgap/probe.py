@@ -22,15 +22,17 @@ from factgap.text import exact_match, first_line_answer
 log = logging.getLogger(__name__)
 
 
-PROBE_SCHEMA = pa.schema([
-    *QA_SCHEMA,
-    pa.field("exemplar_ids", pa.list_(pa.list_(pa.string())), nullable=False),
-    pa.field("greedy_answers", pa.list_(pa.string()), nullable=False),
-    pa.field("sampled_answers", pa.list_(pa.list_(pa.string())), nullable=False),
-    pa.field("p_greedy", pa.float64(), nullable=False),
-    pa.field("p_sample", pa.float64(), nullable=False),
-    pa.field("category", pa.string(), nullable=False),
-])
+PROBE_SCHEMA = pa.schema(
+    [
+        *QA_SCHEMA,
+        pa.field("exemplar_ids", pa.list_(pa.list_(pa.string())), nullable=False),
+        pa.field("greedy_answers", pa.list_(pa.string()), nullable=False),
+        pa.field("sampled_answers", pa.list_(pa.list_(pa.string())), nullable=False),
+        pa.field("p_greedy", pa.float64(), nullable=False),
+        pa.field("p_sample", pa.float64(), nullable=False),
+        pa.field("category", pa.string(), nullable=False),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,9 @@ def slick_category(p_greedy: float, p_sample: float) -> str:
     return "Unknown"
 
 
-def draw_exemplars(question_id: str, pool: Sequence[Mapping], n_prompts: int, n_shots: int,
-                   seed: int) -> list[list[Mapping]]:
+def draw_exemplars(
+    question_id: str, pool: Sequence[Mapping], n_prompts: int, n_shots: int, seed: int
+) -> list[list[Mapping]]:
     """``n_prompts`` exemplar sets of ``n_shots`` each from ``pool`` (never the question itself).
 
     The generator is seeded per question, so a question's prompts do not depend on which other
@@ -73,19 +76,22 @@ def draw_exemplars(question_id: str, pool: Sequence[Mapping], n_prompts: int, n_
     """
     candidates = [e for e in pool if e["id"] != question_id]
     if len(candidates) < n_shots:
-        raise ValueError(f"question {question_id}: only {len(candidates)} dev exemplars of its relation, "
-                         f"need {n_shots}")
+        raise ValueError(
+            f"question {question_id}: only {len(candidates)} dev exemplars of its relation, need {n_shots}"
+        )
     rng = random.Random(f"{seed}:{question_id}")
     return [rng.sample(candidates, n_shots) for _ in range(n_prompts)]
 
 
-def build_probe_prompts(questions: Sequence[Mapping], exemplar_pool: Sequence[Mapping],
-                        settings: ProbeSettings) -> tuple[list[str], list[list[list[str]]]]:
+def build_probe_prompts(
+    questions: Sequence[Mapping], exemplar_pool: Sequence[Mapping], settings: ProbeSettings
+) -> tuple[list[str], list[list[list[str]]]]:
     """All prompts, question-major (question i owns prompts i*n_prompts ... ), and exemplar ids."""
     by_relation: dict[str, list[Mapping]] = {}
     for ex in exemplar_pool:
         by_relation.setdefault(ex["relation"], []).append(
-            {"id": ex["id"], "question": ex["question"], "answer": ex["answers"][0]})
+            {"id": ex["id"], "question": ex["question"], "answer": ex["answers"][0]}
+        )
     prompts, exemplar_ids = [], []
     for q in questions:
         pool = by_relation.get(q["relation"], [])
@@ -104,39 +110,71 @@ def score_question(answers: Sequence[str], greedy: Sequence[str], samples: Seque
     return {"p_greedy": p_greedy, "p_sample": p_sample, "category": slick_category(p_greedy, p_sample)}
 
 
-def assemble_probe_rows(questions: Sequence[Mapping], exemplar_ids: Sequence, greedy_raw: Sequence[str],
-                        samples_raw: Sequence[Sequence[str]], n_prompts: int) -> list[dict]:
+def assemble_probe_rows(
+    questions: Sequence[Mapping],
+    exemplar_ids: Sequence,
+    greedy_raw: Sequence[str],
+    samples_raw: Sequence[Sequence[str]],
+    n_prompts: int,
+) -> list[dict]:
     """Join raw generations (prompt-major) back to questions and categorise them (pure)."""
     rows = []
     for i, q in enumerate(questions):
         span = slice(i * n_prompts, (i + 1) * n_prompts)
         greedy = [first_line_answer(g) for g in greedy_raw[span]]
         samples = [[first_line_answer(s) for s in group] for group in samples_raw[span]]
-        rows.append({
-            "id": q["id"], "relation": q["relation"], "subject": q["subject"], "question": q["question"],
-            "answers": list(q["answers"]), "popularity": q.get("popularity"), "split": q["split"],
-            "exemplar_ids": exemplar_ids[i], "greedy_answers": greedy, "sampled_answers": samples,
-            **score_question(q["answers"], greedy, samples),
-        })
+        rows.append(
+            {
+                "id": q["id"],
+                "relation": q["relation"],
+                "subject": q["subject"],
+                "question": q["question"],
+                "answers": list(q["answers"]),
+                "popularity": q.get("popularity"),
+                "split": q["split"],
+                "exemplar_ids": exemplar_ids[i],
+                "greedy_answers": greedy,
+                "sampled_answers": samples,
+                **score_question(q["answers"], greedy, samples),
+            }
+        )
     return rows
 
 
-def run_probe(backend, questions: Sequence[Mapping], exemplar_pool: Sequence[Mapping],
-              settings: ProbeSettings) -> pa.Table:
+def run_probe(
+    backend, questions: Sequence[Mapping], exemplar_pool: Sequence[Mapping], settings: ProbeSettings
+) -> pa.Table:
     """Shell: generate with ``backend`` (see ``factgap.generation``) and return the probe table."""
     prompts, exemplar_ids = build_probe_prompts(questions, exemplar_pool, settings)
-    log.info("probing %d questions with %d prompts each (%d prompts, %d samples per prompt)",
-             len(questions), settings.n_prompts, len(prompts), settings.n_samples)
+    log.info(
+        "probing %d questions with %d prompts each (%d prompts, %d samples per prompt)",
+        len(questions),
+        settings.n_prompts,
+        len(prompts),
+        settings.n_samples,
+    )
     greedy, samples = backend.greedy_and_samples(
-        prompts, n_samples=settings.n_samples, temperature=settings.temperature, top_k=settings.top_k,
-        max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size, seed=settings.seed,
-        desc="probe")
+        prompts,
+        n_samples=settings.n_samples,
+        temperature=settings.temperature,
+        top_k=settings.top_k,
+        max_new_tokens=settings.max_new_tokens,
+        batch_size=settings.batch_size,
+        seed=settings.seed,
+        desc="probe",
+    )
     rows = assemble_probe_rows(questions, exemplar_ids, greedy, samples, settings.n_prompts)
     return pa.Table.from_pylist(rows, schema=PROBE_SCHEMA)
 
 
-def probe_dataset_file(manifest_path, questions_path, out_path, settings: ProbeSettings, backend: str = "auto",
-                       ood_relations: Sequence[str] = ()) -> None:
+def probe_dataset_file(
+    manifest_path,
+    questions_path,
+    out_path,
+    settings: ProbeSettings,
+    backend: str = "auto",
+    ood_relations: Sequence[str] = (),
+) -> None:
     """Shell of the ``probe_knowledge`` rule: probe the train and test questions of a dataset
     (only the test questions of held-out OOD relations: they are never trained on)."""
     import pyarrow.parquet as pq
@@ -147,7 +185,9 @@ def probe_dataset_file(manifest_path, questions_path, out_path, settings: ProbeS
 
     table = check_table_columns(pq.read_table(questions_path), QA_SCHEMA, str(questions_path))
     rows = table.to_pylist()
-    questions = [r for r in rows if r["split"] == "test" or (r["split"] == "train" and r["relation"] not in ood_relations)]
+    questions = [
+        r for r in rows if r["split"] == "test" or (r["split"] == "train" and r["relation"] not in ood_relations)
+    ]
     pool = [r for r in rows if r["split"] == "dev"]
     engine = make_backend(backend, manifest_path)
     write_parquet(run_probe(engine, questions, pool, settings), out_path)

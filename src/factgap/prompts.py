@@ -40,14 +40,17 @@ def cot_prompt(question: str, exemplars: Sequence[Mapping[str, str]]) -> str:
 
 def rationale_prompt(question: str, answer: str) -> str:
     """Asks the rationale model for a one-sentence justification of a known answer."""
-    return (f"Question: {question}\nAnswer: {answer}\n"
-            f"Explain in one short sentence why the answer is {answer}.\nExplanation:")
+    return (
+        f"Question: {question}\nAnswer: {answer}\n"
+        f"Explain in one short sentence why the answer is {answer}.\nExplanation:"
+    )
 
 
 def chat_prompt(tokenizer, message: str, use_template: bool = True) -> str:
     """One user turn with the generation prompt (the model's chat template), or the plain message
     and a newline for a model without one."""
     if use_template and getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template([{"role": "user", "content": message}], tokenize=False,
-                                             add_generation_prompt=True)
+        return tokenizer.apply_chat_template(
+            [{"role": "user", "content": message}], tokenize=False, add_generation_prompt=True
+        )
     return message + "\n"

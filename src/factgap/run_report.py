@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-COST_COLUMNS = ["rule", "jobs", "wall_hours", "cpu_hours", "gpus_per_job", "gpu_hours", "peak_rss_mb",
-                "longest_job_s"]
+COST_COLUMNS = ["rule", "jobs", "wall_hours", "cpu_hours", "gpus_per_job", "gpu_hours", "peak_rss_mb", "longest_job_s"]
 
 
 def _number(value) -> float:
@@ -31,9 +30,15 @@ def read_benchmarks(root: str | Path) -> pd.DataFrame:
         if not repeats:
             continue
         last = repeats[-1]
-        rows.append({"rule": path.relative_to(root).parts[0], "job": str(path.relative_to(root)),
-                     "wall_s": _number(last.get("s")), "cpu_s": _number(last.get("cpu_time")),
-                     "max_rss_mb": _number(last.get("max_rss"))})
+        rows.append(
+            {
+                "rule": path.relative_to(root).parts[0],
+                "job": str(path.relative_to(root)),
+                "wall_s": _number(last.get("s")),
+                "cpu_s": _number(last.get("cpu_time")),
+                "max_rss_mb": _number(last.get("max_rss")),
+            }
+        )
     return pd.DataFrame(rows, columns=["rule", "job", "wall_s", "cpu_s", "max_rss_mb"])
 
 
@@ -43,15 +48,29 @@ def cost_table(benchmarks: pd.DataFrame, gpus_per_rule: Mapping[str, int]) -> pd
     rows = []
     for rule, group in benchmarks.groupby("rule", sort=True):
         gpus = int(gpus_per_rule.get(rule, 0))
-        rows.append({"rule": rule, "jobs": len(group), "wall_hours": group["wall_s"].sum() / 3600,
-                     "cpu_hours": group["cpu_s"].sum(min_count=1) / 3600, "gpus_per_job": gpus,
-                     "gpu_hours": gpus * group["wall_s"].sum() / 3600, "peak_rss_mb": group["max_rss_mb"].max(),
-                     "longest_job_s": group["wall_s"].max()})
+        rows.append(
+            {
+                "rule": rule,
+                "jobs": len(group),
+                "wall_hours": group["wall_s"].sum() / 3600,
+                "cpu_hours": group["cpu_s"].sum(min_count=1) / 3600,
+                "gpus_per_job": gpus,
+                "gpu_hours": gpus * group["wall_s"].sum() / 3600,
+                "peak_rss_mb": group["max_rss_mb"].max(),
+                "longest_job_s": group["wall_s"].max(),
+            }
+        )
     table = pd.DataFrame(rows, columns=COST_COLUMNS).sort_values(["wall_hours", "rule"], ascending=[False, True])
-    total = {"rule": "all rules", "jobs": int(table["jobs"].sum()), "wall_hours": table["wall_hours"].sum(),
-             "cpu_hours": table["cpu_hours"].sum(min_count=1), "gpus_per_job": float("nan"),
-             "gpu_hours": table["gpu_hours"].sum(), "peak_rss_mb": table["peak_rss_mb"].max(),
-             "longest_job_s": table["longest_job_s"].max()}
+    total = {
+        "rule": "all rules",
+        "jobs": int(table["jobs"].sum()),
+        "wall_hours": table["wall_hours"].sum(),
+        "cpu_hours": table["cpu_hours"].sum(min_count=1),
+        "gpus_per_job": float("nan"),
+        "gpu_hours": table["gpu_hours"].sum(),
+        "peak_rss_mb": table["peak_rss_mb"].max(),
+        "longest_job_s": table["longest_job_s"].max(),
+    }
     return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
 
 
@@ -79,11 +98,14 @@ def merge_provenance(records: Mapping[str, Mapping]) -> pd.DataFrame:
         for (section, key), value in entries.items():
             seen.setdefault((section, key, value), []).append(table)
     order = {"model": 0, "backend": 1, "data": 2, "package": 3, "config": 4}
-    rows = [{"section": s, "key": k, "value": v, "tables": len(t), "recorded_by": " ".join(t)}
-            for (s, k, v), t in seen.items()]
+    rows = [
+        {"section": s, "key": k, "value": v, "tables": len(t), "recorded_by": " ".join(t)}
+        for (s, k, v), t in seen.items()
+    ]
     frame = pd.DataFrame(rows, columns=["section", "key", "value", "tables", "recorded_by"])
-    return frame.sort_values(["section", "key", "value"], key=lambda c: c.map(order) if c.name == "section" else c,
-                             ignore_index=True)
+    return frame.sort_values(
+        ["section", "key", "value"], key=lambda c: c.map(order) if c.name == "section" else c, ignore_index=True
+    )
 
 
 def conflicting_keys(provenance: pd.DataFrame) -> list[str]:
@@ -114,13 +136,16 @@ def costs_finding(costs: pd.DataFrame) -> str:
     total = costs[costs["rule"] == "all rules"].iloc[0]
     top = per_rule.head(3)
     parts = ", ".join(f"{r.rule} {r.wall_hours * 60:.1f} min over {r.jobs} jobs" for r in top.itertuples())
-    return (f"{int(total['jobs'])} benchmarked jobs took {total['wall_hours'] * 60:.1f} min of wall-clock in all "
-            f"({total['cpu_hours']:.2f} CPU-hours, {total['gpu_hours']:.2f} GPU-hours, peak memory "
-            f"{total['peak_rss_mb']:.0f} MB); the most expensive rules: {parts}.")
+    return (
+        f"{int(total['jobs'])} benchmarked jobs took {total['wall_hours'] * 60:.1f} min of wall-clock in all "
+        f"({total['cpu_hours']:.2f} CPU-hours, {total['gpu_hours']:.2f} GPU-hours, peak memory "
+        f"{total['peak_rss_mb']:.0f} MB); the most expensive rules: {parts}."
+    )
 
 
-def publish_run_report(benchmarks_root: str, gpus_per_rule: Mapping[str, int], provenance_paths: Sequence[str],
-                       outputs: Mapping[str, str]) -> None:
+def publish_run_report(
+    benchmarks_root: str, gpus_per_rule: Mapping[str, int], provenance_paths: Sequence[str], outputs: Mapping[str, str]
+) -> None:
     """The cost table/figure and the merged provenance table of a run, with their report captions."""
     from factgap.io import read_json, write_text
     from factgap.reports.common import caption_rst, markdown_table
@@ -132,22 +157,43 @@ def publish_run_report(benchmarks_root: str, gpus_per_rule: Mapping[str, int], p
     write_text(costs.to_csv(index=False, float_format="%.6g"), outputs["costs_csv"])
     write_text(f"# Cost per rule\n\n{markdown_table(costs.round(4))}\n", outputs["costs_md"])
     plot_costs(costs, outputs["costs_png"])
-    write_text(caption_rst(
-        "Cost per rule", "Jobs, wall-clock, CPU- and GPU-hours and peak memory (max RSS) of every rule of this "
-        "run, summed over its jobs, from the benchmark file Snakemake writes for each job.", "",
-        costs_finding(costs), "GPU-hours = wall-clock x the GPUs the rule asks for in the profile the report was "
-        "made with (none in profiles/local). A job run again replaces its benchmark file: a rerun is counted "
-        "once, at its last cost.", ""), outputs["caption"])
+    write_text(
+        caption_rst(
+            "Cost per rule",
+            "Jobs, wall-clock, CPU- and GPU-hours and peak memory (max RSS) of every rule of this "
+            "run, summed over its jobs, from the benchmark file Snakemake writes for each job.",
+            "",
+            costs_finding(costs),
+            "GPU-hours = wall-clock x the GPUs the rule asks for in the profile the report was "
+            "made with (none in profiles/local). A job run again replaces its benchmark file: a rerun is counted "
+            "once, at its last cost.",
+            "",
+        ),
+        outputs["caption"],
+    )
 
-    provenance = merge_provenance({Path(p).name.removesuffix(".provenance.json"): read_json(p)
-                                   for p in provenance_paths})
+    provenance = merge_provenance(
+        {Path(p).name.removesuffix(".provenance.json"): read_json(p) for p in provenance_paths}
+    )
     write_text(provenance.to_csv(index=False), outputs["provenance_csv"])
     conflicts = conflicting_keys(provenance)
-    write_text(caption_rst(
-        "Provenance", "Every value the published tables recorded about their inputs: the config of the science, "
-        "the model weights (origin, sha256, revision, dtype), the sha256 of the data files and the package "
-        "versions, with the tables that recorded it.", "",
-        (f"{len(provenance_paths)} tables; " + (f"keys with more than one value (tables built from different "
-                                                  f"inputs): {', '.join(conflicts)}." if conflicts else
-                                                  "every table was built from the same config, model, data and "
-                                                  "package versions.")), "", ""), outputs["provenance_caption"])
+    write_text(
+        caption_rst(
+            "Provenance",
+            "Every value the published tables recorded about their inputs: the config of the science, "
+            "the model weights (origin, sha256, revision, dtype), the sha256 of the data files and the package "
+            "versions, with the tables that recorded it.",
+            "",
+            (
+                f"{len(provenance_paths)} tables; "
+                + (
+                    f"keys with more than one value (tables built from different inputs): {', '.join(conflicts)}."
+                    if conflicts
+                    else "every table was built from the same config, model, data and package versions."
+                )
+            ),
+            "",
+            "",
+        ),
+        outputs["provenance_caption"],
+    )

@@ -14,18 +14,44 @@ def setup_logging(log_path: str | os.PathLike | None = None, level: int = loggin
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
         handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
-    logging.basicConfig(level=level, handlers=handlers, force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level, handlers=handlers, force=True, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     for noisy in ("httpx", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return logging.getLogger("factgap")
 
 
+DETERMINISTIC_ENV = "FACTGAP_DETERMINISTIC"
+
+
+def deterministic_environment(enabled: bool, environ=os.environ) -> None:
+    """Set by the Snakefile from config key ``deterministic``; every job inherits it (also on SLURM).
+    cuBLAS reads its workspace setting when CUDA starts, so it must be in the environment before."""
+    if enabled:
+        environ[DETERMINISTIC_ENV] = "1"
+        environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    else:
+        environ.pop(DETERMINISTIC_ENV, None)
+
+
+def apply_deterministic_torch(torch_module) -> bool:
+    """In a job: deterministic kernels when the workflow asked for them (``deterministic: true``)."""
+    if os.environ.get(DETERMINISTIC_ENV) != "1":
+        return False
+    torch_module.use_deterministic_algorithms(True)
+    torch_module.backends.cudnn.deterministic = True
+    torch_module.backends.cudnn.benchmark = False
+    return True
+
+
 def runtime_line(threads: int) -> str:
     """Where a job ran; cluster tests read this line back from rule logs."""
     env = os.environ
-    return (f"runtime: host={socket.gethostname()} slurm_job_id={env.get('SLURM_JOB_ID', '-')} "
-            f"cuda_visible_devices={env.get('CUDA_VISIBLE_DEVICES', '-')} threads={threads}")
+    return (
+        f"runtime: host={socket.gethostname()} slurm_job_id={env.get('SLURM_JOB_ID', '-')} "
+        f"cuda_visible_devices={env.get('CUDA_VISIBLE_DEVICES', '-')} threads={threads}"
+    )
 
 
 def init_job(log_path: str | os.PathLike | None, threads: int, seed: int | None = None) -> logging.Logger:
@@ -44,6 +70,8 @@ def init_job(log_path: str | os.PathLike | None, threads: int, seed: int | None 
         import torch
 
         torch.set_num_threads(max(1, int(threads)))
+        if apply_deterministic_torch(torch):
+            logger.info("deterministic: torch.use_deterministic_algorithms(True), cuDNN deterministic")
         if seed is not None:
             torch.manual_seed(seed)
     if seed is not None:
@@ -78,6 +106,12 @@ def progress(items, desc: str, show: bool = True, log_every_s: float = 30.0):
         now = time.monotonic()
         if now - last >= log_every_s or i == len(items):
             rate = (now - start) / i
-            logger.info("%s: %d/%d done, %.0f s elapsed, ~%.0f s left", desc, i, len(items), now - start,
-                        rate * (len(items) - i))
+            logger.info(
+                "%s: %d/%d done, %.0f s elapsed, ~%.0f s left",
+                desc,
+                i,
+                len(items),
+                now - start,
+                rate * (len(items) - i),
+            )
             last = now

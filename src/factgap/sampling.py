@@ -7,8 +7,12 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 
 
-def cap_groups(rows: Sequence[Mapping], group_of: Callable[[Mapping], Hashable],
-               cap_of: Callable[[Hashable], int | None], rng_key: Callable[[Hashable], str]) -> list[Mapping]:
+def cap_groups(
+    rows: Sequence[Mapping],
+    group_of: Callable[[Mapping], Hashable],
+    cap_of: Callable[[Hashable], int | None],
+    rng_key: Callable[[Hashable], str],
+) -> list[Mapping]:
     """At most ``cap_of(group)`` rows of each group, drawn by ``random.Random(rng_key(group))``.
 
     Rows are sorted by ``id`` before drawing and in the result, so the outcome does not depend on
@@ -29,8 +33,12 @@ def cap_groups(rows: Sequence[Mapping], group_of: Callable[[Mapping], Hashable],
 
 def subsample_per_relation(records: Sequence[Mapping], caps: Mapping[str, int | None], seed: int) -> list[Mapping]:
     """At most caps[split] records per (relation, split)."""
-    return cap_groups(records, lambda r: (r["relation"], r["split"]), lambda key: caps.get(key[1]),
-                      lambda key: f"{seed}:{key[0]}:{key[1]}")
+    return cap_groups(
+        records,
+        lambda r: (r["relation"], r["split"]),
+        lambda key: caps.get(key[1]),
+        lambda key: f"{seed}:{key[0]}:{key[1]}",
+    )
 
 
 def cap_per_relation(rows: Sequence[Mapping], cap: int | None, seed: int, label: str) -> list[Mapping]:

@@ -58,6 +58,7 @@ def batch_token_budget(model) -> int:
 # Pure helpers
 # ----------------------------------------------------------------------------------------------
 
+
 def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
     """Number of leading elements ``a`` and ``b`` share."""
     n = 0
@@ -78,8 +79,10 @@ def continuation_start(prompt_ids: Sequence[int], full_ids: Sequence[int]) -> in
     if start >= len(full_ids):
         raise ValueError("empty continuation: prompt + continuation tokenises to the prompt alone")
     if start == 0:
-        raise ValueError("nothing to condition on: the first token already belongs to the continuation "
-                         "(empty prompt, or the prompt merged into the continuation's first token)")
+        raise ValueError(
+            "nothing to condition on: the first token already belongs to the continuation "
+            "(empty prompt, or the prompt merged into the continuation's first token)"
+        )
     return start
 
 
@@ -132,8 +135,8 @@ def left_pad(sequences: Sequence[Sequence[int]], pad_id: int):
     mask = torch.zeros((len(sequences), width), dtype=torch.long)
     for row, seq in enumerate(sequences):
         if seq:
-            ids[row, width - len(seq):] = torch.tensor(list(seq), dtype=torch.long)
-            mask[row, width - len(seq):] = 1
+            ids[row, width - len(seq) :] = torch.tensor(list(seq), dtype=torch.long)
+            mask[row, width - len(seq) :] = 1
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     return ids, mask, positions
 
@@ -142,14 +145,16 @@ def left_pad(sequences: Sequence[Sequence[int]], pad_id: int):
 # Tokenisation (needs a tokenizer, no model): shared with the vLLM backend
 # ----------------------------------------------------------------------------------------------
 
+
 def encode(tokenizer, texts: Sequence[str], add_special_tokens: bool = False) -> list[list[int]]:
     if not texts:
         return []
     return [list(ids) for ids in tokenizer(list(texts), add_special_tokens=add_special_tokens)["input_ids"]]
 
 
-def encode_pairs(tokenizer, prompts: Sequence[str], continuations: Sequence[Continuation],
-                 add_special_tokens: bool = False) -> list[tuple[list[int], int]]:
+def encode_pairs(
+    tokenizer, prompts: Sequence[str], continuations: Sequence[Continuation], add_special_tokens: bool = False
+) -> list[tuple[list[int], int]]:
     """Per (prompt, continuation): (full token ids, start of the scored tokens)."""
     if len(prompts) != len(continuations):
         raise ValueError(f"{len(prompts)} prompts but {len(continuations)} continuations")
@@ -172,8 +177,9 @@ def encode_pairs(tokenizer, prompts: Sequence[str], continuations: Sequence[Cont
     return pairs
 
 
-def flatten_options(prompts: Sequence[str], options_per_prompt: Sequence[Sequence[str]]
-                    ) -> tuple[list[str], list[str], list[int]]:
+def flatten_options(
+    prompts: Sequence[str], options_per_prompt: Sequence[Sequence[str]]
+) -> tuple[list[str], list[str], list[int]]:
     """(prompt per pair, option per pair, number of options per prompt)."""
     if len(prompts) != len(options_per_prompt):
         raise ValueError(f"{len(prompts)} prompts but {len(options_per_prompt)} option lists")
@@ -190,15 +196,16 @@ def regroup(values: Sequence, counts: Sequence[int]) -> list[list]:
     """Inverse of ``flatten_options`` for per-pair results."""
     out, pos = [], 0
     for n in counts:
-        out.append(list(values[pos:pos + n]))
+        out.append(list(values[pos : pos + n]))
         pos += n
     if pos != len(values):
         raise ValueError(f"{len(values)} values for {pos} slots")
     return out
 
 
-def letter_layout(tokenizer, prompts: Sequence[str], letters: Sequence[str] = ("A", "B", "C", "D"),
-                  add_special_tokens: bool = False) -> list[tuple[list[int], list[int]]]:
+def letter_layout(
+    tokenizer, prompts: Sequence[str], letters: Sequence[str] = ("A", "B", "C", "D"), add_special_tokens: bool = False
+) -> list[tuple[list[int], list[int]]]:
     """Per prompt: (context ids, one token id per letter); the letters are predicted right after the context."""
     layout = []
     for prompt in prompts:
@@ -207,8 +214,10 @@ def letter_layout(tokenizer, prompts: Sequence[str], letters: Sequence[str] = ("
         starts = {start for _, start in pairs}
         if len(starts) != 1 or any(len(full) - start != 1 for full, start in pairs):
             pieces = [tokenizer.convert_ids_to_tokens(full[start:]) for full, start in pairs]
-            raise ValueError(f"letters {list(letters)} do not tokenise as one token each at one position "
-                             f"after prompt ending {prompt[-20:]!r}: {pieces}")
+            raise ValueError(
+                f"letters {list(letters)} do not tokenise as one token each at one position "
+                f"after prompt ending {prompt[-20:]!r}: {pieces}"
+            )
         start = starts.pop()
         context = pairs[0][0][:start]
         if any(full[:start] != context for full, _ in pairs):
@@ -223,6 +232,7 @@ def letter_layout(tokenizer, prompts: Sequence[str], letters: Sequence[str] = ("
 # ----------------------------------------------------------------------------------------------
 # Model shells
 # ----------------------------------------------------------------------------------------------
+
 
 def _device(model):
     return next(model.parameters()).device
@@ -240,8 +250,9 @@ def _forward_last(model, ids, mask, positions, keep: int):
     import torch
 
     device = _device(model)
-    args = dict(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
-                use_cache=False)
+    args = dict(
+        input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device), use_cache=False
+    )
     with torch.inference_mode():
         try:
             logits = model(**args, logits_to_keep=keep).logits
@@ -250,8 +261,9 @@ def _forward_last(model, ids, mask, positions, keep: int):
     return logits[:, -keep:, :]
 
 
-def score_sequences(model, tokenizer, sequences: Sequence[tuple[Sequence[int], int]], batch_size: int = 16
-                    ) -> list[tuple[list[float], list[int]]]:
+def score_sequences(
+    model, tokenizer, sequences: Sequence[tuple[Sequence[int], int]], batch_size: int = 16
+) -> list[tuple[list[float], list[int]]]:
     """Per (ids, start): log-probs and ranks of ``ids[start:]`` given everything before each token."""
     import torch
 
@@ -270,15 +282,21 @@ def score_sequences(model, tokenizer, sequences: Sequence[tuple[Sequence[int], i
         for row, (i, seq, start) in enumerate(zip(batch, seqs, starts)):
             n = len(seq) - start
             # kept index k corresponds to padded position width-keep+k; the last kept position predicts nothing
-            rows = logits[row, keep - 1 - n:keep - 1, :]
+            rows = logits[row, keep - 1 - n : keep - 1, :]
             targets = torch.tensor(seq[start:], device=rows.device)
             ranks, lps = ranks_from_logits(rows, targets)
             results[i] = (lps.tolist(), [int(r) for r in ranks.tolist()])
     return results
 
 
-def option_logprobs(model, tokenizer, prompts: Sequence[str], options_per_prompt: Sequence[Sequence[str]],
-                    batch_size: int = 16, add_special_tokens: bool = False) -> list[list[float]]:
+def option_logprobs(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    options_per_prompt: Sequence[Sequence[str]],
+    batch_size: int = 16,
+    add_special_tokens: bool = False,
+) -> list[list[float]]:
     """Sum of the log-probabilities of each option's tokens given its prompt (lm-eval style)."""
     flat_prompts, flat_options, counts = flatten_options(prompts, options_per_prompt)
     pairs = encode_pairs(tokenizer, flat_prompts, flat_options, add_special_tokens)
@@ -286,9 +304,14 @@ def option_logprobs(model, tokenizer, prompts: Sequence[str], options_per_prompt
     return regroup([math.fsum(lps) for lps, _ in scored], counts)
 
 
-def token_logprobs_and_ranks(model, tokenizer, prompts: Sequence[str], continuations: Sequence[Continuation],
-                             batch_size: int = 16, add_special_tokens: bool = False
-                             ) -> tuple[list[list[float]], list[list[int]]]:
+def token_logprobs_and_ranks(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    continuations: Sequence[Continuation],
+    batch_size: int = 16,
+    add_special_tokens: bool = False,
+) -> tuple[list[list[float]], list[list[int]]]:
     """Per continuation token: its log-prob and rank given prompt + preceding tokens.
 
     ``continuations`` are strings (tokenised jointly with the prompt) or token-id lists (the ids a
@@ -299,15 +322,27 @@ def token_logprobs_and_ranks(model, tokenizer, prompts: Sequence[str], continuat
     return [lps for lps, _ in scored], [ranks for _, ranks in scored]
 
 
-def token_ranks(model, tokenizer, prompts: Sequence[str], continuations: Sequence[Continuation],
-                batch_size: int = 16, add_special_tokens: bool = False) -> list[list[int]]:
+def token_ranks(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    continuations: Sequence[Continuation],
+    batch_size: int = 16,
+    add_special_tokens: bool = False,
+) -> list[list[int]]:
     """Rank (1 = argmax) of every continuation token under ``model``; see ``token_logprobs_and_ranks``."""
     return token_logprobs_and_ranks(model, tokenizer, prompts, continuations, batch_size, add_special_tokens)[1]
 
 
-def letter_probabilities(model, tokenizer, prompts: Sequence[str], letters: Sequence[str] = ("A", "B", "C", "D"),
-                         batch_size: int = 16, add_special_tokens: bool = False, normalize: bool = True
-                         ) -> list[list[float]]:
+def letter_probabilities(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    letters: Sequence[str] = ("A", "B", "C", "D"),
+    batch_size: int = 16,
+    add_special_tokens: bool = False,
+    normalize: bool = True,
+) -> list[list[float]]:
     """S4 letter protocol: softmax over the next-token logits of the letter tokens (see module doc).
 
     ``normalize=False`` returns the letters' full-vocabulary probabilities instead (their sum is the
@@ -328,8 +363,9 @@ def letter_probabilities(model, tokenizer, prompts: Sequence[str], letters: Sequ
     return results
 
 
-def _option_layout(tokenizer, prompts: Sequence[str], options_per_prompt: Sequence[Sequence[str]],
-                   add_special_tokens: bool) -> list[tuple[list[int], list[list[int]]]]:
+def _option_layout(
+    tokenizer, prompts: Sequence[str], options_per_prompt: Sequence[Sequence[str]], add_special_tokens: bool
+) -> list[tuple[list[int], list[list[int]]]]:
     """Per prompt: (context ids shared by all its options, the scored tokens of each option); the
     context stops where any option's tokenisation departs from the prompt's (boundary merges)."""
     layout = []
@@ -343,8 +379,14 @@ def _option_layout(tokenizer, prompts: Sequence[str], options_per_prompt: Sequen
     return layout
 
 
-def option_logprobs_cached(model, tokenizer, prompts: Sequence[str], options_per_prompt: Sequence[Sequence[str]],
-                           batch_size: int = 16, add_special_tokens: bool = False) -> list[list[float]]:
+def option_logprobs_cached(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    options_per_prompt: Sequence[Sequence[str]],
+    batch_size: int = 16,
+    add_special_tokens: bool = False,
+) -> list[list[float]]:
     """``option_logprobs`` that runs every prompt once and its options on a copy of its KV cache, and
     the prefix all prompts share (k-shot demos, a chat template's system turn) once for all: multiple
     choice costs about one forward pass per question instead of one per option. Same results up to
@@ -364,8 +406,12 @@ def option_logprobs_cached(model, tokenizer, prompts: Sequence[str], options_per
     if shared > 0:
         prefix = DynamicCache(config=model.config)
         with torch.inference_mode():
-            model(input_ids=torch.tensor([contexts[0][:shared]], device=device), past_key_values=prefix, use_cache=True,
-                  logits_to_keep=1)
+            model(
+                input_ids=torch.tensor([contexts[0][:shared]], device=device),
+                past_key_values=prefix,
+                use_cache=True,
+                logits_to_keep=1,
+            )
     pad_id = pad_token_id(tokenizer)
     results: list[list[float]] = [[] for _ in layout]
     for batch in length_sorted_batches([len(c) for c in contexts], batch_size, batch_token_budget(model)):
@@ -381,8 +427,18 @@ def option_logprobs_cached(model, tokenizer, prompts: Sequence[str], options_per
             cache.batch_repeat_interleave(len(batch))
         ids = torch.tensor([[pad_id] * (width - len(t)) + t for t in tails], device=device)
         with torch.inference_mode():
-            last = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                         use_cache=True, logits_to_keep=1).logits[:, -1, :].float()
+            last = (
+                model(
+                    input_ids=ids,
+                    attention_mask=mask,
+                    position_ids=positions,
+                    past_key_values=cache,
+                    use_cache=True,
+                    logits_to_keep=1,
+                )
+                .logits[:, -1, :]
+                .float()
+            )
         first_lps = torch.log_softmax(last, -1)
         # 2. every option on its context's cache (right-padded: the options' own positions are aligned)
         rows = [(b, k) for b, i in enumerate(batch) for k in range(len(layout[i][1]))]
@@ -399,12 +455,16 @@ def option_logprobs_cached(model, tokenizer, prompts: Sequence[str], options_per
             full_mask = torch.cat([mask[owner], opt_mask], 1)
             opt_pos = positions[owner, -1:] + 1 + torch.arange(opt_width, device=device)
             with torch.inference_mode():
-                logits = model(input_ids=opt_ids, attention_mask=full_mask, position_ids=opt_pos,
-                               past_key_values=cache, use_cache=True).logits.float()
+                logits = model(
+                    input_ids=opt_ids,
+                    attention_mask=full_mask,
+                    position_ids=opt_pos,
+                    past_key_values=cache,
+                    use_cache=True,
+                ).logits.float()
             lps = torch.log_softmax(logits, -1)
             for r, option in enumerate(options):
                 scores[r] += math.fsum(float(lps[r, j, option[j + 1]]) for j in range(len(option) - 1))
         for (b, _), score in zip(rows, scores):
             results[batch[b]].append(score)
     return results
-

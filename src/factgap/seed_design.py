@@ -29,13 +29,33 @@ def study_comparisons(study: str, config: Mapping) -> list[PairedComparison]:
     from factgap.studies import s1, s2
 
     if study == "s1":
-        return [PairedComparison(f"{t}: early stop - convergence", variant_label(t, "early_stop"), "zero_shot",
-                                 variant_label(t, "convergence"), "zero_shot") for t in s1.training_sets(config)]
+        return [
+            PairedComparison(
+                f"{t}: early stop - convergence",
+                variant_label(t, "early_stop"),
+                "zero_shot",
+                variant_label(t, "convergence"),
+                "zero_shot",
+            )
+            for t in s1.training_sets(config)
+        ]
     if study == "s2":
-        out = [PairedComparison(f"Known - Unknown ({c})", variant_label(KNOWN_SET, c), "zero_shot",
-                                variant_label(UNKNOWN_SET, c), "zero_shot") for c in CHECKPOINTS]
-        out += [PairedComparison(f"{v.label}: {prompt} - zero_shot", v.label, prompt, v.label, "zero_shot")
-                for v in s2.variants(config)[1:] for prompt in config["evaluation"]["prompts"] if prompt != "zero_shot"]
+        out = [
+            PairedComparison(
+                f"Known - Unknown ({c})",
+                variant_label(KNOWN_SET, c),
+                "zero_shot",
+                variant_label(UNKNOWN_SET, c),
+                "zero_shot",
+            )
+            for c in CHECKPOINTS
+        ]
+        out += [
+            PairedComparison(f"{v.label}: {prompt} - zero_shot", v.label, prompt, v.label, "zero_shot")
+            for v in s2.variants(config)[1:]
+            for prompt in config["evaluation"]["prompts"]
+            if prompt != "zero_shot"
+        ]
         return out
     return []
 
@@ -46,11 +66,13 @@ def study_prediction_files(study: str, config: Mapping, layout) -> list:
     from factgap.studies import datasets, models, s1, s2
 
     if study == "s1":
-        return layout.predictions(models(config), datasets(config), sft_variants(s1.training_sets(config)),
-                                  ["zero_shot"])
+        return layout.predictions(
+            models(config), datasets(config), sft_variants(s1.training_sets(config)), ["zero_shot"]
+        )
     if study == "s2":
-        return layout.predictions(models(config), datasets(config), s2.variants(config)[1:],
-                                  config["evaluation"]["prompts"])
+        return layout.predictions(
+            models(config), datasets(config), s2.variants(config)[1:], config["evaluation"]["prompts"]
+        )
     return []
 
 
@@ -67,8 +89,9 @@ def sweep_overlays(seeds: list[int], results_dir: str, studies: list[str] | None
     return per_seed, {**shared, "seeds": list(seeds)}
 
 
-def sweep_commands(snakemake: list[str], configfiles: list[str], overlay_paths: list[str], summary_overlay: str,
-                   extra: list[str] = ()) -> list[list[str]]:
+def sweep_commands(
+    snakemake: list[str], configfiles: list[str], overlay_paths: list[str], summary_overlay: str, extra: list[str] = ()
+) -> list[list[str]]:
     """Command lines: each seed's full run, then the ``across_seeds`` target. The seeds run one after
     another: on one machine each run already uses every core, and the first prepares the shared model."""
     runs = [[*snakemake, "--configfile", *configfiles, path, *extra] for path in overlay_paths]

@@ -51,10 +51,21 @@ def cell_columns(table: pd.DataFrame, name: str = "table") -> tuple[list[str], l
         return c not in derived and not c.endswith(INTERVAL_SUFFIXES) and not _is_count(c)
 
     text = [c for c in columns if table[c].dtype == object or pd.api.types.is_string_dtype(table[c])]
-    ints = [c for c in columns if pd.api.types.is_integer_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
-            and c not in estimates and plain(c)]
-    values = [c for c in columns if plain(c) and not pd.api.types.is_bool_dtype(table[c])
-              and (c in estimates or pd.api.types.is_float_dtype(table[c]))]
+    ints = [
+        c
+        for c in columns
+        if pd.api.types.is_integer_dtype(table[c])
+        and not pd.api.types.is_bool_dtype(table[c])
+        and c not in estimates
+        and plain(c)
+    ]
+    values = [
+        c
+        for c in columns
+        if plain(c)
+        and not pd.api.types.is_bool_dtype(table[c])
+        and (c in estimates or pd.api.types.is_float_dtype(table[c]))
+    ]
     keys = list(text)
     for extra in [None, *ints]:
         if extra is not None:
@@ -72,8 +83,11 @@ def cell_key(row: Mapping, keys: Sequence[str]) -> str:
 def table_cells(table: pd.DataFrame, name: str = "table") -> pd.DataFrame:
     """Long form: one row per (cell key, value column) with its value."""
     keys, values = cell_columns(table, name)
-    rows = [{"key": cell_key(row, keys), "column": column, "value": float(row[column])}
-            for row in table.to_dict("records") for column in values]
+    rows = [
+        {"key": cell_key(row, keys), "column": column, "value": float(row[column])}
+        for row in table.to_dict("records")
+        for column in values
+    ]
     return pd.DataFrame(rows, columns=["key", "column", "value"])
 
 
@@ -117,10 +131,15 @@ def summarize_cells(cells_by_seed: Mapping[int, pd.DataFrame], confidence: float
         low, high = t_interval(present, confidence)
         row = {"key": key, "column": column, "n_seeds": len(present)}
         row.update({f"seed_{s}": per_seed.get(s, float("nan")) for s in seeds})
-        row.update(mean=float(np.mean(present)) if present else float("nan"),
-                   sd=float(np.std(present, ddof=1)) if len(present) > 1 else float("nan"),
-                   min=min(present, default=float("nan")), max=max(present, default=float("nan")),
-                   t_low=low, t_high=high, sign=sign_over_seeds(present))
+        row.update(
+            mean=float(np.mean(present)) if present else float("nan"),
+            sd=float(np.std(present, ddof=1)) if len(present) > 1 else float("nan"),
+            min=min(present, default=float("nan")),
+            max=max(present, default=float("nan")),
+            t_low=low,
+            t_high=high,
+            sign=sign_over_seeds(present),
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -132,8 +151,10 @@ def paired_items(predictions: pd.DataFrame, comparison: PairedComparison) -> dic
     out = {}
     for (model, dataset), group in predictions.groupby(["model", "dataset"], sort=True):
         side = {}
-        for tag, variant, prompt in (("a", comparison.variant_a, comparison.prompt_a),
-                                     ("b", comparison.variant_b, comparison.prompt_b)):
+        for tag, variant, prompt in (
+            ("a", comparison.variant_a, comparison.prompt_a),
+            ("b", comparison.variant_b, comparison.prompt_b),
+        ):
             chosen = group[(group["variant"] == variant) & (group["prompt_mode"] == prompt)]
             side[tag] = chosen.set_index("id")
         if side["a"].empty or side["b"].empty:
@@ -141,7 +162,9 @@ def paired_items(predictions: pd.DataFrame, comparison: PairedComparison) -> dic
         ids = sorted(set(side["a"].index) & set(side["b"].index))
         a = side["a"].loc[ids, "correct"].astype(float).to_numpy()
         b = side["b"].loc[ids, "correct"].astype(float).to_numpy()
-        categories = side["a"].loc[ids, "category"].to_numpy() if "category" in side["a"] else np.array([None] * len(ids))
+        categories = (
+            side["a"].loc[ids, "category"].to_numpy() if "category" in side["a"] else np.array([None] * len(ids))
+        )
         out[(model, dataset, "all")] = (a, b)
         for category in sorted({c for c in categories if isinstance(c, str)}):
             mask = categories == category
@@ -149,8 +172,13 @@ def paired_items(predictions: pd.DataFrame, comparison: PairedComparison) -> dic
     return out
 
 
-def pooled_paired_tests(predictions_by_seed: Mapping[int, pd.DataFrame], comparisons: Sequence[PairedComparison],
-                        n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+def pooled_paired_tests(
+    predictions_by_seed: Mapping[int, pd.DataFrame],
+    comparisons: Sequence[PairedComparison],
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
     """One row per (comparison, model, dataset, subset): the per-seed mean differences, and the
     difference over every seed's items pooled, with a bootstrap interval and a paired t-test."""
     from scipy import stats
@@ -170,12 +198,23 @@ def pooled_paired_tests(predictions_by_seed: Mapping[int, pd.DataFrame], compari
                 continue
             pooled = bootstrap_paired_difference(a, b, n_resamples, confidence, seed)
             diffs = a - b
-            t, p = (float("nan"), float("nan")) if a.size < 2 or np.all(diffs == diffs[0]) else \
-                tuple(float(x) for x in stats.ttest_rel(a, b))
-            seed_diffs = {s: float(np.mean(parts[s][0] - parts[s][1])) if s in parts and parts[s][0].size
-                          else float("nan") for s in seeds}
-            row = {"comparison": comparison.name, "model": model, "dataset": dataset, "test_subset": subset,
-                   "n_seeds": len(parts), "n_items": int(a.size)}
+            t, p = (
+                (float("nan"), float("nan"))
+                if a.size < 2 or np.all(diffs == diffs[0])
+                else tuple(float(x) for x in stats.ttest_rel(a, b))
+            )
+            seed_diffs = {
+                s: float(np.mean(parts[s][0] - parts[s][1])) if s in parts and parts[s][0].size else float("nan")
+                for s in seeds
+            }
+            row = {
+                "comparison": comparison.name,
+                "model": model,
+                "dataset": dataset,
+                "test_subset": subset,
+                "n_seeds": len(parts),
+                "n_items": int(a.size),
+            }
             row.update({f"seed_{s}": d for s, d in seed_diffs.items()})
             row.update(pooled.as_dict("diff"))
             row.update(t=t, p=p, sign=sign_over_seeds(list(seed_diffs.values())))  # nan (no items) is skipped
@@ -196,9 +235,10 @@ WHOLE_TEST = ("test_subset=all", "testset=test")
 
 
 def headline_cells(cells: pd.DataFrame) -> pd.DataFrame:
-    keep = [column in HEADLINE_COLUMNS.get(table, ()) and
-            ("test_subset=" not in key or any(w in key for w in WHOLE_TEST))
-            for table, key, column in zip(cells["table"], cells["key"], cells["column"])]
+    keep = [
+        column in HEADLINE_COLUMNS.get(table, ()) and ("test_subset=" not in key or any(w in key for w in WHOLE_TEST))
+        for table, key, column in zip(cells["table"], cells["key"], cells["column"])
+    ]
     return cells[keep]
 
 
@@ -222,22 +262,33 @@ def plot_seeds(cells: pd.DataFrame, paired: pd.DataFrame, seeds: Sequence[int], 
 
     head = headline_cells(cells)
     whole = paired[paired["test_subset"] == "all"] if not paired.empty else paired
-    panels = [(f"{t}: {c} ({short_key(k, head['key'])})", r)
-              for t, k, c, r in zip(head["table"], head["key"], head["column"], head.to_dict("records"))]
+    panels = [
+        (f"{t}: {c} ({short_key(k, head['key'])})", r)
+        for t, k, c, r in zip(head["table"], head["key"], head["column"], head.to_dict("records"))
+    ]
     pairs = [(f"{r['comparison']} ({r['model']}/{r['dataset']})", r) for r in whole.to_dict("records")]
     n_rows = max(1, len(panels), len(pairs))
     fig, axes = plt.subplots(1, 2, figsize=(13, 1.2 + 0.28 * n_rows), squeeze=False)
     colors = plt.get_cmap("tab10")
-    for ax, items, low, high, mean, label in ((axes[0][0], panels, "t_low", "t_high", "mean", "table cells (%)"),
-                                              (axes[0][1], pairs, "diff_low", "diff_high", "diff",
-                                               "pooled paired difference (points)")):
+    for ax, items, low, high, mean, label in (
+        (axes[0][0], panels, "t_low", "t_high", "mean", "table cells (%)"),
+        (axes[0][1], pairs, "diff_low", "diff_high", "diff", "pooled paired difference (points)"),
+    ):
         for y, (_, row) in enumerate(items):
             for i, s in enumerate(seeds):
                 value = row.get(f"seed_{s}", float("nan"))
                 ax.plot(value * 100, y + 0.15, "o", ms=4, color=colors(i), label=f"seed {s}" if y == 0 else None)
             err = [[(row[mean] - row[low]) * 100], [(row[high] - row[mean]) * 100]]
-            ax.errorbar(row[mean] * 100, y - 0.15, xerr=None if math.isnan(row[low]) else err, fmt="D", color="black",
-                        ms=5, capsize=3, label="mean" if y == 0 else None)
+            ax.errorbar(
+                row[mean] * 100,
+                y - 0.15,
+                xerr=None if math.isnan(row[low]) else err,
+                fmt="D",
+                color="black",
+                ms=5,
+                capsize=3,
+                label="mean" if y == 0 else None,
+            )
         ax.set_yticks(range(len(items)), [name for name, _ in items], fontsize=7)
         ax.invert_yaxis()
         ax.axvline(0, color="grey", lw=0.5)
@@ -256,8 +307,9 @@ def display_cells(cells: pd.DataFrame, seeds: Sequence[int]) -> pd.DataFrame:
     out = cells[["table", "key", "column"]].copy()
     for s in seeds:
         out[f"seed {s}"] = [pct(v) for v in cells[f"seed_{s}"]]
-    out["mean [t-interval]"] = [f"{pct(m)} [{pct(lo)}, {pct(hi)}]" for m, lo, hi in
-                                zip(cells["mean"], cells["t_low"], cells["t_high"])]
+    out["mean [t-interval]"] = [
+        f"{pct(m)} [{pct(lo)}, {pct(hi)}]" for m, lo, hi in zip(cells["mean"], cells["t_low"], cells["t_high"])
+    ]
     out["min-max"] = [f"{pct(a)}-{pct(b)}" for a, b in zip(cells["min"], cells["max"])]
     out["sign"] = cells["sign"]
     return out
@@ -277,10 +329,17 @@ def display_paired(paired: pd.DataFrame, seeds: Sequence[int]) -> pd.DataFrame:
     return out
 
 
-def summarize_seeds_files(study: str, seeds: Sequence[int], tables: Mapping[int, Mapping[str, str]],
-                          predictions: Mapping[int, tuple[Sequence[str], Sequence[Mapping[str, str]]]],
-                          comparisons: Sequence[PairedComparison], science: Mapping, n_resamples: int,
-                          confidence: float, outputs: Mapping[str, str]) -> dict:
+def summarize_seeds_files(
+    study: str,
+    seeds: Sequence[int],
+    tables: Mapping[int, Mapping[str, str]],
+    predictions: Mapping[int, tuple[Sequence[str], Sequence[Mapping[str, str]]]],
+    comparisons: Sequence[PairedComparison],
+    science: Mapping,
+    n_resamples: int,
+    confidence: float,
+    outputs: Mapping[str, str],
+) -> dict:
     """Read each seed's report CSVs (``tables[seed][name]``) and 0-shot/k-shot predictions, write
     the across-seed cells (csv), the pooled paired tests (paired_csv), their Markdown, provenance
     and the figure."""
@@ -298,19 +357,26 @@ def summarize_seeds_files(study: str, seeds: Sequence[int], tables: Mapping[int,
         frames.append(summarize_cells(cells, confidence).assign(table=name))
     cells = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["table", "key", "column"])
     cells = cells[["table", *[c for c in cells.columns if c != "table"]]]
-    paired = pooled_paired_tests({s: load_predictions(*predictions[s]) for s in seeds}, comparisons,
-                                 n_resamples, confidence) if comparisons else pd.DataFrame(columns=["test_subset"])
+    paired = (
+        pooled_paired_tests({s: load_predictions(*predictions[s]) for s in seeds}, comparisons, n_resamples, confidence)
+        if comparisons
+        else pd.DataFrame(columns=["test_subset"])
+    )
     write_text(cells.to_csv(index=False, float_format="%.6g"), outputs["csv"])
     write_text(paired.to_csv(index=False, float_format="%.6g"), outputs["paired_csv"])
     title = f"{study.upper()} over seeds {', '.join(map(str, seeds))}"
-    notes = ("Cells: every estimate of every table in its own units (accuracies as fractions), per seed, their "
-             "mean with a Student-t interval over seeds and min-max; sign '+'/'-' = the same sign on every seed. "
-             "Pooled (in points): the paired difference over the items of every seed together "
-             f"({confidence:.0%} bootstrap interval, {n_resamples} resamples; paired t-test), the seeds' test "
-             "items being different draws.")
+    notes = (
+        "Cells: every estimate of every table in its own units (accuracies as fractions), per seed, their "
+        "mean with a Student-t interval over seeds and min-max; sign '+'/'-' = the same sign on every seed. "
+        "Pooled (in points): the paired difference over the items of every seed together "
+        f"({confidence:.0%} bootstrap interval, {n_resamples} resamples; paired t-test), the seeds' test "
+        "items being different draws."
+    )
     record = provenance(science, {f"table:{s}:{n}": p for s in seeds for n, p in tables[s].items()})
-    md = (f"# {title}\n\n## Pooled paired tests\n\n{markdown_table(display_paired(paired, seeds))}\n\n"
-          f"## Table cells\n\n{markdown_table(display_cells(cells, seeds))}\n\n{notes}\n")
+    md = (
+        f"# {title}\n\n## Pooled paired tests\n\n{markdown_table(display_paired(paired, seeds))}\n\n"
+        f"## Table cells\n\n{markdown_table(display_cells(cells, seeds))}\n\n{notes}\n"
+    )
     write_text(md, outputs["md"])
     write_json(record, outputs["provenance"])
     plot_seeds(cells, paired, seeds, title, outputs["png"])

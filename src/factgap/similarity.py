@@ -53,9 +53,8 @@ def mean_pairwise_cosine(a, b) -> float:
 def resolve_model_path(model_path: str) -> str:
     """``pkg:<package>/<dir>`` -> the directory inside the installed package; a local dir as is;
     anything else is passed on as a hub id."""
-    from factgap.models import PACKAGE_PREFIX, resolve_package_file
-
     from factgap.hub import snapshot_for
+    from factgap.models import PACKAGE_PREFIX, resolve_package_file
 
     if model_path.startswith(PACKAGE_PREFIX):
         return str(resolve_package_file(model_path))
@@ -73,8 +72,9 @@ def embed(texts: Sequence[str], model_path: str = DEFAULT_EMBEDDING_MODEL, batch
     if not texts:
         raise ValueError("no texts to embed")
     model = SentenceTransformer(resolve_model_path(model_path), device="cpu")
-    return np.asarray(model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False),
-                      dtype=float)
+    return np.asarray(
+        model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False), dtype=float
+    )
 
 
 def _questions(path) -> list[str]:
@@ -93,8 +93,13 @@ def measure_ood_similarity(test_path, ood_path, model_path: str, out_json, batch
 
     id_questions, ood_questions = _questions(test_path), _questions(ood_path)
     vectors = embed(id_questions + ood_questions, model_path, batch_size)
-    a, b = vectors[: len(id_questions)], vectors[len(id_questions):]
-    result = {"centroid_cosine": centroid_cosine(a, b), "mean_pairwise_cosine": mean_pairwise_cosine(a, b),
-              "n_id": len(id_questions), "n_ood": len(ood_questions), "model": model_path}
+    a, b = vectors[: len(id_questions)], vectors[len(id_questions) :]
+    result = {
+        "centroid_cosine": centroid_cosine(a, b),
+        "mean_pairwise_cosine": mean_pairwise_cosine(a, b),
+        "n_id": len(id_questions),
+        "n_ood": len(ood_questions),
+        "model": model_path,
+    }
     write_json(result, out_json)
     return result

@@ -22,12 +22,14 @@ from factgap.naming import CATEGORIES, QATrainingSet, parse_qa_training_set
 from factgap.prompts import IDK_ANSWER
 from factgap.sampling import cap_per_relation
 
-TRAIN_SCHEMA = pa.schema([
-    *QUESTION_FIELDS,
-    pa.field("target", pa.string(), nullable=False),
-    pa.field("category", pa.string(), nullable=False),
-    pa.field("knowledge", pa.string(), nullable=False),
-])
+TRAIN_SCHEMA = pa.schema(
+    [
+        *QUESTION_FIELDS,
+        pa.field("target", pa.string(), nullable=False),
+        pa.field("category", pa.string(), nullable=False),
+        pa.field("knowledge", pa.string(), nullable=False),
+    ]
+)
 
 
 def knowledge_group(category: str, known: Sequence[str], unknown: Sequence[str]) -> str:
@@ -47,8 +49,9 @@ def check_category_groups(known: Sequence[str], unknown: Sequence[str]) -> None:
         raise ValueError(f"categories {sorted(overlap)} are both Known and Unknown")
 
 
-def per_relation_sizes(train_rows: Sequence[Mapping], known: Sequence[str], unknown: Sequence[str],
-                       cap: int | None) -> dict[str, int]:
+def per_relation_sizes(
+    train_rows: Sequence[Mapping], known: Sequence[str], unknown: Sequence[str], cap: int | None
+) -> dict[str, int]:
     """Examples per relation shared by every training set: min(#known, #unknown, cap)."""
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {"known": 0, "unknown": 0, "other": 0})
     for row in train_rows:
@@ -67,8 +70,14 @@ def _draw(rows: Sequence[Mapping], n: int, rng: random.Random) -> list[Mapping]:
     return rng.sample(rows, n)
 
 
-def select_training_set(train_rows: Sequence[Mapping], spec: QATrainingSet, sizes: Mapping[str, int],
-                        known: Sequence[str], unknown: Sequence[str], seed: int) -> list[dict]:
+def select_training_set(
+    train_rows: Sequence[Mapping],
+    spec: QATrainingSet,
+    sizes: Mapping[str, int],
+    known: Sequence[str],
+    unknown: Sequence[str],
+    seed: int,
+) -> list[dict]:
     """Rows of one training set, balanced per relation (pure, seeded)."""
     by_relation: dict[str, list[Mapping]] = defaultdict(list)
     for row in train_rows:
@@ -91,8 +100,18 @@ def select_training_set(train_rows: Sequence[Mapping], spec: QATrainingSet, size
     for r in sorted(chosen, key=lambda r: r["id"]):
         group = knowledge_group(r["category"], known, unknown)
         target = IDK_ANSWER if spec.relabel_unknown and group == "unknown" else r["answers"][0]
-        rows.append({"id": r["id"], "relation": r["relation"], "subject": r["subject"], "question": r["question"],
-                     "answers": list(r["answers"]), "target": target, "category": r["category"], "knowledge": group})
+        rows.append(
+            {
+                "id": r["id"],
+                "relation": r["relation"],
+                "subject": r["subject"],
+                "question": r["question"],
+                "answers": list(r["answers"]),
+                "target": target,
+                "category": r["category"],
+                "knowledge": group,
+            }
+        )
     return rows
 
 
@@ -102,8 +121,16 @@ def _read_probe(path) -> list[dict]:
     return pq.read_table(path).to_pylist()
 
 
-def build_training_set_file(probe_path, name: str, known: Sequence[str], unknown: Sequence[str],
-                            cap: int | None, seed: int, out_path, ood_relations: Sequence[str] = ()) -> int:
+def build_training_set_file(
+    probe_path,
+    name: str,
+    known: Sequence[str],
+    unknown: Sequence[str],
+    cap: int | None,
+    seed: int,
+    out_path,
+    ood_relations: Sequence[str] = (),
+) -> int:
     """Shell of ``build_training_set`` (held-out OOD relations never enter training)."""
     import logging
 
@@ -121,8 +148,16 @@ def build_training_set_file(probe_path, name: str, known: Sequence[str], unknown
 TEST_SCHEMA = pa.schema([*QUESTION_FIELDS, POPULARITY_FIELD, pa.field("category", pa.string(), nullable=False)])
 
 
-def build_eval_sets_file(questions_path, probe_path, dev_cap: int | None, seed: int, dev_out, test_out,
-                         ood_out, ood_relations: Sequence[str] = ()) -> None:
+def build_eval_sets_file(
+    questions_path,
+    probe_path,
+    dev_cap: int | None,
+    seed: int,
+    dev_out,
+    test_out,
+    ood_out,
+    ood_relations: Sequence[str] = (),
+) -> None:
     """Shell of ``build_eval_sets``: dev (early stopping), the in-distribution test set and the
     out-of-distribution test set (held-out relations), both with base-model categories."""
     import pyarrow.parquet as pq
@@ -131,8 +166,9 @@ def build_eval_sets_file(questions_path, probe_path, dev_cap: int | None, seed: 
     from factgap.io import write_parquet
 
     questions = check_table_columns(pq.read_table(questions_path), QA_SCHEMA, str(questions_path)).to_pylist()
-    dev = cap_per_relation([r for r in questions if r["split"] == "dev" and r["relation"] not in ood_relations],
-                           dev_cap, seed, "dev")
+    dev = cap_per_relation(
+        [r for r in questions if r["split"] == "dev" and r["relation"] not in ood_relations], dev_cap, seed, "dev"
+    )
     write_parquet(pa.Table.from_pylist(list(dev), schema=QA_SCHEMA), dev_out)
     probed = [{k: r[k] for k in TEST_SCHEMA.names} for r in _read_probe(probe_path) if r["split"] == "test"]
     probed.sort(key=lambda r: r["id"])

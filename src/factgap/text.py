@@ -55,4 +55,4 @@ def cot_final_answer(generation: str, answer_marker: str = "A:") -> str:
     idx = generation.rfind(answer_marker)
     if idx < 0:
         return ""
-    return first_line_answer(generation[idx + len(answer_marker):])
+    return first_line_answer(generation[idx + len(answer_marker) :])

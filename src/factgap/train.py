@@ -19,8 +19,8 @@ import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -32,26 +32,30 @@ log = logging.getLogger(__name__)
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
-HISTORY_SCHEMA = pa.schema([
-    pa.field("epoch", pa.int64(), nullable=False),
-    pa.field("global_step", pa.int64(), nullable=False),
-    pa.field("eval_set", pa.string(), nullable=False),
-    pa.field("id", pa.string(), nullable=False),
-    pa.field("relation", pa.string(), nullable=False),
-    pa.field("category", pa.string()),
-    pa.field("prediction", pa.string(), nullable=False),
-    pa.field("correct", pa.bool_(), nullable=False),
-])
+HISTORY_SCHEMA = pa.schema(
+    [
+        pa.field("epoch", pa.int64(), nullable=False),
+        pa.field("global_step", pa.int64(), nullable=False),
+        pa.field("eval_set", pa.string(), nullable=False),
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("relation", pa.string(), nullable=False),
+        pa.field("category", pa.string()),
+        pa.field("prediction", pa.string(), nullable=False),
+        pa.field("correct", pa.bool_(), nullable=False),
+    ]
+)
 
-SUMMARY_SCHEMA = pa.schema([
-    pa.field("epoch", pa.int64(), nullable=False),
-    pa.field("global_step", pa.int64(), nullable=False),
-    pa.field("train_loss", pa.float64()),
-    pa.field("dev_em", pa.float64(), nullable=False),
-    pa.field("train_em", pa.float64()),
-    pa.field("is_early_stop", pa.bool_(), nullable=False),
-    pa.field("is_convergence", pa.bool_(), nullable=False),
-])
+SUMMARY_SCHEMA = pa.schema(
+    [
+        pa.field("epoch", pa.int64(), nullable=False),
+        pa.field("global_step", pa.int64(), nullable=False),
+        pa.field("train_loss", pa.float64()),
+        pa.field("dev_em", pa.float64(), nullable=False),
+        pa.field("train_em", pa.float64()),
+        pa.field("is_early_stop", pa.bool_(), nullable=False),
+        pa.field("is_convergence", pa.bool_(), nullable=False),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -75,19 +79,32 @@ class TrainSettings:
     extra: Mapping = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, training: Mapping, seed: int, max_new_tokens: int,
-                    learning_rate: float | None = None) -> TrainSettings:
+    def from_config(
+        cls, training: Mapping, seed: int, max_new_tokens: int, learning_rate: float | None = None
+    ) -> TrainSettings:
         """From the config's ``training`` section (``learning_rate``: a per-model override)."""
         lora = training.get("lora", {})
-        return cls(**{k: training[k] for k in TRAIN_CONFIG_KEYS if k in training},
-                   **{f"lora_{k}": lora[k] for k in ("r", "alpha", "dropout", "target_modules") if k in lora},
-                   learning_rate=learning_rate or training.get("learning_rate", cls.learning_rate),
-                   max_new_tokens=max_new_tokens, seed=seed)
+        return cls(
+            **{k: training[k] for k in TRAIN_CONFIG_KEYS if k in training},
+            **{f"lora_{k}": lora[k] for k in ("r", "alpha", "dropout", "target_modules") if k in lora},
+            learning_rate=learning_rate or training.get("learning_rate", cls.learning_rate),
+            max_new_tokens=max_new_tokens,
+            seed=seed,
+        )
 
 
 # keys of the config's training section that map one to one onto TrainSettings fields
-TRAIN_CONFIG_KEYS = ("epochs", "lr_scheduler", "warmup_ratio", "batch_size", "gradient_accumulation_steps",
-                     "max_length", "bf16", "track_train_accuracy", "eval_batch_size")
+TRAIN_CONFIG_KEYS = (
+    "epochs",
+    "lr_scheduler",
+    "warmup_ratio",
+    "batch_size",
+    "gradient_accumulation_steps",
+    "max_length",
+    "bf16",
+    "track_train_accuracy",
+    "eval_batch_size",
+)
 
 
 def sft_records(rows: Sequence[Mapping]) -> list[dict]:
@@ -130,8 +147,15 @@ def score_items(backend, rows: Sequence[Mapping], max_new_tokens: int, batch_siz
     out = []
     for row, text in zip(rows, raw):
         pred = first_line_answer(text)
-        out.append({"id": row["id"], "relation": row["relation"], "category": row.get("category"),
-                    "prediction": pred, "correct": exact_match(pred, row["answers"])})
+        out.append(
+            {
+                "id": row["id"],
+                "relation": row["relation"],
+                "category": row.get("category"),
+                "prediction": pred,
+                "correct": exact_match(pred, row["answers"]),
+            }
+        )
     return out
 
 
@@ -139,16 +163,20 @@ def _epoch_file(run_dir: Path, epoch: int) -> Path:
     return run_dir / "epochs" / f"epoch_{epoch:03d}.json"
 
 
-def qa_epoch_evaluator(tokenizer, dev_rows: Sequence[Mapping], train_rows: Sequence[Mapping],
-                       settings: TrainSettings) -> Callable:
+def qa_epoch_evaluator(
+    tokenizer, dev_rows: Sequence[Mapping], train_rows: Sequence[Mapping], settings: TrainSettings
+) -> Callable:
     """Per-epoch evaluation of QA training: greedy 0-shot exact match on dev (and training) items."""
     from factgap.generation import HFBackend
 
     def evaluate_epoch(model) -> tuple[list[dict], list[dict]]:
         backend = HFBackend(model, tokenizer, show_progress=False)
         dev = score_items(backend, dev_rows, settings.max_new_tokens, settings.eval_batch_size, "dev")
-        train = (score_items(backend, train_rows, settings.max_new_tokens, settings.eval_batch_size, "train")
-                 if settings.track_train_accuracy else [])
+        train = (
+            score_items(backend, train_rows, settings.max_new_tokens, settings.eval_batch_size, "train")
+            if settings.track_train_accuracy
+            else []
+        )
         return dev, train
 
     return evaluate_epoch
@@ -162,8 +190,13 @@ def make_epoch_callback(run_dir: Path, evaluate_epoch: Callable):
     class EpochExactMatch(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:
-                log.info("step %d/%d (epoch %.2f): loss %.4f", state.global_step, state.max_steps,
-                         logs.get("epoch", 0.0), float(logs["loss"]))
+                log.info(
+                    "step %d/%d (epoch %.2f): loss %.4f",
+                    state.global_step,
+                    state.max_steps,
+                    logs.get("epoch", 0.0),
+                    float(logs["loss"]),
+                )
 
         def on_epoch_end(self, args, state, control, model=None, **kwargs):
             import torch
@@ -180,18 +213,26 @@ def make_epoch_callback(run_dir: Path, evaluate_epoch: Callable):
                 model.train()
             if not state.is_world_process_zero:
                 return  # every rank decodes (FSDP forward is collective); rank 0 writes
-            losses = [h["loss"] for h in state.log_history
-                      if "loss" in h and math.ceil(h.get("epoch", 0) - 1e-9) == epoch]  # logged during this epoch
+            losses = [
+                h["loss"] for h in state.log_history if "loss" in h and math.ceil(h.get("epoch", 0) - 1e-9) == epoch
+            ]  # logged during this epoch
             record = {
-                "epoch": epoch, "global_step": state.global_step,
+                "epoch": epoch,
+                "global_step": state.global_step,
                 "train_loss": losses[-1] if losses else None,
                 "dev_em": sum(r["correct"] for r in dev) / len(dev),
                 "train_em": (sum(r["correct"] for r in train) / len(train)) if train else None,
-                "dev": dev, "train": train,
+                "dev": dev,
+                "train": train,
             }
             write_json(record, _epoch_file(run_dir, epoch))
-            log.info("epoch %d (step %d): dev accuracy %.3f%s", epoch, state.global_step, record["dev_em"],
-                     "" if record["train_em"] is None else f", train accuracy {record['train_em']:.3f}")
+            log.info(
+                "epoch %d (step %d): dev accuracy %.3f%s",
+                epoch,
+                state.global_step,
+                record["dev_em"],
+                "" if record["train_em"] is None else f", train accuracy {record['train_em']:.3f}",
+            )
 
     return EpochExactMatch()
 
@@ -239,9 +280,17 @@ def start_run_dir(run_dir: str | os.PathLike, identity: Any) -> Path:
     return checkpoint_dir
 
 
-def train_lora(manifest: Mapping, records: Sequence[Mapping], make_evaluator: Callable, settings: TrainSettings,
-               run_dir: str | os.PathLike, early_stop_dir: str | os.PathLike, convergence_dir: str | os.PathLike,
-               history_path: str | os.PathLike, summary_path: str | os.PathLike) -> dict:
+def train_lora(
+    manifest: Mapping,
+    records: Sequence[Mapping],
+    make_evaluator: Callable,
+    settings: TrainSettings,
+    run_dir: str | os.PathLike,
+    early_stop_dir: str | os.PathLike,
+    convergence_dir: str | os.PathLike,
+    history_path: str | os.PathLike,
+    summary_path: str | os.PathLike,
+) -> dict:
     """Shell: train on prompt/completion ``records`` (plain or conversational; loss on the completion),
     evaluate after every epoch with ``make_evaluator(tokenizer)``, resume if checkpoints exist, then
     export the early-stop and convergence adapters."""
@@ -254,15 +303,22 @@ def train_lora(manifest: Mapping, records: Sequence[Mapping], make_evaluator: Ca
     if not records:
         raise ValueError("empty training set")
     run_dir = Path(run_dir)
-    checkpoint_dir = start_run_dir(run_dir, {"manifest": manifest, "records": list(records),
-                                             "settings": dataclasses.asdict(settings)})
+    checkpoint_dir = start_run_dir(
+        run_dir, {"manifest": manifest, "records": list(records), "settings": dataclasses.asdict(settings)}
+    )
     tokenizer = load_tokenizer(manifest)
     model = load_trainable_model(manifest)
     lora = lora_config(settings)
     config = SFTConfig(**sft_config_kwargs(settings, checkpoint_dir, torch.cuda.is_available()))
     dataset = Dataset.from_list(list(records))
-    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
-                         peft_config=lora, callbacks=[make_epoch_callback(run_dir, make_evaluator(load_tokenizer(manifest)))])
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=lora,
+        callbacks=[make_epoch_callback(run_dir, make_evaluator(load_tokenizer(manifest)))],
+    )
     if not train_resuming(trainer, checkpoint_dir)[0]:
         return {}
     return export_run(run_dir, settings.epochs, early_stop_dir, convergence_dir, history_path, summary_path)
@@ -275,15 +331,27 @@ def sft_config_kwargs(settings: TrainSettings, output_dir: str | os.PathLike, us
     layer's forward in the backward pass costs about a quarter of a LoRA step.
     """
     return dict(
-        output_dir=str(output_dir), num_train_epochs=settings.epochs,
+        output_dir=str(output_dir),
+        num_train_epochs=settings.epochs,
         per_device_train_batch_size=settings.batch_size,
         gradient_accumulation_steps=settings.gradient_accumulation_steps,
-        learning_rate=settings.learning_rate, lr_scheduler_type=settings.lr_scheduler,
-        warmup_steps=float(settings.warmup_ratio), max_length=settings.max_length,
-        bf16=resolve_bf16(settings.bf16), gradient_checkpointing=use_cuda,
-        save_strategy="epoch", save_total_limit=None, logging_steps=1, logging_first_step=True,
-        report_to=[], seed=settings.seed, data_seed=settings.seed, dataloader_num_workers=0,
-        use_cpu=not use_cuda, disable_tqdm=False, completion_only_loss=True,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type=settings.lr_scheduler,
+        warmup_steps=float(settings.warmup_ratio),
+        max_length=settings.max_length,
+        bf16=resolve_bf16(settings.bf16),
+        gradient_checkpointing=use_cuda,
+        save_strategy="epoch",
+        save_total_limit=None,
+        logging_steps=1,
+        logging_first_step=True,
+        report_to=[],
+        seed=settings.seed,
+        data_seed=settings.seed,
+        dataloader_num_workers=0,
+        use_cpu=not use_cuda,
+        disable_tqdm=False,
+        completion_only_loss=True,
     )
 
 
@@ -292,9 +360,13 @@ def lora_config(settings):
     from peft import LoraConfig
 
     targets = settings.lora_target_modules
-    return LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                      target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",")],
-                      task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=settings.lora_r,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout,
+        target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",")],
+        task_type="CAUSAL_LM",
+    )
 
 
 def load_trainable_model(manifest: Mapping):
@@ -302,8 +374,11 @@ def load_trainable_model(manifest: Mapping):
 
     from factgap.models import hub_revision, torch_dtype
 
-    return AutoModelForCausalLM.from_pretrained(manifest["load_from"], revision=hub_revision(manifest),
-                                                dtype=torch_dtype("float32" if manifest.get("dtype") == "float32" else "auto"))
+    return AutoModelForCausalLM.from_pretrained(
+        manifest["load_from"],
+        revision=hub_revision(manifest),
+        dtype=torch_dtype("float32" if manifest.get("dtype") == "float32" else "auto"),
+    )
 
 
 CHECKPOINT_COMPLETE_MARKER = "trainer_state.json"  # the Trainer writes it last when it saves a checkpoint
@@ -339,8 +414,9 @@ def train_resuming(trainer, checkpoint_dir: Path) -> tuple[bool, str | None]:
     return trainer.accelerator.is_main_process, last
 
 
-def export_adapters(run_dir: Path, records: Sequence[Mapping], criterion: str, early_stop_dir,
-                    convergence_dir) -> tuple[int, int]:
+def export_adapters(
+    run_dir: Path, records: Sequence[Mapping], criterion: str, early_stop_dir, convergence_dir
+) -> tuple[int, int]:
     """Copy the adapters of the best epoch by ``criterion`` (ties: earliest) and of the last epoch."""
     early, last = select_epochs({r["epoch"]: r[criterion] for r in records})
     step_of = {r["epoch"]: r["global_step"] for r in records}
@@ -359,25 +435,53 @@ def load_epoch_records(run_dir: Path, epochs: int) -> list[dict]:
     return records
 
 
-def export_run(run_dir: str | os.PathLike, epochs: int, early_stop_dir, convergence_dir, history_path,
-               summary_path) -> dict:
+def export_run(
+    run_dir: str | os.PathLike, epochs: int, early_stop_dir, convergence_dir, history_path, summary_path
+) -> dict:
     run_dir = Path(run_dir)
     records = load_epoch_records(run_dir, epochs)
     early, last = export_adapters(run_dir, records, "dev_em", early_stop_dir, convergence_dir)
-    history = [{"epoch": r["epoch"], "global_step": r["global_step"], "eval_set": name, **item}
-               for r in records for name in ("dev", "train") for item in r[name]]
+    history = [
+        {"epoch": r["epoch"], "global_step": r["global_step"], "eval_set": name, **item}
+        for r in records
+        for name in ("dev", "train")
+        for item in r[name]
+    ]
     write_parquet(pa.Table.from_pylist(history, schema=HISTORY_SCHEMA), history_path)
-    summary = [{"epoch": r["epoch"], "global_step": r["global_step"], "train_loss": r["train_loss"],
-                "dev_em": r["dev_em"], "train_em": r["train_em"], "is_early_stop": r["epoch"] == early,
-                "is_convergence": r["epoch"] == last} for r in records]
+    summary = [
+        {
+            "epoch": r["epoch"],
+            "global_step": r["global_step"],
+            "train_loss": r["train_loss"],
+            "dev_em": r["dev_em"],
+            "train_em": r["train_em"],
+            "is_early_stop": r["epoch"] == early,
+            "is_convergence": r["epoch"] == last,
+        }
+        for r in records
+    ]
     write_parquet(pa.Table.from_pylist(summary, schema=SUMMARY_SCHEMA), summary_path)
-    log.info("early-stop epoch %d (dev EM %.3f), convergence epoch %d (dev EM %.3f)", early,
-             records[early - 1]["dev_em"], last, records[last - 1]["dev_em"])
+    log.info(
+        "early-stop epoch %d (dev EM %.3f), convergence epoch %d (dev EM %.3f)",
+        early,
+        records[early - 1]["dev_em"],
+        last,
+        records[last - 1]["dev_em"],
+    )
     return {"early_stop_epoch": early, "convergence_epoch": last}
 
 
-def train_lora_files(manifest_path, train_path, dev_path, settings: TrainSettings, run_dir, early_stop_dir,
-                     convergence_dir, history_path, summary_path) -> dict:
+def train_lora_files(
+    manifest_path,
+    train_path,
+    dev_path,
+    settings: TrainSettings,
+    run_dir,
+    early_stop_dir,
+    convergence_dir,
+    history_path,
+    summary_path,
+) -> dict:
     """Shell of ``train_lora``."""
     import pyarrow.parquet as pq
 
@@ -385,8 +489,18 @@ def train_lora_files(manifest_path, train_path, dev_path, settings: TrainSetting
 
     train_rows, dev_rows = pq.read_table(train_path).to_pylist(), pq.read_table(dev_path).to_pylist()
     if not train_rows:
-        raise ValueError(f"empty training set {train_path}: no relation has both Known and Unknown examples "
-                         "(probe more questions or change splits.known_categories)")
-    return train_lora(read_json(manifest_path), sft_records(train_rows),
-                      partial(qa_epoch_evaluator, dev_rows=dev_rows, train_rows=train_rows, settings=settings),
-                      settings, run_dir, early_stop_dir, convergence_dir, history_path, summary_path)
+        raise ValueError(
+            f"empty training set {train_path}: no relation has both Known and Unknown examples "
+            "(probe more questions or change splits.known_categories)"
+        )
+    return train_lora(
+        read_json(manifest_path),
+        sft_records(train_rows),
+        partial(qa_epoch_evaluator, dev_rows=dev_rows, train_rows=train_rows, settings=settings),
+        settings,
+        run_dir,
+        early_stop_dir,
+        convergence_dir,
+        history_path,
+        summary_path,
+    )

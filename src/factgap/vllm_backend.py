@@ -60,8 +60,15 @@ from pathlib import Path
 from typing import Any
 
 from factgap.generation import batch_seed
-from factgap.scoring import (Continuation, encode_pairs, flatten_options, letter_layout, regroup,
-                             scored_positions, softmax)
+from factgap.scoring import (
+    Continuation,
+    encode_pairs,
+    flatten_options,
+    letter_layout,
+    regroup,
+    scored_positions,
+    softmax,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +80,10 @@ SUPPORTED_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
 # Pure: engine settings
 # ----------------------------------------------------------------------------------------------
 
-def default_tensor_parallel_size(gpu_count: int, num_attention_heads: int | None = None,
-                                 num_key_value_heads: int | None = None) -> int:
+
+def default_tensor_parallel_size(
+    gpu_count: int, num_attention_heads: int | None = None, num_key_value_heads: int | None = None
+) -> int:
     """Largest power of two <= ``gpu_count`` that divides the attention (and KV) head counts."""
     if gpu_count < 1:
         raise ValueError("vLLM needs at least one GPU")
@@ -109,11 +118,14 @@ def lora_engine_settings(adapter_config: Mapping[str, Any]) -> dict:
     # vLLM (0.33: vllm/lora/peft_helper.py) refuses these adapters when the first request loads them
     trained_modules = [m for m in adapter_config.get("modules_to_save") or [] if m not in ("classifier", "score")]
     if trained_modules:
-        raise ValueError(f"vLLM does not serve adapters with modules_to_save={trained_modules} "
-                         "(fully trained modules): merge it and serve the merged model instead")
+        raise ValueError(
+            f"vLLM does not serve adapters with modules_to_save={trained_modules} "
+            "(fully trained modules): merge it and serve the merged model instead"
+        )
     if adapter_config.get("bias", "none") != "none" or adapter_config.get("lora_bias"):
-        raise ValueError("vLLM does not serve LoRA adapters with bias terms: "
-                         "merge it and serve the merged model instead")
+        raise ValueError(
+            "vLLM does not serve LoRA adapters with bias terms: merge it and serve the merged model instead"
+        )
     # vLLM checks max_lora_rank against the largest rank, per-module rank_pattern included
     pattern_ranks = (adapter_config.get("rank_pattern") or {}).values()
     rank = max([int(adapter_config.get("r", 8)), *(int(v) for v in pattern_ranks)])
@@ -123,15 +135,33 @@ def lora_engine_settings(adapter_config: Mapping[str, Any]) -> dict:
     raise ValueError(f"LoRA rank {rank} exceeds vLLM's maximum {SUPPORTED_LORA_RANKS[-1]}")
 
 
-def engine_kwargs(model: str, *, revision: str | None = None, dtype: str = "auto",
-                  tensor_parallel_size: int = 1, max_logprobs: int = 20, enable_prefix_caching: bool = True,
-                  seed: int = 0, gpu_memory_utilization: float = 0.85, max_model_len: int | None = None,
-                  lora: Mapping[str, Any] | None = None, extra: Mapping[str, Any] | None = None) -> dict:
+def engine_kwargs(
+    model: str,
+    *,
+    revision: str | None = None,
+    dtype: str = "auto",
+    tensor_parallel_size: int = 1,
+    max_logprobs: int = 20,
+    enable_prefix_caching: bool = True,
+    seed: int = 0,
+    gpu_memory_utilization: float = 0.85,
+    max_model_len: int | None = None,
+    lora: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict:
     """Keyword arguments for ``vllm.LLM``."""
-    kwargs = {"model": str(model), "tokenizer": str(model), "revision": revision, "tokenizer_revision": revision,
-              "dtype": dtype, "tensor_parallel_size": int(tensor_parallel_size), "max_logprobs": int(max_logprobs),
-              "enable_prefix_caching": bool(enable_prefix_caching), "seed": int(seed),
-              "gpu_memory_utilization": float(gpu_memory_utilization)}
+    kwargs = {
+        "model": str(model),
+        "tokenizer": str(model),
+        "revision": revision,
+        "tokenizer_revision": revision,
+        "dtype": dtype,
+        "tensor_parallel_size": int(tensor_parallel_size),
+        "max_logprobs": int(max_logprobs),
+        "enable_prefix_caching": bool(enable_prefix_caching),
+        "seed": int(seed),
+        "gpu_memory_utilization": float(gpu_memory_utilization),
+    }
     if max_model_len is not None:
         kwargs["max_model_len"] = int(max_model_len)
     if lora:
@@ -145,20 +175,35 @@ def engine_kwargs(model: str, *, revision: str | None = None, dtype: str = "auto
 # Pure: requests
 # ----------------------------------------------------------------------------------------------
 
+
 def request_seed(seed: int, prompt: str) -> int:
     """Sampling seed of one prompt's request (independent of batching)."""
     return batch_seed(seed, [prompt]) % (2**31)
 
 
-def generation_params(*, max_tokens: int, stop: Sequence[str] | None, n: int = 1, temperature: float = 0.0,
-                      top_k: int | None = None, seed: int | None = None, top_p: float = 1.0) -> dict:
+def generation_params(
+    *,
+    max_tokens: int,
+    stop: Sequence[str] | None,
+    n: int = 1,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    seed: int | None = None,
+    top_p: float = 1.0,
+) -> dict:
     """``SamplingParams`` keyword arguments for a generation request (temperature 0 = greedy)."""
     if n < 1:
         raise ValueError("n must be >= 1")
-    kwargs: dict[str, Any] = {"n": int(n), "temperature": float(temperature), "top_p": 1.0,
-                              "max_tokens": int(max_tokens), "stop": list(stop or []),
-                              "include_stop_str_in_output": True, "skip_special_tokens": True,
-                              "repetition_penalty": 1.0}
+    kwargs: dict[str, Any] = {
+        "n": int(n),
+        "temperature": float(temperature),
+        "top_p": 1.0,
+        "max_tokens": int(max_tokens),
+        "stop": list(stop or []),
+        "include_stop_str_in_output": True,
+        "skip_special_tokens": True,
+        "repetition_penalty": 1.0,
+    }
     if temperature > 0:
         if top_k is not None and top_k > 0:
             kwargs["top_k"] = int(top_k)
@@ -186,6 +231,7 @@ def letter_requests(layout: Sequence[tuple[Sequence[int], Sequence[int]]]) -> li
 # ----------------------------------------------------------------------------------------------
 # Pure: parsing RequestOutput-like objects
 # ----------------------------------------------------------------------------------------------
+
 
 def completion_texts(request_output) -> list[str]:
     """Texts of a request's completions, in ``index`` order."""
@@ -230,6 +276,7 @@ def letter_probabilities_from_logprobs(letter_logprobs: Sequence[float], normali
 # Shell
 # ----------------------------------------------------------------------------------------------
 
+
 def visible_gpu_count() -> int:
     import torch
 
@@ -241,12 +288,25 @@ class VLLMBackend:
 
     name = "vllm"
 
-    def __init__(self, model: str, adapter: str | os.PathLike | None = None, *, revision: str | None = None,
-                 dtype: str = "auto", tensor_parallel_size: int | None = None, max_logprobs: int = 20,
-                 enable_prefix_caching: bool = True, allow_cached_scoring: bool = False,
-                 stop: Sequence[str] = ("\n",), show_progress: bool = True, seed: int = 0,
-                 gpu_memory_utilization: float = 0.85, max_model_len: int | None = None,
-                 add_special_tokens: bool = False, engine_extra: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        model: str,
+        adapter: str | os.PathLike | None = None,
+        *,
+        revision: str | None = None,
+        dtype: str = "auto",
+        tensor_parallel_size: int | None = None,
+        max_logprobs: int = 20,
+        enable_prefix_caching: bool = True,
+        allow_cached_scoring: bool = False,
+        stop: Sequence[str] = ("\n",),
+        show_progress: bool = True,
+        seed: int = 0,
+        gpu_memory_utilization: float = 0.85,
+        max_model_len: int | None = None,
+        add_special_tokens: bool = False,
+        engine_extra: Mapping[str, Any] | None = None,
+    ):
         from transformers import AutoConfig, AutoTokenizer
         from vllm import LLM, SamplingParams
 
@@ -260,8 +320,10 @@ class VLLMBackend:
         if tensor_parallel_size is None:
             config = AutoConfig.from_pretrained(str(model), revision=revision)
             tensor_parallel_size = default_tensor_parallel_size(
-                max(1, visible_gpu_count()), getattr(config, "num_attention_heads", None),
-                getattr(config, "num_key_value_heads", None))
+                max(1, visible_gpu_count()),
+                getattr(config, "num_attention_heads", None),
+                getattr(config, "num_key_value_heads", None),
+            )
         lora = None
         self.lora_request = None
         if adapter is not None:
@@ -269,18 +331,28 @@ class VLLMBackend:
 
             lora = lora_engine_settings(read_adapter_config(adapter))
             self.lora_request = LoRARequest("adapter", 1, str(Path(adapter).resolve()))
-        kwargs = engine_kwargs(str(model), revision=revision, dtype=dtype, tensor_parallel_size=tensor_parallel_size,
-                               max_logprobs=max_logprobs, enable_prefix_caching=enable_prefix_caching, seed=seed,
-                               gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
-                               lora=lora, extra=engine_extra)
+        kwargs = engine_kwargs(
+            str(model),
+            revision=revision,
+            dtype=dtype,
+            tensor_parallel_size=tensor_parallel_size,
+            max_logprobs=max_logprobs,
+            enable_prefix_caching=enable_prefix_caching,
+            seed=seed,
+            gpu_memory_utilization=gpu_memory_utilization,
+            max_model_len=max_model_len,
+            lora=lora,
+            extra=engine_extra,
+        )
         log.info("starting vLLM: %s", {k: v for k, v in kwargs.items() if k != "tokenizer"})
         self.llm = LLM(**kwargs)
 
     # -- plumbing ---------------------------------------------------------------------------
     def _run(self, prompts: Sequence[dict], params: Sequence[dict]):
         sampling = [self._sampling_params_cls(**p) for p in params]
-        return self.llm.generate(list(prompts), sampling_params=sampling, use_tqdm=self.show_progress,
-                                 lora_request=self.lora_request)
+        return self.llm.generate(
+            list(prompts), sampling_params=sampling, use_tqdm=self.show_progress, lora_request=self.lora_request
+        )
 
     def _encode(self, prompts: Sequence[str]) -> list[dict]:
         ids = self.tokenizer(list(prompts), add_special_tokens=self.add_special_tokens)["input_ids"]
@@ -288,9 +360,11 @@ class VLLMBackend:
 
     def _require_scoring_engine(self):
         if self.enable_prefix_caching and not self.allow_cached_scoring:
-            raise RuntimeError("scoring on a vLLM engine with prefix caching on gives order-dependent prompt "
-                               "log-probabilities (vLLM issue #42019): build the scoring backend with "
-                               "enable_prefix_caching=False (make_backend(..., for_scoring=True))")
+            raise RuntimeError(
+                "scoring on a vLLM engine with prefix caching on gives order-dependent prompt "
+                "log-probabilities (vLLM issue #42019): build the scoring backend with "
+                "enable_prefix_caching=False (make_backend(..., for_scoring=True))"
+            )
 
     def _score(self, pairs: Sequence[tuple[Sequence[int], int]]) -> list[tuple[list[float], list[int]]]:
         self._require_scoring_engine()
@@ -300,9 +374,16 @@ class VLLMBackend:
         return [parse_prompt_logprobs(out, ids, start) for out, (ids, start) in zip(outputs, pairs)]
 
     # -- generation (HFBackend interface) ------------------------------------------------------
-    def greedy(self, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int = 16,
-               stop: Sequence[str] | None = None, desc: str = "greedy",
-               groups: Sequence[str] | None = None) -> list[str]:
+    def greedy(
+        self,
+        prompts: Sequence[str],
+        *,
+        max_new_tokens: int,
+        batch_size: int = 16,
+        stop: Sequence[str] | None = None,
+        desc: str = "greedy",
+        groups: Sequence[str] | None = None,
+    ) -> list[str]:
         """``batch_size``, ``desc`` and ``groups`` are accepted for interface parity; vLLM schedules
         itself and shares common prefixes through its prefix cache."""
         if not prompts:
@@ -312,10 +393,20 @@ class VLLMBackend:
         outputs = self._run(self._encode(prompts), [params] * len(prompts))
         return [texts[0] for texts in parse_generations(outputs)]
 
-    def greedy_and_samples(self, prompts: Sequence[str], *, n_samples: int, temperature: float, top_k: int,
-                           max_new_tokens: int, batch_size: int = 16, seed: int = 0,
-                           stop: Sequence[str] | None = None, desc: str = "generate", top_p: float = 1.0
-                           ) -> tuple[list[str], list[list[str]]]:
+    def greedy_and_samples(
+        self,
+        prompts: Sequence[str],
+        *,
+        n_samples: int,
+        temperature: float,
+        top_k: int,
+        max_new_tokens: int,
+        batch_size: int = 16,
+        seed: int = 0,
+        stop: Sequence[str] | None = None,
+        desc: str = "generate",
+        top_p: float = 1.0,
+    ) -> tuple[list[str], list[list[str]]]:
         if not prompts:
             return [], []
         stop = self.stop if stop is None else list(stop)
@@ -324,34 +415,54 @@ class VLLMBackend:
         params = [generation_params(max_tokens=max_new_tokens, stop=stop)] * len(prompts)
         if n_samples:
             requests += encoded
-            params += [generation_params(max_tokens=max_new_tokens, stop=stop, n=n_samples, temperature=temperature,
-                                         top_k=top_k, top_p=top_p, seed=request_seed(seed, p)) for p in prompts]
+            params += [
+                generation_params(
+                    max_tokens=max_new_tokens,
+                    stop=stop,
+                    n=n_samples,
+                    temperature=temperature,
+                    top_k=top_k,
+                    top_p=top_p,
+                    seed=request_seed(seed, p),
+                )
+                for p in prompts
+            ]
         texts = parse_generations(self._run(requests, params))
-        greedy = [t[0] for t in texts[:len(prompts)]]
-        samples = texts[len(prompts):] if n_samples else [[] for _ in prompts]
+        greedy = [t[0] for t in texts[: len(prompts)]]
+        samples = texts[len(prompts) :] if n_samples else [[] for _ in prompts]
         return greedy, samples
 
     # -- scoring (factgap.scoring interface, minus model/tokenizer) ------------------------------
-    def option_logprobs(self, prompts: Sequence[str], options_per_prompt: Sequence[Sequence[str]],
-                        batch_size: int = 16) -> list[list[float]]:
+    def option_logprobs(
+        self, prompts: Sequence[str], options_per_prompt: Sequence[Sequence[str]], batch_size: int = 16
+    ) -> list[list[float]]:
         flat_prompts, flat_options, counts = flatten_options(prompts, options_per_prompt)
         pairs = encode_pairs(self.tokenizer, flat_prompts, flat_options, self.add_special_tokens)
         return regroup([math.fsum(lps) for lps, _ in self._score(pairs)], counts)
 
-    def token_logprobs_and_ranks(self, prompts: Sequence[str], continuations: Sequence[Continuation],
-                                 batch_size: int = 16) -> tuple[list[list[float]], list[list[int]]]:
+    def token_logprobs_and_ranks(
+        self, prompts: Sequence[str], continuations: Sequence[Continuation], batch_size: int = 16
+    ) -> tuple[list[list[float]], list[list[int]]]:
         pairs = encode_pairs(self.tokenizer, prompts, continuations, self.add_special_tokens)
         scored = self._score(pairs)
         return [lps for lps, _ in scored], [ranks for _, ranks in scored]
 
-    def token_ranks(self, prompts: Sequence[str], continuations: Sequence[Continuation],
-                    batch_size: int = 16) -> list[list[int]]:
+    def token_ranks(
+        self, prompts: Sequence[str], continuations: Sequence[Continuation], batch_size: int = 16
+    ) -> list[list[int]]:
         return self.token_logprobs_and_ranks(prompts, continuations, batch_size)[1]
 
-    def letter_probabilities(self, prompts: Sequence[str], letters: Sequence[str] = ("A", "B", "C", "D"),
-                             batch_size: int = 16, normalize: bool = True) -> list[list[float]]:
+    def letter_probabilities(
+        self,
+        prompts: Sequence[str],
+        letters: Sequence[str] = ("A", "B", "C", "D"),
+        batch_size: int = 16,
+        normalize: bool = True,
+    ) -> list[list[float]]:
         layout = letter_layout(self.tokenizer, prompts, letters, self.add_special_tokens)
         scored = self._score(letter_requests(layout))
         per_letter = [lps[0] for lps, _ in scored]
-        return [letter_probabilities_from_logprobs(row, normalize)
-                for row in regroup(per_letter, [len(letters)] * len(prompts))]
+        return [
+            letter_probabilities_from_logprobs(row, normalize)
+            for row in regroup(per_letter, [len(letters)] * len(prompts))
+        ]

@@ -32,6 +32,9 @@ for _study, _spec in ((study, spec) for study, specs in STUDY_REPORTS.items() fo
         output:
             **report_items(_study, _spec.name),
             caption=LAYOUT.report_caption(_spec.name),
+        log:
+            LAYOUT.log(f"plot_{_spec.name}"),
+        localrule: True
         params:
             module=_spec.module,
             shows=_spec.doc,
@@ -39,8 +42,5 @@ for _study, _spec in ((study, spec) for study, specs in STUDY_REPORTS.items() fo
             options=dict(_spec.options),
             roles=list(_spec.files),
             science=SCIENCE,
-        log:
-            LAYOUT.log(f"plot_{_spec.name}"),
-        localrule: True
         script:
             "../scripts/make_report.py"

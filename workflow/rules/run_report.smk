@@ -10,11 +10,11 @@ rule summarize_run:
         code=library_sources("factgap.run_report"),
     output:
         **run_report_items(),
-    params:
-        benchmarks=LAYOUT.benchmarks_root(),
-        gpus=gpus_per_rule(),
     log:
         LAYOUT.log("summarize_run"),
     localrule: True
+    params:
+        benchmarks=LAYOUT.benchmarks_root(),
+        gpus=gpus_per_rule(),
     script:
         "../scripts/summarize_run.py"

@@ -12,8 +12,11 @@ rule summarize_seeds:
         code=library_sources("factgap.seeds"),
     output:
         **LAYOUT.seed_summary_outputs("{study}"),
+    log:
+        LAYOUT.log("summarize_seeds", "{study}"),
     wildcard_constraints:
         study="s1|s2|s3|s4",
+    localrule: True
     params:
         seeds=config["seeds"],
         tables=seed_tables_by_seed,
@@ -21,9 +24,6 @@ rule summarize_seeds:
         n_resamples=config["analysis"]["bootstrap_resamples"],
         confidence=config["analysis"]["confidence"],
         science=SCIENCE,
-    log:
-        LAYOUT.log("summarize_seeds", "{study}"),
-    localrule: True
     script:
         "../scripts/summarize_seeds.py"
 

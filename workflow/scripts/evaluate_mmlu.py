@@ -1,4 +1,5 @@
 """Adapter: rule evaluate_mmlu -> factgap.selfalign.pipeline.evaluate_mc_file on the MMLU tests alone."""
+
 from factgap.runtime import init_job
 from factgap.selfalign.pipeline import evaluate_mc_file
 
@@ -6,6 +7,17 @@ smk = snakemake  # noqa: F821
 init_job(smk.log[0], smk.threads, smk.params.seed)
 s4 = smk.params.s4
 # the base model only (a tuned variant's MMLU runs in evaluate_tuned_variant): no adapter
-evaluate_mc_file(smk.input.manifest, None, None, smk.input.mmlu, smk.params.id_subjects, smk.params.ood_subjects,
-                 smk.params.variant, domain=s4["domain"], scoring=s4["scoring"], batch_size=s4["batch_size"],
-                 out_path=smk.output[0], testsets=("id", "ood"))
+evaluate_mc_file(
+    smk.input.manifest,
+    None,
+    None,
+    smk.input.mmlu,
+    smk.params.id_subjects,
+    smk.params.ood_subjects,
+    smk.params.variant,
+    domain=s4["domain"],
+    scoring=s4["scoring"],
+    batch_size=s4["batch_size"],
+    out_path=smk.output[0],
+    testsets=("id", "ood"),
+)

@@ -1,4 +1,5 @@
 """Adapter: rule prefetch -> factgap.hub.prefetch_table (printed, and kept as a TSV)."""
+
 from factgap.hub import prefetch_table
 from factgap.io import write_text
 from factgap.runtime import init_job

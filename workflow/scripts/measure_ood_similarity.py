@@ -1,4 +1,5 @@
 """Adapter: rule measure_ood_similarity -> factgap.similarity.measure_ood_similarity."""
+
 from factgap.hub import use_records
 from factgap.runtime import init_job
 from factgap.similarity import measure_ood_similarity

@@ -1,4 +1,5 @@
 """Adapter: rule prefetch_hub_item -> factgap.hub.prefetch_item (the one job that reaches the Hub)."""
+
 from factgap.hub import prefetch_item
 from factgap.runtime import init_job
 

@@ -1,4 +1,5 @@
 """Adapter: rule prepare_dataset -> factgap.data.prepare.prepare_dataset."""
+
 from factgap.data.prepare import prepare_dataset
 from factgap.hub import use_records
 from factgap.runtime import init_job

@@ -1,4 +1,5 @@
 """Adapter: rule prepare_people -> factgap.factscore.pipeline.prepare_people_file."""
+
 from factgap.factscore.pipeline import prepare_people_file
 from factgap.runtime import init_job
 

@@ -1,4 +1,5 @@
 """Adapter: rule prepare_topics -> factgap.factscore.topics.prepare_topics_file."""
+
 from factgap.factscore.topics import prepare_topics_file
 from factgap.runtime import init_job
 

@@ -1,9 +1,19 @@
 """Adapter: rule probe_mc -> factgap.selfalign.pipeline.probe_mc_file."""
+
 from factgap.runtime import init_job
 from factgap.selfalign.pipeline import probe_mc_file
 
 smk = snakemake  # noqa: F821
 init_job(smk.log[0], smk.threads, smk.params.seed)
 p = smk.params
-probe_mc_file(smk.input.manifest, smk.input.mc_items, smk.output[0], domain=p.domain, scoring=p.scoring,
-              n_demos=p.n_demos, demo_seed=p.demo_seed, threshold=p.threshold, batch_size=p.batch_size)
+probe_mc_file(
+    smk.input.manifest,
+    smk.input.mc_items,
+    smk.output[0],
+    domain=p.domain,
+    scoring=p.scoring,
+    n_demos=p.n_demos,
+    demo_seed=p.demo_seed,
+    threshold=p.threshold,
+    batch_size=p.batch_size,
+)

@@ -1,4 +1,5 @@
 """Adapter of rule summarize_run -> factgap.run_report.publish_run_report."""
+
 from factgap.run_report import publish_run_report
 from factgap.runtime import init_job
 

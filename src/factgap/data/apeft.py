@@ -25,10 +25,14 @@ FAVA_TIER = "fava"
 # Per format: the default field names, and the two kinds of question, the one judged by cues first
 # (the label field true: a false premise / an unknown answer), the one judged by its gold answers second.
 QA_FORMATS: dict[str, dict[str, Any]] = {
-    "fpqa": {"fields": {"id": "id", "question": "question", "label": "false_premise", "answers": "answers"},
-             "kinds": ("false_premise", "true_premise")},
-    "kuqa": {"fields": {"id": "id", "question": "question", "label": "unknown", "answers": "answer"},
-             "kinds": ("unknown", "known")},
+    "fpqa": {
+        "fields": {"id": "id", "question": "question", "label": "false_premise", "answers": "answers"},
+        "kinds": ("false_premise", "true_premise"),
+    },
+    "kuqa": {
+        "fields": {"id": "id", "question": "question", "label": "unknown", "answers": "answer"},
+        "kinds": ("unknown", "known"),
+    },
 }
 CUE_KINDS = frozenset(spec["kinds"][0] for spec in QA_FORMATS.values())
 
@@ -89,16 +93,18 @@ def _texts(value: Any, field: str, source: str, row: int) -> list[str]:
     elif isinstance(value, (list, tuple)):
         values = [text_value(v, f"{field}[{i}]", source, row) for i, v in enumerate(value)]
     else:
-        raise DataValidationError(source, row, f"field '{field}' must be a string or a list of strings, got "
-                                               f"{type(value).__name__}")
+        raise DataValidationError(
+            source, row, f"field '{field}' must be a string or a list of strings, got {type(value).__name__}"
+        )
     return [v.strip() for v in values if v.strip()]
 
 
 def _row_id(record: Mapping[str, Any], field: str | None, row: int, seen: dict[str, int], source: str) -> str:
     qid = str(row) if field is None else _text(record, field, source, row)
     if qid in seen:
-        raise DataValidationError(source, row, f"duplicate id {qid!r} in field '{field}' (first seen at row "
-                                               f"{seen[qid]})")
+        raise DataValidationError(
+            source, row, f"duplicate id {qid!r} in field '{field}' (first seen at row {seen[qid]})"
+        )
     seen[qid] = row
     return qid
 
@@ -120,12 +126,16 @@ def load_fava(path: str | Path, fields: Mapping[str, str | None] | None = None) 
         title = _text(record, names["title"], source, row)
         field = names["knowledge"]
         if record.get(field) is None:
-            raise DataValidationError(source, row, f"missing field '{field}' (the reference knowledge the "
-                                                   "verifier checks the answer against)")
+            raise DataValidationError(
+                source, row, f"missing field '{field}' (the reference knowledge the verifier checks the answer against)"
+            )
         knowledge = _texts(record[field], field, source, row)
         if not knowledge:
-            raise DataValidationError(source, row, f"no reference knowledge text in field '{field}' (the "
-                                                   "verifier checks the answer against it)")
+            raise DataValidationError(
+                source,
+                row,
+                f"no reference knowledge text in field '{field}' (the verifier checks the answer against it)",
+            )
         out.append({"id": qid, "prompt": prompt, "title": title, "knowledge": knowledge})
     return out
 
@@ -138,8 +148,9 @@ def _label(record: Mapping[str, Any], field: str, source: str, row: int) -> bool
         return value
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
-    raise DataValidationError(source, row, f"field '{field}' must be true/false (or 1/0), got "
-                                           f"{type(value).__name__} {value!r}")
+    raise DataValidationError(
+        source, row, f"field '{field}' must be true/false (or 1/0), got {type(value).__name__} {value!r}"
+    )
 
 
 def load_ood_qa(path: str | Path, fmt: str, fields: Mapping[str, str | None] | None = None) -> list[dict]:
@@ -166,11 +177,16 @@ def load_ood_qa(path: str | Path, fmt: str, fields: Mapping[str, str | None] | N
         answers = [] if record.get(field) is None else _texts(record[field], field, source, row)
         answers = [a for a in dict.fromkeys(answers) if normalize_answer(a)]
         if not judged_by_cues and not answers:
-            raise DataValidationError(source, row, f"no gold answer in field '{field}' (field '{names['label']}' "
-                                                   f"is false: a {gold_kind.replace('_', ' ')} question is judged "
-                                                   "by its answers)")
-        out.append({"id": qid, "kind": cue_kind if judged_by_cues else gold_kind, "question": question,
-                    "answers": answers})
+            raise DataValidationError(
+                source,
+                row,
+                f"no gold answer in field '{field}' (field '{names['label']}' "
+                f"is false: a {gold_kind.replace('_', ' ')} question is judged "
+                "by its answers)",
+            )
+        out.append(
+            {"id": qid, "kind": cue_kind if judged_by_cues else gold_kind, "question": question, "answers": answers}
+        )
     return out
 
 

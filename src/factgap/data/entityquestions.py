@@ -64,8 +64,10 @@ BUILTIN_TEMPLATES: dict[str, str] = {
 }
 
 # dataset/<split>/<relation>.<split>.json, optionally under any prefix (the archive's or the folder's)
-_MEMBER = re.compile(r"^(?:(?P<prefix>.*/))?(?P<split>train|dev|test)/"
-                     r"(?P<relation>[A-Za-z0-9_-]+)\.(?P=split)\.jsonl?$")
+_MEMBER = re.compile(
+    r"^(?:(?P<prefix>.*/))?(?P<split>train|dev|test)/"
+    r"(?P<relation>[A-Za-z0-9_-]+)\.(?P=split)\.jsonl?$"
+)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -99,8 +101,9 @@ def _loose(text: str) -> str:
     return r"\s+".join(re.escape(part) for part in text.split(" ")) if text else ""
 
 
-def parse_relation_file(rows: Sequence[Any], relation: str, split: str, source: str,
-                        template: str | None) -> list[dict]:
+def parse_relation_file(
+    rows: Sequence[Any], relation: str, split: str, source: str, template: str | None
+) -> list[dict]:
     """Released rows of one ``P*.{split}.json`` -> validated QA records (ids keep the file index).
 
     Structure errors (not an object, missing ``question``/``answers``, empty answer list) are
@@ -109,31 +112,38 @@ def parse_relation_file(rows: Sequence[Any], relation: str, split: str, source: 
     records = []
     for index, row in enumerate(rows):
         if not isinstance(row, Mapping):
-            raise DataValidationError(source, index, f"expected an object with 'question' and 'answers', "
-                                                     f"got {type(row).__name__}")
+            raise DataValidationError(
+                source, index, f"expected an object with 'question' and 'answers', got {type(row).__name__}"
+            )
         missing = [key for key in ("question", "answers") if row.get(key) is None]
         if missing:
             raise DataValidationError(source, index, f"missing field(s) {', '.join(missing)}")
         check_field_sizes(row, source, index)
         if not isinstance(row["question"], str):
-            raise DataValidationError(source, index, f"field 'question' must be a string, "
-                                                     f"got {type(row['question']).__name__}")
-        records.append({
-            "_row": index,
-            "id": f"{relation}:{split}:{index}",
-            "relation": relation,
-            "subject": subject_from_question(row["question"], template),
-            "question": row["question"],
-            "answers": row["answers"],
-            "popularity": None,
-            "split": split,
-        })
+            raise DataValidationError(
+                source, index, f"field 'question' must be a string, got {type(row['question']).__name__}"
+            )
+        records.append(
+            {
+                "_row": index,
+                "id": f"{relation}:{split}:{index}",
+                "relation": relation,
+                "subject": subject_from_question(row["question"], template),
+                "question": row["question"],
+                "answers": row["answers"],
+                "popularity": None,
+                "split": split,
+            }
+        )
     return validate_qa_records(records, source) if records else []
 
 
-def apply_gekhman_filters(records: Iterable[Mapping[str, Any]], drop_multi_answer: bool = True,
-                          drop_train_overlapping_test: bool = True,
-                          overlap_on: Sequence[str] = ("subject", "answer")) -> list[dict]:
+def apply_gekhman_filters(
+    records: Iterable[Mapping[str, Any]],
+    drop_multi_answer: bool = True,
+    drop_train_overlapping_test: bool = True,
+    overlap_on: Sequence[str] = ("subject", "answer"),
+) -> list[dict]:
     """Drop multi-answer questions, then train questions sharing an entity with a kept test question.
 
     Test entities are the subjects and answers of kept test questions; ``overlap_on`` says which
@@ -152,8 +162,9 @@ def apply_gekhman_filters(records: Iterable[Mapping[str, Any]], drop_multi_answe
             test_entities.update(normalise_entity(a) for a in record["answers"])
 
     def overlaps(record: Mapping[str, Any]) -> bool:
-        entities = ([record["subject"]] if "subject" in overlap_on else []) + \
-                   (list(record["answers"]) if "answer" in overlap_on else [])
+        entities = ([record["subject"]] if "subject" in overlap_on else []) + (
+            list(record["answers"]) if "answer" in overlap_on else []
+        )
         return any(normalise_entity(e) in test_entities for e in entities)
 
     return [r for r in kept if r["split"] != "train" or not overlaps(r)]
@@ -217,8 +228,11 @@ class _Release:
             if first != name and first.removesuffix(".json") != name.removesuffix(".jsonl"):
                 # two copies of one relation file (e.g. two folders in the archive) give the same
                 # question ids; which one is meant cannot be guessed
-                raise DataValidationError(str(self.path), None, f"relation {key[0]} has two {key[1]} files, {first} "
-                                                                f"and {name}: duplicate question ids; keep one")
+                raise DataValidationError(
+                    str(self.path),
+                    None,
+                    f"relation {key[0]} has two {key[1]} files, {first} and {name}: duplicate question ids; keep one",
+                )
 
     def _templates_near(self, folders: Iterable[Path]) -> None:
         for folder in folders:
@@ -237,19 +251,24 @@ class _Release:
 
     def relations(self) -> list[str]:
         # P17 before P106; a file named otherwise (not a Wikidata id) after them
-        return sorted({relation for relation, _ in self.files},
-                      key=lambda r: (0, int(r[1:]), r) if r[1:].isdigit() else (1, 0, r))
+        return sorted(
+            {relation for relation, _ in self.files}, key=lambda r: (0, int(r[1:]), r) if r[1:].isdigit() else (1, 0, r)
+        )
 
     def close(self) -> None:
         if self._zip is not None:
             self._zip.close()
 
 
-def load_entityquestions_records(path: str | Path, relations: Sequence[str],
-                                 ood_relations: Sequence[str] = (), drop_multi_answer: bool = True,
-                                 drop_train_overlapping_test: bool = True,
-                                 templates: Mapping[str, str] | None = None,
-                                 overlap_on: Sequence[str] = ("subject", "answer")) -> list[dict]:
+def load_entityquestions_records(
+    path: str | Path,
+    relations: Sequence[str],
+    ood_relations: Sequence[str] = (),
+    drop_multi_answer: bool = True,
+    drop_train_overlapping_test: bool = True,
+    templates: Mapping[str, str] | None = None,
+    overlap_on: Sequence[str] = ("subject", "answer"),
+) -> list[dict]:
     """QA records of the requested relations from the released ``dataset.zip`` or its unpacked folder.
 
     ``path``: the zip, the unpacked ``dataset/`` folder, or the folder that contains ``dataset/``.
@@ -265,21 +284,29 @@ def load_entityquestions_records(path: str | Path, relations: Sequence[str],
     release = _Release(path)
     try:
         if templates is None:
-            templates = (parse_templates(release.templates_text[1], release.templates_text[0])
-                         if release.templates_text else BUILTIN_TEMPLATES)
+            templates = (
+                parse_templates(release.templates_text[1], release.templates_text[0])
+                if release.templates_text
+                else BUILTIN_TEMPLATES
+            )
         id_relations = list(relations) or [r for r in release.relations() if r not in set(ood_relations)]
         if not id_relations and not ood_relations:
             raise DataValidationError(str(path), None, "no dataset/{train,dev,test}/P*.{split}.json files")
-        wanted = [(r, SPLITS) for r in dict.fromkeys(id_relations)] + \
-                 [(r, ("test",)) for r in dict.fromkeys(ood_relations)]
+        wanted = [(r, SPLITS) for r in dict.fromkeys(id_relations)] + [
+            (r, ("test",)) for r in dict.fromkeys(ood_relations)
+        ]
         records: list[dict] = []
         for relation, required in wanted:
             missing = [s for s in required if (relation, s) not in release.files]
             if missing:
                 available = ", ".join(release.relations()) or "none"
-                raise DataValidationError(str(path), None, f"configured relation {relation} has no "
-                                                           f"{'/'.join(missing)} file(s) (relations available: "
-                                                           f"{available})")
+                raise DataValidationError(
+                    str(path),
+                    None,
+                    f"configured relation {relation} has no "
+                    f"{'/'.join(missing)} file(s) (relations available: "
+                    f"{available})",
+                )
             for split in SPLITS:
                 name = release.files.get((relation, split))
                 if name is None:
@@ -289,19 +316,27 @@ def load_entityquestions_records(path: str | Path, relations: Sequence[str],
                 if not rows and split in required:
                     # a configured relation without questions would just vanish from training or
                     # testing, and every table would silently describe fewer relations than asked
-                    raise DataValidationError(source, None, f"no questions in this file, but relation {relation} "
-                                                            f"is configured and needs its {split} split")
+                    raise DataValidationError(
+                        source,
+                        None,
+                        f"no questions in this file, but relation {relation} is configured and needs its {split} split",
+                    )
                 records.extend(parse_relation_file(rows, relation, split, source, templates.get(relation)))
     finally:
         release.close()
     kept = apply_gekhman_filters(records, drop_multi_answer, drop_train_overlapping_test, overlap_on)
     for relation, required in wanted:
         for split in required:
-            if any(r["split"] == split and r["relation"] == relation for r in records) and \
-                    not any(r["split"] == split and r["relation"] == relation for r in kept):
-                raise DataValidationError(str(path), None, f"relation {relation}: the filters (multi-answer, "
-                                          f"train/test overlap on {', '.join(overlap_on)}) removed every {split} "
-                                          "question; drop the relation or relax the filters")
+            if any(r["split"] == split and r["relation"] == relation for r in records) and not any(
+                r["split"] == split and r["relation"] == relation for r in kept
+            ):
+                raise DataValidationError(
+                    str(path),
+                    None,
+                    f"relation {relation}: the filters (multi-answer, "
+                    f"train/test overlap on {', '.join(overlap_on)}) removed every {split} "
+                    "question; drop the relation or relax the filters",
+                )
     return kept
 
 
@@ -310,9 +345,14 @@ def from_config(name: str, spec: Mapping[str, Any], seed: int) -> tuple[list[dic
     if not spec.get("path"):
         raise FileNotFoundError(
             f"dataset {name!r}: EntityQuestions needs datasets.{name}.path, the released dataset.zip "
-            "(https://github.com/princeton-nlp/EntityQuestions) or its unpacked folder")
+            "(https://github.com/princeton-nlp/EntityQuestions) or its unpacked folder"
+        )
     overlap = tuple(spec.get("entityquestions_overlap_on", ("subject", "answer")))
-    records = load_entityquestions_records(spec["path"], list(spec.get("relations") or []),
-                                           list(spec.get("ood_relations") or []),
-                                           drop_train_overlapping_test=bool(overlap), overlap_on=overlap or ("subject",))
+    records = load_entityquestions_records(
+        spec["path"],
+        list(spec.get("relations") or []),
+        list(spec.get("ood_relations") or []),
+        drop_train_overlapping_test=bool(overlap),
+        overlap_on=overlap or ("subject",),
+    )
     return records, str(spec["path"])

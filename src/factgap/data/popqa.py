@@ -17,12 +17,28 @@ from pathlib import Path
 from typing import Any
 
 from factgap.data.schema import DataValidationError, check_field_sizes, text_value, validate_qa_records
-from factgap.data.textfiles import csv_rows, decode_utf8, first_undecodable, parse_json_rows
 from factgap.data.splits_by_subject import assign_split
+from factgap.data.textfiles import csv_rows, decode_utf8, first_undecodable, parse_json_rows
 
-POPQA_COLUMNS = ("id", "subj", "prop", "obj", "subj_id", "prop_id", "obj_id", "s_aliases", "o_aliases",
-                 "s_uri", "o_uri", "s_wiki_title", "o_wiki_title", "s_pop", "o_pop", "question",
-                 "possible_answers")
+POPQA_COLUMNS = (
+    "id",
+    "subj",
+    "prop",
+    "obj",
+    "subj_id",
+    "prop_id",
+    "obj_id",
+    "s_aliases",
+    "o_aliases",
+    "s_uri",
+    "o_uri",
+    "s_wiki_title",
+    "o_wiki_title",
+    "s_pop",
+    "o_pop",
+    "question",
+    "possible_answers",
+)
 REQUIRED_COLUMNS = ("id", "subj", "prop", "s_pop", "question", "possible_answers")
 
 
@@ -50,8 +66,9 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
         except Exception as err:  # pyarrow raises several types for a broken file
             raise DataValidationError(source, None, f"not a readable parquet file: {err}") from err
     if suffix not in (".tsv", ".csv", ".txt", ".jsonl", ".json", ".ndjson"):
-        raise DataValidationError(source, None, f"unsupported file type {suffix!r} "
-                                                "(use tsv, csv, jsonl, json or parquet)")
+        raise DataValidationError(
+            source, None, f"unsupported file type {suffix!r} (use tsv, csv, jsonl, json or parquet)"
+        )
 
     def parse(text: str) -> list[dict[str, Any]]:
         if suffix in (".jsonl", ".json", ".ndjson"):
@@ -70,7 +87,7 @@ def parse_delimited(text: str, source: str, delimiter: str) -> list[dict[str, An
     rows = []
     for index, cells in enumerate(data):
         if len(cells) != len(header):
-            missing = f" (missing: {', '.join(header[len(cells):])})" if len(cells) < len(header) else ""
+            missing = f" (missing: {', '.join(header[len(cells) :])})" if len(cells) < len(header) else ""
             raise DataValidationError(source, index, f"{len(cells)} cells, header has {len(header)} columns{missing}")
         rows.append(dict(zip(header, cells)))
     return rows
@@ -117,31 +134,38 @@ def _popularity(value: Any, source: str, row: int) -> float | None:
         raise DataValidationError(source, row, f"s_pop {value!r} is not a number") from err
 
 
-def parse_popqa_rows(rows: Iterable[Mapping[str, Any]], source: str, split_fractions: Mapping[str, float],
-                     seed: int) -> list[dict]:
+def parse_popqa_rows(
+    rows: Iterable[Mapping[str, Any]], source: str, split_fractions: Mapping[str, float], seed: int
+) -> list[dict]:
     """Released PopQA rows -> validated QA records with per-subject splits."""
     records = []
     for index, row in enumerate(rows):
-        missing = [c for c in REQUIRED_COLUMNS if c not in row or row[c] is None
-                   or (c != "s_pop" and isinstance(row[c], str) and not row[c].strip())]
+        missing = [
+            c
+            for c in REQUIRED_COLUMNS
+            if c not in row or row[c] is None or (c != "s_pop" and isinstance(row[c], str) and not row[c].strip())
+        ]
         if missing:
             raise DataValidationError(source, index, f"missing field(s) {', '.join(missing)}")
         check_field_sizes(row, source, index)
         subject = text_value(row["subj"], "subj", source, index).strip()
         question = row["question"]
         if not isinstance(question, str):
-            raise DataValidationError(source, index, f"field 'question' must be a string, "
-                                                     f"got {type(question).__name__}")
-        records.append({
-            "_row": index,
-            "id": f"popqa:{text_value(row['id'], 'id', source, index)}",
-            "relation": text_value(row["prop"], "prop", source, index).strip(),
-            "subject": subject,
-            "question": question,
-            "answers": parse_possible_answers(row["possible_answers"], source, index),
-            "popularity": _popularity(row["s_pop"], source, index),
-            "split": assign_split(subject, split_fractions, seed),
-        })
+            raise DataValidationError(
+                source, index, f"field 'question' must be a string, got {type(question).__name__}"
+            )
+        records.append(
+            {
+                "_row": index,
+                "id": f"popqa:{text_value(row['id'], 'id', source, index)}",
+                "relation": text_value(row["prop"], "prop", source, index).strip(),
+                "subject": subject,
+                "question": question,
+                "answers": parse_possible_answers(row["possible_answers"], source, index),
+                "popularity": _popularity(row["s_pop"], source, index),
+                "split": assign_split(subject, split_fractions, seed),
+            }
+        )
     return validate_qa_records(records, source)
 
 
@@ -155,12 +179,14 @@ def hub_rows(hf_id: str, split: str | None = None, config: str | None = None) ->
         import datasets
 
         where = str(source) if source is not None else hf_id
-        return datasets.load_dataset(where, config, split=split) if config else \
-            datasets.load_dataset(where, split=split)
+        return (
+            datasets.load_dataset(where, config, split=split) if config else datasets.load_dataset(where, split=split)
+        )
     except Exception as err:  # no network, gated, renamed: all end the same way for the user
         if source is not None:
-            raise RuntimeError(f"could not read the prefetched snapshot of {hf_id!r} at {source} "
-                               f"({type(err).__name__}: {err})") from err
+            raise RuntimeError(
+                f"could not read the prefetched snapshot of {hf_id!r} at {source} ({type(err).__name__}: {err})"
+            ) from err
         raise RuntimeError(
             f"could not load {hf_id!r} from the Hugging Face Hub ({type(err).__name__}: {err}). "
             f"Run `make prefetch CONFIG=<your config>` where the Hub is reachable, or download the released "
@@ -168,8 +194,13 @@ def hub_rows(hf_id: str, split: str | None = None, config: str | None = None) ->
         ) from err
 
 
-def load_popqa_records(path: str | Path | None, split_fractions: Mapping[str, float], seed: int,
-                       hf_id: str = "akariasai/PopQA", relations: Sequence[str] = ()) -> list[dict]:
+def load_popqa_records(
+    path: str | Path | None,
+    split_fractions: Mapping[str, float],
+    seed: int,
+    hf_id: str = "akariasai/PopQA",
+    relations: Sequence[str] = (),
+) -> list[dict]:
     """QA records from a local PopQA file (TSV/CSV/JSONL/parquet) or, with ``path`` None, the Hub.
 
     ``relations``: keep only these (values of ``prop``); one that no row has fails, listing those there are.
@@ -191,9 +222,13 @@ def load_popqa_records(path: str | Path | None, split_fractions: Mapping[str, fl
     found = {r["relation"] for r in records}
     unknown = [r for r in dict.fromkeys(relations) if r not in found]
     if unknown:
-        raise DataValidationError(source, None, f"configured relation(s) {', '.join(map(repr, unknown))} have no "
-                                                f"rows (column 'prop'; relations available: "
-                                                f"{', '.join(sorted(found))})")
+        raise DataValidationError(
+            source,
+            None,
+            f"configured relation(s) {', '.join(map(repr, unknown))} have no "
+            f"rows (column 'prop'; relations available: "
+            f"{', '.join(sorted(found))})",
+        )
     wanted = set(relations)
     return [r for r in records if r["relation"] in wanted]
 
@@ -201,7 +236,11 @@ def load_popqa_records(path: str | Path | None, split_fractions: Mapping[str, fl
 def from_config(name: str, spec: Mapping[str, Any], seed: int) -> tuple[list[dict], str]:
     """QA loader ``popqa`` (factgap.data.loaders): a local file, or the Hub (hf_id) when path is null."""
     kwargs = {"hf_id": spec["hf_id"]} if spec.get("hf_id") else {}
-    records = load_popqa_records(spec.get("path"), spec.get("split_fractions") or {}, seed,
-                                 relations=[*(spec.get("relations") or []), *(spec.get("ood_relations") or [])],
-                                 **kwargs)
+    records = load_popqa_records(
+        spec.get("path"),
+        spec.get("split_fractions") or {},
+        seed,
+        relations=[*(spec.get("relations") or []), *(spec.get("ood_relations") or [])],
+        **kwargs,
+    )
     return records, str(spec.get("path") or spec.get("hf_id") or "akariasai/PopQA")

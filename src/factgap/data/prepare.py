@@ -27,6 +27,11 @@ def prepare_dataset(name: str, spec: Mapping[str, Any], seed: int, out_path) -> 
     table = qa_table(records, source)
     write_parquet(table, out_path)
     counts = table.group_by(["relation", "split"]).aggregate([("id", "count")]).to_pylist()
-    log.info("dataset %s from %s: %d questions; per relation/split: %s", name, source, table.num_rows,
-             sorted((c["relation"], c["split"], c["id_count"]) for c in counts))
+    log.info(
+        "dataset %s from %s: %d questions; per relation/split: %s",
+        name,
+        source,
+        table.num_rows,
+        sorted((c["relation"], c["split"], c["id_count"]) for c in counts),
+    )
     return {"questions": table.num_rows}

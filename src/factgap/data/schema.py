@@ -28,15 +28,17 @@ SPLIT_FIELD = pa.field("split", pa.string(), nullable=False)
 
 QA_SCHEMA = pa.schema([*QUESTION_FIELDS, POPULARITY_FIELD, SPLIT_FIELD])
 
-MC_SCHEMA = pa.schema([
-    pa.field("id", pa.string(), nullable=False),
-    pa.field("subject", pa.string(), nullable=False),
-    pa.field("question", pa.string(), nullable=False),
-    pa.field("choices", pa.list_(pa.string()), nullable=False),
-    pa.field("answer_index", pa.int64(), nullable=False),
-    pa.field("explanation", pa.string()),
-    pa.field("split", pa.string(), nullable=False),
-])
+MC_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("subject", pa.string(), nullable=False),
+        pa.field("question", pa.string(), nullable=False),
+        pa.field("choices", pa.list_(pa.string()), nullable=False),
+        pa.field("answer_index", pa.int64(), nullable=False),
+        pa.field("explanation", pa.string()),
+        pa.field("split", pa.string(), nullable=False),
+    ]
+)
 
 
 class DataValidationError(ValueError):
@@ -66,8 +68,9 @@ def text_size(value: Any) -> int:
     return 0
 
 
-def check_field_sizes(record: Mapping[str, Any] | Sequence[Any], source: str, row: int | str | None,
-                      names: Sequence[str] | None = None) -> None:
+def check_field_sizes(
+    record: Mapping[str, Any] | Sequence[Any], source: str, row: int | str | None, names: Sequence[str] | None = None
+) -> None:
     """Fail on the first field longer than ``MAX_FIELD_CHARS``; a sequence's fields are named by ``names``."""
     if isinstance(record, Mapping):
         items = [(str(k), v) for k, v in record.items() if k != "_row"]
@@ -76,8 +79,12 @@ def check_field_sizes(record: Mapping[str, Any] | Sequence[Any], source: str, ro
     for field, value in items:
         size = text_size(value)
         if size > MAX_FIELD_CHARS:
-            raise DataValidationError(source, row, f"field '{field}' holds {size:,} characters, more than the "
-                                                   f"{MAX_FIELD_CHARS:,} allowed (MAX_FIELD_CHARS)")
+            raise DataValidationError(
+                source,
+                row,
+                f"field '{field}' holds {size:,} characters, more than the "
+                f"{MAX_FIELD_CHARS:,} allowed (MAX_FIELD_CHARS)",
+            )
 
 
 def text_value(value: Any, field: str, source: str, row: int | str | None) -> str:
@@ -86,8 +93,11 @@ def text_value(value: Any, field: str, source: str, row: int | str | None) -> st
         return value
     if isinstance(value, float) and not math.isfinite(value):
         # pandas writes a missing value as NaN (and JSON readers accept it): not the text "nan"
-        raise DataValidationError(source, row, f"field '{field}' is missing (NaN, as pandas writes an empty "
-                                               "cell); give the text or drop the row")
+        raise DataValidationError(
+            source,
+            row,
+            f"field '{field}' is missing (NaN, as pandas writes an empty cell); give the text or drop the row",
+        )
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     raise DataValidationError(source, row, f"field '{field}' must be a string, got {type(value).__name__}")
@@ -121,8 +131,9 @@ def validate_qa_records(records: Sequence[Mapping[str, Any]], source: str) -> li
         answers = list(dict.fromkeys(answers))  # de-duplicate aliases, keep order
         if record["split"] not in SPLITS:
             raise DataValidationError(source, row, f"split {record['split']!r} is not one of {SPLITS}")
-        question, subject, relation = (text_value(record[f], f, source, row)
-                                       for f in ("question", "subject", "relation"))
+        question, subject, relation = (
+            text_value(record[f], f, source, row) for f in ("question", "subject", "relation")
+        )
         if not question.strip():
             raise DataValidationError(source, row, "empty question")
         qid = text_value(record["id"], "id", source, row)
@@ -130,15 +141,17 @@ def validate_qa_records(records: Sequence[Mapping[str, Any]], source: str) -> li
             raise DataValidationError(source, row, f"duplicate id {qid!r} (first seen at row {seen[qid]})")
         seen[qid] = row
         popularity = record.get("popularity")
-        clean.append({
-            "id": qid,
-            "relation": relation,
-            "subject": subject,
-            "question": question.strip(),
-            "answers": answers,
-            "popularity": None if popularity is None else float(popularity),
-            "split": record["split"],
-        })
+        clean.append(
+            {
+                "id": qid,
+                "relation": relation,
+                "subject": subject,
+                "question": question.strip(),
+                "answers": answers,
+                "popularity": None if popularity is None else float(popularity),
+                "split": record["split"],
+            }
+        )
     if not clean:
         raise DataValidationError(source, None, "no questions")
     return clean
@@ -158,7 +171,9 @@ def validate_mc_records(records: Sequence[Mapping[str, Any]], source: str) -> li
             raise DataValidationError(source, row, f"needs at least 2 choices, got {len(choices)}")
         answer = record["answer_index"]
         if not isinstance(answer, int) or isinstance(answer, bool) or not 0 <= answer < len(choices):
-            raise DataValidationError(source, row, f"answer_index {answer!r} is not an index into {len(choices)} choices")
+            raise DataValidationError(
+                source, row, f"answer_index {answer!r} is not an index into {len(choices)} choices"
+            )
         if record["split"] not in SPLITS:
             raise DataValidationError(source, row, f"split {record['split']!r} is not one of {SPLITS}")
         explanation = record.get("explanation")
@@ -168,12 +183,17 @@ def validate_mc_records(records: Sequence[Mapping[str, Any]], source: str) -> li
         if qid in seen:
             raise DataValidationError(source, row, f"duplicate id {qid!r} (first seen at row {seen[qid]})")
         seen[qid] = row
-        clean.append({
-            "id": qid, "subject": text_value(record["subject"], "subject", source, row),
-            "question": text_value(record["question"], "question", source, row).strip(),
-            "choices": choices, "answer_index": int(answer),
-            "explanation": explanation, "split": record["split"],
-        })
+        clean.append(
+            {
+                "id": qid,
+                "subject": text_value(record["subject"], "subject", source, row),
+                "question": text_value(record["question"], "question", source, row).strip(),
+                "choices": choices,
+                "answer_index": int(answer),
+                "explanation": explanation,
+                "split": record["split"],
+            }
+        )
     if not clean:
         raise DataValidationError(source, None, "no questions")
     return clean

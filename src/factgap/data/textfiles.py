@@ -48,13 +48,17 @@ def decode_utf8(raw: bytes, source: str, locate: Locator | None = None) -> str:
                 found = None  # the bad bytes break the file's structure: the line is all there is to say
         row, field = found if found else (None, None)
         where = f" in field '{field}'" if field else ""
-        raise DataValidationError(source, row, f"not UTF-8 text{where}: byte 0x{raw[offset]:02x} at byte offset "
-                                               f"{offset} (line {line}, column {column}); save the file as UTF-8"
-                                  ) from None
+        raise DataValidationError(
+            source,
+            row,
+            f"not UTF-8 text{where}: byte 0x{raw[offset]:02x} at byte offset "
+            f"{offset} (line {line}, column {column}); save the file as UTF-8",
+        ) from None
 
 
-def first_undecodable(rows: Iterable[tuple[Row, Any]],
-                      names: Sequence[str] | None = None) -> tuple[Row, str | None] | None:
+def first_undecodable(
+    rows: Iterable[tuple[Row, Any]], names: Sequence[str] | None = None
+) -> tuple[Row, str | None] | None:
     """(row, field) of the first value (or key) holding a byte that was not UTF-8; None when none does.
 
     ``rows``: (row, record) pairs; a record is an object (fields by key), a list (fields by ``names``,
@@ -119,8 +123,11 @@ def parse_json_lines(text: str, source: str, row_is_line: bool = False) -> list[
             rows.append((row, json.loads(line)))
         except json.JSONDecodeError as err:
             ends = index == len(lines) - 1 and looks_truncated(line, err)
-            raise DataValidationError(source, row, json_problem(err, number + 1) + (
-                "; the file ends inside this row (truncated?)" if ends else "")) from err
+            raise DataValidationError(
+                source,
+                row,
+                json_problem(err, number + 1) + ("; the file ends inside this row (truncated?)" if ends else ""),
+            ) from err
     return rows
 
 
@@ -137,8 +144,11 @@ def parse_json_rows(text: str, source: str) -> list[Any]:
     except json.JSONDecodeError as err:
         row = broken_json_element(text)
         ends = looks_truncated(text, err)
-        raise DataValidationError(source, row, json_problem(err, err.lineno) + (
-            "; the file ends before the list is closed (truncated?)" if ends else "")) from err
+        raise DataValidationError(
+            source,
+            row,
+            json_problem(err, err.lineno) + ("; the file ends before the list is closed (truncated?)" if ends else ""),
+        ) from err
     if not isinstance(data, list):
         raise DataValidationError(source, None, f"expected a JSON list of rows, got {type(data).__name__}")
     return data

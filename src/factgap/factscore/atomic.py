@@ -28,15 +28,16 @@ from factgap.text import normalize_answer
 class AtomicFact(TypedDict):
     response_id: str
     sentence_index: int
-    position: int          # character offset in the response where the fact's source starts
-    text: str              # the self-contained claim ("Albert Einstein was born in 1879.")
-    slot: str | None       # birth_year, birth_date, death_year, death_date, birth_place, ...
-    value: str | None      # the slot's value as text (years as digits, dates as YYYY-MM-DD)
-    sentence: str          # the source sentence
+    position: int  # character offset in the response where the fact's source starts
+    text: str  # the self-contained claim ("Albert Einstein was born in 1879.")
+    slot: str | None  # birth_year, birth_date, death_year, death_date, birth_place, ...
+    value: str | None  # the slot's value as text (years as digits, dates as YYYY-MM-DD)
+    sentence: str  # the source sentence
 
 
 # ---------------------------------------------------------------------------------------------
 # Sentences
+
 
 @lru_cache(maxsize=1)
 def _segmenter():
@@ -69,12 +70,16 @@ def split_sentences(text: str) -> list[tuple[int, str]]:
 # ---------------------------------------------------------------------------------------------
 # Dates, years, places
 
-_MONTH = r"(?:Jan(?:uary|\.)?|Feb(?:ruary|\.)?|Mar(?:ch|\.)?|Apr(?:il|\.)?|May|June?|July?|Aug(?:ust|\.)?|" \
-         r"Sep(?:tember|t?\.)?|Oct(?:ober|\.)?|Nov(?:ember|\.)?|Dec(?:ember|\.)?)"
+_MONTH = (
+    r"(?:Jan(?:uary|\.)?|Feb(?:ruary|\.)?|Mar(?:ch|\.)?|Apr(?:il|\.)?|May|June?|July?|Aug(?:ust|\.)?|"
+    r"Sep(?:tember|t?\.)?|Oct(?:ober|\.)?|Nov(?:ember|\.)?|Dec(?:ember|\.)?)"
+)
 _ERA = r"(?:\s*(?P<era>BC|BCE|AD|CE|B\.C\.|A\.D\.))?"
 _DATE_PATTERNS = (
     re.compile(rf"\b(?P<month>{_MONTH})\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>\d{{3,4}})\b{_ERA}"),
-    re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<month>{_MONTH}),?\s+(?P<year>\d{{3,4}})\b{_ERA}"),
+    re.compile(
+        rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<month>{_MONTH}),?\s+(?P<year>\d{{3,4}})\b{_ERA}"
+    ),
     re.compile(rf"\b(?P<month>{_MONTH})(?:\s+of)?,?\s+(?P<year>\d{{3,4}})\b{_ERA}"),
     re.compile(r"\b(?P<era>AD|A\.D\.)\s+(?P<year>\d{1,4})\b"),
     re.compile(r"(?<![\d,.])\b(?P<year>\d{1,4})\s+(?P<era>BC|BCE|B\.C\.|AD|CE)\b"),
@@ -119,8 +124,11 @@ def find_date(text: str) -> tuple[int, int | None, int | None, int, int] | None:
 def years_in(text: str) -> list[int]:
     """All years (100-2100, BC negative) mentioned in ``text``, in order."""
     out: list[int] = []
-    for m in re.finditer(r"(?:\b(AD|A\.D\.)\s+)?(?<![\d,.])\b(\d{1,4})\b(?![,.]?\d)"
-                         r"(?:\s*(BC|BCE|B\.C\.|AD|CE)\b)?", text):
+    for m in re.finditer(
+        r"(?:\b(AD|A\.D\.)\s+)?(?<![\d,.])\b(\d{1,4})\b(?![,.]?\d)"
+        r"(?:\s*(BC|BCE|B\.C\.|AD|CE)\b)?",
+        text,
+    ):
         year, era = int(m.group(2)), m.group(1) or m.group(3)
         if (1 if era else 100) <= year <= 2100:
             out.append(-year if era and era.startswith("B") else year)
@@ -128,7 +136,7 @@ def years_in(text: str) -> list[int]:
 
 
 def date_value(year: int, month: int | None, day: int | None) -> str:
-    """"1879", "1879-03" or "1879-03-14" (negative years keep their sign)."""
+    """ "1879", "1879-03" or "1879-03-14" (negative years keep their sign)."""
     if month is None:
         return str(year)
     return f"{year}-{month:02d}" + (f"-{day:02d}" if day else "")
@@ -138,7 +146,8 @@ _NAME_WORD = r"[A-Z][\w'\u2019.-]*"
 _PLACE = re.compile(
     rf"\bin\s+(?:the\s+)?(?:(?:[A-Z]\w+\s+)?(?:city|town|village|province|state|region)\s+of\s+)?"
     rf"(?P<place>{_NAME_WORD}(?:\s+(?:(?:de|da|del|do|van|von|of|upon|am|le|la|on)\s+)?{_NAME_WORD})*"
-    rf"(?:,\s*{_NAME_WORD}(?:\s+{_NAME_WORD})*)*)")
+    rf"(?:,\s*{_NAME_WORD}(?:\s+{_NAME_WORD})*)*)"
+)
 
 
 def find_place(text: str) -> tuple[str, int] | None:
@@ -148,7 +157,7 @@ def find_place(text: str) -> tuple[str, int] | None:
         first = place.split()[0]
         if first.rstrip(".").replace(".", "") in ("AD", "BC", "BCE", "CE"):
             continue
-        if month_number(first) and len(first) >= 3 and first.lower().rstrip(".") in [x[:len(first)] for x in MONTHS]:
+        if month_number(first) and len(first) >= 3 and first.lower().rstrip(".") in [x[: len(first)] for x in MONTHS]:
             continue
         return place, m.start()
     return None
@@ -160,12 +169,38 @@ def find_place(text: str) -> tuple[str, int] | None:
 _PRONOUN_START = re.compile(r"^(He|She|They)\b")
 _CLAUSE_PRONOUN = re.compile(r"^(?:he|she)\s+", re.IGNORECASE)
 # Possessed nouns that are people of their own: their sentences' pronouns may mean them.
-_RELATIVES = frozenset({"father", "mother", "parents", "wife", "husband", "son", "daughter", "brother",
-                        "sister", "children", "family", "teacher", "mentor", "friend", "grandfather",
-                        "grandmother", "uncle", "aunt", "partner", "spouse", "siblings", "students"})
+_RELATIVES = frozenset(
+    {
+        "father",
+        "mother",
+        "parents",
+        "wife",
+        "husband",
+        "son",
+        "daughter",
+        "brother",
+        "sister",
+        "children",
+        "family",
+        "teacher",
+        "mentor",
+        "friend",
+        "grandfather",
+        "grandmother",
+        "uncle",
+        "aunt",
+        "partner",
+        "spouse",
+        "siblings",
+        "students",
+    }
+)
 _POSSESSIVE_START = re.compile(r"^(His|Her|Their)\b")
-_META = re.compile(r"^(sure|here is|here's|here are|i hope|note:|i'm sorry|i am sorry|as an ai|i don't|"
-                   r"i do not|i cannot|unfortunately|let me know)", re.IGNORECASE)
+_META = re.compile(
+    r"^(sure|here is|here's|here are|i hope|note:|i'm sorry|i am sorry|as an ai|i don't|"
+    r"i do not|i cannot|unfortunately|let me know)",
+    re.IGNORECASE,
+)
 
 
 def name_variants(name: str) -> list[str]:
@@ -184,19 +219,21 @@ def _subject_prefix(sentence: str, name: str) -> tuple[str, str] | None:
     """("subject", rest) when the sentence is about the subject, ("possessive", rest) when it is
     about something of the subject ("His father ..."), None otherwise."""
     if m := _PRONOUN_START.match(sentence):
-        return "subject", sentence[m.end():]
+        return "subject", sentence[m.end() :]
     if sentence.startswith("Born "):  # "Born in 1839 in Stuttgart, Emil was ..."
         names = "|".join(re.escape(v) for v in name_variants(name))
         if m := re.match(rf"^Born\b(?P<born>.*?),\s+(?:he|she|{names})(?:\s+[A-Z][\w.'-]*)*\s+(?P<rest>.*)$", sentence):
             return "subject", f"was born{m.group('born')}; {m.group('rest')}"
     if m := _POSSESSIVE_START.match(sentence):
-        return "possessive", sentence[m.end():]
+        return "possessive", sentence[m.end() :]
     for variant in dict.fromkeys([name, *name_variants(name)]):
         # the name, maybe with more of it ("Charles Robert Darwin") or life years after it
-        pattern = re.compile(rf"^(?:[A-Z][\w.'-]*\s+)*?{re.escape(variant)}(?:\s+[A-Z][\w.'-]*)*"
-                             rf"(?P<poss>['\u2019]s)?")
+        pattern = re.compile(
+            rf"^(?:[A-Z][\w.'-]*\s+)*?{re.escape(variant)}(?:\s+[A-Z][\w.'-]*)*"
+            rf"(?P<poss>['\u2019]s)?"
+        )
         if m := pattern.match(sentence):
-            return ("possessive" if m.group("poss") else "subject"), sentence[m.end():]
+            return ("possessive" if m.group("poss") else "subject"), sentence[m.end() :]
     for variant in name_variants(name):
         if re.search(rf"\b{re.escape(variant)}\b", sentence):
             return "mention", sentence
@@ -230,16 +267,16 @@ def _topic_prefix(sentence: str, name: str) -> tuple[str, str, str] | None:
     clean = re.sub(r"\s*\([^()]*\)", "", name).strip()
     if m := _TOPIC_PRONOUN_START.match(sentence):
         verb = {"'s": " is", "'re": " are"}.get((m.group("contracted") or "").replace("\u2019", "'"), "")
-        return "subject", verb + sentence[m.end():], clean
+        return "subject", verb + sentence[m.end() :], clean
     if m := _TOPIC_POSSESSIVE_START.match(sentence):
-        return "possessive", sentence[m.end():], clean
+        return "possessive", sentence[m.end() :], clean
     forms = _topic_forms(name)
     if forms is None:
         return None
     named = rf"(?P<subject>{forms})\b(?P<poss>['\u2019]s\b)?"
     if m := re.match(rf"^(?:(?:a|an|the)\s+)?{named}", sentence, re.IGNORECASE):
         subject = m.group("subject")
-        return ("possessive" if m.group("poss") else "subject"), sentence[m.end():], subject[0].upper() + subject[1:]
+        return ("possessive" if m.group("poss") else "subject"), sentence[m.end() :], subject[0].upper() + subject[1:]
     if re.search(rf"\b{named}", sentence, re.IGNORECASE):
         return "mention", sentence, clean
     return None
@@ -252,37 +289,86 @@ _CLAUSE_SPLIT = re.compile(
     r"\s*(?:;|,?\s+and\s+(?=(?:was|is|became|won|received|served|studied|worked|died|moved|married|wrote|"
     r"published|developed|made|later|also|then|he|she|spent|lived|taught|founded|joined|went|began|"
     r"continued|has|had|earned|graduated|attended|returned|left|produced|directed|starred|played|"
-    r"composed|painted|invented|discovered|led|ruled|remained)\b)|,\s+(?:where|when)\s+(?:he|she)\s+)\s*")
-_COPULA = re.compile(r"^,?\s*(?:\([^()]*\)\s*,?\s*)?(?P<verb>was|is|became|remains|remained)\s+"
-                     r"(?:(?:also|later|once|originally|primarily|mainly)\s+)?(?P<art>an?\s+|the\s+)?(?P<np>.*)$")
+    r"composed|painted|invented|discovered|led|ruled|remained)\b)|,\s+(?:where|when)\s+(?:he|she)\s+)\s*"
+)
+_COPULA = re.compile(
+    r"^,?\s*(?:\([^()]*\)\s*,?\s*)?(?P<verb>was|is|became|remains|remained)\s+"
+    r"(?:(?:also|later|once|originally|primarily|mainly)\s+)?(?P<art>an?\s+|the\s+)?(?P<np>.*)$"
+)
 # Praise that qualifies an occupation without being part of it ("a renowned and prolific poet").
-_EVALUATIVE = frozenset({"renowned", "famous", "great", "prominent", "notable", "leading", "influential",
-                         "celebrated", "popular", "successful", "prolific", "talented", "skilled", "gifted",
-                         "brilliant", "accomplished", "dedicated", "acclaimed", "legendary", "well-known",
-                         "respected", "distinguished", "eminent", "important", "beloved", "highly", "very",
-                         "most", "world-renowned", "internationally", "widely", "passionate"})
+_EVALUATIVE = frozenset(
+    {
+        "renowned",
+        "famous",
+        "great",
+        "prominent",
+        "notable",
+        "leading",
+        "influential",
+        "celebrated",
+        "popular",
+        "successful",
+        "prolific",
+        "talented",
+        "skilled",
+        "gifted",
+        "brilliant",
+        "accomplished",
+        "dedicated",
+        "acclaimed",
+        "legendary",
+        "well-known",
+        "respected",
+        "distinguished",
+        "eminent",
+        "important",
+        "beloved",
+        "highly",
+        "very",
+        "most",
+        "world-renowned",
+        "internationally",
+        "widely",
+        "passionate",
+    }
+)
 # Single words that qualify an occupation rather than name one ("a renowned and prolific painter").
-_ADJECTIVE = re.compile(r"^(?:\w+(?:ed|ful|ous|ive|ic|ent|ant|able|ible|ary)|renowned|famous|great|"
-                        r"prominent|notable|leading|influential|celebrated|popular|successful|prolific|"
-                        r"talented|skilled|gifted|brilliant|well|highly|very|most)$", re.IGNORECASE)
-_NP_STOP = re.compile(r"\s+(?=(?:who|which|that|known|best|whose|from|with|for|in|at|during|of|on|by|"
-                      r"widely|considered|regarded|born|and\s+(?:is|was|has|had)|between|until|after|"
-                      r"before|to)\b)|[;:]|\.$|,\s+(?=(?:who|which|whose|known|best|widely|considered|born|"
-                      r"and\s+(?:is|was)|where|when)\b)")
+_ADJECTIVE = re.compile(
+    r"^(?:\w+(?:ed|ful|ous|ive|ic|ent|ant|able|ible|ary)|renowned|famous|great|"
+    r"prominent|notable|leading|influential|celebrated|popular|successful|prolific|"
+    r"talented|skilled|gifted|brilliant|well|highly|very|most)$",
+    re.IGNORECASE,
+)
+_NP_STOP = re.compile(
+    r"\s+(?=(?:who|which|that|known|best|whose|from|with|for|in|at|during|of|on|by|"
+    r"widely|considered|regarded|born|and\s+(?:is|was|has|had)|between|until|after|"
+    r"before|to)\b)|[;:]|\.$|,\s+(?=(?:who|which|whose|known|best|widely|considered|born|"
+    r"and\s+(?:is|was)|where|when)\b)"
+)
 _LIFE_PARENS = re.compile(r"^\s*\((?P<inner>[^()]*\d[^()]*)\)")
-_AWARD = re.compile(r"\b(?:won|received|was awarded|awarded|earned|got)\s+(?:the\s+|a\s+|an\s+)?"
-                    r"(?P<award>(?:[A-Z][\w'\u2019.-]*\s+)*?(?:Prize|Award|Medal|Oscar|Grammy)s?)"
-                    r"(?:\s+(?:in|for)\s+(?P<field>[A-Z]?[a-z]+(?:\s+or\s+[A-Z]?[a-z]+|\s+[A-Z][a-z]+)*))?"
-                    r"(?:\s+(?:in|of)\s+(?P<year>\d{4}))?")
+_AWARD = re.compile(
+    r"\b(?:won|received|was awarded|awarded|earned|got)\s+(?:the\s+|a\s+|an\s+)?"
+    r"(?P<award>(?:[A-Z][\w'\u2019.-]*\s+)*?(?:Prize|Award|Medal|Oscar|Grammy)s?)"
+    r"(?:\s+(?:in|for)\s+(?P<field>[A-Z]?[a-z]+(?:\s+or\s+[A-Z]?[a-z]+|\s+[A-Z][a-z]+)*))?"
+    r"(?:\s+(?:in|of)\s+(?P<year>\d{4}))?"
+)
 
 
-def _fact(response_id: str, sentence_index: int, position: int, text: str, slot: str | None,
-          value: str | None, sentence: str) -> AtomicFact:
+def _fact(
+    response_id: str, sentence_index: int, position: int, text: str, slot: str | None, value: str | None, sentence: str
+) -> AtomicFact:
     text = " ".join(text.split()).strip(" ,;")
     if not text.endswith((".", "!", "?")):
         text += "."
-    return AtomicFact(response_id=response_id, sentence_index=sentence_index, position=position,
-                      text=text[0].upper() + text[1:], slot=slot, value=value, sentence=sentence)
+    return AtomicFact(
+        response_id=response_id,
+        sentence_index=sentence_index,
+        position=position,
+        text=text[0].upper() + text[1:],
+        slot=slot,
+        value=value,
+        sentence=sentence,
+    )
 
 
 def _article(word: str) -> str:
@@ -308,8 +394,7 @@ def _life_parens(inner: str) -> list[tuple[str, int, int | None, int | None]]:
     return out
 
 
-def _date_facts(kind: str, name: str, year: int, month: int | None, day: int | None
-                ) -> tuple[str, str, str]:
+def _date_facts(kind: str, name: str, year: int, month: int | None, day: int | None) -> tuple[str, str, str]:
     """(slot, value, text) of a birth/death date or year claim."""
     verb = "was born" if kind == "birth" else "died"
     shown = f"{abs(year)} BC" if year < 0 else f"AD {year}" if year < 100 else str(year)
@@ -337,13 +422,14 @@ def _copula_facts(name: str, rest: str) -> tuple[list[tuple[str, str | None, str
     Returns the claims and the part of the clause left after the noun phrase.
     """
     m = _COPULA.match(rest)
-    if not m or m.group("np").lower().startswith(("one of", "widely", "considered", "regarded", "known",
-                                                   "born", "the son", "the daughter", "also")):
+    if not m or m.group("np").lower().startswith(
+        ("one of", "widely", "considered", "regarded", "known", "born", "the son", "the daughter", "also")
+    ):
         return [], rest
     verb = m.group("verb") if m.group("verb") in ("is", "was") else "was"
     np_full = m.group("np")
     stop = _NP_STOP.search(np_full)
-    np, tail = (np_full[:stop.start()], np_full[stop.start():]) if stop else (np_full, "")
+    np, tail = (np_full[: stop.start()], np_full[stop.start() :]) if stop else (np_full, "")
     words = np.split()
     while words and (words[0].lower().strip(",") in _EVALUATIVE or (words[0] == "and" and len(words) > 1)):
         words = words[1:]  # "renowned and prolific Polish poet" -> "Polish poet"
@@ -403,12 +489,12 @@ def _clause_facts(name: str, clause: str) -> tuple[list[tuple[str, str | None, s
         for kind, year, month, day in _life_parens(life.group("inner")):
             slot, value, text = _date_facts(kind, name, year, month, day)
             claims.append((text, slot, value))
-        rest = rest[life.end():]
+        rest = rest[life.end() :]
     for kind, trigger in (("birth", r"(?<![-\w])(?:was\s+)?born\b"), ("death", r"\b(?:died|passed away)\b")):
         if m := re.search(trigger, rest):
-            after = rest[m.end():]
+            after = rest[m.end() :]
             end = re.search(r"\s+(?:to|and|where|after|at the age|as|into|but|while)\b|[;]", after)
-            window = after[:end.start()] if end else after
+            window = after[: end.start()] if end else after
             if date := find_date(window):
                 slot, value, text = _date_facts(kind, name, *date[:3])
                 claims.append((text, slot, value))
@@ -416,10 +502,10 @@ def _clause_facts(name: str, clause: str) -> tuple[list[tuple[str, str | None, s
                 verb = "was born" if kind == "birth" else "died"
                 claims.append((f"{name} {verb} in {place[0]}.", f"{kind}_place", place[0]))
             if any(c[1] and c[1].startswith(kind) for c in claims):
-                tail = (after[end.start():] if end else "").strip(" ,")
+                tail = (after[end.start() :] if end else "").strip(" ,")
                 if tail.startswith(("to ", "into ", "as ")):  # "born ... to a family of ..." stays a claim
                     tail = ("was born " if kind == "birth" else "died ") + tail
-                rest = (rest[:m.start()] + " " + tail).strip(" ,")
+                rest = (rest[: m.start()] + " " + tail).strip(" ,")
     if m := _AWARD.search(rest):
         award = m.group("award")
         if "nobel" in award.lower():
@@ -427,20 +513,26 @@ def _clause_facts(name: str, clause: str) -> tuple[list[tuple[str, str | None, s
             if field and field.lower() not in ("recognition", "his", "her", "the", "his work"):
                 claims.append((f"{name} received the Nobel Prize in {field}.", "field", field.lower()))
             if m.group("year"):
-                claims.append((f"{name} received the Nobel Prize in {m.group('year')}.", "prize_year",
-                               m.group("year")))
+                claims.append((f"{name} received the Nobel Prize in {m.group('year')}.", "prize_year", m.group("year")))
             if not field and not m.group("year"):
                 claims.append((f"{name} received the Nobel Prize.", "award", award))
         else:
-            claims.append((f"{name} received the {award}." if not m.group("year")
-                           else f"{name} received the {award} in {m.group('year')}.", "award", award))
-        after = rest[m.end():].strip(" ,")
+            claims.append(
+                (
+                    f"{name} received the {award}."
+                    if not m.group("year")
+                    else f"{name} received the {award} in {m.group('year')}.",
+                    "award",
+                    award,
+                )
+            )
+        after = rest[m.end() :].strip(" ,")
         if after.startswith("for "):  # "... awarded the Nobel Prize in 1918 for his work on X"
             end = re.search(r"[;,]|\s+and\s+(?:he|she)\b", after)
-            reason = after[:end.start()] if end else after
+            reason = after[: end.start()] if end else after
             claims.append((f"{name} received the {award} {reason.rstrip('. ')}.", None, None))
-            after = after[len(reason):]
-        rest = (rest[:m.start()] + " " + after).strip(" ,")
+            after = after[len(reason) :]
+        rest = (rest[: m.start()] + " " + after).strip(" ,")
     copula, rest_after = _copula_facts(name, rest)
     if copula:
         claims += copula
@@ -463,8 +555,9 @@ def _generic_text(name: str, kind: str, rest: str) -> str | None:
     return f"{name} {rest}"
 
 
-def extract_facts_rules(response: str, name: str, response_id: str = "",
-                        drop_truncated: bool = True, person: bool = True) -> list[AtomicFact]:
+def extract_facts_rules(
+    response: str, name: str, response_id: str = "", drop_truncated: bool = True, person: bool = True
+) -> list[AtomicFact]:
     """Single-claim facts of a bio of ``name``, in reading order, without duplicates.
 
     Sentences not about the subject (no name, pronoun or possessive of it) are dropped, as are
@@ -526,33 +619,67 @@ def extract_facts_rules(response: str, name: str, response_id: str = "",
 # The llm extractor: FActScore's prompt with demonstrations written for this project
 
 LLM_DEMOS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Marie Curie (1867–1934) was a Polish and naturalised-French physicist and chemist.",
-     ("Marie Curie was born in 1867.", "Marie Curie died in 1934.", "Marie Curie was Polish.",
-      "Marie Curie was a naturalised French citizen.", "Marie Curie was a physicist.",
-      "Marie Curie was a chemist.")),
-    ("He was born on 12 February 1809 in Shrewsbury, England, the fifth of six children.",
-     ("He was born on 12 February 1809.", "He was born in Shrewsbury.", "Shrewsbury is in England.",
-      "He was the fifth of six children.")),
-    ("In 1921 she received the Nobel Prize in Literature for her novels about rural life.",
-     ("She received the Nobel Prize in Literature.", "She received the Nobel Prize in 1921.",
-      "She wrote novels about rural life.", "She received the Nobel Prize for her novels about rural life.")),
-    ("After studying law at the University of Bologna, he moved to Rome, where he worked as a judge.",
-     ("He studied law.", "He studied at the University of Bologna.", "He moved to Rome.",
-      "He worked as a judge.", "He worked in Rome.")),
-    ("Her best-known painting, The Two Fridas, was completed in 1939 and is held in Mexico City.",
-     ("Her best-known painting is The Two Fridas.", "The Two Fridas was completed in 1939.",
-      "The Two Fridas is held in Mexico City.")),
-    ("She married the composer Robert Schumann and they had eight children.",
-     ("She married Robert Schumann.", "Robert Schumann was a composer.", "She had eight children.")),
-    ("He died of tuberculosis in Paris at the age of 39.",
-     ("He died of tuberculosis.", "He died in Paris.", "He died at the age of 39.")),
+    (
+        "Marie Curie (1867–1934) was a Polish and naturalised-French physicist and chemist.",
+        (
+            "Marie Curie was born in 1867.",
+            "Marie Curie died in 1934.",
+            "Marie Curie was Polish.",
+            "Marie Curie was a naturalised French citizen.",
+            "Marie Curie was a physicist.",
+            "Marie Curie was a chemist.",
+        ),
+    ),
+    (
+        "He was born on 12 February 1809 in Shrewsbury, England, the fifth of six children.",
+        (
+            "He was born on 12 February 1809.",
+            "He was born in Shrewsbury.",
+            "Shrewsbury is in England.",
+            "He was the fifth of six children.",
+        ),
+    ),
+    (
+        "In 1921 she received the Nobel Prize in Literature for her novels about rural life.",
+        (
+            "She received the Nobel Prize in Literature.",
+            "She received the Nobel Prize in 1921.",
+            "She wrote novels about rural life.",
+            "She received the Nobel Prize for her novels about rural life.",
+        ),
+    ),
+    (
+        "After studying law at the University of Bologna, he moved to Rome, where he worked as a judge.",
+        (
+            "He studied law.",
+            "He studied at the University of Bologna.",
+            "He moved to Rome.",
+            "He worked as a judge.",
+            "He worked in Rome.",
+        ),
+    ),
+    (
+        "Her best-known painting, The Two Fridas, was completed in 1939 and is held in Mexico City.",
+        (
+            "Her best-known painting is The Two Fridas.",
+            "The Two Fridas was completed in 1939.",
+            "The Two Fridas is held in Mexico City.",
+        ),
+    ),
+    (
+        "She married the composer Robert Schumann and they had eight children.",
+        ("She married Robert Schumann.", "Robert Schumann was a composer.", "She had eight children."),
+    ),
+    (
+        "He died of tuberculosis in Paris at the age of 39.",
+        ("He died of tuberculosis.", "He died in Paris.", "He died at the age of 39."),
+    ),
 )
 
 LLM_INSTRUCTION = "Please breakdown the following sentence into independent facts: {}\n"
 
 
-def build_llm_extraction_prompt(sentence: str,
-                                demos: Sequence[tuple[str, Sequence[str]]] = LLM_DEMOS) -> str:
+def build_llm_extraction_prompt(sentence: str, demos: Sequence[tuple[str, Sequence[str]]] = LLM_DEMOS) -> str:
     """FActScore's atomic-fact prompt: demonstrations, then the sentence to break down."""
     parts = []
     for demo_sentence, demo_facts in demos:
@@ -591,8 +718,9 @@ def parse_llm_facts(output: str) -> list[str]:
     return facts
 
 
-def facts_from_llm_outputs(response_id: str, sentences: Sequence[tuple[int, str]],
-                           outputs: Sequence[str], name: str) -> list[AtomicFact]:
+def facts_from_llm_outputs(
+    response_id: str, sentences: Sequence[tuple[int, str]], outputs: Sequence[str], name: str
+) -> list[AtomicFact]:
     """AtomicFact records from one LLM output per sentence; pronoun subjects become ``name``."""
     if len(sentences) != len(outputs):
         raise ValueError(f"{len(sentences)} sentences but {len(outputs)} extraction outputs")

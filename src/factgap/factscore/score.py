@@ -22,8 +22,8 @@ DEFAULT_GAMMA = 10
 class ResponseScore(TypedDict):
     n_facts: int
     n_supported: int
-    score: float       # NaN when abstained
-    score_lp: float    # with the length penalty; NaN when abstained
+    score: float  # NaN when abstained
+    score_lp: float  # with the length penalty; NaN when abstained
     abstained: bool
 
 
@@ -41,12 +41,14 @@ def factscore(decisions: Sequence[bool], gamma: int = DEFAULT_GAMMA) -> Response
         return ResponseScore(n_facts=0, n_supported=0, score=math.nan, score_lp=math.nan, abstained=True)
     s = sum(1 for d in decisions if d)
     score = s / n
-    return ResponseScore(n_facts=n, n_supported=s, score=score, score_lp=score * length_penalty(n, gamma),
-                         abstained=False)
+    return ResponseScore(
+        n_facts=n, n_supported=s, score=score, score_lp=score * length_penalty(n, gamma), abstained=False
+    )
 
 
-def bootstrap_ci(values: Sequence[float], n_boot: int = 1000, confidence: float = 0.95,
-                 seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(
+    values: Sequence[float], n_boot: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean (seeded; a single value gives a point): the project's
     one bootstrap, ``factgap.stats.bootstrap_mean``, as the other tables use it."""
     from factgap.stats import bootstrap_mean
@@ -57,8 +59,14 @@ def bootstrap_ci(values: Sequence[float], n_boot: int = 1000, confidence: float 
     return estimate.low, estimate.high
 
 
-def tier_summary(scores: Sequence[Mapping[str, Any]], tiers: Sequence[str], key: str = "score",
-                 n_boot: int = 1000, confidence: float = 0.95, seed: int = 0) -> dict[str, dict[str, float]]:
+def tier_summary(
+    scores: Sequence[Mapping[str, Any]],
+    tiers: Sequence[str],
+    key: str = "score",
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
     """Per tier: mean of ``key`` over answered responses, bootstrap CI, n, n_abstained,
     respond_ratio and mean facts per answered response."""
     if len(scores) != len(tiers):
@@ -70,8 +78,11 @@ def tier_summary(scores: Sequence[Mapping[str, Any]], tiers: Sequence[str], key:
         values = [float(s[key]) for s in answered]
         lo, hi = bootstrap_ci(values, n_boot, confidence, seed)
         out[tier] = {
-            "mean": sum(values) / len(values) if values else math.nan, "ci_low": lo, "ci_high": hi,
-            "n": len(rows), "n_abstained": len(rows) - len(answered),
+            "mean": sum(values) / len(values) if values else math.nan,
+            "ci_low": lo,
+            "ci_high": hi,
+            "n": len(rows),
+            "n_abstained": len(rows) - len(answered),
             "respond_ratio": len(answered) / len(rows) if rows else math.nan,
             "facts_per_response": (sum(s["n_facts"] for s in answered) / len(answered)) if answered else math.nan,
         }

@@ -39,8 +39,8 @@ from factgap.io import write_parquet
 log = logging.getLogger(__name__)
 
 TOPIC_PREFIX = "topic:"
-PEOPLE_TOPIC = "People"           # the level-4 people: the in-domain bios
-UNCATEGORIZED = "Uncategorized"   # levels 1-3 carry no topic in the data, people among them
+PEOPLE_TOPIC = "People"  # the level-4 people: the in-domain bios
+UNCATEGORIZED = "Uncategorized"  # levels 1-3 carry no topic in the data, people among them
 SOURCE_KEY = "s3.evaluation.ood_topics"
 # Endings of nouns for a person ("physicist", "mathematician", "inventor", "nobleman").
 _PERSON_NOUN = re.compile(r"(?:ist|ian|er|or|man|woman|ess)$")
@@ -73,8 +73,12 @@ def _is_untopiced_person(summary: Mapping[str, Any]) -> bool:
     if looks_like_person(summary, top_level=True):
         return True
     head, years = _split_head(str(summary.get("description") or ""))
-    return (looks_like_person(summary) and years is not None and bool(re.search(r"\d", years.group(1)))
-            and bool(_PERSON_NOUN.search(_head_noun(head))))
+    return (
+        looks_like_person(summary)
+        and years is not None
+        and bool(re.search(r"\d", years.group(1)))
+        and bool(_PERSON_NOUN.search(_head_noun(head)))
+    )
 
 
 def vital_topics(summaries: Mapping[str, Mapping[str, Any]]) -> list[Entity]:
@@ -101,8 +105,16 @@ def vital_topics(summaries: Mapping[str, Mapping[str, Any]]) -> list[Entity]:
             name = " ".join(title.split())
         if not name:
             continue
-        topics.append(Entity(entity_id=f"{TOPIC_PREFIX}{title}", name=name, tier=topic_tier(topic),
-                             knowledge=[extract], description=str(summary.get("description") or ""), facts={}))
+        topics.append(
+            Entity(
+                entity_id=f"{TOPIC_PREFIX}{title}",
+                name=name,
+                tier=topic_tier(topic),
+                knowledge=[extract],
+                description=str(summary.get("description") or ""),
+                facts={},
+            )
+        )
     return topics
 
 
@@ -113,8 +125,9 @@ def load_embedded_topics(wiki_path: str | Path | None = None) -> list[Entity]:
         return vital_topics(json.load(handle))
 
 
-def select_topics(topics: Sequence[Entity], max_topics: int | None, seed: int,
-                  tiers: Sequence[str] | None = None) -> list[Entity]:
+def select_topics(
+    topics: Sequence[Entity], max_topics: int | None, seed: int, tiers: Sequence[str] | None = None
+) -> list[Entity]:
     """At most ``max_topics`` topics of ``tiers`` (None or empty: all), spread evenly over tiers.
 
     Each tier is shuffled by its own seeded generator and read from the front, and the tiers take
@@ -145,7 +158,7 @@ def select_topics(topics: Sequence[Entity], max_topics: int | None, seed: int,
             if left and quota[tier] < len(by_tier[tier]):
                 quota[tier] += 1
                 left -= 1
-    return sorted((t for tier in order for t in by_tier[tier][:quota[tier]]), key=lambda t: t["entity_id"])
+    return sorted((t for tier in order for t in by_tier[tier][: quota[tier]]), key=lambda t: t["entity_id"])
 
 
 def fava_topics(path, fields=None) -> list[Entity]:
@@ -153,9 +166,20 @@ def fava_topics(path, fields=None) -> list[Entity]:
     reference text the knowledge, its own prompt the request (``prompt``), all in tier "fava"."""
     from factgap.data.apeft import FAVA_TIER, load_fava
 
-    return [{**Entity(entity_id=f"{TOPIC_PREFIX}fava:{row['id']}", name=row["title"], tier=FAVA_TIER,
-                      knowledge=list(row["knowledge"]), description="", facts={}), "prompt": row["prompt"]}
-            for row in load_fava(path, fields)]
+    return [
+        {
+            **Entity(
+                entity_id=f"{TOPIC_PREFIX}fava:{row['id']}",
+                name=row["title"],
+                tier=FAVA_TIER,
+                knowledge=list(row["knowledge"]),
+                description="",
+                facts={},
+            ),
+            "prompt": row["prompt"],
+        }
+        for row in load_fava(path, fields)
+    ]
 
 
 def load_topics(spec: Mapping[str, Any]) -> list[Entity]:
@@ -167,8 +191,9 @@ def load_topics(spec: Mapping[str, Any]) -> list[Entity]:
         if not spec.get("path"):
             raise ValueError(f"config key '{SOURCE_KEY}.path': required when the source is fava")
         return fava_topics(spec["path"], spec.get("fields"))
-    raise ValueError(f"config key '{SOURCE_KEY}.source': unknown source {source!r} (only 'embedded' and 'fava' "
-                     "make a topic set)")
+    raise ValueError(
+        f"config key '{SOURCE_KEY}.source': unknown source {source!r} (only 'embedded' and 'fava' make a topic set)"
+    )
 
 
 def prepare_topics_file(spec: Mapping[str, Any], seed: int, out_path) -> dict:
@@ -188,13 +213,22 @@ def prepare_topics_file(spec: Mapping[str, Any], seed: int, out_path) -> dict:
         raise ValueError(f"config key '{SOURCE_KEY}.tiers': unknown tiers {unknown}; valid: {known}")
     chosen = select_topics(topics, spec.get("max_topics"), seed, tiers)
     if not chosen:
-        raise ValueError(f"config key '{SOURCE_KEY}': no topic left (tiers {tiers or 'all'}, "
-                         f"{len(topics)} topics in the data)")
-    rows = [{"entity_id": t["entity_id"], "name": t["name"], "tier": t["tier"], "split": "test",
-             "description": t.get("description") or "", "knowledge": list(t["knowledge"]),
-             "facts": json.dumps(t.get("facts") or {}, sort_keys=True, ensure_ascii=False),
-             "prompt": t.get("prompt")}
-            for t in chosen]
+        raise ValueError(
+            f"config key '{SOURCE_KEY}': no topic left (tiers {tiers or 'all'}, {len(topics)} topics in the data)"
+        )
+    rows = [
+        {
+            "entity_id": t["entity_id"],
+            "name": t["name"],
+            "tier": t["tier"],
+            "split": "test",
+            "description": t.get("description") or "",
+            "knowledge": list(t["knowledge"]),
+            "facts": json.dumps(t.get("facts") or {}, sort_keys=True, ensure_ascii=False),
+            "prompt": t.get("prompt"),
+        }
+        for t in chosen
+    ]
     write_parquet(pa.Table.from_pylist(rows, schema=PEOPLE_SCHEMA), out_path)
     counts = {"test": dict(sorted(Counter(r["tier"] for r in rows).items()))}
     log.info("topics (%s): %s", source, counts)

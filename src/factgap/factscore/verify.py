@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -27,18 +28,22 @@ from factgap.factscore.retrieval import retrieve
 from factgap.text import normalize_answer
 
 SUPPORTED, CONTRADICTED, NOT_SUPPORTED = "supported", "contradicted", "not_supported"
+
+log = logging.getLogger(__name__)
+
 _YEAR_SLOTS = frozenset({"birth_year", "death_year", "prize_year"})
 LABELS = (SUPPORTED, CONTRADICTED, NOT_SUPPORTED)
 
 
 class Verdict(TypedDict):
     label: str
-    score: float   # 1 = supported by a slot, 0 = contradicted, in between: overlap evidence
+    score: float  # 1 = supported by a slot, 0 = contradicted, in between: overlap evidence
     reason: str
 
 
 # ---------------------------------------------------------------------------------------------
 # What is known of an entity
+
 
 def knowledge_slots(entity: Mapping[str, Any], use_structured: bool = True) -> dict[str, list[Any]]:
     """slot -> known values: the structured facts first, then what the rule extractor reads in
@@ -103,12 +108,14 @@ def _demonym_set(text: str) -> set[str]:
 # ---------------------------------------------------------------------------------------------
 # The rules verifier
 
+
 def _verdict(label: str, score: float, reason: str) -> Verdict:
     return Verdict(label=label, score=round(float(score), 4), reason=reason)
 
 
-def _overlap_verdict(fact_text: str, name: str, passages: Sequence[str], threshold: float,
-                     reason: str = "overlap") -> Verdict:
+def _overlap_verdict(
+    fact_text: str, name: str, passages: Sequence[str], threshold: float, reason: str = "overlap"
+) -> Verdict:
     """Support from one passage holding the fact's content words and all of its years."""
     wanted = content_tokens(fact_text, exclude=normalize_answer(name).split())
     years = years_in(fact_text)
@@ -185,8 +192,11 @@ def _nationality_verdict(value: str, known: Mapping[str, list[Any]], passages: S
     claimed = _demonym_set(value)
     if not claimed:
         return None
-    known_dem = set().union(*(_demonym_set(str(v)) for v in known.get("nationality", []))) \
-        if known.get("nationality") else set()
+    known_dem = (
+        set().union(*(_demonym_set(str(v)) for v in known.get("nationality", [])))
+        if known.get("nationality")
+        else set()
+    )
     countries = [f" {normalize_answer(str(c))} " for c in known.get("country", [])]
     text_tokens = set().union(*(set(normalize_answer(p).split()) for p in passages)) if passages else set()
 
@@ -204,8 +214,11 @@ def _nationality_verdict(value: str, known: Mapping[str, list[Any]], passages: S
     unbacked = [p for p, v in sources.items() if v is None]
     if known_dem and all(p.capitalize() in DEMONYMS for p in unbacked):
         # a different known demonym contradicts; an unknown word (e.g. a region) is not checked
-        return _verdict(CONTRADICTED, 0.0 if len(unbacked) == len(claimed) else 0.2,
-                        f"nationality {unbacked} not in {sorted(known_dem)}")
+        return _verdict(
+            CONTRADICTED,
+            0.0 if len(unbacked) == len(claimed) else 0.2,
+            f"nationality {unbacked} not in {sorted(known_dem)}",
+        )
     if known_dem or countries:
         return _verdict(NOT_SUPPORTED, 0.3, f"nationality {unbacked} not known")
     return None
@@ -216,8 +229,11 @@ def _occupation_verdict(value: str, known: Mapping[str, list[Any]], passages: Se
     if not claimed:
         return None
     head = _stem(normalize_answer(value).split()[-1])
-    known_tokens = set().union(*(content_tokens(str(v)) for v in known.get("occupation", []))) \
-        if known.get("occupation") else set()
+    known_tokens = (
+        set().union(*(content_tokens(str(v)) for v in known.get("occupation", [])))
+        if known.get("occupation")
+        else set()
+    )
     text_tokens = set().union(*(content_tokens(p) for p in passages)) if passages else set()
     trades = OCCUPATION_HYPERNYMS.get(head, frozenset())
     if trades & (known_tokens | text_tokens):  # "artist" for a known painter
@@ -231,8 +247,12 @@ def _occupation_verdict(value: str, known: Mapping[str, list[Any]], passages: Se
     return _verdict(NOT_SUPPORTED, 0.15, f"occupation {value!r} not in {sorted(known_tokens)[:8]}")
 
 
-_FIELD_ALIASES = {"medicine": "physiology or medicine", "physiology": "physiology or medicine",
-                  "economics": "economic sciences", "economic": "economic sciences"}
+_FIELD_ALIASES = {
+    "medicine": "physiology or medicine",
+    "physiology": "physiology or medicine",
+    "economics": "economic sciences",
+    "economic": "economic sciences",
+}
 
 
 def _field_verdict(value: str, known: Mapping[str, list[Any]], passages: Sequence[str]) -> Verdict | None:
@@ -248,9 +268,15 @@ def _field_verdict(value: str, known: Mapping[str, list[Any]], passages: Sequenc
     return _verdict(CONTRADICTED, 0.0, f"field {value!r} != {fields}")
 
 
-def verify_rules(fact: Mapping[str, Any], entity: Mapping[str, Any], passages: Sequence[str] | None = None,
-                 known: Mapping[str, list[Any]] | None = None, k: int = 5,
-                 overlap_threshold: float = 0.8, use_structured: bool = True) -> Verdict:
+def verify_rules(
+    fact: Mapping[str, Any],
+    entity: Mapping[str, Any],
+    passages: Sequence[str] | None = None,
+    known: Mapping[str, list[Any]] | None = None,
+    k: int = 5,
+    overlap_threshold: float = 0.8,
+    use_structured: bool = True,
+) -> Verdict:
     """Verdict on one atomic fact (``text``, ``slot``, ``value``) about ``entity``.
 
     ``passages`` defaults to the top-k BM25 passages for name + fact; ``known`` to
@@ -282,21 +308,31 @@ def verify_rules(fact: Mapping[str, Any], entity: Mapping[str, Any], passages: S
     return verdict
 
 
-def verify_facts_rules(facts: Sequence[Mapping[str, Any]], entity: Mapping[str, Any], k: int = 5,
-                       overlap_threshold: float = 0.8, use_structured: bool = True) -> list[Verdict]:
+def verify_facts_rules(
+    facts: Sequence[Mapping[str, Any]],
+    entity: Mapping[str, Any],
+    k: int = 5,
+    overlap_threshold: float = 0.8,
+    use_structured: bool = True,
+) -> list[Verdict]:
     """``verify_rules`` for many facts of one entity (its slots are read once)."""
     known = knowledge_slots(entity, use_structured=use_structured)
-    return [verify_rules(f, entity, known=known, k=k, overlap_threshold=overlap_threshold,
-                         use_structured=use_structured) for f in facts]
+    return [
+        verify_rules(f, entity, known=known, k=k, overlap_threshold=overlap_threshold, use_structured=use_structured)
+        for f in facts
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
 # The llm verifier
 
+
 def build_verify_prompt(topic: str, fact: str, passages: Sequence[str], title: str | None = None) -> str:
     """FActScore's verification prompt; the best passage comes last, nearest the question."""
-    context = "".join(f"Title: {title or topic}\nText: {p.replace('<s>', '').replace('</s>', '').strip()}\n\n"
-                      for p in reversed(list(passages)))
+    context = "".join(
+        f"Title: {title or topic}\nText: {p.replace('<s>', '').replace('</s>', '').strip()}\n\n"
+        for p in reversed(list(passages))
+    )
     definition = f"Answer the question about {topic} based on the given context.\n\n{context}".strip()
     if definition[-1] not in ".!?:;,":
         definition += "."
@@ -329,31 +365,49 @@ def calibrate_threshold(margins: Sequence[float], labels: Sequence[bool]) -> tup
 
 def cache_key(model_id: str, prompt: str, params: Mapping[str, Any]) -> str:
     """sha256 of (model id, prompt, parameters): the identity of one LLM call."""
-    blob = json.dumps({"model": model_id, "prompt": prompt, "params": dict(params)}, sort_keys=True,
-                      ensure_ascii=False, default=str)
+    blob = json.dumps(
+        {"model": model_id, "prompt": prompt, "params": dict(params)}, sort_keys=True, ensure_ascii=False, default=str
+    )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 class LLMCache:
-    """Append-only JSONL cache of LLM results, so a rerun makes no calls.
+    """Disk cache of LLM results, so a rerun makes no calls; safe when many jobs share it on a network
+    filesystem.
 
-    One line per call: {"key", "value"}. ``hits`` and ``misses`` count lookups. A torn last
-    line (a killed run) is ignored on load.
+    The cache is a folder of shards, one JSONL file per writing process (``<host>-<pid>-<random>.jsonl``),
+    each line ``{"key", "value"}``. Appends from several hosts to one file are not atomic on NFS (a line
+    can interleave with another's and both are lost); a file with a single writer, read by others only
+    after its lines are flushed, is. Readers take the union of all shards (and of a legacy single file
+    ``<folder>.jsonl`` if there is one). A line that is not a complete JSON object with a key (a torn
+    last line of a killed job, a damaged copy) is skipped and counted in ``skipped`` with a warning.
     """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.hits = 0
         self.misses = 0
+        self.skipped = 0
         self._data: dict[str, Any] = {}
-        if self.path.exists():
-            with open(self.path, encoding="utf-8") as handle:
-                for line in handle:
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue
-                    self._data[row["key"]] = row["value"]
+        self._shard: Path | None = None
+        files = sorted(self.path.glob("*.jsonl")) if self.path.is_dir() else []
+        legacy = self.path.with_name(self.path.name + ".jsonl")
+        for file in ([legacy] if legacy.is_file() else []) + files:
+            self._load(file)
+        if self.skipped:
+            log.warning("LLM cache %s: %d damaged or torn line(s) skipped", self.path, self.skipped)
+
+    def _load(self, file: Path) -> None:
+        with open(file, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                try:
+                    row = json.loads(line) if line.endswith("\n") else None  # no newline: a torn last line
+                except json.JSONDecodeError:
+                    row = None
+                if not isinstance(row, dict) or not isinstance(row.get("key"), str) or "value" not in row:
+                    self.skipped += 1
+                    continue
+                self._data[row["key"]] = row["value"]
 
     def __len__(self) -> int:
         return len(self._data)
@@ -366,13 +420,32 @@ class LLMCache:
         return None
 
     def put(self, key: str, value: Any) -> None:
-        self._data[key] = value
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"key": key, "value": value}, ensure_ascii=False) + "\n")
+        self.put_many([(key, value)])
 
-    def call(self, model_id: str, prompts: Sequence[str], params: Mapping[str, Any],
-             compute: Callable[[list[str]], list[Any]]) -> list[Any]:
+    def put_many(self, items: Sequence[tuple[str, Any]]) -> None:
+        """Append results to this process's shard in one write, synced before returning."""
+        if not items:
+            return
+        if self._shard is None:  # this process's own file, created on its first write
+            import socket
+            import uuid
+
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._shard = self.path / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+        text = "".join(json.dumps({"key": k, "value": v}, ensure_ascii=False) + "\n" for k, v in items)
+        with open(self._shard, "a", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        self._data.update(items)
+
+    def call(
+        self,
+        model_id: str,
+        prompts: Sequence[str],
+        params: Mapping[str, Any],
+        compute: Callable[[list[str]], list[Any]],
+    ) -> list[Any]:
         """Results for ``prompts``: cached ones from disk, the others from one ``compute`` batch."""
         keys = [cache_key(model_id, p, params) for p in prompts]
         results: list[Any] = [self.get(k) for k in keys]
@@ -381,14 +454,15 @@ class LLMCache:
             fresh = compute([prompts[i] for i in todo])
             if len(fresh) != len(todo):
                 raise ValueError(f"compute returned {len(fresh)} results for {len(todo)} prompts")
+            self.put_many([(keys[i], value) for i, value in zip(todo, fresh)])
             for i, value in zip(todo, fresh):
-                self.put(keys[i], value)
                 results[i] = value
         return results
 
 
-def true_false_logprobs(model: Any, tokenizer: Any, prompts: Sequence[str],
-                        batch_size: int = 8) -> list[tuple[float, float]]:
+def true_false_logprobs(
+    model: Any, tokenizer: Any, prompts: Sequence[str], batch_size: int = 8
+) -> list[tuple[float, float]]:
     """(log P(" True"), log P(" False")) of the next token after each completion prompt.
 
     Left padding, so the last position is the prompt's end. Uses the first token of each word.
@@ -407,7 +481,7 @@ def true_false_logprobs(model: Any, tokenizer: Any, prompts: Sequence[str],
     order = sorted(range(len(prompts)), key=lambda i: (lengths[i], i))
     try:
         for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
+            chunk = order[start : start + batch_size]
             batch = tokenizer([prompts[i] for i in chunk], return_tensors="pt", padding=True)
             batch = {k: v.to(next(model.parameters()).device) for k, v in batch.items()}
             with torch.no_grad():

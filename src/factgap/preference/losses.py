@@ -29,21 +29,36 @@ def _per_token(logps: Tensor, lengths: Tensor | None) -> Tensor:
     return logps if lengths is None else logps / lengths.to(logps.dtype).clamp(min=1.0)
 
 
-def logratio_delta(policy_chosen: Tensor, policy_rejected: Tensor, ref_chosen: Tensor, ref_rejected: Tensor,
-                   chosen_lengths: Tensor | None = None, rejected_lengths: Tensor | None = None) -> Tensor:
+def logratio_delta(
+    policy_chosen: Tensor,
+    policy_rejected: Tensor,
+    ref_chosen: Tensor,
+    ref_rejected: Tensor,
+    chosen_lengths: Tensor | None = None,
+    rejected_lengths: Tensor | None = None,
+) -> Tensor:
     """h = chosen log-ratio - rejected log-ratio; with lengths, each log-ratio per completion token."""
-    return (_per_token(policy_chosen - ref_chosen, chosen_lengths)
-            - _per_token(policy_rejected - ref_rejected, rejected_lengths))
+    return _per_token(policy_chosen - ref_chosen, chosen_lengths) - _per_token(
+        policy_rejected - ref_rejected, rejected_lengths
+    )
 
 
-def dpo_loss(policy_chosen: Tensor, policy_rejected: Tensor, ref_chosen: Tensor, ref_rejected: Tensor,
-             beta: float) -> Tensor:
+def dpo_loss(
+    policy_chosen: Tensor, policy_rejected: Tensor, ref_chosen: Tensor, ref_rejected: Tensor, beta: float
+) -> Tensor:
     """DPO (Rafailov et al. 2023): -logsigmoid(beta * h), per pair."""
     return -F.logsigmoid(beta * logratio_delta(policy_chosen, policy_rejected, ref_chosen, ref_rejected))
 
 
-def ipo_loss(policy_chosen: Tensor, policy_rejected: Tensor, ref_chosen: Tensor, ref_rejected: Tensor, beta: float,
-             chosen_lengths: Tensor | None = None, rejected_lengths: Tensor | None = None) -> Tensor:
+def ipo_loss(
+    policy_chosen: Tensor,
+    policy_rejected: Tensor,
+    ref_chosen: Tensor,
+    ref_rejected: Tensor,
+    beta: float,
+    chosen_lengths: Tensor | None = None,
+    rejected_lengths: Tensor | None = None,
+) -> Tensor:
     """IPO (Azar et al. 2023, eq. 17): (h - 1/(2 beta))^2, per pair.
 
     Pass the completion token counts to get TRL's length-normalised form (average log-probs);
@@ -53,14 +68,21 @@ def ipo_loss(policy_chosen: Tensor, policy_rejected: Tensor, ref_chosen: Tensor,
     return (h - 1.0 / (2.0 * beta)) ** 2
 
 
-def hinge_loss(policy_chosen: Tensor, policy_rejected: Tensor, ref_chosen: Tensor, ref_rejected: Tensor,
-               beta: float) -> Tensor:
+def hinge_loss(
+    policy_chosen: Tensor, policy_rejected: Tensor, ref_chosen: Tensor, ref_rejected: Tensor, beta: float
+) -> Tensor:
     """Hinge (SLiC-style; RSO trains with it): relu(1 - beta * h), per pair."""
     return torch.relu(1.0 - beta * logratio_delta(policy_chosen, policy_rejected, ref_chosen, ref_rejected))
 
 
-def cpo_loss(policy_chosen: Tensor, policy_rejected: Tensor, beta: float, alpha: float = 1.0,
-             chosen_nll: Tensor | None = None, chosen_lengths: Tensor | None = None) -> Tensor:
+def cpo_loss(
+    policy_chosen: Tensor,
+    policy_rejected: Tensor,
+    beta: float,
+    alpha: float = 1.0,
+    chosen_nll: Tensor | None = None,
+    chosen_lengths: Tensor | None = None,
+) -> Tensor:
     """CPO (Xu et al. 2024): -logsigmoid(beta * (log pi(y_c) - log pi(y_r))) + alpha * NLL(y_c), per pair.
 
     ``chosen_nll`` defaults to the chosen completion's mean token NLL (``-policy_chosen /
@@ -83,8 +105,15 @@ def kto_reference_point(kl_policy_logps: Tensor, kl_ref_logps: Tensor) -> Tensor
     return (kl_policy_logps - kl_ref_logps).mean().clamp(min=0).detach()
 
 
-def kto_loss(policy_logps: Tensor, ref_logps: Tensor, labels: Tensor, z0: Tensor | float, beta: float,
-             desirable_weight: float = 1.0, undesirable_weight: float = 1.0) -> Tensor:
+def kto_loss(
+    policy_logps: Tensor,
+    ref_logps: Tensor,
+    labels: Tensor,
+    z0: Tensor | float,
+    beta: float,
+    desirable_weight: float = 1.0,
+    undesirable_weight: float = 1.0,
+) -> Tensor:
     """KTO (Ethayarajh et al. 2024, eq. 7, TRL form), per row in input order.
 
     desirable (label True): w_d * (1 - sigmoid(beta * (logratio - z0)));

@@ -26,26 +26,65 @@ log = logging.getLogger(__name__)
 
 # UNVERIFIED defaults: phrases of an answer that rejects or corrects a premise ...
 REJECTION_CUES = (
-    "false premise", "premise is", "there is no", "there was no", "there are no", "there were no", "did not",
-    "does not", "do not", "never", "not true", "not correct", "incorrect", "actually", "in fact",
-    "misconception", "no evidence", "no record", "not accurate", "myth",
+    "false premise",
+    "premise is",
+    "there is no",
+    "there was no",
+    "there are no",
+    "there were no",
+    "did not",
+    "does not",
+    "do not",
+    "never",
+    "not true",
+    "not correct",
+    "incorrect",
+    "actually",
+    "in fact",
+    "misconception",
+    "no evidence",
+    "no record",
+    "not accurate",
+    "myth",
 )
 # ... and of one that abstains (normalised as the answers are: "don't" is matched as "dont").
 ABSTENTION_CUES = (
-    "i dont know", "i do not know", "unknown", "not known", "no one knows", "nobody knows", "cannot be known",
-    "impossible to know", "not possible to know", "cannot predict", "cannot be predicted", "impossible to predict",
-    "uncertain", "unclear", "no definitive answer", "no definite answer", "no clear answer", "cannot answer",
-    "cant answer", "unanswerable", "not sure", "open question", "no consensus", "speculative",
+    "i dont know",
+    "i do not know",
+    "unknown",
+    "not known",
+    "no one knows",
+    "nobody knows",
+    "cannot be known",
+    "impossible to know",
+    "not possible to know",
+    "cannot predict",
+    "cannot be predicted",
+    "impossible to predict",
+    "uncertain",
+    "unclear",
+    "no definitive answer",
+    "no definite answer",
+    "no clear answer",
+    "cannot answer",
+    "cant answer",
+    "unanswerable",
+    "not sure",
+    "open question",
+    "no consensus",
+    "speculative",
 )
 DEFAULT_CUES = {"fpqa": REJECTION_CUES, "kuqa": ABSTENTION_CUES}
 
-OOD_QA_SCHEMA = pa.schema([
-    pa.field("id", pa.string(), nullable=False),
-    pa.field("kind", pa.string(), nullable=False),      # false_premise | true_premise | unknown | known
-    pa.field("question", pa.string(), nullable=False),
-    pa.field("answer", pa.string(), nullable=False),    # the greedy answer
-    pa.field("correct", pa.bool_(), nullable=False),
-])
+OOD_QA_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),  # false_premise | true_premise | unknown | known
+        pa.field("question", pa.string(), nullable=False),
+        pa.field("answer", pa.string(), nullable=False),  # the greedy answer
+        pa.field("correct", pa.bool_(), nullable=False),
+    ]
+)
 
 
 def _padded(text: str) -> str:
@@ -82,9 +121,16 @@ def load_qa_set(spec: Mapping[str, Any], seed: int) -> list[dict]:
 
 def score_rows(items: Sequence[Mapping[str, Any]], answers: Sequence[str], cues: Sequence[str]) -> list[dict]:
     """OOD_QA_SCHEMA rows: each item with its answer, judged."""
-    return [{"id": item["id"], "kind": item["kind"], "question": item["question"], "answer": answer.strip(),
-             "correct": judge_answer(item["kind"], answer, item["answers"], cues)}
-            for item, answer in zip(items, answers, strict=True)]
+    return [
+        {
+            "id": item["id"],
+            "kind": item["kind"],
+            "question": item["question"],
+            "answer": answer.strip(),
+            "correct": judge_answer(item["kind"], answer, item["answers"], cues),
+        }
+        for item, answer in zip(items, answers, strict=True)
+    ]
 
 
 def accuracy_by_kind(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
@@ -92,8 +138,16 @@ def accuracy_by_kind(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return {kind: right[kind] / total[kind] for kind in sorted(total)}
 
 
-def evaluate_ood_qa_file(manifest_path, adapter_dir, spec: Mapping[str, Any], generation: Mapping[str, Any],
-                         backend: str, seed: int, out_path, engine=None) -> dict:
+def evaluate_ood_qa_file(
+    manifest_path,
+    adapter_dir,
+    spec: Mapping[str, Any],
+    generation: Mapping[str, Any],
+    backend: str,
+    seed: int,
+    out_path,
+    engine=None,
+) -> dict:
     """Greedy answers of the model (with the adapter, if any) to one question set, judged and written.
 
     ``spec``: the set's config entry (``name, format, path, fields, max_items, prompt, max_new_tokens,
@@ -106,13 +160,21 @@ def evaluate_ood_qa_file(manifest_path, adapter_dir, spec: Mapping[str, Any], ge
         raise ValueError(f"unknown QA format {spec['format']!r}")
     items = load_qa_set(spec, seed)
     engine = engine or make_backend(backend, manifest_path, adapter=adapter_dir, stop=(), show_progress=True)
-    prompts = [chat_prompt(engine.tokenizer, spec["prompt"].format(question=i["question"]),
-                           generation["chat_template"]) for i in items]
-    answers = engine.greedy(prompts, max_new_tokens=spec["max_new_tokens"], batch_size=generation["batch_size"],
-                            stop=(), desc=spec["name"])
+    prompts = [
+        chat_prompt(engine.tokenizer, spec["prompt"].format(question=i["question"]), generation["chat_template"])
+        for i in items
+    ]
+    answers = engine.greedy(
+        prompts, max_new_tokens=spec["max_new_tokens"], batch_size=generation["batch_size"], stop=(), desc=spec["name"]
+    )
     rows = score_rows(items, answers, cues_of(spec))
     write_parquet(pa.Table.from_pylist(rows, schema=OOD_QA_SCHEMA), out_path)
     accuracy = accuracy_by_kind(rows)
-    log.info("%s (%s): %d questions, accuracy by kind %s", spec["name"], spec["format"], len(rows),
-             {k: round(v, 3) for k, v in accuracy.items()})
+    log.info(
+        "%s (%s): %d questions, accuracy by kind %s",
+        spec["name"],
+        spec["format"],
+        len(rows),
+        {k: round(v, 3) for k, v in accuracy.items()},
+    )
     return {"questions": len(rows), "accuracy": accuracy}

@@ -35,23 +35,27 @@ REJECTED_FROM = ("model", "other_entity")
 CHOSEN_FROM = ("sample", "expected")
 KTO_CONFLICTS = ("keep", "drop", "majority")
 
-PAIR_SCHEMA = pa.schema([
-    pa.field("pair_id", pa.string(), nullable=False),
-    pa.field("source", pa.string(), nullable=False),
-    pa.field("prompt", pa.string(), nullable=False),
-    pa.field("chosen", pa.string(), nullable=False),
-    pa.field("rejected", pa.string(), nullable=False),
-    pa.field("origin_id", pa.string()),  # prompt id (general) or fact id (atomic)
-    pa.field("chosen_score", pa.float64()),  # FActScore of the responses (general); r of the fact (atomic)
-    pa.field("rejected_score", pa.float64()),
-])
+PAIR_SCHEMA = pa.schema(
+    [
+        pa.field("pair_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("prompt", pa.string(), nullable=False),
+        pa.field("chosen", pa.string(), nullable=False),
+        pa.field("rejected", pa.string(), nullable=False),
+        pa.field("origin_id", pa.string()),  # prompt id (general) or fact id (atomic)
+        pa.field("chosen_score", pa.float64()),  # FActScore of the responses (general); r of the fact (atomic)
+        pa.field("rejected_score", pa.float64()),
+    ]
+)
 
-KTO_SCHEMA = pa.schema([
-    pa.field("prompt", pa.string(), nullable=False),
-    pa.field("completion", pa.string(), nullable=False),
-    pa.field("label", pa.bool_(), nullable=False),
-    pa.field("source", pa.string(), nullable=False),
-])
+KTO_SCHEMA = pa.schema(
+    [
+        pa.field("prompt", pa.string(), nullable=False),
+        pa.field("completion", pa.string(), nullable=False),
+        pa.field("label", pa.bool_(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+    ]
+)
 
 
 def make_pair_id(source: str, prompt: str, chosen: str, rejected: str) -> str:
@@ -60,11 +64,25 @@ def make_pair_id(source: str, prompt: str, chosen: str, rejected: str) -> str:
     return f"{source[0]}-{digest}"
 
 
-def _pair(source: str, prompt: str, chosen: str, rejected: str, origin_id: str | None = None,
-          chosen_score: float | None = None, rejected_score: float | None = None) -> dict[str, Any]:
-    return {"pair_id": make_pair_id(source, prompt, chosen, rejected), "source": source, "prompt": prompt,
-            "chosen": chosen, "rejected": rejected, "origin_id": origin_id,
-            "chosen_score": chosen_score, "rejected_score": rejected_score}
+def _pair(
+    source: str,
+    prompt: str,
+    chosen: str,
+    rejected: str,
+    origin_id: str | None = None,
+    chosen_score: float | None = None,
+    rejected_score: float | None = None,
+) -> dict[str, Any]:
+    return {
+        "pair_id": make_pair_id(source, prompt, chosen, rejected),
+        "source": source,
+        "prompt": prompt,
+        "chosen": chosen,
+        "rejected": rejected,
+        "origin_id": origin_id,
+        "chosen_score": chosen_score,
+        "rejected_score": rejected_score,
+    }
 
 
 def _rng(seed: int, key: str) -> random.Random:
@@ -76,8 +94,15 @@ def _is_nan(x: Any) -> bool:
     return x is None or math.isnan(float(x))
 
 
-def general_pairs(prompt: str, responses: Sequence[str], scores: Sequence[float | None], threshold: float = 0.0,
-                  max_pairs: int | None = None, seed: int = 0, origin_id: str | None = None) -> list[dict[str, Any]]:
+def general_pairs(
+    prompt: str,
+    responses: Sequence[str],
+    scores: Sequence[float | None],
+    threshold: float = 0.0,
+    max_pairs: int | None = None,
+    seed: int = 0,
+    origin_id: str | None = None,
+) -> list[dict[str, Any]]:
     """All (higher, lower) pairs of one prompt's responses with ``score_i > score_j + threshold``.
 
     Identical response texts never pair, and a (chosen, rejected) text pair appears once.
@@ -104,8 +129,9 @@ def general_pairs(prompt: str, responses: Sequence[str], scores: Sequence[float 
     return [_pair("general", prompt, c, r, origin_id, s_c, s_r) for c, r, s_c, s_r in candidates]
 
 
-def general_pairs_from_rows(rows: Iterable[Mapping[str, Any]], threshold: float = 0.0, max_pairs: int | None = None,
-                            seed: int = 0) -> list[dict[str, Any]]:
+def general_pairs_from_rows(
+    rows: Iterable[Mapping[str, Any]], threshold: float = 0.0, max_pairs: int | None = None, seed: int = 0
+) -> list[dict[str, Any]]:
     """General pairs from scored response rows ``{prompt, response, score[, prompt_id]}``, per prompt.
 
     Prompts are processed in sorted order, responses in input order (which only orders the output).
@@ -113,8 +139,9 @@ def general_pairs_from_rows(rows: Iterable[Mapping[str, Any]], threshold: float 
     return _pairs_per_prompt(rows, partial(general_pairs, threshold=threshold, max_pairs=max_pairs, seed=seed))
 
 
-def _pairs_per_prompt(rows: Iterable[Mapping[str, Any]], pairs_of: Callable[..., list[dict[str, Any]]]
-                      ) -> list[dict[str, Any]]:
+def _pairs_per_prompt(
+    rows: Iterable[Mapping[str, Any]], pairs_of: Callable[..., list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
     """``pairs_of(prompt, responses, scores, origin_id=...)`` per prompt of scored response rows
     ``{prompt, response, score[, prompt_id]}``: prompts in sorted order, responses in input order."""
     groups: dict[str, list[Mapping[str, Any]]] = {}
@@ -123,8 +150,9 @@ def _pairs_per_prompt(rows: Iterable[Mapping[str, Any]], pairs_of: Callable[...,
     out = []
     for prompt in sorted(groups):
         group = groups[prompt]
-        out += pairs_of(prompt, [r["response"] for r in group], [r["score"] for r in group],
-                        origin_id=group[0].get("prompt_id"))
+        out += pairs_of(
+            prompt, [r["response"] for r in group], [r["score"] for r in group], origin_id=group[0].get("prompt_id")
+        )
     return out
 
 
@@ -157,8 +185,14 @@ def is_potentially_known(r: float, r_low: float = 0.0, r_high: float = 1.0) -> b
     return not math.isnan(r) and r_low < r < r_high
 
 
-def atomic_pairs(facts: Sequence[Mapping[str, Any]], rejected_from: str = "model", chosen_from: str = "sample",
-                 r_low: float = 0.0, r_high: float = 1.0, seed: int = 0) -> list[dict[str, Any]]:
+def atomic_pairs(
+    facts: Sequence[Mapping[str, Any]],
+    rejected_from: str = "model",
+    chosen_from: str = "sample",
+    r_low: float = 0.0,
+    r_high: float = 1.0,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
     """One (correct, wrong) answer pair per potentially-known fact.
 
     A fact: ``{fact_id, prompt (or question), expected_answer, samples: [{answer, correct}], r,
@@ -187,16 +221,21 @@ def atomic_pairs(facts: Sequence[Mapping[str, Any]], rejected_from: str = "model
             continue
         prompt, expected = _fact_prompt(fact), fact.get("expected_answer") or ""
         samples = fact.get("samples") or []
-        chosen = (_most_frequent([s["answer"] for s in samples if s["correct"]]) if chosen_from == "sample" else None)
+        chosen = _most_frequent([s["answer"] for s in samples if s["correct"]]) if chosen_from == "sample" else None
         chosen = chosen or expected.strip()
         if not chosen:
             continue
         if rejected_from == "model":
             rejected = _most_frequent([s["answer"] for s in samples if not s["correct"]])
         else:
-            options = sorted({value for entity, value in by_slot.get(fact.get("slot"), [])
-                              if entity != str(fact.get("entity")) and normalize_answer(value)
-                              not in {normalize_answer(chosen), normalize_answer(expected)}})
+            options = sorted(
+                {
+                    value
+                    for entity, value in by_slot.get(fact.get("slot"), [])
+                    if entity != str(fact.get("entity"))
+                    and normalize_answer(value) not in {normalize_answer(chosen), normalize_answer(expected)}
+                }
+            )
             key = str(fact.get("fact_id", prompt))
             rejected = _rng(seed, key).choice(options) if options else None
         if not rejected or normalize_answer(rejected) == normalize_answer(chosen):
@@ -205,8 +244,12 @@ def atomic_pairs(facts: Sequence[Mapping[str, Any]], rejected_from: str = "model
     return out
 
 
-def mix_pairs(general: Sequence[Mapping[str, Any]], atomic: Sequence[Mapping[str, Any]],
-              atomic_per_general: float | None, seed: int = 0) -> list[dict[str, Any]]:
+def mix_pairs(
+    general: Sequence[Mapping[str, Any]],
+    atomic: Sequence[Mapping[str, Any]],
+    atomic_per_general: float | None,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
     """General and atomic pairs at ``atomic : general = atomic_per_general : 1``, shuffled (seeded).
 
     ``None`` keeps every pair of both; ``0`` only general, ``math.inf`` only atomic. Otherwise the
@@ -227,8 +270,9 @@ def mix_pairs(general: Sequence[Mapping[str, Any]], atomic: Sequence[Mapping[str
         n_gen, n_atom = len(general), round(atomic_per_general * len(general))
     else:
         n_gen, n_atom = min(len(general), round(len(atomic) / atomic_per_general)), len(atomic)
-    chosen = ([general[k] for k in sorted(rng.sample(range(len(general)), n_gen))]
-              + [atomic[k] for k in sorted(rng.sample(range(len(atomic)), n_atom))])
+    chosen = [general[k] for k in sorted(rng.sample(range(len(general)), n_gen))] + [
+        atomic[k] for k in sorted(rng.sample(range(len(atomic)), n_atom))
+    ]
     rng.shuffle(chosen)
     return [dict(p) for p in chosen]
 
@@ -249,8 +293,10 @@ def kto_rows(pairs: Sequence[Mapping[str, Any]], on_conflict: str = "keep") -> l
         for completion, label in ((p["chosen"], True), (p["rejected"], False)):
             key = (p["prompt"], completion, label)
             votes[key] += 1
-            rows.setdefault(key, {"prompt": p["prompt"], "completion": completion, "label": label,
-                                  "source": p.get("source", "general")})
+            rows.setdefault(
+                key,
+                {"prompt": p["prompt"], "completion": completion, "label": label, "source": p.get("source", "general")},
+            )
     out = []
     for (prompt, completion, label), row in rows.items():
         mine, other = votes[(prompt, completion, label)], votes.get((prompt, completion, not label), 0)
@@ -260,8 +306,9 @@ def kto_rows(pairs: Sequence[Mapping[str, Any]], on_conflict: str = "keep") -> l
     return out
 
 
-def rso_accept(scores: Sequence[float | None], beta: float, seed: int = 0, num_samples: int | None = None,
-               key: str = "") -> list[int]:
+def rso_accept(
+    scores: Sequence[float | None], beta: float, seed: int = 0, num_samples: int | None = None, key: str = ""
+) -> list[int]:
     """Indices accepted by RSO's statistical rejection sampling (Liu et al. 2023, Algorithm 1).
 
     Candidate i is accepted with probability ``exp((r_i - r_max) / beta)``, so the accepted set
@@ -292,21 +339,38 @@ def rso_accept(scores: Sequence[float | None], beta: float, seed: int = 0, num_s
     return accepted
 
 
-def rso_pairs(prompt: str, responses: Sequence[str], scores: Sequence[float | None], beta: float, seed: int = 0,
-              num_samples: int | None = None, threshold: float = 0.0, max_pairs: int | None = None,
-              origin_id: str | None = None) -> list[dict[str, Any]]:
+def rso_pairs(
+    prompt: str,
+    responses: Sequence[str],
+    scores: Sequence[float | None],
+    beta: float,
+    seed: int = 0,
+    num_samples: int | None = None,
+    threshold: float = 0.0,
+    max_pairs: int | None = None,
+    origin_id: str | None = None,
+) -> list[dict[str, Any]]:
     """RSO's training pairs for one prompt: rejection-sample the responses, then pair the accepted
     ones by score with the general rule (``score_i > score_j + threshold``)."""
     accepted = sorted(rso_accept(scores, beta, seed, num_samples, key=prompt))
-    return general_pairs(prompt, [responses[i] for i in accepted], [scores[i] for i in accepted], threshold,
-                         max_pairs, seed, origin_id)
+    return general_pairs(
+        prompt, [responses[i] for i in accepted], [scores[i] for i in accepted], threshold, max_pairs, seed, origin_id
+    )
 
 
-def rso_pairs_from_rows(rows: Iterable[Mapping[str, Any]], beta: float, seed: int = 0, num_samples: int | None = None,
-                        threshold: float = 0.0, max_pairs: int | None = None) -> list[dict[str, Any]]:
+def rso_pairs_from_rows(
+    rows: Iterable[Mapping[str, Any]],
+    beta: float,
+    seed: int = 0,
+    num_samples: int | None = None,
+    threshold: float = 0.0,
+    max_pairs: int | None = None,
+) -> list[dict[str, Any]]:
     """``rso_pairs`` per prompt over scored response rows ``{prompt, response, score[, prompt_id]}``."""
-    return _pairs_per_prompt(rows, partial(rso_pairs, beta=beta, seed=seed, num_samples=num_samples,
-                                           threshold=threshold, max_pairs=max_pairs))
+    return _pairs_per_prompt(
+        rows,
+        partial(rso_pairs, beta=beta, seed=seed, num_samples=num_samples, threshold=threshold, max_pairs=max_pairs),
+    )
 
 
 def pairs_table(pairs: Sequence[Mapping[str, Any]]) -> pa.Table:

@@ -28,16 +28,18 @@ log = logging.getLogger(__name__)
 KINDS = ("unshifted", "marginal", "shifted")
 BIO_COLUMNS = ["response_id", "entity_id", "sample", "prompt", "text"]
 
-TOKEN_SHIFT_SCHEMA = pa.schema([
-    pa.field("response_id", pa.string(), nullable=False),
-    pa.field("entity_id", pa.string(), nullable=False),
-    pa.field("domain", pa.string(), nullable=False),  # e.g. in_domain | out_of_domain
-    pa.field("n_tokens", pa.int64(), nullable=False),
-    pa.field("n_unshifted", pa.int64(), nullable=False),
-    pa.field("n_marginal", pa.int64(), nullable=False),
-    pa.field("n_shifted", pa.int64(), nullable=False),
-    pa.field("ranks", pa.list_(pa.int64()), nullable=False),  # the first max_tokens ranks (all by default)
-])
+TOKEN_SHIFT_SCHEMA = pa.schema(
+    [
+        pa.field("response_id", pa.string(), nullable=False),
+        pa.field("entity_id", pa.string(), nullable=False),
+        pa.field("domain", pa.string(), nullable=False),  # e.g. in_domain | out_of_domain
+        pa.field("n_tokens", pa.int64(), nullable=False),
+        pa.field("n_unshifted", pa.int64(), nullable=False),
+        pa.field("n_marginal", pa.int64(), nullable=False),
+        pa.field("n_shifted", pa.int64(), nullable=False),
+        pa.field("ranks", pa.list_(pa.int64()), nullable=False),  # the first max_tokens ranks (all by default)
+    ]
+)
 
 
 # ---- pure core ----------------------------------------------------------------------------------
@@ -92,7 +94,8 @@ def shift_ratios(rows: Sequence[Mapping[str, Any]]) -> dict[str, float | int]:
             raise ValueError(f"counts do not add up to n_tokens: {dict(r)}")
     total = sum(int(r["n_tokens"]) for r in rows)
     out: dict[str, float | int] = {
-        kind: sum(int(r[f"n_{kind}"]) for r in rows) / total if total else float("nan") for kind in KINDS}
+        kind: sum(int(r[f"n_{kind}"]) for r in rows) / total if total else float("nan") for kind in KINDS
+    }
     return {**out, "n_tokens": total, "n_responses": len(rows)}
 
 
@@ -117,8 +120,9 @@ def response_token_ids(tokenizer, prompt: str, text: str) -> tuple[list[int], in
     return list(full_ids), start
 
 
-def rank_responses(model, tokenizer, encoded: Sequence[tuple[Sequence[int], int]], batch_size: int,
-                   desc: str = "token ranks") -> list[list[int]]:
+def rank_responses(
+    model, tokenizer, encoded: Sequence[tuple[Sequence[int], int]], batch_size: int, desc: str = "token ranks"
+) -> list[list[int]]:
     """Per (ids, start) of ``response_token_ids``: the rank under ``model`` of every token from
     ``start`` on. Right-padded batches of similar length, one forward pass each; with right padding
     the real tokens keep the positions of an unpadded pass, so no position ids are needed."""
@@ -139,15 +143,15 @@ def rank_responses(model, tokenizer, encoded: Sequence[tuple[Sequence[int], int]
         mask = torch.zeros((len(rows), width), dtype=torch.long)
         for row, i in enumerate(rows):
             ids = encoded[i][0]
-            input_ids[row, :len(ids)] = torch.tensor(ids, dtype=torch.long)
-            mask[row, :len(ids)] = 1
+            input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+            mask[row, : len(ids)] = 1
         with torch.inference_mode():
             logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device), use_cache=False).logits
             for row, i in enumerate(rows):
                 ids, start = encoded[i]
                 targets = torch.tensor(ids[start:], dtype=torch.long, device=logits.device)
                 # token t is predicted by the logits at t - 1
-                out[i] = token_ranks(logits[row, start - 1:len(ids) - 1].float(), targets).tolist()
+                out[i] = token_ranks(logits[row, start - 1 : len(ids) - 1].float(), targets).tolist()
         del logits
     return out
 
@@ -165,8 +169,16 @@ def read_greedy_responses(path) -> tuple[list[dict], int]:
     return kept, len(greedy) - len(kept)
 
 
-def measure_token_shift_file(base_manifest_path, responses: Mapping[str, str], out_path, *, chat_template: bool,
-                             marginal_max: int = 3, batch_size: int = 8, max_tokens: int | None = None) -> dict:
+def measure_token_shift_file(
+    base_manifest_path,
+    responses: Mapping[str, str],
+    out_path,
+    *,
+    chat_template: bool,
+    marginal_max: int = 3,
+    batch_size: int = 8,
+    max_tokens: int | None = None,
+) -> dict:
     """Rank the greedy answers of ``responses`` (domain label -> bio-schema parquet) under the base
     model; write one ``TOKEN_SHIFT_SCHEMA`` row per answer and return ``shift_ratios`` per domain.
 
@@ -195,16 +207,31 @@ def measure_token_shift_file(base_manifest_path, responses: Mapping[str, str], o
     rows: list[dict] = []
     summary: dict[str, dict] = {}
     for domain, (kept, n_empty) in answers.items():
-        encoded = [response_token_ids(tokenizer, chat_prompt(tokenizer, r["prompt"], chat_template), r["text"])
-                   for r in kept]
+        encoded = [
+            response_token_ids(tokenizer, chat_prompt(tokenizer, r["prompt"], chat_template), r["text"]) for r in kept
+        ]
         ranks = rank_responses(model, tokenizer, encoded, batch_size, desc=f"token ranks ({domain})")
-        domain_rows = [{"response_id": r["response_id"], "entity_id": r["entity_id"], "domain": domain,
-                        **count_categories(rk, marginal_max), "ranks": rk if max_tokens is None else rk[:max_tokens]}
-                       for r, rk in zip(kept, ranks, strict=True)]
+        domain_rows = [
+            {
+                "response_id": r["response_id"],
+                "entity_id": r["entity_id"],
+                "domain": domain,
+                **count_categories(rk, marginal_max),
+                "ranks": rk if max_tokens is None else rk[:max_tokens],
+            }
+            for r, rk in zip(kept, ranks, strict=True)
+        ]
         summary[domain] = shift_ratios(domain_rows)
-        log.info("token shift %s: %d answers (%d empty skipped), %d tokens: unshifted %.3f, marginal %.3f, "
-                 "shifted %.3f", domain, len(domain_rows), n_empty, summary[domain]["n_tokens"],
-                 summary[domain]["unshifted"], summary[domain]["marginal"], summary[domain]["shifted"])
+        log.info(
+            "token shift %s: %d answers (%d empty skipped), %d tokens: unshifted %.3f, marginal %.3f, shifted %.3f",
+            domain,
+            len(domain_rows),
+            n_empty,
+            summary[domain]["n_tokens"],
+            summary[domain]["unshifted"],
+            summary[domain]["marginal"],
+            summary[domain]["shifted"],
+        )
         rows += domain_rows
     write_parquet(pa.Table.from_pylist(rows, schema=TOKEN_SHIFT_SCHEMA), out_path)
     return summary

@@ -52,33 +52,37 @@ log = logging.getLogger(__name__)
 # DPOTrainer loss_type per pairwise method (TRL 1.16 takes a list)
 DPO_LOSS_TYPES = {"dpo": ["sigmoid"], "ipo": ["ipo"], "rso": ["hinge"]}
 
-HISTORY_SCHEMA = pa.schema([
-    pa.field("method", pa.string(), nullable=False),
-    pa.field("epoch", pa.int64(), nullable=False),
-    pa.field("global_step", pa.int64(), nullable=False),
-    pa.field("train_loss", pa.float64()),
-    pa.field("dev_reward_accuracy", pa.float64(), nullable=False),
-    pa.field("dev_reward_margin", pa.float64(), nullable=False),
-    pa.field("dev_logp_accuracy", pa.float64(), nullable=False),
-    pa.field("dev_reward_accuracy_general", pa.float64()),
-    pa.field("dev_reward_accuracy_atomic", pa.float64()),
-    pa.field("n_dev_pairs", pa.int64(), nullable=False),
-    pa.field("is_early_stop", pa.bool_(), nullable=False),
-    pa.field("is_convergence", pa.bool_(), nullable=False),
-])
+HISTORY_SCHEMA = pa.schema(
+    [
+        pa.field("method", pa.string(), nullable=False),
+        pa.field("epoch", pa.int64(), nullable=False),
+        pa.field("global_step", pa.int64(), nullable=False),
+        pa.field("train_loss", pa.float64()),
+        pa.field("dev_reward_accuracy", pa.float64(), nullable=False),
+        pa.field("dev_reward_margin", pa.float64(), nullable=False),
+        pa.field("dev_logp_accuracy", pa.float64(), nullable=False),
+        pa.field("dev_reward_accuracy_general", pa.float64()),
+        pa.field("dev_reward_accuracy_atomic", pa.float64()),
+        pa.field("n_dev_pairs", pa.int64(), nullable=False),
+        pa.field("is_early_stop", pa.bool_(), nullable=False),
+        pa.field("is_convergence", pa.bool_(), nullable=False),
+    ]
+)
 
-DEV_SCORES_SCHEMA = pa.schema([
-    pa.field("epoch", pa.int64(), nullable=False),
-    pa.field("pair_id", pa.string(), nullable=False),
-    pa.field("source", pa.string()),
-    pa.field("policy_chosen", pa.float64(), nullable=False),
-    pa.field("policy_rejected", pa.float64(), nullable=False),
-    pa.field("ref_chosen", pa.float64(), nullable=False),
-    pa.field("ref_rejected", pa.float64(), nullable=False),
-    pa.field("chosen_tokens", pa.int64(), nullable=False),
-    pa.field("rejected_tokens", pa.int64(), nullable=False),
-    pa.field("reward_margin", pa.float64(), nullable=False),
-])
+DEV_SCORES_SCHEMA = pa.schema(
+    [
+        pa.field("epoch", pa.int64(), nullable=False),
+        pa.field("pair_id", pa.string(), nullable=False),
+        pa.field("source", pa.string()),
+        pa.field("policy_chosen", pa.float64(), nullable=False),
+        pa.field("policy_rejected", pa.float64(), nullable=False),
+        pa.field("ref_chosen", pa.float64(), nullable=False),
+        pa.field("ref_rejected", pa.float64(), nullable=False),
+        pa.field("chosen_tokens", pa.int64(), nullable=False),
+        pa.field("rejected_tokens", pa.int64(), nullable=False),
+        pa.field("reward_margin", pa.float64(), nullable=False),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,9 @@ class PreferenceSettings:
             raise ValueError("KTO needs batch_size > 1 (its KL estimate pairs completions within a batch)")
 
     @classmethod
-    def from_config(cls, method_config: Mapping[str, Any], common: Mapping[str, Any], seed: int,
-                    method: str | None = None) -> PreferenceSettings:
+    def from_config(
+        cls, method_config: Mapping[str, Any], common: Mapping[str, Any], seed: int, method: str | None = None
+    ) -> PreferenceSettings:
         """From the shared ``training`` section (``common``) overridden by the method's section.
 
         The method is ``method`` or ``method_config["method"]``. ``lora`` is a nested mapping
@@ -147,12 +152,14 @@ def render_prompt(prompt: str, tokenizer=None, chat_template: bool = False) -> s
     """The prompt text the trainer sees: as is, or as a user turn with the generation prompt."""
     if not chat_template:
         return prompt
-    return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                         tokenize=False)
+    return tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
+    )
 
 
-def trainer_rows(pairs: Sequence[Mapping[str, Any]], method: str, seed: int = 0,
-                 kto_conflicts: str = "keep") -> list[dict[str, Any]]:
+def trainer_rows(
+    pairs: Sequence[Mapping[str, Any]], method: str, seed: int = 0, kto_conflicts: str = "keep"
+) -> list[dict[str, Any]]:
     """The rows the method's trainer takes (pure).
 
     Pairwise methods: ``{prompt, chosen, rejected}``. KTO: the unpaired conversion, shuffled with
@@ -195,8 +202,10 @@ def dev_summary(scores: Sequence[Mapping[str, Any]], beta: float) -> dict[str, A
     def accuracy(rows):
         if not rows:
             return None
-        return reward_accuracy(implicit_rewards(col("policy_chosen", rows), col("ref_chosen", rows), beta),
-                               implicit_rewards(col("policy_rejected", rows), col("ref_rejected", rows), beta))
+        return reward_accuracy(
+            implicit_rewards(col("policy_chosen", rows), col("ref_chosen", rows), beta),
+            implicit_rewards(col("policy_rejected", rows), col("ref_rejected", rows), beta),
+        )
 
     if not scores:
         raise ValueError("no dev pairs scored")
@@ -212,8 +221,9 @@ def dev_summary(scores: Sequence[Mapping[str, Any]], beta: float) -> dict[str, A
     }
 
 
-def score_pairs(model, tokenizer, pairs: Sequence[Mapping[str, Any]], beta: float, max_length: int | None,
-                batch_size: int) -> list[dict[str, Any]]:
+def score_pairs(
+    model, tokenizer, pairs: Sequence[Mapping[str, Any]], beta: float, max_length: int | None, batch_size: int
+) -> list[dict[str, Any]]:
     """Shell: policy and reference (adapter disabled) log-probabilities of each pair's chosen and
     rejected completion, tokenised and truncated as DPOTrainer does."""
     import torch
@@ -223,11 +233,11 @@ def score_pairs(model, tokenizer, pairs: Sequence[Mapping[str, Any]], beta: floa
     device = next(model.parameters()).device
     out = []
     for start in range(0, len(pairs), batch_size):
-        chunk = pairs[start:start + batch_size]
+        chunk = pairs[start : start + batch_size]
         batch = collator([tokenize_pair(tokenizer, p["prompt"], p["chosen"], p["rejected"]) for p in chunk])
         batch = {k: v.to(device) for k, v in batch.items()}
 
-        def logps():
+        def logps(batch=batch):
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
             return sequence_logps(logits, batch["input_ids"], batch["completion_mask"])
 
@@ -238,20 +248,32 @@ def score_pairs(model, tokenizer, pairs: Sequence[Mapping[str, Any]], beta: floa
         lengths = batch["completion_mask"].sum(dim=1)
         n = len(chunk)
         for i, pair in enumerate(chunk):
-            row = {"pair_id": pair.get("pair_id") or f"dev-{start + i}", "source": pair.get("source"),
-                   "policy_chosen": policy[i].item(), "policy_rejected": policy[n + i].item(),
-                   "ref_chosen": ref[i].item(), "ref_rejected": ref[n + i].item(),
-                   "chosen_tokens": int(lengths[i]), "rejected_tokens": int(lengths[n + i])}
-            row["reward_margin"] = beta * ((row["policy_chosen"] - row["ref_chosen"])
-                                           - (row["policy_rejected"] - row["ref_rejected"]))
+            row = {
+                "pair_id": pair.get("pair_id") or f"dev-{start + i}",
+                "source": pair.get("source"),
+                "policy_chosen": policy[i].item(),
+                "policy_rejected": policy[n + i].item(),
+                "ref_chosen": ref[i].item(),
+                "ref_rejected": ref[n + i].item(),
+                "chosen_tokens": int(lengths[i]),
+                "rejected_tokens": int(lengths[n + i]),
+            }
+            row["reward_margin"] = beta * (
+                (row["policy_chosen"] - row["ref_chosen"]) - (row["policy_rejected"] - row["ref_rejected"])
+            )
             out.append(row)
     return out
 
 
 def _log_step_loss(state, logs) -> None:
     if logs and "loss" in logs:
-        log.info("step %d/%d (epoch %.2f): loss %.4f", state.global_step, state.max_steps,
-                 logs.get("epoch", 0.0), float(logs["loss"]))
+        log.info(
+            "step %d/%d (epoch %.2f): loss %.4f",
+            state.global_step,
+            state.max_steps,
+            logs.get("epoch", 0.0),
+            float(logs["loss"]),
+        )
 
 
 def _in_eval_mode(model, evaluate: Callable[[], Any]) -> Any:
@@ -282,18 +304,32 @@ def make_dev_callback(run_dir: Path, tokenizer, dev_pairs: Sequence[Mapping[str,
 
         def on_epoch_end(self, args, state, control, model=None, **kwargs):
             epoch = int(round(state.epoch))
-            scores = _in_eval_mode(model, lambda: score_pairs(model, tokenizer, dev_pairs, settings.beta,
-                                                              settings.max_length, settings.eval_batch_size))
+            scores = _in_eval_mode(
+                model,
+                lambda: score_pairs(
+                    model, tokenizer, dev_pairs, settings.beta, settings.max_length, settings.eval_batch_size
+                ),
+            )
             if not state.is_world_process_zero:
                 return
             losses = _epoch_losses(state, epoch)
-            record = {"method": settings.method, "epoch": epoch, "global_step": state.global_step,
-                      "train_loss": losses[-1] if losses else None,
-                      "train_loss_mean": sum(losses) / len(losses) if losses else None,
-                      **dev_summary(scores, settings.beta), "dev": scores}
+            record = {
+                "method": settings.method,
+                "epoch": epoch,
+                "global_step": state.global_step,
+                "train_loss": losses[-1] if losses else None,
+                "train_loss_mean": sum(losses) / len(losses) if losses else None,
+                **dev_summary(scores, settings.beta),
+                "dev": scores,
+            }
             write_json(record, _epoch_file(run_dir, epoch))
-            log.info("epoch %d (step %d): dev reward accuracy %.3f, margin %.4f", epoch, state.global_step,
-                     record["dev_reward_accuracy"], record["dev_reward_margin"])
+            log.info(
+                "epoch %d (step %d): dev reward accuracy %.3f, margin %.4f",
+                epoch,
+                state.global_step,
+                record["dev_reward_accuracy"],
+                record["dev_reward_margin"],
+            )
 
     return EpochDevRewards()
 
@@ -304,22 +340,40 @@ def _build_trainer(settings: PreferenceSettings, model, tokenizer, dataset, outp
 
     use_cuda = torch.cuda.is_available()
     common = dict(
-        output_dir=str(output_dir), num_train_epochs=settings.epochs,
+        output_dir=str(output_dir),
+        num_train_epochs=settings.epochs,
         per_device_train_batch_size=settings.batch_size,
         gradient_accumulation_steps=settings.gradient_accumulation_steps,
-        learning_rate=settings.learning_rate, lr_scheduler_type=settings.lr_scheduler,
-        warmup_steps=float(settings.warmup_ratio), max_length=settings.max_length, beta=settings.beta,
-        bf16=resolve_bf16(settings.bf16), gradient_checkpointing=use_cuda,
-        save_strategy="epoch", save_total_limit=None, logging_steps=1, logging_first_step=True,
-        report_to=[], seed=settings.seed, data_seed=settings.seed, dataloader_num_workers=0,
-        use_cpu=not use_cuda, disable_tqdm=True,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type=settings.lr_scheduler,
+        warmup_steps=float(settings.warmup_ratio),
+        max_length=settings.max_length,
+        beta=settings.beta,
+        bf16=resolve_bf16(settings.bf16),
+        gradient_checkpointing=use_cuda,
+        save_strategy="epoch",
+        save_total_limit=None,
+        logging_steps=1,
+        logging_first_step=True,
+        report_to=[],
+        seed=settings.seed,
+        data_seed=settings.seed,
+        dataloader_num_workers=0,
+        use_cpu=not use_cuda,
+        disable_tqdm=True,
     )
     peft_config = lora_config(settings)
     if settings.method not in TRAINER_BUILDERS:
         raise ValueError(f"preference method {settings.method!r} has no trainer; known: {', '.join(TRAINER_BUILDERS)}")
     config_class, trainer_class, extra = TRAINER_BUILDERS[settings.method](settings)
-    return trainer_class(model=model, args=config_class(**common, **extra), train_dataset=dataset,
-                         processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
+    return trainer_class(
+        model=model,
+        args=config_class(**common, **extra),
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
 
 
 def _dpo_family(settings: PreferenceSettings):
@@ -331,8 +385,11 @@ def _dpo_family(settings: PreferenceSettings):
 def _kto(settings: PreferenceSettings):
     from trl import KTOConfig, KTOTrainer
 
-    return KTOConfig, KTOTrainer, {"desirable_weight": settings.kto_desirable_weight,
-                                   "undesirable_weight": settings.kto_undesirable_weight}
+    return (
+        KTOConfig,
+        KTOTrainer,
+        {"desirable_weight": settings.kto_desirable_weight, "undesirable_weight": settings.kto_undesirable_weight},
+    )
 
 
 def _cpo(settings: PreferenceSettings):
@@ -345,11 +402,19 @@ def _cpo(settings: PreferenceSettings):
 TRAINER_BUILDERS = {**{method: _dpo_family for method in DPO_LOSS_TYPES}, "kto": _kto, "cpo": _cpo}
 
 
-def train_preference(manifest: Mapping[str, Any], pairs_rows: Sequence[Mapping[str, Any]],
-                     dev_pairs_rows: Sequence[Mapping[str, Any]], settings: PreferenceSettings,
-                     run_dir: str | os.PathLike, early_stop_dir: str | os.PathLike,
-                     convergence_dir: str | os.PathLike, history_path: str | os.PathLike, *,
-                     dev_scores_path: str | os.PathLike | None = None, callbacks: Sequence = ()) -> dict:
+def train_preference(
+    manifest: Mapping[str, Any],
+    pairs_rows: Sequence[Mapping[str, Any]],
+    dev_pairs_rows: Sequence[Mapping[str, Any]],
+    settings: PreferenceSettings,
+    run_dir: str | os.PathLike,
+    early_stop_dir: str | os.PathLike,
+    convergence_dir: str | os.PathLike,
+    history_path: str | os.PathLike,
+    *,
+    dev_scores_path: str | os.PathLike | None = None,
+    callbacks: Sequence = (),
+) -> dict:
     """Shell: train (resuming from the last checkpoint if any), then export the two adapters.
 
     ``pairs_rows`` / ``dev_pairs_rows``: pair records ``{prompt, chosen, rejected, source,
@@ -360,13 +425,17 @@ def train_preference(manifest: Mapping[str, Any], pairs_rows: Sequence[Mapping[s
     from factgap.models import load_tokenizer
 
     if not pairs_rows:
-        raise ValueError("no training pairs (no prompt has responses whose scores differ by more than "
-                         "the threshold, and no potentially-known fact)")
+        raise ValueError(
+            "no training pairs (no prompt has responses whose scores differ by more than "
+            "the threshold, and no potentially-known fact)"
+        )
     if not dev_pairs_rows:
         raise ValueError("no dev pairs: early stopping selects on dev reward accuracy")
     run_dir = Path(run_dir)
-    checkpoint_dir = start_run_dir(run_dir, {"manifest": manifest, "pairs": list(pairs_rows),
-                                             "dev": list(dev_pairs_rows), "settings": asdict(settings)})
+    checkpoint_dir = start_run_dir(
+        run_dir,
+        {"manifest": manifest, "pairs": list(pairs_rows), "dev": list(dev_pairs_rows), "settings": asdict(settings)},
+    )
     tokenizer = load_tokenizer(manifest)
 
     def rendered(rows):
@@ -374,45 +443,81 @@ def train_preference(manifest: Mapping[str, Any], pairs_rows: Sequence[Mapping[s
 
     rows = trainer_rows(rendered(pairs_rows), settings.method, settings.seed, settings.kto_conflicts)
     if not rows:
-        raise ValueError(f"no training rows left for {settings.method} (KTO conflicts policy "
-                         f"{settings.kto_conflicts!r} dropped every completion?)")
+        raise ValueError(
+            f"no training rows left for {settings.method} (KTO conflicts policy "
+            f"{settings.kto_conflicts!r} dropped every completion?)"
+        )
     model = load_trainable_model(manifest)
     dev_callback = make_dev_callback(run_dir, load_tokenizer(manifest), rendered(dev_pairs_rows), settings)
-    trainer = _build_trainer(settings, model, tokenizer, Dataset.from_list(rows), checkpoint_dir,
-                             [dev_callback, *callbacks])
+    trainer = _build_trainer(
+        settings, model, tokenizer, Dataset.from_list(rows), checkpoint_dir, [dev_callback, *callbacks]
+    )
     is_main, last = train_resuming(trainer, checkpoint_dir)
     if not is_main:
         return {}
-    result = export_preference_run(run_dir, settings.epochs, early_stop_dir, convergence_dir, history_path,
-                                   dev_scores_path)
+    result = export_preference_run(
+        run_dir, settings.epochs, early_stop_dir, convergence_dir, history_path, dev_scores_path
+    )
     return {**result, "resumed_from": last, "n_train_rows": len(rows)}
 
 
-def export_preference_run(run_dir: str | os.PathLike, epochs: int, early_stop_dir, convergence_dir, history_path,
-                          dev_scores_path=None) -> dict:
+def export_preference_run(
+    run_dir: str | os.PathLike, epochs: int, early_stop_dir, convergence_dir, history_path, dev_scores_path=None
+) -> dict:
     """Select the early-stop and convergence epochs, copy their adapters, write the history."""
     run_dir = Path(run_dir)
     records = load_epoch_records(run_dir, epochs)
     early, last = export_adapters(run_dir, records, "dev_reward_accuracy", early_stop_dir, convergence_dir)
-    history = [{**{f.name: r.get(f.name) for f in HISTORY_SCHEMA}, "is_early_stop": r["epoch"] == early,
-                "is_convergence": r["epoch"] == last} for r in records]
+    history = [
+        {
+            **{f.name: r.get(f.name) for f in HISTORY_SCHEMA},
+            "is_early_stop": r["epoch"] == early,
+            "is_convergence": r["epoch"] == last,
+        }
+        for r in records
+    ]
     write_parquet(pa.Table.from_pylist(history, schema=HISTORY_SCHEMA), history_path)
     if dev_scores_path is not None:
-        scores = [{f.name: ({**s, "epoch": r["epoch"]}).get(f.name) for f in DEV_SCORES_SCHEMA}
-                  for r in records for s in r["dev"]]
+        scores = [
+            {f.name: ({**s, "epoch": r["epoch"]}).get(f.name) for f in DEV_SCORES_SCHEMA}
+            for r in records
+            for s in r["dev"]
+        ]
         write_parquet(pa.Table.from_pylist(scores, schema=DEV_SCORES_SCHEMA), dev_scores_path)
-    log.info("early-stop epoch %d (dev reward accuracy %.3f), convergence epoch %d (%.3f)", early,
-             records[early - 1]["dev_reward_accuracy"], last, records[last - 1]["dev_reward_accuracy"])
+    log.info(
+        "early-stop epoch %d (dev reward accuracy %.3f), convergence epoch %d (%.3f)",
+        early,
+        records[early - 1]["dev_reward_accuracy"],
+        last,
+        records[last - 1]["dev_reward_accuracy"],
+    )
     return {"early_stop_epoch": early, "convergence_epoch": last}
 
 
-def train_preference_files(manifest_path, pairs_path, dev_pairs_path, settings: PreferenceSettings, run_dir,
-                           early_stop_dir, convergence_dir, history_path, dev_scores_path=None) -> dict:
+def train_preference_files(
+    manifest_path,
+    pairs_path,
+    dev_pairs_path,
+    settings: PreferenceSettings,
+    run_dir,
+    early_stop_dir,
+    convergence_dir,
+    history_path,
+    dev_scores_path=None,
+) -> dict:
     """Shell of ``train_preference`` over parquet pair files."""
     import pyarrow.parquet as pq
 
     from factgap.io import read_json
 
-    return train_preference(read_json(manifest_path), pq.read_table(pairs_path).to_pylist(),
-                            pq.read_table(dev_pairs_path).to_pylist(), settings, run_dir, early_stop_dir,
-                            convergence_dir, history_path, dev_scores_path=dev_scores_path)
+    return train_preference(
+        read_json(manifest_path),
+        pq.read_table(pairs_path).to_pylist(),
+        pq.read_table(dev_pairs_path).to_pylist(),
+        settings,
+        run_dir,
+        early_stop_dir,
+        convergence_dir,
+        history_path,
+        dev_scores_path=dev_scores_path,
+    )

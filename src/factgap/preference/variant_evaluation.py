@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class BiosTask:
     """Greedy answers of one people / topics set's test split (``generate_bios_file``)."""
+
     people_path: str
     generation: Mapping[str, Any]
     out_path: str
@@ -35,6 +36,7 @@ class BiosTask:
 @dataclass(frozen=True)
 class QATask:
     """Exact match on a QA test set under one prompt mode (``evaluate_file``)."""
+
     test_path: str
     exemplars_path: str
     mode: str
@@ -47,6 +49,7 @@ class QATask:
 @dataclass(frozen=True)
 class OODQATask:
     """One FPQA / KUQA question set (``evaluate_ood_qa_file``)."""
+
     spec: Mapping[str, Any]
     generation: Mapping[str, Any]
     out_path: str
@@ -55,6 +58,7 @@ class OODQATask:
 @dataclass(frozen=True)
 class MMLUTask:
     """0-shot multiple choice on the MMLU tests (``evaluate_mc_file``)."""
+
     items_path: str
     id_subjects: Sequence[str]
     ood_subjects: Sequence[str]
@@ -67,16 +71,27 @@ class MMLUTask:
 @dataclass(frozen=True)
 class TokenShiftTask:
     """Ranks of the tuned greedy answers under the base model (``measure_token_shift_file``)."""
+
     chat_template: bool
     marginal_max: int
     batch_size: int
     out_path: str
 
 
-def evaluate_tuned_variant(manifest_path, adapter_dir, *, variant: str, backend: str, seed: int,
-                           bios: BiosTask, topics: BiosTask | None, qa: QATask | None,
-                           ood_qa: Sequence[OODQATask], mmlu: MMLUTask | None,
-                           token_shift: TokenShiftTask) -> dict[str, float]:
+def evaluate_tuned_variant(
+    manifest_path,
+    adapter_dir,
+    *,
+    variant: str,
+    backend: str,
+    seed: int,
+    bios: BiosTask,
+    topics: BiosTask | None,
+    qa: QATask | None,
+    ood_qa: Sequence[OODQATask],
+    mmlu: MMLUTask | None,
+    token_shift: TokenShiftTask,
+) -> dict[str, float]:
     """Run every task of one tuned variant; returns each task's seconds (also logged)."""
     from factgap.backends import make_backend
     from factgap.evaluate import evaluate_file
@@ -99,30 +114,66 @@ def evaluate_tuned_variant(manifest_path, adapter_dir, *, variant: str, backend:
     for name, task in (("bios", bios), ("topics", topics)):
         if task is not None:
             with timed(name):
-                generate_bios_file(manifest_path, task.people_path, split="test", generation=task.generation,
-                                   seed=seed, backend=backend, out_path=task.out_path, engine=engine)
+                generate_bios_file(
+                    manifest_path,
+                    task.people_path,
+                    split="test",
+                    generation=task.generation,
+                    seed=seed,
+                    backend=backend,
+                    out_path=task.out_path,
+                    engine=engine,
+                )
     if qa is not None:
         with timed("qa"):
-            evaluate_file(manifest_path, adapter_dir, qa.test_path, qa.exemplars_path, mode=qa.mode, variant=variant,
-                          max_new_tokens=qa.max_new_tokens, cot_max_new_tokens=qa.cot_max_new_tokens,
-                          batch_size=qa.batch_size, out_path=qa.out_path, engine=engine)
+            evaluate_file(
+                manifest_path,
+                adapter_dir,
+                qa.test_path,
+                qa.exemplars_path,
+                mode=qa.mode,
+                variant=variant,
+                max_new_tokens=qa.max_new_tokens,
+                cot_max_new_tokens=qa.cot_max_new_tokens,
+                batch_size=qa.batch_size,
+                out_path=qa.out_path,
+                engine=engine,
+            )
     for task in ood_qa:
         with timed(f"ood-qa {task.spec['name']}"):
-            evaluate_ood_qa_file(manifest_path, adapter_dir, task.spec, task.generation, backend, seed, task.out_path,
-                                 engine=engine)
+            evaluate_ood_qa_file(
+                manifest_path, adapter_dir, task.spec, task.generation, backend, seed, task.out_path, engine=engine
+            )
     if getattr(engine, "name", None) != "hf":  # vLLM: free the GPU before the HF scoring model loads
         engine = None
         gc.collect()
     if mmlu is not None:
         with timed("mmlu"):
-            evaluate_mc_file(manifest_path, adapter_dir, None, mmlu.items_path, mmlu.id_subjects, mmlu.ood_subjects,
-                             variant, domain=mmlu.domain, scoring=mmlu.scoring, batch_size=mmlu.batch_size,
-                             out_path=mmlu.out_path, testsets=("id", "ood"), engine=engine)
+            evaluate_mc_file(
+                manifest_path,
+                adapter_dir,
+                None,
+                mmlu.items_path,
+                mmlu.id_subjects,
+                mmlu.ood_subjects,
+                variant,
+                domain=mmlu.domain,
+                scoring=mmlu.scoring,
+                batch_size=mmlu.batch_size,
+                out_path=mmlu.out_path,
+                testsets=("id", "ood"),
+                engine=engine,
+            )
     engine = None
     gc.collect()
     responses = {"in_domain": bios.out_path, **({"out_of_domain": topics.out_path} if topics is not None else {})}
     with timed("token shift"):
-        measure_token_shift_file(manifest_path, responses, token_shift.out_path,
-                                 chat_template=token_shift.chat_template, marginal_max=token_shift.marginal_max,
-                                 batch_size=token_shift.batch_size)
+        measure_token_shift_file(
+            manifest_path,
+            responses,
+            token_shift.out_path,
+            chat_template=token_shift.chat_template,
+            marginal_max=token_shift.marginal_max,
+            batch_size=token_shift.batch_size,
+        )
     return seconds

@@ -61,7 +61,7 @@ def percent(value) -> str:
 
 
 def estimate_text(row, name: str) -> str:
-    """"value [low, high]" in points for estimate ``name`` of a table row."""
+    """ "value [low, high]" in points for estimate ``name`` of a table row."""
     return fmt_ci(row[name], row[f"{name}_low"], row[f"{name}_high"])
 
 
@@ -73,8 +73,7 @@ def difference_text(row, name: str = "gap") -> str:
     return text + (" (excludes 0)" if row[f"{name}_low"] > 0 or row[f"{name}_high"] < 0 else " (includes 0)")
 
 
-def describe_groups(table: pd.DataFrame, keys, describe_group: Callable[[Any, pd.DataFrame], str],
-                    most: int) -> str:
+def describe_groups(table: pd.DataFrame, keys, describe_group: Callable[[Any, pd.DataFrame], str], most: int) -> str:
     """``describe_group(key, rows)`` for the first ``most`` groups of ``table`` by ``keys`` (in the order
     they appear), joined; " ..." says there are more."""
     groups = list(table.groupby(keys, sort=False, dropna=False))
@@ -98,12 +97,22 @@ def markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def write_table_outputs(numeric: pd.DataFrame, display: pd.DataFrame, title: str, notes: str,
-                        provenance: Mapping[str, Any], csv_path, md_path, provenance_path) -> None:
+def write_table_outputs(
+    numeric: pd.DataFrame,
+    display: pd.DataFrame,
+    title: str,
+    notes: str,
+    provenance: Mapping[str, Any],
+    csv_path,
+    md_path,
+    provenance_path,
+) -> None:
     """CSV (numbers), Markdown (human table + provenance) and a provenance JSON sidecar."""
     write_text(numeric.to_csv(index=False, float_format="%.6g"), csv_path)
-    md = (f"# {title}\n\n{markdown_table(display)}\n\n{notes}\n\n"
-          f"<details><summary>Provenance</summary>\n\n```json\n{json.dumps(provenance, indent=2, sort_keys=True, default=str)}\n```\n</details>\n")
+    md = (
+        f"# {title}\n\n{markdown_table(display)}\n\n{notes}\n\n"
+        f"<details><summary>Provenance</summary>\n\n```json\n{json.dumps(provenance, indent=2, sort_keys=True, default=str)}\n```\n</details>\n"
+    )
     write_text(md, md_path)
     write_json(provenance, provenance_path)
 
@@ -154,8 +163,9 @@ def table_provenance(science: Mapping[str, Any], manifests, questions, model_out
     return record
 
 
-def known_unknown_row(base: pd.DataFrame, known: pd.DataFrame, unknown: pd.DataFrame, n_resamples: int,
-                      confidence: float, seed: int) -> dict:
+def known_unknown_row(
+    base: pd.DataFrame, known: pd.DataFrame, unknown: pd.DataFrame, n_resamples: int, confidence: float, seed: int
+) -> dict:
     """EM of the base, Known-trained and Unknown-trained models on the same items, and the paired gap."""
     from factgap.stats import bootstrap_mean, bootstrap_paired_difference
 
@@ -165,8 +175,11 @@ def known_unknown_row(base: pd.DataFrame, known: pd.DataFrame, unknown: pd.DataF
     row.update(bootstrap_mean(base["correct"], n_resamples, confidence, seed).as_dict("base_em"))
     row.update(bootstrap_mean(known["correct"], n_resamples, confidence, seed).as_dict("known_em"))
     row.update(bootstrap_mean(unknown["correct"], n_resamples, confidence, seed).as_dict("unknown_em"))
-    row.update(bootstrap_paired_difference(known["correct"].to_numpy(), unknown["correct"].to_numpy(),
-                                           n_resamples, confidence, seed).as_dict("gap"))
+    row.update(
+        bootstrap_paired_difference(
+            known["correct"].to_numpy(), unknown["correct"].to_numpy(), n_resamples, confidence, seed
+        ).as_dict("gap")
+    )
     return row
 
 
@@ -174,7 +187,9 @@ def add_ci_columns(out: pd.DataFrame, table: pd.DataFrame, names) -> pd.DataFram
     """Human columns "value [low, high]" (in %) for each estimate in ``names`` present in ``table``."""
     for name in names:
         if name in table:
-            out[name] = [fmt_ci(v, lo, hi) for v, lo, hi in zip(table[name], table[f"{name}_low"], table[f"{name}_high"])]
+            out[name] = [
+                fmt_ci(v, lo, hi) for v, lo, hi in zip(table[name], table[f"{name}_low"], table[f"{name}_high"])
+            ]
     return out
 
 
@@ -218,20 +233,45 @@ class ReportInputs:
         return [read_json(p) for p in self.paths(role)]
 
 
-def publish_report(module: str, paths: Mapping[str, Sequence[str]], meta: Mapping[str, Sequence[Mapping[str, str]]],
-                   options: Mapping[str, Any], science: Mapping[str, Any], manifests, questions,
-                   outputs: Mapping[str, str], shows: str = "") -> pd.DataFrame:
+def publish_report(
+    module: str,
+    paths: Mapping[str, Sequence[str]],
+    meta: Mapping[str, Sequence[Mapping[str, str]]],
+    options: Mapping[str, Any],
+    science: Mapping[str, Any],
+    manifests,
+    questions,
+    outputs: Mapping[str, str],
+    shows: str = "",
+) -> pd.DataFrame:
     """Build report ``module`` (``factgap.reports.<name>``) and write its CSV, Markdown, provenance and PNG."""
     import importlib
 
     loaded = importlib.import_module(module)
     report = loaded.build(ReportInputs(paths, meta), **options)
     provenance = table_provenance(science, manifests, questions, [p for ps in paths.values() for p in ps])
-    write_table_outputs(report.table, report.display, report.title, report.notes, provenance, outputs["csv"],
-                        outputs["md"], outputs["provenance"])
+    write_table_outputs(
+        report.table,
+        report.display,
+        report.title,
+        report.notes,
+        provenance,
+        outputs["csv"],
+        outputs["md"],
+        outputs["provenance"],
+    )
     if "caption" in outputs:
-        write_text(caption_rst(report.title, shows, loaded.PAPER_FINDING, report.finding or "(no summary)",
-                               report.notes, provenance_summary(provenance)), outputs["caption"])
+        write_text(
+            caption_rst(
+                report.title,
+                shows,
+                loaded.PAPER_FINDING,
+                report.finding or "(no summary)",
+                report.notes,
+                provenance_summary(provenance),
+            ),
+            outputs["caption"],
+        )
     report.plot(outputs["png"])
     return report.table
 
@@ -249,20 +289,41 @@ def rst_text(text: str) -> str:
 
 def caption_rst(title: str, shows: str, paper: str, run: str, notes: str, provenance: str) -> str:
     """The caption of one table/figure: what it shows, what the paper found, what this run found."""
-    parts = [("What it shows", shows), ("What the paper found", paper), ("What this run found", run),
-             ("How to read the numbers", notes), ("Provenance", provenance)]
+    parts = [
+        ("What it shows", shows),
+        ("What the paper found", paper),
+        ("What this run found", run),
+        ("How to read the numbers", notes),
+        ("Provenance", provenance),
+    ]
     body = "\n\n".join(f"**{label}.** {rst_text(text)}" for label, text in parts if text)
     return f"{rst_text(title)}\n\n{body}\n"
 
 
 def provenance_summary(record: Mapping[str, Any]) -> str:
     """One line naming the model weights, the data files' hashes and the key package versions."""
-    models = [f"{m.get('origin')} ({m.get('source')}, sha256 {str(m.get('origin_sha256'))[:12]}, "
-              f"revision {m.get('revision')}, {m.get('dtype')})" for m in record.get("models", {}).values()]
-    data = [f"{entry['path']} sha256 {entry['sha256'][:12]}" for key, entry in record.get("inputs", {}).items()
-            if key.startswith("data:")]
+    models = [
+        f"{m.get('origin')} ({m.get('source')}, sha256 {str(m.get('origin_sha256'))[:12]}, "
+        f"revision {m.get('revision')}, {m.get('dtype')})"
+        for m in record.get("models", {}).values()
+    ]
+    data = [
+        f"{entry['path']} sha256 {entry['sha256'][:12]}"
+        for key, entry in record.get("inputs", {}).items()
+        if key.startswith("data:")
+    ]
     packages = record.get("packages", {})
-    versions = ", ".join(f"{k} {packages[k]}" for k in ("factgap", "torch", "transformers", "peft", "trl") if k in packages)
+    versions = ", ".join(
+        f"{k} {packages[k]}" for k in ("factgap", "torch", "transformers", "peft", "trl") if k in packages
+    )
     backends = "inference: " + ", ".join(record["backends"]) if record.get("backends") else ""
-    return "; ".join(x for x in ("model: " + ", ".join(models) if models else "",
-                                 "data: " + ", ".join(data) if data else "", backends, versions) if x)
+    return "; ".join(
+        x
+        for x in (
+            "model: " + ", ".join(models) if models else "",
+            "data: " + ", ".join(data) if data else "",
+            backends,
+            versions,
+        )
+        if x
+    )

@@ -12,7 +12,9 @@ from functools import partial
 
 import pandas as pd
 
-from factgap.naming import BASE, CATEGORIES as CATEGORY_ORDER, CHECKPOINTS as STAGES, parse_variant_label
+from factgap.naming import BASE, parse_variant_label
+from factgap.naming import CATEGORIES as CATEGORY_ORDER
+from factgap.naming import CHECKPOINTS as STAGES
 from factgap.reports.common import Report, ReportInputs, finish_figure, fmt_ci, zero_shot_test
 from factgap.stats import bootstrap_mean
 
@@ -22,7 +24,8 @@ PAPER_FINDING = (
     "the MaybeKnown one had "
     "the best overall test accuracy, ahead of the HighlyKnown one, which did worse on MaybeKnown test questions; "
     "training on WeaklyKnown or Unknown examples alone gave the weakest models, and they lost the most between early "
-    "stop and convergence.")
+    "stop and convergence."
+)
 MAX_GROUPS = 3
 
 
@@ -56,18 +59,31 @@ def build_table(predictions: pd.DataFrame, n_resamples: int, confidence: float, 
             training_set, stage = split_variant(variant)
             for subset in subsets:
                 chosen = items if subset == "all" else items[items["category"] == subset]
-                row = {"model": model, "dataset": dataset, "training_set": training_set, "stage": stage,
-                       "variant": variant, "test_subset": subset}
+                row = {
+                    "model": model,
+                    "dataset": dataset,
+                    "training_set": training_set,
+                    "stage": stage,
+                    "variant": variant,
+                    "test_subset": subset,
+                }
                 row.update(bootstrap_mean(chosen["correct"], n_resamples, confidence, seed).as_dict("em"))
                 rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:
         return table
     subset_rank = {s: i for i, s in enumerate(["all", *CATEGORY_ORDER])}
-    order = sorted(range(len(table)), key=lambda i: (
-        table.model[i], table.dataset[i], training_set_order(table.training_set[i]),
-        STAGES.index(table.stage[i]) if table.stage[i] in STAGES else -1,
-        subset_rank.get(table.test_subset[i], len(subset_rank)), table.test_subset[i]))
+    order = sorted(
+        range(len(table)),
+        key=lambda i: (
+            table.model[i],
+            table.dataset[i],
+            training_set_order(table.training_set[i]),
+            STAGES.index(table.stage[i]) if table.stage[i] in STAGES else -1,
+            subset_rank.get(table.test_subset[i], len(subset_rank)),
+            table.test_subset[i],
+        ),
+    )
     return table.iloc[order].reset_index(drop=True)
 
 
@@ -75,8 +91,13 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     """Wide: one row per model variant, one column per test subset."""
     cells = table.assign(cell=[fmt_ci(v, lo, hi) for v, lo, hi in zip(table["em"], table["em_low"], table["em_high"])])
     subsets = list(dict.fromkeys(table["test_subset"]))
-    wide = cells.pivot_table(index=["model", "dataset", "training_set", "stage"], columns="test_subset",
-                             values="cell", aggfunc="first", sort=False)
+    wide = cells.pivot_table(
+        index=["model", "dataset", "training_set", "stage"],
+        columns="test_subset",
+        values="cell",
+        aggfunc="first",
+        sort=False,
+    )
     counts = table.groupby("test_subset")["em_n"].max()
     wide = wide[[s for s in subsets if s in wide.columns]]
     wide.columns = [f"{s} (n={int(counts[s])})" for s in wide.columns]
@@ -105,10 +126,16 @@ def plot(table: pd.DataFrame, png_path) -> None:
         base = table[(table["model"] == model) & (table["dataset"] == dataset) & (table["training_set"] == BASE)]
         if not base.empty:
             base = base.set_index("test_subset").reindex(subsets)
-            ax.scatter(range(len(subsets)), base["em"] * 100, marker="_", s=400, color="black", zorder=3,
-                       label="base model")
-        ax.set_xticks(range(len(subsets)), [f"test: {s}" if s != "all" else "all test" for s in subsets],
-                      rotation=20, ha="right", fontsize=8)
+            ax.scatter(
+                range(len(subsets)), base["em"] * 100, marker="_", s=400, color="black", zorder=3, label="base model"
+            )
+        ax.set_xticks(
+            range(len(subsets)),
+            [f"test: {s}" if s != "all" else "all test" for s in subsets],
+            rotation=20,
+            ha="right",
+            fontsize=8,
+        )
         ax.set_ylabel("test exact match (%)")
         ax.set_title(f"{model} / {dataset} / {stage.replace('_', ' ')}", fontsize=9)
         ax.legend(fontsize=7, title="fine-tuned on", title_fontsize=7)
@@ -128,8 +155,10 @@ def _describe_stage(stage, rows: pd.DataFrame) -> str:
     best, worst = ranked.iloc[0], ranked.iloc[-1]
     if len(ranked) == 1:
         return f"at {label} {best['training_set']} scores {_em(best)}"
-    return (f"at {label} the best of {len(ranked)} training sets is {best['training_set']} with {_em(best)} and the "
-            f"worst {worst['training_set']} with {_em(worst)}")
+    return (
+        f"at {label} the best of {len(ranked)} training sets is {best['training_set']} with {_em(best)} and the "
+        f"worst {worst['training_set']} with {_em(worst)}"
+    )
 
 
 def describe(table: pd.DataFrame) -> str:
@@ -151,8 +180,10 @@ def build(inputs: ReportInputs, n_resamples: int, confidence: float, seed: int) 
     table = build_table(inputs.frame("predictions"), n_resamples, confidence, seed)
     if table.empty or (table["training_set"] == BASE).all():
         raise ValueError("no 0-shot in-distribution test predictions of a fine-tuned model")
-    notes = (f"Exact match in %, with {confidence:.0%} bootstrap intervals ({n_resamples} resamples over test items). "
-             "Columns: all test items, then test items of each SliCK category under the base model's probe. "
-             "only-<Category>: fine-tuned on that category alone; the Unknown-only set may be named 'unknown' "
-             "(shared with S2) when the Unknown group is exactly the Unknown category.")
+    notes = (
+        f"Exact match in %, with {confidence:.0%} bootstrap intervals ({n_resamples} resamples over test items). "
+        "Columns: all test items, then test items of each SliCK category under the base model's probe. "
+        "only-<Category>: fine-tuned on that category alone; the Unknown-only set may be named 'unknown' "
+        "(shared with S2) when the Unknown group is exactly the Unknown category."
+    )
     return Report(table, display_table(table), TITLE, notes, partial(plot, table), finding=describe(table))

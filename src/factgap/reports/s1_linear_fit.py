@@ -32,7 +32,8 @@ PAPER_FINDING = (
     "distribution) by a linear model in "
     "the fractions of fitted Known and fitted Unknown training examples, with an intercept of 36.9 points, +7.3 for "
     "fitted Known and -8.3 for fitted Unknown examples: fitting Unknown examples costs about as much as fitting Known "
-    "ones gains.")
+    "ones gains."
+)
 MAX_FITS = 4
 EXCLUDED_PREFIXES = ("idk-",)  # relabelled sets: "fitting" an Unknown example means saying "I don't know"
 
@@ -84,11 +85,30 @@ def fitted_counts(history: pd.DataFrame, known, unknown) -> pd.DataFrame:
         kinds = train["category"].map(lambda c: knowledge_group(c, known, unknown) if isinstance(c, str) else "other")
         correct = train["correct"].astype(bool)
         n_kn, n_unk = int((correct & (kinds == "known")).sum()), int((correct & (kinds == "unknown")).sum())
-        rows.append(dict(zip([*KEYS, "epoch"], key), train_size=len(train), n_known_fit=n_kn, n_unknown_fit=n_unk,
-                         frac_known_fit=n_kn / len(train), frac_unknown_fit=n_unk / len(train),
-                         dev_em=float(dev["correct"].mean()) if len(dev) else float("nan")))
-    return pd.DataFrame(rows, columns=[*KEYS, "epoch", "train_size", "n_known_fit", "n_unknown_fit",
-                                       "frac_known_fit", "frac_unknown_fit", "dev_em"])
+        rows.append(
+            dict(
+                zip([*KEYS, "epoch"], key),
+                train_size=len(train),
+                n_known_fit=n_kn,
+                n_unknown_fit=n_unk,
+                frac_known_fit=n_kn / len(train),
+                frac_unknown_fit=n_unk / len(train),
+                dev_em=float(dev["correct"].mean()) if len(dev) else float("nan"),
+            )
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            *KEYS,
+            "epoch",
+            "train_size",
+            "n_known_fit",
+            "n_unknown_fit",
+            "frac_known_fit",
+            "frac_unknown_fit",
+            "dev_em",
+        ],
+    )
 
 
 def _included(training_set: str) -> bool:
@@ -117,15 +137,34 @@ def test_points(counts: pd.DataFrame, summary: pd.DataFrame, predictions: pd.Dat
             variant = variant_label(key[2], stage)
             if (key[0], key[1], variant) not in em.index:
                 continue
-            at = counts[(counts["model"] == key[0]) & (counts["dataset"] == key[1]) & (counts["training_set"] == key[2])
-                        & (counts["epoch"] == int(epochs.iloc[0]))]
+            at = counts[
+                (counts["model"] == key[0])
+                & (counts["dataset"] == key[1])
+                & (counts["training_set"] == key[2])
+                & (counts["epoch"] == int(epochs.iloc[0]))
+            ]
             if at.empty:
-                raise ValueError(f"{'/'.join(key)}: no training-example record at the {stage} epoch {int(epochs.iloc[0])}")
+                raise ValueError(
+                    f"{'/'.join(key)}: no training-example record at the {stage} epoch {int(epochs.iloc[0])}"
+                )
             row = at.iloc[0].drop("dev_em").to_dict()
             row.update(fit=FIT_TEST, stage=stage, acc=float(em[(key[0], key[1], variant)]))
             rows.append(row)
-    return pd.DataFrame(rows, columns=[*KEYS, "epoch", "train_size", "n_known_fit", "n_unknown_fit",
-                                       "frac_known_fit", "frac_unknown_fit", "fit", "stage", "acc"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            *KEYS,
+            "epoch",
+            "train_size",
+            "n_known_fit",
+            "n_unknown_fit",
+            "frac_known_fit",
+            "frac_unknown_fit",
+            "fit",
+            "stage",
+            "acc",
+        ],
+    )
 
 
 def build_table(points: pd.DataFrame) -> pd.DataFrame:
@@ -135,13 +174,24 @@ def build_table(points: pd.DataFrame) -> pd.DataFrame:
     """
     rows = []
     for (model, dataset, fit), group in points.groupby(["model", "dataset", "fit"], sort=True):
-        row = {"model": model, "dataset": dataset, "fit": fit, "n": len(group),
-               "n_training_sets": group["training_set"].nunique()}
+        row = {
+            "model": model,
+            "dataset": dataset,
+            "fit": fit,
+            "n": len(group),
+            "n_training_sets": group["training_set"].nunique(),
+        }
         try:
             res = ols_fit(group[["frac_known_fit", "frac_unknown_fit"]].to_numpy(), group["acc"].to_numpy())
         except ValueError as err:
-            row.update({**{p: float("nan") for p in PARAMS}, **{f"{p}_se": float("nan") for p in PARAMS},
-                        "r2": float("nan"), "status": str(err)})
+            row.update(
+                {
+                    **{p: float("nan") for p in PARAMS},
+                    **{f"{p}_se": float("nan") for p in PARAMS},
+                    "r2": float("nan"),
+                    "status": str(err),
+                }
+            )
         else:
             for name, c, s in zip(PARAMS, res["coef"], res["se"]):
                 row[name], row[f"{name}_se"] = float(c), float(s)
@@ -152,16 +202,21 @@ def build_table(points: pd.DataFrame) -> pd.DataFrame:
 
 
 def predict(table_row, points: pd.DataFrame) -> np.ndarray:
-    return (table_row["b0"] + table_row["b_kn"] * points["frac_known_fit"].to_numpy()
-            + table_row["b_unk"] * points["frac_unknown_fit"].to_numpy())
+    return (
+        table_row["b0"]
+        + table_row["b_kn"] * points["frac_known_fit"].to_numpy()
+        + table_row["b_unk"] * points["frac_unknown_fit"].to_numpy()
+    )
 
 
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
     """Coefficients in points of exact match (x100), as in the paper."""
     out = table[["model", "dataset", "fit", "n", "n_training_sets"]].copy()
     for name in PARAMS:
-        out[name] = [("n/a" if np.isnan(c) else f"{100 * c:.1f}" + ("" if np.isnan(s) else f" ± {100 * s:.1f}"))
-                     for c, s in zip(table[name], table[f"{name}_se"])]
+        out[name] = [
+            ("n/a" if np.isnan(c) else f"{100 * c:.1f}" + ("" if np.isnan(s) else f" ± {100 * s:.1f}"))
+            for c, s in zip(table[name], table[f"{name}_se"])
+        ]
     out["R²"] = ["n/a" if np.isnan(r) else f"{r:.2f}" for r in table["r2"]]
     out["status"] = table["status"]
     return out
@@ -177,8 +232,9 @@ def plot(table: pd.DataFrame, points: pd.DataFrame, png_path) -> None:
     fits = table[table["b0"].notna()]
     fig, axes = plt.subplots(1, max(1, len(fits)), figsize=(4.5 * max(1, len(fits)), 4.2), squeeze=False)
     for ax, (_, row) in zip(axes[0], fits.iterrows()):
-        pts = points[(points["model"] == row["model"]) & (points["dataset"] == row["dataset"])
-                     & (points["fit"] == row["fit"])]
+        pts = points[
+            (points["model"] == row["model"]) & (points["dataset"] == row["dataset"]) & (points["fit"] == row["fit"])
+        ]
         predicted = predict(row, pts) * 100
         for training_set, sub in pts.assign(pred=predicted).groupby("training_set", sort=True):
             ax.scatter(sub["pred"], sub["acc"] * 100, s=18, label=training_set)
@@ -187,8 +243,11 @@ def plot(table: pd.DataFrame, points: pd.DataFrame, png_path) -> None:
         ax.plot([lo, hi], [lo, hi], color="grey", linestyle="--", linewidth=1)
         ax.set_xlabel("predicted exact match (%)")
         ax.set_ylabel("observed exact match (%)")
-        ax.set_title(f"{row['model']} / {row['dataset']}\n{row['fit']}: "
-                     f"b_kn={100 * row['b_kn']:.1f}, b_unk={100 * row['b_unk']:.1f}, R²={row['r2']:.2f}", fontsize=8)
+        ax.set_title(
+            f"{row['model']} / {row['dataset']}\n{row['fit']}: "
+            f"b_kn={100 * row['b_kn']:.1f}, b_unk={100 * row['b_unk']:.1f}, R²={row['r2']:.2f}",
+            fontsize=8,
+        )
         ax.legend(fontsize=6)
     finish_figure(fig, TITLE, png_path, tight=True)
 
@@ -205,8 +264,10 @@ def _describe_fit(row) -> str:
     if pd.isna(row["b0"]):
         return f"{head}: no fit ({row['status']})."
     r2 = "n/a" if pd.isna(row["r2"]) else f"{row['r2']:.2f}"
-    return (f"{head}: b0 = {_coef(row, 'b0')}, b_kn = {_coef(row, 'b_kn')}, b_unk = {_coef(row, 'b_unk')} points "
-            f"(± standard error), R² = {r2}.")
+    return (
+        f"{head}: b0 = {_coef(row, 'b0')}, b_kn = {_coef(row, 'b_kn')}, b_unk = {_coef(row, 'b_unk')} points "
+        f"(± standard error), R² = {r2}."
+    )
 
 
 def describe(table: pd.DataFrame) -> str:
@@ -228,9 +289,11 @@ def build(inputs: ReportInputs, known, unknown) -> Report:
         reasons = "; ".join(f"{r.model}/{r.dataset}/{r.fit}: {r.status}" for r in table.itertuples()) or "no points"
         raise ValueError(f"no linear fit possible ({reasons})")
     paper = ", ".join(f"{k} = {v}" for k, v in PAPER_FIT.items())
-    notes = ("Coefficients in points of exact match (fit on fractions, x100) ± standard error. Predictors: the fraction "
-             f"of the training set that is Known ({list(known)}) / Unknown ({list(unknown)}) AND fitted (train exact "
-             "match) at that point. 'dev, every epoch': one point per training set and epoch; 'test, early stop and "
-             "convergence': one point per training set and stage (0-shot in-distribution test exact match). "
-             f"'I don't know' relabelled sets are left out. Gekhman et al. 2024 report for their ID fit: {paper}.")
+    notes = (
+        "Coefficients in points of exact match (fit on fractions, x100) ± standard error. Predictors: the fraction "
+        f"of the training set that is Known ({list(known)}) / Unknown ({list(unknown)}) AND fitted (train exact "
+        "match) at that point. 'dev, every epoch': one point per training set and epoch; 'test, early stop and "
+        "convergence': one point per training set and stage (0-shot in-distribution test exact match). "
+        f"'I don't know' relabelled sets are left out. Gekhman et al. 2024 report for their ID fit: {paper}."
+    )
     return Report(table, display_table(table), TITLE, notes, partial(plot, table, points), finding=describe(table))

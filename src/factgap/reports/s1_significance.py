@@ -13,19 +13,22 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from factgap.reports.common import describe_groups, finish_figure, Report, ReportInputs, variant_pairs
+from factgap.reports.common import Report, ReportInputs, describe_groups, finish_figure, variant_pairs
 
 TITLE = "Paired t-test over test chunks (0-shot exact match)"
 ALPHA = 0.05
 PAPER_FINDING = (
     "Gekhman et al. 2024 check the significance of their accuracy differences with a paired t-test over the test set "
     "split into 100 chunks. Their conclusions rest on two such differences: the accuracy lost between early stop and "
-    "convergence once Unknown examples are fitted, and the advantage of Known- over Unknown-heavy fine-tuning.")
+    "convergence once Unknown examples are fitted, and the advantage of Known- over Unknown-heavy fine-tuning."
+)
 MAX_GROUPS = 3
 MAX_LISTED = 3
 
 
-def chunk_accuracies(ids: Sequence[str], correct_a, correct_b, n_chunks: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def chunk_accuracies(
+    ids: Sequence[str], correct_a, correct_b, n_chunks: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean of ``correct_a`` and ``correct_b`` per chunk of the items (same chunks for both)."""
     ids = np.asarray(ids, dtype=object)
     a, b = np.asarray(correct_a, dtype=float), np.asarray(correct_b, dtype=float)
@@ -64,13 +67,26 @@ def build_table(predictions: pd.DataFrame, comparisons, n_chunks: int, seed: int
     for model, dataset, (variant_a, variant_b), a, b in variant_pairs(predictions, comparisons):
         if list(a["id"]) != list(b["id"]):
             raise ValueError(f"{model}/{dataset}: {variant_a} and {variant_b} cover different test items")
-        chunk_a, chunk_b = chunk_accuracies(a["id"].to_numpy(), a["correct"].to_numpy(), b["correct"].to_numpy(),
-                                            n_chunks, seed)
+        chunk_a, chunk_b = chunk_accuracies(
+            a["id"].to_numpy(), a["correct"].to_numpy(), b["correct"].to_numpy(), n_chunks, seed
+        )
         t, p = paired_t_test(chunk_a, chunk_b)
         em_a, em_b = float(a["correct"].mean()), float(b["correct"].mean())
-        rows.append({"model": model, "dataset": dataset, "variant_a": variant_a, "variant_b": variant_b,
-                     "em_a": em_a, "em_b": em_b, "diff": em_a - em_b, "t": t, "p": p,
-                     "n_chunks": len(chunk_a), "n_items": len(a)})
+        rows.append(
+            {
+                "model": model,
+                "dataset": dataset,
+                "variant_a": variant_a,
+                "variant_b": variant_b,
+                "em_a": em_a,
+                "em_b": em_b,
+                "diff": em_a - em_b,
+                "t": t,
+                "p": p,
+                "n_chunks": len(chunk_a),
+                "n_items": len(a),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -93,8 +109,9 @@ def plot(table: pd.DataFrame, png_path) -> None:
     import matplotlib.pyplot as plt
 
     groups = list(table.groupby(["model", "dataset"], sort=True))
-    fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(6 * max(1, len(groups)), 0.5 * len(table) + 2.5),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(1, len(groups)), figsize=(6 * max(1, len(groups)), 0.5 * len(table) + 2.5), squeeze=False
+    )
     for ax, ((model, dataset), group) in zip(axes[0], groups):
         y = list(range(len(group)))[::-1]
         significant = group["p"] < ALPHA
@@ -124,8 +141,9 @@ def _listed(rows: pd.DataFrame) -> str:
 def _describe_group(model, dataset, group: pd.DataFrame) -> str:
     significant = group["p"] < ALPHA  # a NaN p counts as not significant
     sig, rest = group[significant], group[~significant]
-    text = (f"{model}/{dataset}: {len(sig)} of {len(group)} comparisons differ at p < {ALPHA} "
-            "(a - b in exact-match points)")
+    text = (
+        f"{model}/{dataset}: {len(sig)} of {len(group)} comparisons differ at p < {ALPHA} (a - b in exact-match points)"
+    )
     text += f": {_listed(sig)}" if len(sig) else ""
     text += f"; not significant: {_listed(rest)}" if len(rest) else ""
     return text + "."
@@ -145,9 +163,13 @@ def build(inputs: ReportInputs, comparisons, n_chunks: int, seed: int) -> Report
     comparisons = [list(c) for c in comparisons]
     table = build_table(inputs.frame("predictions"), comparisons, n_chunks, seed)
     if table.empty:
-        raise ValueError(f"none of the comparisons {list(map(tuple, comparisons))} has both variants among the "
-                         "0-shot in-distribution test predictions")
-    notes = (f"Test items sorted by id, shuffled (seed {seed}) and split into up to {n_chunks} chunks; exact match per "
-             "chunk for both variants; paired t-test (scipy.stats.ttest_rel) over chunks, as in Gekhman et al. 2024. "
-             f"* p < {ALPHA}. EM in %, over all test items.")
+        raise ValueError(
+            f"none of the comparisons {list(map(tuple, comparisons))} has both variants among the "
+            "0-shot in-distribution test predictions"
+        )
+    notes = (
+        f"Test items sorted by id, shuffled (seed {seed}) and split into up to {n_chunks} chunks; exact match per "
+        "chunk for both variants; paired t-test (scipy.stats.ttest_rel) over chunks, as in Gekhman et al. 2024. "
+        f"* p < {ALPHA}. EM in %, over all test items."
+    )
     return Report(table, display_table(table), TITLE, notes, partial(plot, table), finding=describe(table))

@@ -13,7 +13,7 @@ from functools import partial
 import pandas as pd
 
 from factgap.naming import CATEGORIES as CATEGORY_ORDER
-from factgap.reports.common import describe_groups, finish_figure, fmt_ci, Report, ReportInputs
+from factgap.reports.common import Report, ReportInputs, describe_groups, finish_figure, fmt_ci
 from factgap.stats import bootstrap_mean
 
 TITLE = "Training dynamics: train exact match on Known / Unknown examples and dev exact match per epoch"
@@ -21,7 +21,8 @@ KEYS = ["model", "dataset", "training_set"]
 PAPER_FINDING = (
     "Gekhman et al. 2024, Figure 1 (fine-tuning on 50% Known and 50% Unknown examples): the Known training examples "
     "are fitted within a few epochs but the Unknown ones only much later, and development accuracy peaks around the "
-    "early-stop point and then declines as more of the Unknown examples are fitted.")
+    "early-stop point and then declines as more of the Unknown examples are fitted."
+)
 MAX_GROUPS = 3
 FITTED = 0.9  # train exact match at which a group of examples counts as fitted
 
@@ -45,8 +46,9 @@ def stage_epochs(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*KEYS, "early_stop_epoch", "convergence_epoch"])
 
 
-def build_table(history: pd.DataFrame, summary: pd.DataFrame, known, unknown, n_resamples: int,
-                confidence: float, seed: int) -> pd.DataFrame:
+def build_table(
+    history: pd.DataFrame, summary: pd.DataFrame, known, unknown, n_resamples: int, confidence: float, seed: int
+) -> pd.DataFrame:
     """One row per (model, dataset, training_set, epoch); EM columns (fractions) with CIs."""
     from factgap.splits import knowledge_group
 
@@ -64,10 +66,19 @@ def build_table(history: pd.DataFrame, summary: pd.DataFrame, known, unknown, n_
             dev = at[at["eval_set"] == "dev"]
             tr = at[at["eval_set"] == "train"]
             groups = tr["category"].map(lambda c: knowledge_group(c, known, unknown) if isinstance(c, str) else "other")
-            row = dict(zip(KEYS, key), epoch=int(epoch), global_step=int(at["global_step"].max()),
-                       is_early_stop=bool(epoch == early), is_convergence=bool(epoch == last), n_train=len(tr))
-            subsets = {"dev_em": dev, "train_known_em": tr[groups == "known"],
-                       "train_unknown_em": tr[groups == "unknown"]}
+            row = dict(
+                zip(KEYS, key),
+                epoch=int(epoch),
+                global_step=int(at["global_step"].max()),
+                is_early_stop=bool(epoch == early),
+                is_convergence=bool(epoch == last),
+                n_train=len(tr),
+            )
+            subsets = {
+                "dev_em": dev,
+                "train_known_em": tr[groups == "known"],
+                "train_unknown_em": tr[groups == "unknown"],
+            }
             subsets.update({f"train_{c}_em": tr[tr["category"] == c] for c in categories})
             for name in series_names(categories):
                 row.update(bootstrap_mean(subsets[name]["correct"], n_resamples, confidence, seed).as_dict(name))
@@ -81,12 +92,15 @@ def _metric_columns(table: pd.DataFrame) -> list[str]:
 
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
     out = table[[*KEYS, "epoch"]].copy()
-    out["stage"] = ["early stop" if e else ("convergence" if c else "")
-                    for e, c in zip(table["is_early_stop"], table["is_convergence"])]
+    out["stage"] = [
+        "early stop" if e else ("convergence" if c else "")
+        for e, c in zip(table["is_early_stop"], table["is_convergence"])
+    ]
     for name in _metric_columns(table):
         n = table[f"{name}_n"]
-        out[f"{name} (n={int(n.max())})"] = [fmt_ci(v, lo, hi) for v, lo, hi in
-                                              zip(table[name], table[f"{name}_low"], table[f"{name}_high"])]
+        out[f"{name} (n={int(n.max())})"] = [
+            fmt_ci(v, lo, hi) for v, lo, hi in zip(table[name], table[f"{name}_low"], table[f"{name}_high"])
+        ]
     return out
 
 
@@ -99,19 +113,31 @@ def plot(table: pd.DataFrame, png_path) -> None:
 
     groups = list(table.groupby(KEYS, sort=True))
     fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(6 * max(1, len(groups)), 4.2), squeeze=False)
-    styles = {"train_known_em": ("train: Known", "tab:blue", "-"), "train_unknown_em": ("train: Unknown", "tab:red", "-"),
-              "dev_em": ("dev", "black", "-")}
+    styles = {
+        "train_known_em": ("train: Known", "tab:blue", "-"),
+        "train_unknown_em": ("train: Unknown", "tab:red", "-"),
+        "dev_em": ("dev", "black", "-"),
+    }
     for ax, ((model, dataset, training_set), group) in zip(axes[0], groups):
         group = group.sort_values("epoch")
         for name in _metric_columns(group):
             if group[f"{name}_n"].max() == 0:
                 continue
             label, color, line = styles.get(name, (f"train, category {name[6:-3]}", None, ":"))
-            ax.plot(group["epoch"], group[name] * 100, line, marker="o", markersize=3, color=color, label=label,
-                    linewidth=2 if name in styles else 1)
+            ax.plot(
+                group["epoch"],
+                group[name] * 100,
+                line,
+                marker="o",
+                markersize=3,
+                color=color,
+                label=label,
+                linewidth=2 if name in styles else 1,
+            )
             if name in styles:
-                ax.fill_between(group["epoch"], group[f"{name}_low"] * 100, group[f"{name}_high"] * 100,
-                                color=color, alpha=0.15)
+                ax.fill_between(
+                    group["epoch"], group[f"{name}_low"] * 100, group[f"{name}_high"] * 100, color=color, alpha=0.15
+                )
         early = group.loc[group["is_early_stop"], "epoch"]
         if len(early):
             ax.axvline(early.iloc[0], color="grey", linestyle="--", label="early stop")
@@ -142,17 +168,25 @@ def _at_stage(group: pd.DataFrame, flag: str, label: str) -> str:
     if rows.empty:
         return ""
     row = rows.iloc[0]
-    return (f"at {label} (epoch {int(row['epoch'])}) train exact match is {_ci(row, 'train_known_em')} on Known and "
-            f"{_ci(row, 'train_unknown_em')} on Unknown examples, dev {_ci(row, 'dev_em')}")
+    return (
+        f"at {label} (epoch {int(row['epoch'])}) train exact match is {_ci(row, 'train_known_em')} on Known and "
+        f"{_ci(row, 'train_unknown_em')} on Unknown examples, dev {_ci(row, 'dev_em')}"
+    )
 
 
 def _describe_group(key, group: pd.DataFrame) -> str:
     group = group.sort_values("epoch")
-    stages = [t for t in (_at_stage(group, "is_early_stop", "early stop"),
-                          _at_stage(group, "is_convergence", "convergence")) if t]
-    return (f"{'/'.join(map(str, key))}: Known training examples reach {FITTED:.0%} exact match "
-            f"{_fitted_at(group, 'train_known_em')}, Unknown ones {_fitted_at(group, 'train_unknown_em')}"
-            + "".join(f"; {t}" for t in stages) + ".")
+    stages = [
+        t
+        for t in (_at_stage(group, "is_early_stop", "early stop"), _at_stage(group, "is_convergence", "convergence"))
+        if t
+    ]
+    return (
+        f"{'/'.join(map(str, key))}: Known training examples reach {FITTED:.0%} exact match "
+        f"{_fitted_at(group, 'train_known_em')}, Unknown ones {_fitted_at(group, 'train_unknown_em')}"
+        + "".join(f"; {t}" for t in stages)
+        + "."
+    )
 
 
 def describe(table: pd.DataFrame) -> str:
@@ -169,8 +203,10 @@ def build(inputs: ReportInputs, known, unknown, n_resamples: int, confidence: fl
     table = build_table(history, summary, known, unknown, n_resamples, confidence, seed)
     if table.empty:
         raise ValueError("the training histories hold no evaluated epoch")
-    notes = (f"Exact match in %, with {confidence:.0%} bootstrap intervals ({n_resamples} resamples over examples). "
-             f"train_known / train_unknown: training examples whose SliCK category is in {list(known)} / {list(unknown)}; "
-             "train_<Category>: training examples of that category; dev: the dev questions. Early stop = best dev "
-             "exact match; convergence = last epoch.")
+    notes = (
+        f"Exact match in %, with {confidence:.0%} bootstrap intervals ({n_resamples} resamples over examples). "
+        f"train_known / train_unknown: training examples whose SliCK category is in {list(known)} / {list(unknown)}; "
+        "train_<Category>: training examples of that category; dev: the dev questions. Early stop = best dev "
+        "exact match; convergence = last epoch."
+    )
     return Report(table, display_table(table), TITLE, notes, partial(plot, table), finding=describe(table))

@@ -11,7 +11,7 @@ from functools import partial
 import pandas as pd
 
 from factgap.naming import parse_variant_label
-from factgap.reports.common import add_ci_columns, describe_groups, finish_figure, fmt_ci, Report, ReportInputs
+from factgap.reports.common import Report, ReportInputs, add_ci_columns, describe_groups, finish_figure, fmt_ci
 from factgap.stats import bootstrap_mean, bootstrap_paired_difference
 
 TITLE = "In-context learning gains over 0-shot, per fine-tuned model"
@@ -19,7 +19,8 @@ PAPER_FINDING = (
     "Gong et al. 2025, Table 3: in-context learning narrows the factuality gap because the Unknown-trained model "
     "gains more from it; with 4 exemplars from the Known split, early-stopped Llama-3.1-8B base gains +13.3 exact "
     "match when Unknown-trained against +3.15 when Known-trained. Chain-of-thought prompts help too, and the gap is "
-    "easier to close at early stop than at convergence.")
+    "easier to close at early stop than at convergence."
+)
 MAX_GROUPS = 3
 MAX_VARIANTS = 5
 GAINS = (("four_shot_gain", "4-shot"), ("four_shot_cot_gain", "4-shot CoT"))
@@ -46,20 +47,25 @@ def build_table(predictions: pd.DataFrame, n_resamples: int, confidence: float, 
             if list(other["id"]) != list(zero["id"]):
                 raise ValueError(f"{model}/{dataset}/{variant}: {mode} and zero_shot cover different test items")
             row.update(bootstrap_mean(other["correct"], n_resamples, confidence, seed).as_dict(f"{mode}_em"))
-            row.update(bootstrap_paired_difference(other["correct"].to_numpy(), zero["correct"].to_numpy(),
-                                                   n_resamples, confidence, seed).as_dict(f"{mode}_gain"))
+            row.update(
+                bootstrap_paired_difference(
+                    other["correct"].to_numpy(), zero["correct"].to_numpy(), n_resamples, confidence, seed
+                ).as_dict(f"{mode}_gain")
+            )
         rows.append(row)
     table = pd.DataFrame(rows)
     if not table.empty:
-        table = table.iloc[sorted(range(len(table)), key=lambda i: (table.model[i], table.dataset[i],
-                                                                     variant_order(table.variant[i])))]
+        table = table.iloc[
+            sorted(range(len(table)), key=lambda i: (table.model[i], table.dataset[i], variant_order(table.variant[i])))
+        ]
     return table.reset_index(drop=True)
 
 
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
     out = table[["model", "dataset", "variant", "zero_shot_em_n"]].rename(columns={"zero_shot_em_n": "n"}).copy()
-    return add_ci_columns(out, table, ("zero_shot_em", "four_shot_em", "four_shot_gain", "four_shot_cot_em",
-                                       "four_shot_cot_gain"))
+    return add_ci_columns(
+        out, table, ("zero_shot_em", "four_shot_em", "four_shot_gain", "four_shot_cot_em", "four_shot_cot_gain")
+    )
 
 
 def plot(table: pd.DataFrame, png_path) -> None:
@@ -76,8 +82,14 @@ def plot(table: pd.DataFrame, png_path) -> None:
         width = 0.8 / max(1, len(modes))
         for j, col in enumerate(modes):
             err = [(group[col] - group[f"{col}_low"]) * 100, (group[f"{col}_high"] - group[col]) * 100]
-            ax.bar([i + (j - (len(modes) - 1) / 2) * width for i in x], group[col] * 100, width=width,
-                   yerr=err, capsize=3, label=col.replace("_gain", "").replace("_", " ") + " - 0-shot")
+            ax.bar(
+                [i + (j - (len(modes) - 1) / 2) * width for i in x],
+                group[col] * 100,
+                width=width,
+                yerr=err,
+                capsize=3,
+                label=col.replace("_gain", "").replace("_", " ") + " - 0-shot",
+            )
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set_xticks(x, list(group["variant"]), rotation=30, ha="right", fontsize=8)
         ax.set_ylabel("exact-match gain (points)")
@@ -98,8 +110,11 @@ def _gain_text(row, name: str) -> str:
 def _describe_group(model, dataset, group: pd.DataFrame) -> str:
     shown = group.iloc[:MAX_VARIANTS]
     more = ", ..." if len(group) > MAX_VARIANTS else ""
-    parts = [f"{label}: " + ", ".join(f"{r['variant']} {_gain_text(r, name)}" for _, r in shown.iterrows()) + more
-             for name, label in GAINS if name in group]
+    parts = [
+        f"{label}: " + ", ".join(f"{r['variant']} {_gain_text(r, name)}" for _, r in shown.iterrows()) + more
+        for name, label in GAINS
+        if name in group
+    ]
     if not parts:
         return f"{model}/{dataset}: no few-shot predictions to compare with 0-shot."
     return f"{model}/{dataset}, exact-match gain over 0-shot in points, " + "; ".join(parts) + "."
@@ -117,7 +132,9 @@ def build(inputs: ReportInputs, n_resamples: int, confidence: float, seed: int) 
     table = build_table(inputs.frame("predictions"), n_resamples, confidence, seed)
     if table.empty:
         raise ValueError("no 0-shot predictions to compare against")
-    notes = (f"Exact match in %, with {confidence:.0%} bootstrap intervals ({n_resamples} resamples); gains are paired "
-             "differences over the same test items. Few-shot exemplars come from the Known training split; "
-             "CoT rationales from the configured rationale model.")
+    notes = (
+        f"Exact match in %, with {confidence:.0%} bootstrap intervals ({n_resamples} resamples); gains are paired "
+        "differences over the same test items. Few-shot exemplars come from the Known training split; "
+        "CoT rationales from the configured rationale model."
+    )
     return Report(table, display_table(table), TITLE, notes, partial(plot, table), finding=describe(table))

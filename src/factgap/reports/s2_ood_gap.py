@@ -11,9 +11,18 @@ from functools import partial
 
 import pandas as pd
 
-from factgap.naming import BASE, CHECKPOINTS as STAGES, variant_label
-from factgap.reports.common import (add_ci_columns, difference_text, finish_figure, known_unknown_row, points,
-                                    Report, ReportInputs, sort_by_stage)
+from factgap.naming import BASE, variant_label
+from factgap.naming import CHECKPOINTS as STAGES
+from factgap.reports.common import (
+    Report,
+    ReportInputs,
+    add_ci_columns,
+    difference_text,
+    finish_figure,
+    known_unknown_row,
+    points,
+    sort_by_stage,
+)
 
 TITLE = "Known vs Unknown fine-tuning in- and out-of-distribution (0-shot exact match)"
 TESTSETS = ("test", "ood")
@@ -21,7 +30,8 @@ SIMILARITY_KEYS = ("centroid_cosine", "mean_pairwise_cosine")
 PAPER_FINDING = (
     "Gong et al. 2025, Table 2: the Known-Unknown gap shrinks as the test questions move away from the training "
     "distribution; on mmlu_ood, whose questions have a cosine similarity of about 0.55 to the in-distribution ones "
-    "(all-MiniLM-L6-v2), the early-stopped Llama-3.1-8B models score 66.11 and 67.05, so the gap is essentially gone.")
+    "(all-MiniLM-L6-v2), the early-stopped Llama-3.1-8B models score 66.11 and 67.05, so the gap is essentially gone."
+)
 MAX_GROUPS = 3
 
 
@@ -31,8 +41,15 @@ def similarity_frame(records, meta) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "dataset", *SIMILARITY_KEYS])
 
 
-def build_table(predictions: pd.DataFrame, similarity: pd.DataFrame, n_resamples: int, confidence: float,
-                seed: int, known_set: str = "known", unknown_set: str = "unknown") -> pd.DataFrame:
+def build_table(
+    predictions: pd.DataFrame,
+    similarity: pd.DataFrame,
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+    known_set: str = "known",
+    unknown_set: str = "unknown",
+) -> pd.DataFrame:
     """One row per (model, dataset, stage, testset); EM of both models, the paired gap (fractions)
     and, on OOD rows, the ID-OOD similarity."""
     zero = predictions[predictions["prompt_mode"] == "zero_shot"]
@@ -78,28 +95,42 @@ def plot(table: pd.DataFrame, png_path) -> None:
     fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(6 * max(1, len(groups)), 4.2), squeeze=False)
     for ax, ((model, dataset), group) in zip(axes[0], groups):
         x = range(len(group))
-        for offset, (col, label, color) in enumerate((("known_em", "Known-trained", "tab:blue"),
-                                                      ("unknown_em", "Unknown-trained", "tab:orange"))):
+        for offset, (col, label, color) in enumerate(
+            (("known_em", "Known-trained", "tab:blue"), ("unknown_em", "Unknown-trained", "tab:orange"))
+        ):
             err = [(group[col] - group[f"{col}_low"]) * 100, (group[f"{col}_high"] - group[col]) * 100]
-            ax.bar([i + (offset - 0.5) * 0.38 for i in x], group[col] * 100, width=0.38, yerr=err, capsize=4,
-                   label=label, color=color)
+            ax.bar(
+                [i + (offset - 0.5) * 0.38 for i in x],
+                group[col] * 100,
+                width=0.38,
+                yerr=err,
+                capsize=4,
+                label=label,
+                color=color,
+            )
         for i, (_, row) in zip(x, group.iterrows()):
-            ax.annotate(f"gap {100 * row['gap']:+.1f}", (i, max(row["known_em_high"], row["unknown_em_high"]) * 100),
-                        ha="center", va="bottom", fontsize=7)
-        ax.set_xticks(list(x), [f"{'ID' if t == 'test' else 'OOD'}\n{s.replace('_', ' ')}"
-                                for t, s in zip(group["testset"], group["stage"])], fontsize=8)
+            ax.annotate(
+                f"gap {100 * row['gap']:+.1f}",
+                (i, max(row["known_em_high"], row["unknown_em_high"]) * 100),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
+        ax.set_xticks(
+            list(x),
+            [
+                f"{'ID' if t == 'test' else 'OOD'}\n{s.replace('_', ' ')}"
+                for t, s in zip(group["testset"], group["stage"])
+            ],
+            fontsize=8,
+        )
         ax.set_ylabel("exact match (%)")
         cos = group["centroid_cosine"].dropna()
-        ax.set_title(f"{model} / {dataset}" + (f"  (ID-OOD centroid cosine {cos.iloc[0]:.2f})" if len(cos) else ""),
-                     fontsize=9)
+        ax.set_title(
+            f"{model} / {dataset}" + (f"  (ID-OOD centroid cosine {cos.iloc[0]:.2f})" if len(cos) else ""), fontsize=9
+        )
         ax.legend(fontsize=8)
     finish_figure(fig, TITLE, png_path, tight=True)
-
-
-
-
-
-
 
 
 def _describe_testset(rows: pd.DataFrame) -> str:
@@ -109,8 +140,11 @@ def _describe_testset(rows: pd.DataFrame) -> str:
     cosine = rows["centroid_cosine"].dropna()
     if len(cosine):
         label += f" (ID-OOD centroid cosine {cosine.iloc[0]:.2f})"
-    parts = [f"{difference_text(r)} at {str(r['stage']).replace('_', ' ')} (Known {points(r['known_em'])}, "
-             f"Unknown {points(r['unknown_em'])})" for _, r in sort_by_stage(rows).iterrows()]
+    parts = [
+        f"{difference_text(r)} at {str(r['stage']).replace('_', ' ')} (Known {points(r['known_em'])}, "
+        f"Unknown {points(r['unknown_em'])})"
+        for _, r in sort_by_stage(rows).iterrows()
+    ]
     return f"{label} {' and '.join(parts)}"
 
 
@@ -122,8 +156,9 @@ def describe(table: pd.DataFrame) -> str:
     sentences = []
     for (model, dataset), group in groups[:MAX_GROUPS]:
         parts = [_describe_testset(rows) for _, rows in group.groupby("testset", sort=False, dropna=False)]
-        sentences.append(f"{model}/{dataset}: the Known − Unknown exact-match gap in points is " + "; ".join(parts)
-                         + ".")
+        sentences.append(
+            f"{model}/{dataset}: the Known − Unknown exact-match gap in points is " + "; ".join(parts) + "."
+        )
     return " ".join(sentences) + (" ..." if len(groups) > MAX_GROUPS else "")
 
 
@@ -135,8 +170,10 @@ def build(inputs: ReportInputs, n_resamples: int, confidence: float, seed: int) 
         raise ValueError("no Known/Unknown model pairs among the 0-shot predictions")
     if not (table["testset"] == "ood").any():
         raise ValueError("no OOD predictions of the Known/Unknown models (does the dataset declare ood_relations?)")
-    notes = (f"Exact match in %, with {confidence:.0%} bootstrap intervals ({n_resamples} resamples over test items); "
-             "gap = Known-trained - Unknown-trained, paired over the same items. ID: in-distribution test relations; "
-             "OOD: held-out relations. Similarity of ID and OOD test questions (all-MiniLM-L6-v2 by default): cosine "
-             "of the two sets' mean embeddings, and mean cosine over all ID x OOD pairs (Gong et al.: mmlu_ood ~0.55).")
+    notes = (
+        f"Exact match in %, with {confidence:.0%} bootstrap intervals ({n_resamples} resamples over test items); "
+        "gap = Known-trained - Unknown-trained, paired over the same items. ID: in-distribution test relations; "
+        "OOD: held-out relations. Similarity of ID and OOD test questions (all-MiniLM-L6-v2 by default): cosine "
+        "of the two sets' mean embeddings, and mean cosine over all ID x OOD pairs (Gong et al.: mmlu_ood ~0.55)."
+    )
     return Report(table, display_table(table), TITLE, notes, partial(plot, table), finding=describe(table))

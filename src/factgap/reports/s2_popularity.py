@@ -12,16 +12,25 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from factgap.naming import BASE, CHECKPOINTS as STAGES, variant_label
-from factgap.reports.common import (add_ci_columns, difference_text, finish_figure, known_unknown_row, points,
-                                    Report, ReportInputs)
+from factgap.naming import BASE, variant_label
+from factgap.naming import CHECKPOINTS as STAGES
+from factgap.reports.common import (
+    Report,
+    ReportInputs,
+    add_ci_columns,
+    difference_text,
+    finish_figure,
+    known_unknown_row,
+    points,
+)
 
 TITLE = "Exact match and Known/Unknown gap by popularity bucket of the test item (0-shot)"
 PAPER_FINDING = (
     "None of the papers breaks its results down by the popularity of the test fact. The nearest claim is Gong et "
     "al.'s 2025 knowledge-graph account (Theorem 4.1): Known facts link well-connected entities, so what is learnt "
     "from them spreads to similar ones, while Unknown facts add isolated links between sparsely connected entities; "
-    "the paper does not test whether the gap therefore varies with how popular the test entity is.")
+    "the paper does not test whether the gap therefore varies with how popular the test entity is."
+)
 MAX_GROUPS = 3
 
 
@@ -48,8 +57,15 @@ def popularity_buckets(values, n: int) -> tuple[np.ndarray, list[tuple[float, fl
     return labels, bounds
 
 
-def build_table(predictions: pd.DataFrame, n_buckets: int, n_resamples: int, confidence: float, seed: int,
-                known_set: str = "known", unknown_set: str = "unknown") -> pd.DataFrame:
+def build_table(
+    predictions: pd.DataFrame,
+    n_buckets: int,
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+    known_set: str = "known",
+    unknown_set: str = "unknown",
+) -> pd.DataFrame:
     """One row per (model, dataset, stage, bucket) with EM of base / Known / Unknown and the gap."""
     test = predictions[(predictions["prompt_mode"] == "zero_shot") & predictions["popularity"].notna()]
     if "testset" in test:
@@ -66,13 +82,20 @@ def build_table(predictions: pd.DataFrame, n_buckets: int, n_resamples: int, con
             if known.empty or unknown.empty:
                 continue
             if list(known["id"]) != list(unknown["id"]):
-                raise ValueError(f"{model}/{dataset}: {known_set}-{stage} and {unknown_set}-{stage} cover different "
-                                 "test items")
+                raise ValueError(
+                    f"{model}/{dataset}: {known_set}-{stage} and {unknown_set}-{stage} cover different test items"
+                )
             base = group[group["variant"] == BASE]
             for b, (low, high) in enumerate(bounds):
                 k, u, bs = known[known["bucket"] == b], unknown[unknown["bucket"] == b], base[base["bucket"] == b]
-                row = {"model": model, "dataset": dataset, "stage": stage, "bucket": b + 1,
-                       "popularity_low": low, "popularity_high": high}
+                row = {
+                    "model": model,
+                    "dataset": dataset,
+                    "stage": stage,
+                    "bucket": b + 1,
+                    "popularity_low": low,
+                    "popularity_high": high,
+                }
                 row.update(known_unknown_row(bs, k, u, n_resamples, confidence, seed))
                 rows.append(row)
     return pd.DataFrame(rows)
@@ -100,26 +123,35 @@ def plot(table: pd.DataFrame, png_path) -> None:
             if part.empty:
                 continue
             for col, label, color in series:
-                ax.errorbar(part["bucket"], part[col] * 100,
-                            yerr=[(part[col] - part[f"{col}_low"]) * 100, (part[f"{col}_high"] - part[col]) * 100],
-                            linestyle=line, marker="o", markersize=3, capsize=3, color=color,
-                            label=f"{label} ({stage.replace('_', ' ')})")
+                ax.errorbar(
+                    part["bucket"],
+                    part[col] * 100,
+                    yerr=[(part[col] - part[f"{col}_low"]) * 100, (part[f"{col}_high"] - part[col]) * 100],
+                    linestyle=line,
+                    marker="o",
+                    markersize=3,
+                    capsize=3,
+                    color=color,
+                    label=f"{label} ({stage.replace('_', ' ')})",
+                )
         first = group[group["stage"] == group["stage"].iloc[0]].sort_values("bucket")
         if first["base_em_n"].sum() > 0:
-            ax.plot(first["bucket"], first["base_em"] * 100, ":", marker="s", markersize=3, color="grey",
-                    label="base model")
-        ax.set_xticks(list(first["bucket"]), [f"{b}\n{lo:.3g}–{hi:.3g}" for b, lo, hi in
-                                              zip(first["bucket"], first["popularity_low"], first["popularity_high"])],
-                      fontsize=7)
+            ax.plot(
+                first["bucket"], first["base_em"] * 100, ":", marker="s", markersize=3, color="grey", label="base model"
+            )
+        ax.set_xticks(
+            list(first["bucket"]),
+            [
+                f"{b}\n{lo:.3g}–{hi:.3g}"
+                for b, lo, hi in zip(first["bucket"], first["popularity_low"], first["popularity_high"])
+            ],
+            fontsize=7,
+        )
         ax.set_xlabel("popularity bucket (1 = least popular)")
         ax.set_ylabel("test exact match (%)")
         ax.set_title(f"{model} / {dataset}", fontsize=9)
         ax.legend(fontsize=7)
     finish_figure(fig, TITLE, png_path, tight=True)
-
-
-
-
 
 
 def _describe_stage(stage, rows: pd.DataFrame) -> str:
@@ -129,9 +161,11 @@ def _describe_stage(stage, rows: pd.DataFrame) -> str:
     label = str(stage).replace("_", " ")
     if len(rows) == 1:
         return f"at {label} {difference_text(low)} (a single bucket)"
-    return (f"at {label} {difference_text(low)} in the least popular bucket ({low['bucket']}) and {difference_text(high)} in "
-            f"the most popular ({high['bucket']}), the Known-trained model scoring {points(low['known_em'])} and "
-            f"{points(high['known_em'])} there")
+    return (
+        f"at {label} {difference_text(low)} in the least popular bucket ({low['bucket']}) and {difference_text(high)} in "
+        f"the most popular ({high['bucket']}), the Known-trained model scoring {points(low['known_em'])} and "
+        f"{points(high['known_em'])} there"
+    )
 
 
 def describe(table: pd.DataFrame) -> str:
@@ -155,10 +189,13 @@ def build(inputs: ReportInputs, n_buckets: int, n_resamples: int, confidence: fl
         raise ValueError("no test item carries a popularity (the dataset has no popularity field)")
     table = build_table(predictions, n_buckets, n_resamples, confidence, seed)
     if table.empty:
-        raise ValueError("no Known/Unknown model pairs among the 0-shot in-distribution test predictions "
-                         "with a popularity")
-    notes = (f"Exact match in %, with {confidence:.0%} bootstrap intervals ({n_resamples} resamples over test items); "
-             f"gap = Known-trained - Unknown-trained, paired over the same items. Test items with a popularity are "
-             f"split into {n_buckets} equal-count buckets per model and dataset (1 = least popular); items without "
-             "a popularity are left out.")
+        raise ValueError(
+            "no Known/Unknown model pairs among the 0-shot in-distribution test predictions with a popularity"
+        )
+    notes = (
+        f"Exact match in %, with {confidence:.0%} bootstrap intervals ({n_resamples} resamples over test items); "
+        f"gap = Known-trained - Unknown-trained, paired over the same items. Test items with a popularity are "
+        f"split into {n_buckets} equal-count buckets per model and dataset (1 = least popular); items without "
+        "a popularity are left out."
+    )
     return Report(table, display_table(table), TITLE, notes, partial(plot, table), finding=describe(table))

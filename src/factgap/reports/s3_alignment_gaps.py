@@ -19,7 +19,8 @@ PAPER_FINDING = (
     "Yuan et al. 2024 find that tuning on paragraph-level (general) factuality preferences can lower the "
     "out-of-domain scores, by up to 8.47% (Section 3.4, Figure 2), which they trace to under-alignment; mixing "
     "atomic, single-fact preferences into the general ones helps almost every learning algorithm and lifts the "
-    "average over Bio, FAVA, FPQA and KUQA by 3.45% (Table 2, Section 5.2).")
+    "average over Bio, FAVA, FPQA and KUQA by 3.45% (Table 2, Section 5.2)."
+)
 IN_DOMAIN = "factscore_bios"
 # The first two present are described: the gap general tuning opens and what atomic pairs change.
 COMPARISONS = ("general - base", "general+atomic - general", "general+atomic - base")
@@ -35,16 +36,25 @@ def build_table(values: pd.DataFrame, n_resamples: int, confidence: float, seed:
             by_method.setdefault(v.method, {})[v.training_set] = variant
         for method in sorted(by_method):
             sets = by_method[method]
-            comparisons = [("general - base", sets.get(GENERAL), BASE),
-                           ("general+atomic - general", sets.get(MIXED), sets.get(GENERAL)),
-                           ("general+atomic - base", sets.get(MIXED), BASE)]
+            comparisons = [
+                ("general - base", sets.get(GENERAL), BASE),
+                ("general+atomic - general", sets.get(MIXED), sets.get(GENERAL)),
+                ("general+atomic - base", sets.get(MIXED), BASE),
+            ]
             for metric in metric_order(group["metric"].unique()):
                 for name, a, b in comparisons:
                     if a is None or b is None:
                         continue
                     x, y = paired_values(group, model, metric, a, b)
-                    rows.append({"model": model, "method": method, "metric": metric, "comparison": name,
-                                 **bootstrap_paired_difference(x, y, n_resamples, confidence, seed).as_dict("diff")})
+                    rows.append(
+                        {
+                            "model": model,
+                            "method": method,
+                            "metric": metric,
+                            "comparison": name,
+                            **bootstrap_paired_difference(x, y, n_resamples, confidence, seed).as_dict("diff"),
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -61,9 +71,14 @@ def plot(table: pd.DataFrame, png_path) -> None:
             rows = rows.set_index("method").reindex(methods)
             x = [i + (k - 0.5) * 0.38 for i in range(len(methods))]
             ax.bar(x, 100 * rows["diff"], width=0.38, color=f"C{k}", label=comparison)
-            ax.errorbar(x, 100 * rows["diff"], yerr=[100 * (rows["diff"] - rows["diff_low"]),
-                                                     100 * (rows["diff_high"] - rows["diff"])], fmt="none",
-                        color="k", capsize=2)
+            ax.errorbar(
+                x,
+                100 * rows["diff"],
+                yerr=[100 * (rows["diff"] - rows["diff_low"]), 100 * (rows["diff_high"] - rows["diff"])],
+                fmt="none",
+                color="k",
+                capsize=2,
+            )
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xticks(range(len(methods)), methods, fontsize=8)
         ax.set_title(metric, fontsize=9)
@@ -88,7 +103,7 @@ def _describe_comparison(comparison: str, rows: pd.DataFrame) -> str:
     if ood.empty:
         return f"{comparison}: {in_domain}, none measured out of domain."
     lowest = ood.sort_values("diff", kind="stable").iloc[0]
-    lowest_text = describe_difference(lowest, 'diff', f"{lowest['method']} on {lowest['metric']}")
+    lowest_text = describe_difference(lowest, "diff", f"{lowest['method']} on {lowest['metric']}")
     drops = int((ood["diff_high"] < 0).sum())
     if drops:
         out = f"{drops} of {len(ood)} differences are drops whose interval excludes 0, the largest {lowest_text}"
@@ -119,8 +134,10 @@ def build(inputs: ReportInputs, verifier: str, n_resamples: int, confidence: flo
         raise ValueError("no method was tuned on the general pair set and compared")
     shown = add_ci_columns(table[["model", "method", "metric", "comparison"]].copy(), table, ["diff"])
     shown["n"] = table["diff_n"]
-    notes = ("Differences in points (x100) on the same items with 95% paired bootstrap CIs. Under-alignment: "
-             "'general - base' below zero on an out-of-domain test (topics, qa_em, mmlu_accuracy) while in "
-             "domain (factscore_bios) it is not; recovery: 'general+atomic - general' above zero there. An "
-             "interval that spans 0 shows no effect at this sample size." + qa_set_note(table["metric"]))
+    notes = (
+        "Differences in points (x100) on the same items with 95% paired bootstrap CIs. Under-alignment: "
+        "'general - base' below zero on an out-of-domain test (topics, qa_em, mmlu_accuracy) while in "
+        "domain (factscore_bios) it is not; recovery: 'general+atomic - general' above zero there. An "
+        "interval that spans 0 shows no effect at this sample size." + qa_set_note(table["metric"])
+    )
     return Report(table, shown, TITLE, notes, partial(plot, table), finding=describe(table))

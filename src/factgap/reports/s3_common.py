@@ -35,29 +35,70 @@ def item_values(inputs, verifier: str) -> pd.DataFrame:
     frames = []
     scores = inputs.frame("scores")
     scores = scores[(scores["verifier"] == verifier) & (scores["sample"] == -1)]
-    frames.append(pd.DataFrame({"model": scores["model"], "variant": scores["variant"],
-                                "metric": "factscore_" + scores["test"], "item": scores["entity_id"],
-                                "value": scores["score"].where(~scores["abstained"]).astype(float)}))
+    frames.append(
+        pd.DataFrame(
+            {
+                "model": scores["model"],
+                "variant": scores["variant"],
+                "metric": "factscore_" + scores["test"],
+                "item": scores["entity_id"],
+                "value": scores["score"].where(~scores["abstained"]).astype(float),
+            }
+        )
+    )
     if inputs.paths("qa"):
         qa = inputs.frame("qa")
         value = qa["correct"].astype(float)
-        frames.append(pd.DataFrame({"model": qa["model"], "variant": qa["variant"], "metric": "qa_em",
-                                    "item": qa["id"], "value": value}))
-        frames.append(pd.DataFrame({"model": qa["model"], "variant": qa["variant"],
-                                    "metric": "qa_em:" + qa["category"], "item": qa["id"], "value": value}))
+        frames.append(
+            pd.DataFrame(
+                {"model": qa["model"], "variant": qa["variant"], "metric": "qa_em", "item": qa["id"], "value": value}
+            )
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "model": qa["model"],
+                    "variant": qa["variant"],
+                    "metric": "qa_em:" + qa["category"],
+                    "item": qa["id"],
+                    "value": value,
+                }
+            )
+        )
     if inputs.paths("mc"):
         mc = inputs.frame("mc")
         mc = mc[mc["testset"].isin(["id", "ood"])]
-        frames.append(pd.DataFrame({"model": mc["model"], "variant": mc["variant"], "metric": "mmlu_accuracy",
-                                    "item": mc["id"], "value": mc["correct"].astype(float)}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "model": mc["model"],
+                    "variant": mc["variant"],
+                    "metric": "mmlu_accuracy",
+                    "item": mc["id"],
+                    "value": mc["correct"].astype(float),
+                }
+            )
+        )
     if inputs.paths("ood_qa"):
         # FPQA / KUQA sets: <name>_accuracy, and per kind of question (<name>_accuracy:<kind>)
         oq = inputs.frame("ood_qa")
         metric, value = oq["qa_set"] + QA_SET_SUFFIX, oq["correct"].astype(float)
-        frames.append(pd.DataFrame({"model": oq["model"], "variant": oq["variant"], "metric": metric,
-                                    "item": oq["id"], "value": value}))
-        frames.append(pd.DataFrame({"model": oq["model"], "variant": oq["variant"], "metric": metric + ":" + oq["kind"],
-                                    "item": oq["id"], "value": value}))
+        frames.append(
+            pd.DataFrame(
+                {"model": oq["model"], "variant": oq["variant"], "metric": metric, "item": oq["id"], "value": value}
+            )
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "model": oq["model"],
+                    "variant": oq["variant"],
+                    "metric": metric + ":" + oq["kind"],
+                    "item": oq["id"],
+                    "value": value,
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -70,10 +111,12 @@ def qa_set_note(metrics) -> str:
     """What the FPQA / KUQA columns mean, when there are any (empty otherwise)."""
     if not qa_set_metrics(metrics):
         return ""
-    return (" <set>_accuracy (" + ", ".join(qa_set_metrics(metrics)) + "): greedy answers to a false-premise (FPQA) "
-            "or known-unknown (KUQA) question set, right when a false-premise / unknown question is rejected or "
-            "abstained on (a configured cue) and a true-premise / known one contains a gold answer "
-            "(<set>_accuracy:<kind>: items of that kind); this judging is not APEFT's verified one.")
+    return (
+        " <set>_accuracy (" + ", ".join(qa_set_metrics(metrics)) + "): greedy answers to a false-premise (FPQA) "
+        "or known-unknown (KUQA) question set, right when a false-premise / unknown question is rejected or "
+        "abstained on (a configured cue) and a true-premise / known one contains a gold answer "
+        "(<set>_accuracy:<kind>: items of that kind); this judging is not APEFT's verified one."
+    )
 
 
 def metric_order(metrics) -> list[str]:

@@ -7,16 +7,17 @@ from functools import partial
 
 import pandas as pd
 
-from factgap.reports.common import add_ci_columns, describe_groups, estimate_text, finish_figure, Report, ReportInputs
-from factgap.reports.s3_common import tier_order
 from factgap.factscore.score import tier_summary
+from factgap.reports.common import Report, ReportInputs, add_ci_columns, describe_groups, estimate_text, finish_figure
+from factgap.reports.s3_common import tier_order
 from factgap.stats import bootstrap_unpaired_difference
 
 TITLE = "S3: FActScore of the model's bios by popularity tier"
 PAPER_FINDING = (
     "Yuan et al. 2024 do not split FActScore by popularity: they use it on the Bio test people as the in-domain "
     "measure of all their tuned models (Table 2). The FActScore authors (Min et al. 2023) found the bios of rarer "
-    "people to score lower, the direction the last row of this table tests.")
+    "people to score lower, the direction the last row of this table tests."
+)
 MAX_GROUPS = 3
 
 
@@ -33,25 +34,48 @@ def build_table(scores: pd.DataFrame, verifier: str, n_resamples: int, confidenc
     rows = []
     for (model, variant), group in frame.groupby(["model", "variant"], sort=True):
         tiers = tier_order(group["tier"])
-        summaries = {name: tier_rows(group, key, n_resamples, confidence, seed)
-                     for key, name in (("score", "factscore"), ("score_lp", "factscore_lp"))}
+        summaries = {
+            name: tier_rows(group, key, n_resamples, confidence, seed)
+            for key, name in (("score", "factscore"), ("score_lp", "factscore_lp"))
+        }
         for tier in [*tiers, "all"]:
             first = summaries["factscore"][tier]
-            row = {"model": model, "variant": variant, "tier": tier, "people": first["n"],
-                   "abstained": first["n_abstained"], "facts_per_response": first["facts_per_response"]}
+            row = {
+                "model": model,
+                "variant": variant,
+                "tier": tier,
+                "people": first["n"],
+                "abstained": first["n_abstained"],
+                "facts_per_response": first["facts_per_response"],
+            }
             for name, summary in summaries.items():
                 s = summary[tier]
-                row.update({name: s["mean"], f"{name}_low": s["ci_low"], f"{name}_high": s["ci_high"],
-                            f"{name}_n": s["n"] - s["n_abstained"]})
+                row.update(
+                    {
+                        name: s["mean"],
+                        f"{name}_low": s["ci_low"],
+                        f"{name}_high": s["ci_high"],
+                        f"{name}_n": s["n"] - s["n_abstained"],
+                    }
+                )
             rows.append(row)
         if len(tiers) > 1:
             answered = group[~group["abstained"]]
             top, rare = answered[answered["tier"] == tiers[0]], answered[answered["tier"] == tiers[-1]]
-            row = {"model": model, "variant": variant, "tier": f"{tiers[0]} - {tiers[-1]}",
-                   "people": len(top) + len(rare), "abstained": 0, "facts_per_response": float("nan")}
+            row = {
+                "model": model,
+                "variant": variant,
+                "tier": f"{tiers[0]} - {tiers[-1]}",
+                "people": len(top) + len(rare),
+                "abstained": 0,
+                "facts_per_response": float("nan"),
+            }
             for key, name in (("score", "factscore"), ("score_lp", "factscore_lp")):
-                row.update(bootstrap_unpaired_difference(top[key].to_numpy(float), rare[key].to_numpy(float),
-                                                         n_resamples, confidence, seed).as_dict(name))
+                row.update(
+                    bootstrap_unpaired_difference(
+                        top[key].to_numpy(float), rare[key].to_numpy(float), n_resamples, confidence, seed
+                    ).as_dict(name)
+                )
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -63,16 +87,24 @@ def plot(table: pd.DataFrame, png_path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for offset, (key, label) in zip((-0.2, 0.2), (("factscore", "FActScore"), ("factscore_lp", "with length penalty"))):
         for i, (_, row) in enumerate(tiers.iterrows()):
-            ax.bar(i + offset, 100 * row[key], width=0.4, color="C0" if offset < 0 else "C1",
-                   label=label if i == 0 else None)
-            ax.errorbar(i + offset, 100 * row[key], yerr=[[100 * (row[key] - row[f"{key}_low"])],
-                                                          [100 * (row[f"{key}_high"] - row[key])]], color="k", capsize=3)
+            ax.bar(
+                i + offset,
+                100 * row[key],
+                width=0.4,
+                color="C0" if offset < 0 else "C1",
+                label=label if i == 0 else None,
+            )
+            ax.errorbar(
+                i + offset,
+                100 * row[key],
+                yerr=[[100 * (row[key] - row[f"{key}_low"])], [100 * (row[f"{key}_high"] - row[key])]],
+                color="k",
+                capsize=3,
+            )
     ax.set_xticks(range(len(tiers)), [f"{t}\n(n={n})" for t, n in zip(tiers["tier"], tiers["people"])])
     ax.set_ylabel("FActScore (%)")
     ax.legend(fontsize=8)
     finish_figure(fig, TITLE, png_path, tight=True)
-
-
 
 
 def _diff_text(row) -> str:
@@ -91,10 +123,14 @@ def _describe_variant(model, variant, rows: pd.DataFrame) -> str:
     parts = []
     if len(pooled):
         p = pooled.iloc[0]
-        parts.append(f"FActScore {estimate_text(p, 'factscore')} over {p['people']} people ({p['abstained']} abstained), "
-                     f"{estimate_text(p, 'factscore_lp')} with the length penalty")
+        parts.append(
+            f"FActScore {estimate_text(p, 'factscore')} over {p['people']} people ({p['abstained']} abstained), "
+            f"{estimate_text(p, 'factscore_lp')} with the length penalty"
+        )
     if len(tiers):
-        parts.append("by tier " + ", ".join(f"{r['tier']} {estimate_text(r, 'factscore')}" for _, r in tiers.iterrows()))
+        parts.append(
+            "by tier " + ", ".join(f"{r['tier']} {estimate_text(r, 'factscore')}" for _, r in tiers.iterrows())
+        )
     if is_diff.any():
         parts.append(_diff_text(rows[is_diff].iloc[0]))
     return f"{model}/{variant}: " + "; ".join(parts) + "."
@@ -111,11 +147,14 @@ def build(inputs: ReportInputs, verifier: str, n_resamples: int, confidence: flo
     table = build_table(inputs.frame("scores"), verifier, n_resamples, confidence, seed)
     if table.empty:
         raise ValueError(f"no greedy bios scored by verifier {verifier!r}")
-    shown = add_ci_columns(table[["model", "variant", "tier", "people", "abstained"]].copy(), table,
-                           ["factscore", "factscore_lp"])
+    shown = add_ci_columns(
+        table[["model", "variant", "tier", "people", "abstained"]].copy(), table, ["factscore", "factscore_lp"]
+    )
     shown["facts_per_response"] = [f"{v:.1f}" if v == v else "" for v in table["facts_per_response"]]
-    notes = (f"FActScore = share of a response's atomic facts that the '{verifier}' verifier finds supported by the "
-             "person's knowledge; in % with 95% bootstrap intervals over people; tiers from most to least popular. "
-             "'with length penalty': times exp(1 - gamma/n) for responses with n < gamma facts. A response with no "
-             "fact is an abstention, left out of the means. The last row: most popular minus rarest tier.")
+    notes = (
+        f"FActScore = share of a response's atomic facts that the '{verifier}' verifier finds supported by the "
+        "person's knowledge; in % with 95% bootstrap intervals over people; tiers from most to least popular. "
+        "'with length penalty': times exp(1 - gamma/n) for responses with n < gamma facts. A response with no "
+        "fact is an abstention, left out of the means. The last row: most popular minus rarest tier."
+    )
     return Report(table, shown, TITLE, notes, partial(plot, table), finding=describe(table))

@@ -11,7 +11,15 @@ from functools import partial
 import pandas as pd
 
 from factgap.naming import parse_variant_label
-from factgap.reports.common import add_ci_columns, describe_difference, describe_groups, finish_figure, fmt_ci, Report, ReportInputs
+from factgap.reports.common import (
+    Report,
+    ReportInputs,
+    add_ci_columns,
+    describe_difference,
+    describe_groups,
+    finish_figure,
+    fmt_ci,
+)
 from factgap.reports.s3_common import BASE, item_values, metric_order, paired_values, qa_set_note
 from factgap.stats import bootstrap_mean, bootstrap_paired_difference
 
@@ -20,7 +28,8 @@ PAPER_FINDING = (
     "Yuan et al. 2024 (Section 3.4, Figure 2) tune Llama-2-7B-Chat and Llama-3-8B-Instruct with DPO, IPO, KTO, CPO "
     "and RSO on biography preference pairs: factuality improves in domain (Bio FActScore) but barely moves or falls "
     "on the out-of-domain tests FAVA, FPQA and KUQA, by as much as 8.47%. Adding atomic preferences raises the "
-    "average over the in- and out-of-domain tests by 3.45% (Table 2).")
+    "average over the in- and out-of-domain tests by 3.45% (Table 2)."
+)
 IN_DOMAIN = "factscore_bios"
 MAX_MODELS = 3
 
@@ -30,15 +39,17 @@ def training_record(histories: pd.DataFrame, variant: str) -> dict:
     if variant == BASE or histories.empty:
         return {"epoch": None, "dev_reward_accuracy": None}
     v = parse_variant_label(variant)
-    rows = histories[(histories["method"] == v.method) & (histories["pair_set"] == v.training_set)
-                     & histories[f"is_{v.checkpoint}"]]
+    rows = histories[
+        (histories["method"] == v.method) & (histories["pair_set"] == v.training_set) & histories[f"is_{v.checkpoint}"]
+    ]
     if rows.empty:
         return {"epoch": None, "dev_reward_accuracy": None}
     return {"epoch": int(rows["epoch"].iloc[0]), "dev_reward_accuracy": float(rows["dev_reward_accuracy"].iloc[0])}
 
 
-def build_table(values: pd.DataFrame, histories: pd.DataFrame, n_resamples: int, confidence: float,
-                seed: int) -> pd.DataFrame:
+def build_table(
+    values: pd.DataFrame, histories: pd.DataFrame, n_resamples: int, confidence: float, seed: int
+) -> pd.DataFrame:
     rows = []
     for model, group in values.groupby("model", sort=True):
         variants = [BASE] + sorted(set(group["variant"]) - {BASE}, key=parse_variant_label)
@@ -48,9 +59,14 @@ def build_table(values: pd.DataFrame, histories: pd.DataFrame, n_resamples: int,
                 own = group[(group["variant"] == variant) & (group["metric"] == metric)]["value"].dropna()
                 if own.empty:
                     continue
-                row = {"model": model, "variant": variant, "method": label.method or BASE,
-                       "pair_set": label.training_set or "", "metric": metric,
-                       **training_record(histories, variant)}
+                row = {
+                    "model": model,
+                    "variant": variant,
+                    "method": label.method or BASE,
+                    "pair_set": label.training_set or "",
+                    "metric": metric,
+                    **training_record(histories, variant),
+                }
                 row.update(bootstrap_mean(own.to_numpy(float), n_resamples, confidence, seed).as_dict("value"))
                 if variant != BASE:
                     a, b = paired_values(group, model, metric, variant, BASE)
@@ -65,16 +81,22 @@ def plot(table: pd.DataFrame, png_path) -> None:
     main = [m for m in metric_order(table["metric"].unique()) if ":" not in m]
     tuned = table[(table["variant"] != BASE) & table["metric"].isin(main)]
     variants = sorted(tuned["variant"].unique())
-    fig, axes = plt.subplots(1, len(main), figsize=(3.2 * len(main), 0.3 * len(variants) + 2), sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(main), figsize=(3.2 * len(main), 0.3 * len(variants) + 2), sharey=True, squeeze=False
+    )
     for ax, metric in zip(axes[0], main):
         rows = tuned[tuned["metric"] == metric].set_index("variant").reindex(variants)
         y = range(len(variants))
         change = 100 * rows["change"]
         ax.barh(list(y), change, color=["C0" if "atomic" in v else "C1" for v in variants])
-        ax.errorbar(change, list(y), xerr=[100 * (rows["change"] - rows["change_low"]),
-                                           100 * (rows["change_high"] - rows["change"])], fmt="none", color="k",
-                    capsize=2)
+        ax.errorbar(
+            change,
+            list(y),
+            xerr=[100 * (rows["change"] - rows["change_low"]), 100 * (rows["change_high"] - rows["change"])],
+            fmt="none",
+            color="k",
+            capsize=2,
+        )
         ax.axvline(0, color="grey", lw=0.8)
         ax.set_title(metric, fontsize=9)
         ax.set_xlabel("change vs base (points)")
@@ -93,8 +115,10 @@ def _in_domain_text(tuned: pd.DataFrame) -> str:
     worst, best = rows.iloc[0], rows.iloc[-1]
     if len(rows) == 1:
         return f"the one tuned variant changes it by {describe_difference(worst, 'change', _label(worst))}"
-    return (f"the {len(rows)} tuned variants change it by between {describe_difference(worst, 'change', _label(worst))} and "
-            f"{describe_difference(best, 'change', _label(best))}")
+    return (
+        f"the {len(rows)} tuned variants change it by between {describe_difference(worst, 'change', _label(worst))} and "
+        f"{describe_difference(best, 'change', _label(best))}"
+    )
 
 
 def _out_of_domain_text(tuned: pd.DataFrame) -> str:
@@ -106,11 +130,15 @@ def _out_of_domain_text(tuned: pd.DataFrame) -> str:
     where = f"{_label(lowest)} on {lowest['metric']}"
     drops = rows[rows["change_high"] < 0]
     if len(drops):
-        return (f"Out of domain, {len(drops)} of {len(rows)} changes are drops whose interval excludes 0; the "
-                f"largest is {describe_difference(lowest, 'change', where)}.")
+        return (
+            f"Out of domain, {len(drops)} of {len(rows)} changes are drops whose interval excludes 0; the "
+            f"largest is {describe_difference(lowest, 'change', where)}."
+        )
     if lowest["change"] < 0:
-        return (f"Out of domain, none of the {len(rows)} changes is a drop whose interval excludes 0; the lowest "
-                f"is {describe_difference(lowest, 'change', where)}.")
+        return (
+            f"Out of domain, none of the {len(rows)} changes is a drop whose interval excludes 0; the lowest "
+            f"is {describe_difference(lowest, 'change', where)}."
+        )
     return f"Out of domain, none of the {len(rows)} changes is below 0."
 
 
@@ -120,8 +148,7 @@ def _describe_model(model, rows: pd.DataFrame) -> str:
     tuned = rows[rows["variant"] != BASE]
     if tuned.empty or "change" not in tuned:
         return f"{model}: base in-domain FActScore {base_text}; no tuned variant was evaluated."
-    return (f"{model}: base in-domain FActScore {base_text}; {_in_domain_text(tuned)}. "
-            f"{_out_of_domain_text(tuned)}")
+    return f"{model}: base in-domain FActScore {base_text}; {_in_domain_text(tuned)}. {_out_of_domain_text(tuned)}"
 
 
 def describe(table: pd.DataFrame) -> str:
@@ -140,11 +167,13 @@ def build(inputs: ReportInputs, verifier: str, n_resamples: int, confidence: flo
     shown = add_ci_columns(table[["model", "variant", "metric"]].copy(), table, ["value", "change"])
     shown["n"] = table["value_n"]
     shown["dev_reward_acc"] = [f"{v:.2f}" if v == v and v is not None else "" for v in table["dev_reward_accuracy"]]
-    notes = (f"FActScore: share of a greedy answer's atomic facts the '{verifier}' verifier finds supported (bios: "
-             "the test people; topics: non-person Vital Articles or FAVA prompts, never trained on); qa_em: exact "
-             "match on the QA test split (qa_em:<category>: items of that SliCK category of the base model); "
-             "mmlu_accuracy: 0-shot multiple choice. In % with 95% bootstrap CIs over items; 'change': the variant "
-             "minus the base model on the same items (paired bootstrap; abstentions left out). dev_reward_acc: share "
-             "of dev pairs whose implicit reward ranks chosen over rejected at the evaluated epoch."
-             + qa_set_note(table["metric"]))
+    notes = (
+        f"FActScore: share of a greedy answer's atomic facts the '{verifier}' verifier finds supported (bios: "
+        "the test people; topics: non-person Vital Articles or FAVA prompts, never trained on); qa_em: exact "
+        "match on the QA test split (qa_em:<category>: items of that SliCK category of the base model); "
+        "mmlu_accuracy: 0-shot multiple choice. In % with 95% bootstrap CIs over items; 'change': the variant "
+        "minus the base model on the same items (paired bootstrap; abstentions left out). dev_reward_acc: share "
+        "of dev pairs whose implicit reward ranks chosen over rejected at the evaluated epoch."
+        + qa_set_note(table["metric"])
+    )
     return Report(table, shown, TITLE, notes, partial(plot, table), finding=describe(table))

@@ -10,14 +10,15 @@ import numpy as np
 import pandas as pd
 
 from factgap.preference.token_shift import KINDS
-from factgap.reports.common import add_ci_columns, describe_groups, finish_figure, Report, ReportInputs
+from factgap.reports.common import Report, ReportInputs, add_ci_columns, describe_groups, finish_figure
 
 TITLE = "S3: token distribution shift of the tuned models, in vs out of domain"
 PAPER_FINDING = (
     "Yuan et al. 2024 (Section 4.2, Figure 3) rank the tuned models' tokens under the base model and find the share "
     "of shifted tokens out of domain to be under a third of the in-domain share: the tuned models hardly change on "
     "new queries, which they call under-alignment and name, rather than over-alignment, as the cause of the weak "
-    "out-of-domain results.")
+    "out-of-domain results."
+)
 DOMAINS = (("in_domain", "in domain"), ("out_of_domain", "out of domain"))
 UNDER_ALIGNED = 1 / 3  # APEFT's sign: out-of-domain shifted share below a third of the in-domain one
 MAX_MODELS = 3
@@ -38,8 +39,13 @@ def build_table(shifts: pd.DataFrame, n_resamples: int, confidence: float, seed:
     rows = []
     for (model, variant, domain), group in shifts.groupby(["model", "variant", "domain"], sort=True):
         totals = group["n_tokens"].to_numpy(float)
-        row = {"model": model, "variant": variant, "domain": domain, "responses": len(group),
-               "tokens": int(totals.sum())}
+        row = {
+            "model": model,
+            "variant": variant,
+            "domain": domain,
+            "responses": len(group),
+            "tokens": int(totals.sum()),
+        }
         for kind in KINDS:
             value, low, high = ratio_ci(group[f"n_{kind}"].to_numpy(float), totals, n_resamples, confidence, seed)
             row.update({kind: value, f"{kind}_low": low, f"{kind}_high": high})
@@ -96,16 +102,20 @@ def _ratio_text(rows: pd.DataFrame) -> str:
     undefined = len(ratio) - len(finite)
     if undefined:
         median += f"; undefined for {undefined}: no shifted in-domain token or a domain missing"
-    return (f" The out-of-domain shifted share is below a third of the in-domain one (APEFT's under-alignment sign) "
-            f"for {int((finite < UNDER_ALIGNED).sum())} of {len(ratio)} variants (median ratio {median}).")
+    return (
+        f" The out-of-domain shifted share is below a third of the in-domain one (APEFT's under-alignment sign) "
+        f"for {int((finite < UNDER_ALIGNED).sum())} of {len(ratio)} variants (median ratio {median})."
+    )
 
 
 def _describe_model(model, rows: pd.DataFrame) -> str:
     ranges = "; ".join(_domain_range(rows, domain, label) for domain, label in DOMAINS)
     unshifted = rows["unshifted"].min()
     kept = "n/a" if pd.isna(unshifted) else f"{100 * unshifted:.1f}%"
-    return (f"{model}, {rows['variant'].nunique()} tuned variants: the share of shifted tokens ranges {ranges}, "
-            f"and at least {kept} of every variant's tokens are the base model's top choice.{_ratio_text(rows)}")
+    return (
+        f"{model}, {rows['variant'].nunique()} tuned variants: the share of shifted tokens ranges {ranges}, "
+        f"and at least {kept} of every variant's tokens are the base model's top choice.{_ratio_text(rows)}"
+    )
 
 
 def describe(table: pd.DataFrame) -> str:
@@ -123,9 +133,11 @@ def build(inputs: ReportInputs, marginal_max: int, n_resamples: int, confidence:
     shown = add_ci_columns(table[["model", "variant", "domain", "responses", "tokens"]].copy(), table, KINDS)
     if "ood_over_id_shifted" in table:
         shown["ood/id shifted"] = [f"{v:.2f}" if v == v else "" for v in table["ood_over_id_shifted"]]
-    notes = (f"Each token of a tuned variant's greedy answer ranked in the base model's next-token distribution "
-             f"given the same prefix: rank 1 unshifted, 2-{marginal_max} marginal, higher shifted (AlignTDS). Shares of "
-             "all tokens in %, 95% bootstrap CIs over answers. in domain: the test people's bios; out of domain: the "
-             "topic answers. APEFT's under-alignment sign: out-of-domain shifted share below a third of in-domain. "
-             "Answers are re-tokenised from their text, which can differ from the generated ids at a boundary.")
+    notes = (
+        f"Each token of a tuned variant's greedy answer ranked in the base model's next-token distribution "
+        f"given the same prefix: rank 1 unshifted, 2-{marginal_max} marginal, higher shifted (AlignTDS). Shares of "
+        "all tokens in %, 95% bootstrap CIs over answers. in domain: the test people's bios; out of domain: the "
+        "topic answers. APEFT's under-alignment sign: out-of-domain shifted share below a third of in-domain. "
+        "Answers are re-tokenised from their text, which can differ from the generated ids at a boundary."
+    )
     return Report(table, shown, TITLE, notes, partial(plot, table), finding=describe(table))

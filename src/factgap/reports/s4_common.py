@@ -37,11 +37,14 @@ def self_fraction(role: str) -> float | None:
 
 def aligned_with_base(predictions: pd.DataFrame, probes: pd.DataFrame) -> pd.DataFrame:
     """Tuned 0-shot rows joined to the base model's k-shot probe of the same item (probs_base, ranks_base)."""
-    base = probes[["model", "id", "probs", "correct"]].rename(columns={"probs": "probs_base",
-                                                                       "correct": "correct_base"})
+    base = probes[["model", "id", "probs", "correct"]].rename(
+        columns={"probs": "probs_base", "correct": "correct_base"}
+    )
     base = base.drop_duplicates(["model", "id"])
     joined = predictions.merge(base, on=["model", "id"], how="left")
     missing = joined["probs_base"].isna()
     if missing.any():
-        raise ValueError(f"{int(missing.sum())} test items have no base-model probe (e.g. {joined.loc[missing, 'id'].iloc[0]})")
+        raise ValueError(
+            f"{int(missing.sum())} test items have no base-model probe (e.g. {joined.loc[missing, 'id'].iloc[0]})"
+        )
     return joined

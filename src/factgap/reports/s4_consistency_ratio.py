@@ -7,7 +7,7 @@ from functools import partial
 
 import pandas as pd
 
-from factgap.reports.common import add_ci_columns, describe_groups, finish_figure, fmt_ci, Report, ReportInputs
+from factgap.reports.common import Report, ReportInputs, add_ci_columns, describe_groups, finish_figure, fmt_ci
 from factgap.reports.s4_common import TESTSET_ORDER, role_of, self_fraction
 from factgap.stats import bootstrap_mean
 
@@ -16,12 +16,14 @@ PAPER_FINDING = (
     "Ren et al. 2024 (Figure 2 for Mistral-7B, Figure 4 for the LLaMA-2 models; Finding 4) mix INC and SELF "
     "answers at ratios from 0 to 1: all-INC (ratio 0) does poorly, yet all-SELF (ratio 1) is not reliably the best "
     "either; the best accuracy most often comes from an intermediate mix, whose ideal ratio depends on the base "
-    "model and the domain.")
+    "model and the domain."
+)
 MAX_MODELS = 3
 
 
-def build_table(predictions: pd.DataFrame, checkpoint: str, n_resamples: int, confidence: float,
-                seed: int) -> pd.DataFrame:
+def build_table(
+    predictions: pd.DataFrame, checkpoint: str, n_resamples: int, confidence: float, seed: int
+) -> pd.DataFrame:
     rows = []
     for (model, testset, variant), group in predictions.groupby(["model", "testset", "variant"], sort=True):
         role = role_of(variant, checkpoint)
@@ -47,9 +49,14 @@ def plot(table: pd.DataFrame, png_path) -> None:
         part = table[table["model"] == model]
         for testset in [t for t in TESTSET_ORDER if t in set(part["testset"])]:
             line = part[part["testset"] == testset]
-            ax.errorbar(line["self_fraction"], line["acc"] * 100,
-                        yerr=[(line["acc"] - line["acc_low"]) * 100, (line["acc_high"] - line["acc"]) * 100],
-                        marker="o", capsize=3, label=testset.upper())
+            ax.errorbar(
+                line["self_fraction"],
+                line["acc"] * 100,
+                yerr=[(line["acc"] - line["acc_low"]) * 100, (line["acc_high"] - line["acc"]) * 100],
+                marker="o",
+                capsize=3,
+                label=testset.upper(),
+            )
         ax.set_xlabel("share of SELF answers (0 = INC, 1 = SELF)")
         ax.set_ylabel("accuracy (%)")
         ax.set_title(model)
@@ -77,9 +84,11 @@ def _describe_testset(testset, rows: pd.DataFrame) -> tuple[str, bool]:
 def _describe_model(model, rows: pd.DataFrame) -> str:
     described = [_describe_testset(t, part) for t, part in rows.groupby("testset", sort=False)]
     n_mid = sum(mid for _, mid in described)
-    return (f"{model}, accuracy by share f of SELF answers (0 = INC, 1 = SELF): "
-            + "; ".join(text for text, _ in described)
-            + f". The best share is an intermediate mix on {n_mid} of {len(described)} test sets.")
+    return (
+        f"{model}, accuracy by share f of SELF answers (0 = INC, 1 = SELF): "
+        + "; ".join(text for text, _ in described)
+        + f". The best share is an intermediate mix on {n_mid} of {len(described)} test sets."
+    )
 
 
 def describe(table: pd.DataFrame) -> str:
@@ -93,9 +102,12 @@ def build(inputs: ReportInputs, checkpoint: str, ratios, n_resamples: int, confi
     table = build_table(inputs.frame("predictions"), checkpoint, n_resamples, confidence, seed)
     if table.empty or table["self_fraction"].nunique() < 2:
         raise ValueError("need INC, SELF or mixed models to draw the ratio curve")
-    shown = add_ci_columns(table[["model", "testset", "self_fraction", "acc_n"]].rename(columns={"acc_n": "n"}).copy(),
-                           table, ["acc"])
-    notes = (f"Accuracy in %, {confidence:.0%} bootstrap intervals ({n_resamples} resamples). Mixed sets: INC's "
-             f"questions with a share f in {list(ratios)} answered by the model's own prediction (nested draws, "
-             "one seed). Ren et al. find the best accuracy most often at an intermediate share, not at f = 1.")
+    shown = add_ci_columns(
+        table[["model", "testset", "self_fraction", "acc_n"]].rename(columns={"acc_n": "n"}).copy(), table, ["acc"]
+    )
+    notes = (
+        f"Accuracy in %, {confidence:.0%} bootstrap intervals ({n_resamples} resamples). Mixed sets: INC's "
+        f"questions with a share f in {list(ratios)} answered by the model's own prediction (nested draws, "
+        "one seed). Ren et al. find the best accuracy most often at an intermediate share, not at f = 1."
+    )
     return Report(table, shown, TITLE, notes, partial(plot, table), finding=describe(table))

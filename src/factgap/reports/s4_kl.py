@@ -8,7 +8,7 @@ from functools import partial
 import pandas as pd
 
 from factgap.naming import BASE
-from factgap.reports.common import describe_groups, finish_figure, Report, ReportInputs
+from factgap.reports.common import Report, ReportInputs, describe_groups, finish_figure
 from factgap.reports.s4_common import TESTSET_ORDER, aligned_with_base
 from factgap.selfalign.analysis import kl_divergence
 
@@ -18,15 +18,18 @@ PAPER_FINDING = (
     "model's zero-shot one is smallest for the model with the best average accuracy (0.24 / 0.16 / 0.18 for "
     "Mistral-7B / LLaMA-2-7B / LLaMA-2-13B) and larger after tuning on SELF (0.34 / 0.93 / 0.68) or INC "
     "(0.37 / 0.51 / 0.34) alone; they read it as accuracy following how well tuning preserves the base model's "
-    "beliefs.")
+    "beliefs."
+)
 MAX_MODELS = 3
 
 
 def build_table(joined: pd.DataFrame) -> pd.DataFrame:
     joined = joined.assign(kl=[kl_divergence(b, t) for b, t in zip(joined["probs_base"], joined["probs"])])
-    table = (joined.groupby(["model", "testset", "variant"], sort=True)
-             .agg(n=("id", "size"), mean_kl=("kl", "mean"), median_kl=("kl", "median"),
-                  accuracy=("correct", "mean")).reset_index())
+    table = (
+        joined.groupby(["model", "testset", "variant"], sort=True)
+        .agg(n=("id", "size"), mean_kl=("kl", "mean"), median_kl=("kl", "median"), accuracy=("correct", "mean"))
+        .reset_index()
+    )
     table["order"] = [TESTSET_ORDER.index(t) if t in TESTSET_ORDER else 9 for t in table["testset"]]
     return table.sort_values(["model", "order", "variant"]).drop(columns="order").reset_index(drop=True)
 
@@ -63,10 +66,13 @@ def _describe_testset(testset, rows: pd.DataFrame) -> tuple[str, bool]:
 def _describe_model(model, rows: pd.DataFrame) -> str:
     described = [_describe_testset(t, part) for t, part in rows.groupby("testset", sort=False)]
     n_closest = sum(closest for _, closest in described)
-    return (f"{model}, mean KL(base || tuned) over the {rows.loc[rows['variant'] != BASE, 'variant'].nunique()} "
-            "tuned variants: " + "; ".join(text for text, _ in described)
-            + f". The most accurate tuned variant is also the closest to the base model on {n_closest} of "
-            f"{len(described)} test sets.")
+    return (
+        f"{model}, mean KL(base || tuned) over the {rows.loc[rows['variant'] != BASE, 'variant'].nunique()} "
+        "tuned variants: "
+        + "; ".join(text for text, _ in described)
+        + f". The most accurate tuned variant is also the closest to the base model on {n_closest} of "
+        f"{len(described)} test sets."
+    )
 
 
 def describe(table: pd.DataFrame) -> str:
@@ -81,9 +87,14 @@ def build(inputs: ReportInputs) -> Report:
     table = build_table(aligned_with_base(inputs.frame("predictions"), inputs.frame("probes")))
     if table.empty:
         raise ValueError("no predictions")
-    shown = table.assign(mean_kl=[f"{v:.3f}" for v in table["mean_kl"]], median_kl=[f"{v:.3f}" for v in table["median_kl"]],
-                         accuracy=[f"{100 * v:.1f}" for v in table["accuracy"]])
-    notes = ("KL(base || tuned) in nats per item: base = the base model's k-shot probe distribution over the options, "
-             f"tuned = the variant's 0-shot distribution (the '{BASE}' row: the base model 0-shot). Lower = the "
-             "tuned model keeps the base model's beliefs.")
+    shown = table.assign(
+        mean_kl=[f"{v:.3f}" for v in table["mean_kl"]],
+        median_kl=[f"{v:.3f}" for v in table["median_kl"]],
+        accuracy=[f"{100 * v:.1f}" for v in table["accuracy"]],
+    )
+    notes = (
+        "KL(base || tuned) in nats per item: base = the base model's k-shot probe distribution over the options, "
+        f"tuned = the variant's 0-shot distribution (the '{BASE}' row: the base model 0-shot). Lower = the "
+        "tuned model keeps the base model's beliefs."
+    )
     return Report(table, shown, TITLE, notes, partial(plot, table), finding=describe(table))

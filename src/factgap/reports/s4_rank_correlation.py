@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from factgap.naming import BASE
-from factgap.reports.common import describe_groups, finish_figure, Report, ReportInputs
+from factgap.reports.common import Report, ReportInputs, describe_groups, finish_figure
 from factgap.reports.s4_common import TESTSET_ORDER, aligned_with_base
 from factgap.selfalign.analysis import partial_spearman, rank_pearson
 
@@ -22,15 +22,23 @@ PAPER_FINDING = (
     "Ren et al. 2024, Table 3 (Finding 5): over 96 tuned models, tuned accuracy correlates with how closely the "
     "tuned model keeps the base model's option ranking, controlling for base accuracy: partial Spearman r = 0.43 / "
     "0.57 / 0.48 on HOMO / ID / OOD (p near 0). Per base model it is strong for Mistral-7B (0.78 to 0.82) and "
-    "LLaMA-2-13B (0.56 to 0.87) but weak and not significant for LLaMA-2-7B (0.19 to 0.27).")
+    "LLaMA-2-13B (0.56 to 0.87) but weak and not significant for LLaMA-2-7B (0.19 to 0.27)."
+)
 MAX_MODELS = 3
 
 
 def per_variant(joined: pd.DataFrame) -> pd.DataFrame:
     joined = joined.assign(rank_r=[rank_pearson(b, t) for b, t in zip(joined["probs_base"], joined["probs"])])
-    return (joined.groupby(["model", "testset", "variant"], sort=True)
-            .agg(n=("id", "size"), mean_rank_r=("rank_r", "mean"), tuned_acc=("correct", "mean"),
-                 base_acc=("correct_base", "mean")).reset_index())
+    return (
+        joined.groupby(["model", "testset", "variant"], sort=True)
+        .agg(
+            n=("id", "size"),
+            mean_rank_r=("rank_r", "mean"),
+            tuned_acc=("correct", "mean"),
+            base_acc=("correct_base", "mean"),
+        )
+        .reset_index()
+    )
 
 
 def partial_rows(points: pd.DataFrame) -> pd.DataFrame:
@@ -60,8 +68,11 @@ def plot(points: pd.DataFrame, png_path) -> None:
         part = tuned[tuned["testset"] == testset]
         ax.scatter(part["mean_rank_r"], part["tuned_acc"] * 100)
         for r in part.itertuples():
-            ax.annotate(r.variant.split("-convergence")[0].split("-early_stop")[0], (r.mean_rank_r, r.tuned_acc * 100),
-                        fontsize=6)
+            ax.annotate(
+                r.variant.split("-convergence")[0].split("-early_stop")[0],
+                (r.mean_rank_r, r.tuned_acc * 100),
+                fontsize=6,
+            )
         ax.set_xlabel("mean rank r (base k-shot vs tuned 0-shot)")
         ax.set_ylabel("tuned accuracy (%)")
         ax.set_title(testset.upper())
@@ -85,8 +96,10 @@ def _describe_model(model, rows: pd.DataFrame) -> str:
         return f"{model}: no tuned variant to correlate."
     n_models = rows.loc[rows["variant"] != BASE, "variant"].nunique()
     parts = [_partial_text(t, part) for t, part in rows.groupby("testset", sort=False)]
-    return (f"{model}, partial Spearman r of tuned accuracy with the mean base/tuned rank r over {n_models} tuned "
-            "variants, controlling for base accuracy: " + "; ".join(parts) + ".")
+    return (
+        f"{model}, partial Spearman r of tuned accuracy with the mean base/tuned rank r over {n_models} tuned "
+        "variants, controlling for base accuracy: " + "; ".join(parts) + "."
+    )
 
 
 def describe(table: pd.DataFrame) -> str:
@@ -103,10 +116,14 @@ def build(inputs: ReportInputs, seed: int) -> Report:
         raise ValueError("no tuned predictions to correlate")
     partials = partial_rows(points)
     table = points.merge(partials, on=["model", "testset"], how="left")
-    shown = partials.assign(partial_r=[f"{v:.2f}" if pd.notna(v) else "n/a (< 4 models)" for v in partials["partial_r"]],
-                            p=[f"{v:.3g}" if pd.notna(v) else "" for v in partials["p"]])
-    notes = (f"Mean rank r: per item Pearson r of dense option ranks (NaN -> 0), averaged over the test set. Partial "
-             "Spearman of tuned accuracy and mean rank r controlling for base accuracy over the tuned models of a "
-             "base model ('all': every tuned variant pooled); with fewer than 4 tuned models it is not defined. "
-             f"The per-variant points are in the CSV. {PAPER}.")
+    shown = partials.assign(
+        partial_r=[f"{v:.2f}" if pd.notna(v) else "n/a (< 4 models)" for v in partials["partial_r"]],
+        p=[f"{v:.3g}" if pd.notna(v) else "" for v in partials["p"]],
+    )
+    notes = (
+        f"Mean rank r: per item Pearson r of dense option ranks (NaN -> 0), averaged over the test set. Partial "
+        "Spearman of tuned accuracy and mean rank r controlling for base accuracy over the tuned models of a "
+        "base model ('all': every tuned variant pooled); with fewer than 4 tuned models it is not defined. "
+        f"The per-variant points are in the CSV. {PAPER}."
+    )
     return Report(table, shown, TITLE, notes, partial(plot, points), finding=describe(table))

@@ -8,7 +8,7 @@ from functools import partial
 
 import pandas as pd
 
-from factgap.reports.common import add_ci_columns, describe_groups, finish_figure, fmt_ci, Report, ReportInputs
+from factgap.reports.common import Report, ReportInputs, add_ci_columns, describe_groups, finish_figure, fmt_ci
 from factgap.reports.s4_common import TESTSET_ORDER, role_of
 from factgap.stats import bootstrap_mean, bootstrap_paired_difference
 
@@ -21,12 +21,14 @@ PAPER_FINDING = (
     "answers it gets wrong (INC) by 11.27%, 14.58% and 14.57% on HOMO, ID and OOD (mean over four domains and four "
     "base models), and tuning on the model's own wrong answers (SELF) still beats INC by 5.25%, 9.78% and 6.97%. "
     "Giving INC's needed knowledge as context during training (Table 2) gains 8.16% (LLaMA-2-7B), 9.48% "
-    "(LLaMA-2-13B) and 3.98% (Mistral-7B) over plain INC.")
+    "(LLaMA-2-13B) and 3.98% (Mistral-7B) over plain INC."
+)
 MAX_MODELS = 3
 
 
-def build_table(predictions: pd.DataFrame, checkpoint: str, n_resamples: int, confidence: float,
-                seed: int) -> pd.DataFrame:
+def build_table(
+    predictions: pd.DataFrame, checkpoint: str, n_resamples: int, confidence: float, seed: int
+) -> pd.DataFrame:
     frame = predictions.assign(role=[role_of(v, checkpoint) for v in predictions["variant"]])
     frame = frame[frame["role"].isin(ROLES)]
     rows = []
@@ -41,8 +43,9 @@ def build_table(predictions: pd.DataFrame, checkpoint: str, n_resamples: int, co
             if a in by_role and b in by_role:
                 if list(by_role[a]["id"]) != list(by_role[b]["id"]):
                     raise ValueError(f"{model}/{testset}: {a} and {b} cover different items")
-                est = bootstrap_paired_difference(by_role[a]["correct"].to_numpy(), by_role[b]["correct"].to_numpy(),
-                                                  n_resamples, confidence, seed)
+                est = bootstrap_paired_difference(
+                    by_role[a]["correct"].to_numpy(), by_role[b]["correct"].to_numpy(), n_resamples, confidence, seed
+                )
                 rows.append({"model": model, "testset": testset, "row": f"{a} - {b}", **est.as_dict("acc")})
     table = pd.DataFrame(rows)
     if not table.empty:
@@ -52,8 +55,9 @@ def build_table(predictions: pd.DataFrame, checkpoint: str, n_resamples: int, co
 
 
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
-    shown = add_ci_columns(table[["model", "testset", "row", "acc_n"]].rename(columns={"acc_n": "n"}).copy(),
-                           table, ["acc"])
+    shown = add_ci_columns(
+        table[["model", "testset", "row", "acc_n"]].rename(columns={"acc_n": "n"}).copy(), table, ["acc"]
+    )
     wide = shown.pivot_table(index=["model", "row"], columns="testset", values="acc", aggfunc="first", sort=False)
     wide = wide[[t for t in TESTSET_ORDER if t in wide.columns]].reset_index()
     wide.columns.name = None
@@ -94,8 +98,7 @@ def _describe_model(model, rows: pd.DataFrame) -> str:
     gaps = [f"{a} - {b}" for a, b in GAPS if (rows["row"] == f"{a} - {b}").any()]
     if not gaps:
         return f"{model}: no paired gap (a role is missing)."
-    parts = [f"{gap} is " + ", ".join(_gap_text(r) for _, r in rows[rows["row"] == gap].iterrows())
-             for gap in gaps]
+    parts = [f"{gap} is " + ", ".join(_gap_text(r) for _, r in rows[rows["row"] == gap].iterrows()) for gap in gaps]
     return f"{model}, accuracy gaps in points: " + "; ".join(parts) + "."
 
 
@@ -110,8 +113,10 @@ def build(inputs: ReportInputs, checkpoint: str, n_resamples: int, confidence: f
     table = build_table(inputs.frame("predictions"), checkpoint, n_resamples, confidence, seed)
     if table.empty or not table["row"].isin(["HAR", "INC", "SELF"]).any():
         raise ValueError("no predictions of HAR / INC / SELF models")
-    notes = (f"Accuracy in %, micro-averaged over items, {confidence:.0%} bootstrap intervals ({n_resamples} "
-             f"resamples); gaps are paired over the same items. Tuned models at the {checkpoint} checkpoint; "
-             "the base row is the base model under the same 0-shot chat prompt. HOMO: held-out questions of the "
-             f"training domain; ID: the domain's MMLU subjects; OOD: every other MMLU subject. {PAPER}.")
+    notes = (
+        f"Accuracy in %, micro-averaged over items, {confidence:.0%} bootstrap intervals ({n_resamples} "
+        f"resamples); gaps are paired over the same items. Tuned models at the {checkpoint} checkpoint; "
+        "the base row is the base model under the same 0-shot chat prompt. HOMO: held-out questions of the "
+        f"training domain; ID: the domain's MMLU subjects; OOD: every other MMLU subject. {PAPER}."
+    )
     return Report(table, display_table(table), TITLE, notes, partial(plot, table), finding=describe(table))

@@ -84,8 +84,9 @@ def merge_float_ties(values: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
     return merged
 
 
-def partial_spearman(x: Sequence[float], y: Sequence[float], z: Sequence[float],
-                     method: str = "spearman") -> PartialCorrelation:
+def partial_spearman(
+    x: Sequence[float], y: Sequence[float], z: Sequence[float], method: str = "spearman"
+) -> PartialCorrelation:
     """Correlation of X and Y controlling for Z on ranks (see module doc); ``method`` correlates the
     residuals by ``"spearman"`` (public code) or ``"pearson"`` (textbook partial rank correlation).
 

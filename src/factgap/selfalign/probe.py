@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from factgap.scoring import pad_token_id, common_prefix_length, softmax
+from factgap.scoring import common_prefix_length, pad_token_id, softmax
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -23,6 +23,7 @@ DEFAULT_THRESHOLD = 0.5
 # ----------------------------------------------------------------------------------------------
 # Pure read-out
 # ----------------------------------------------------------------------------------------------
+
 
 def dense_ranks(values: Sequence[float]) -> list[int]:
     """Dense ranks, 1 = highest value, equal values share a rank (1, 2, 2, 3)."""
@@ -45,14 +46,21 @@ def read_out(probs: Sequence[float], answer_index: int, threshold: float = DEFAU
         raise ValueError(f"answer index {answer_index} is not an index into {len(probs)} options")
     prediction = max(range(len(probs)), key=lambda i: (probs[i], -i))
     return {
-        "probs": probs, "ranks": dense_ranks(probs), "prediction": prediction,
-        "max_prob": probs[prediction], "confident": probs[prediction] > threshold,
+        "probs": probs,
+        "ranks": dense_ranks(probs),
+        "prediction": prediction,
+        "max_prob": probs[prediction],
+        "confident": probs[prediction] > threshold,
         "correct": prediction == answer_index,
     }
 
 
-def probe_rows(items: Sequence[Mapping[str, Any]], probs: Sequence[Sequence[float]],
-               threshold: float = DEFAULT_THRESHOLD, extra: Sequence[Mapping[str, Any]] | None = None) -> list[dict]:
+def probe_rows(
+    items: Sequence[Mapping[str, Any]],
+    probs: Sequence[Sequence[float]],
+    threshold: float = DEFAULT_THRESHOLD,
+    extra: Sequence[Mapping[str, Any]] | None = None,
+) -> list[dict]:
     """One row per item: the item's fields plus ``read_out`` (and optional per-item ``extra`` fields)."""
     if len(items) != len(probs):
         raise ValueError(f"{len(items)} items but {len(probs)} probability rows")
@@ -81,8 +89,10 @@ def option_probs_from_logliks(logliks: Sequence[float], lengths: Sequence[int] |
 # Model shells (torch + a transformers causal LM)
 # ----------------------------------------------------------------------------------------------
 
-def _shared_prefix_logprobs(model, tokenizer, sequences: Sequence[Sequence[int]], n_last: Sequence[int],
-                            max_shared: int, batch_size: int):
+
+def _shared_prefix_logprobs(
+    model, tokenizer, sequences: Sequence[Sequence[int]], n_last: Sequence[int], max_shared: int, batch_size: int
+):
     """Log-softmax rows for the last ``n_last[i]`` positions of each sequence (row j predicts the token
     after position j), running the token prefix all sequences share (at most ``max_shared``) once
     into a KV cache that every batch reuses. Yields (sequence index, float tensor [n_last, vocab])."""
@@ -95,12 +105,16 @@ def _shared_prefix_logprobs(model, tokenizer, sequences: Sequence[Sequence[int]]
     if shared > 0:
         cache = DynamicCache(config=model.config)
         with torch.inference_mode():
-            model(input_ids=torch.tensor([list(sequences[0][:shared])], device=device), past_key_values=cache,
-                  use_cache=True, logits_to_keep=1)
+            model(
+                input_ids=torch.tensor([list(sequences[0][:shared])], device=device),
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
     pad = pad_token_id(tokenizer)
     order = sorted(range(len(sequences)), key=lambda i: (-len(sequences[i]), i))
     for start in range(0, len(order), batch_size):
-        batch = order[start:start + batch_size]
+        batch = order[start : start + batch_size]
         suffixes = [list(sequences[i][shared:]) for i in batch]
         width = max(len(x) for x in suffixes)
         suffix_mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in suffixes], device=device)
@@ -113,15 +127,27 @@ def _shared_prefix_logprobs(model, tokenizer, sequences: Sequence[Sequence[int]]
             past.batch_repeat_interleave(len(batch))
         keep = max(n_last[i] for i in batch)
         with torch.inference_mode():
-            logits = model(input_ids=rows, attention_mask=attention, position_ids=positions, past_key_values=past,
-                           use_cache=past is not None, logits_to_keep=keep).logits[:, -keep:, :]
+            logits = model(
+                input_ids=rows,
+                attention_mask=attention,
+                position_ids=positions,
+                past_key_values=past,
+                use_cache=past is not None,
+                logits_to_keep=keep,
+            ).logits[:, -keep:, :]
         logprobs = torch.log_softmax(logits.float(), dim=-1)
         for row, i in enumerate(batch):
-            yield i, logprobs[row, keep - n_last[i]:, :]
+            yield i, logprobs[row, keep - n_last[i] :, :]
 
 
-def letter_probs(model, tokenizer, prompts: Sequence[str], letter_ids: Sequence[int], batch_size: int = 8,
-                 add_special_tokens: bool = True) -> list[tuple[list[float], float]]:
+def letter_probs(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    letter_ids: Sequence[int],
+    batch_size: int = 8,
+    add_special_tokens: bool = True,
+) -> list[tuple[list[float], float]]:
     """Per prompt: (softmax over the letter tokens' next-token logits, full-vocabulary mass on the letters).
 
     The token prefix all prompts share (the k-shot header and demos) is run once into a KV cache
@@ -138,8 +164,14 @@ def letter_probs(model, tokenizer, prompts: Sequence[str], letter_ids: Sequence[
     return results
 
 
-def option_logliks(model, tokenizer, prompts: Sequence[str], continuations: Sequence[Sequence[str]],
-                   batch_size: int = 8, add_special_tokens: bool = True) -> list[list[float]]:
+def option_logliks(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    continuations: Sequence[Sequence[str]],
+    batch_size: int = 8,
+    add_special_tokens: bool = True,
+) -> list[list[float]]:
     """Summed log-prob of each continuation after its prompt: ``factgap.scoring.option_logprobs_cached``
     (the shared demo prefix once, each prompt once, its options on its KV cache)."""
     from factgap.scoring import option_logprobs_cached
@@ -147,9 +179,16 @@ def option_logliks(model, tokenizer, prompts: Sequence[str], continuations: Sequ
     return option_logprobs_cached(model, tokenizer, prompts, continuations, batch_size, add_special_tokens)
 
 
-def option_loglik_probs(model, tokenizer, prompts: Sequence[str], choices: Sequence[Sequence[str]],
-                        style: str = "text", batch_size: int = 8, add_special_tokens: bool = True,
-                        per_char: bool = False) -> list[list[float]]:
+def option_loglik_probs(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    choices: Sequence[Sequence[str]],
+    style: str = "text",
+    batch_size: int = 8,
+    add_special_tokens: bool = True,
+    per_char: bool = False,
+) -> list[list[float]]:
     """Per prompt: softmax over the summed log-probs of each option's continuation
     (``prompts.option_continuations``: ``"text"`` = `` opt``, ``"answer"`` = ``A. opt`` as the demos
     write it); ``per_char`` normalises by the continuation's length in characters."""
@@ -157,5 +196,7 @@ def option_loglik_probs(model, tokenizer, prompts: Sequence[str], choices: Seque
 
     continuations = [option_continuations(c, style) for c in choices]
     logliks = option_logliks(model, tokenizer, list(prompts), continuations, batch_size, add_special_tokens)
-    return [option_probs_from_logliks(v, [len(c) for c in conts] if per_char else None)
-            for v, conts in zip(logliks, continuations)]
+    return [
+        option_probs_from_logliks(v, [len(c) for c in conts] if per_char else None)
+        for v, conts in zip(logliks, continuations)
+    ]

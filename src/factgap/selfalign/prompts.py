@@ -23,15 +23,17 @@ from typing import Any
 LETTERS: tuple[str, ...] = ("A", "B", "C", "D")
 HEADER = "The following are multiple choice questions about {domain}. Please choose the correct answer. \n\n"
 # Table 13 (contextualized IFT, training inputs only); the exact wording around the context is UNVERIFIED.
-CONTEXT_HEADER = ("The following are multiple choice questions about {domain}. Given the context. "
-                  "Please choose the correct answer. \n\n")
+CONTEXT_HEADER = (
+    "The following are multiple choice questions about {domain}. Given the context. "
+    "Please choose the correct answer. \n\n"
+)
 EXPLANATION_PREFIX = "\nExplanation: "
 
 # Table 9: URIAL (Lin et al. 2023) system text and its one in-context example.
 URIAL_PREAMBLE = (
     "# Instruction\n\n"
     "Below is a list of conversations between a human and an AI assistant (you).\n"
-    "Users place their queries under \"# Query:\", and your responses are under \"# Answer:\".\n"
+    'Users place their queries under "# Query:", and your responses are under "# Answer:".\n'
     "You are a helpful, respectful, and honest assistant. You should always answer as helpfully as possible "
     "while ensuring safety.\n"
     "Your answers should be well-structured and provide detailed information. They should also have an "
@@ -69,10 +71,11 @@ FENCE = "```"
 # Pure formats
 # ----------------------------------------------------------------------------------------------
 
+
 def _letters(choices: Sequence[str], letters: Sequence[str]) -> Sequence[str]:
     if len(choices) > len(letters):
         raise ValueError(f"{len(choices)} choices but only {len(letters)} letters")
-    return letters[:len(choices)]
+    return letters[: len(choices)]
 
 
 def option_lines(choices: Sequence[str], letters: Sequence[str] = LETTERS) -> str:
@@ -94,8 +97,12 @@ def answer_text(choices: Sequence[str], index: int, letters: Sequence[str] = LET
 
 def demo_text(item: Mapping[str, Any], letters: Sequence[str] = LETTERS) -> str:
     """One demonstration: ``question + options + '\\nAnswer:' + 'C. opt' + '\\n\\n'``."""
-    return (question_block(item["question"], item["choices"], letters) + "\nAnswer:"
-            + answer_text(item["choices"], int(item["answer_index"]), letters) + "\n\n")
+    return (
+        question_block(item["question"], item["choices"], letters)
+        + "\nAnswer:"
+        + answer_text(item["choices"], int(item["answer_index"]), letters)
+        + "\n\n"
+    )
 
 
 def select_demos(dev_items: Sequence[Mapping[str, Any]], k: int = 5, seed: int = 42) -> list[Mapping[str, Any]]:
@@ -109,33 +116,45 @@ def select_demos(dev_items: Sequence[Mapping[str, Any]], k: int = 5, seed: int =
     return [dev_items[i] for i in order[:k]]
 
 
-def probe_prompt(domain: str, demos: Sequence[Mapping[str, Any]], item: Mapping[str, Any],
-                 letters: Sequence[str] = LETTERS) -> tuple[str, str]:
+def probe_prompt(
+    domain: str, demos: Sequence[Mapping[str, Any]], item: Mapping[str, Any], letters: Sequence[str] = LETTERS
+) -> tuple[str, str]:
     """(shared prefix, item suffix) of the k-shot probe; the prefix is the same for every item so
     its forward pass can be computed once. The full prompt is ``prefix + suffix``."""
     prefix = HEADER.format(domain=domain) + "".join(demo_text(d, letters) for d in demos)
     return prefix, question_block(item["question"], item["choices"], letters) + "\nAnswer:"
 
 
-def test_message(domain: str, item: Mapping[str, Any], letters: Sequence[str] = LETTERS,
-                 answer_cue: bool = True) -> str:
+def test_message(
+    domain: str, item: Mapping[str, Any], letters: Sequence[str] = LETTERS, answer_cue: bool = True
+) -> str:
     """User message of the 0-shot test of a tuned model (and the input of a training pair)."""
     text = HEADER.format(domain=domain) + question_block(item["question"], item["choices"], letters)
     return text + "\nAnswer:" if answer_cue else text
 
 
-def training_instruction(domain: str, item: Mapping[str, Any], context: str | None = None,
-                         letters: Sequence[str] = LETTERS, answer_cue: bool = True) -> str:
+def training_instruction(
+    domain: str,
+    item: Mapping[str, Any],
+    context: str | None = None,
+    letters: Sequence[str] = LETTERS,
+    answer_cue: bool = True,
+) -> str:
     """Input of a training pair; with ``context`` the contextualized-IFT form (Table 13, training only)."""
     if context is None:
         return test_message(domain, item, letters, answer_cue)
-    text = (CONTEXT_HEADER.format(domain=domain) + context.strip() + "\n\n"
-            + question_block(item["question"], item["choices"], letters))
+    text = (
+        CONTEXT_HEADER.format(domain=domain)
+        + context.strip()
+        + "\n\n"
+        + question_block(item["question"], item["choices"], letters)
+    )
     return text + "\nAnswer:" if answer_cue else text
 
 
-def training_response(choices: Sequence[str], index: int, explanation: str | None,
-                      letters: Sequence[str] = LETTERS) -> str:
+def training_response(
+    choices: Sequence[str], index: int, explanation: str | None, letters: Sequence[str] = LETTERS
+) -> str:
     """``C. Chile\\nExplanation: <explanation>`` (Table 8); the bare answer when there is no explanation."""
     answer = answer_text(choices, index, letters)
     if explanation is None or not explanation.strip():
@@ -146,19 +165,23 @@ def training_response(choices: Sequence[str], index: int, explanation: str | Non
 def urial_explanation_prompt(item: Mapping[str, Any], answer_index: int, letters: Sequence[str] = LETTERS) -> str:
     """Base-model prompt (Table 9) asking to explain ``answer_index`` (the model's own prediction for
     SELF); the model continues inside an opened code fence, see ``clean_explanation``."""
-    query = (f"{EXPLAIN_REQUEST}\n\nQuestion: {item['question']}\n\n"
-             f"Choices: {option_lines(item['choices'], letters)}\n\n"
-             f"Answer: {answer_text(item['choices'], answer_index, letters)}")
-    return (URIAL_PREAMBLE
-            + f"# Query:\n{FENCE}{URIAL_EXAMPLE_QUERY}{FENCE}\n\n# Answer:\n{FENCE}\n{URIAL_EXAMPLE_ANSWER}\n{FENCE}\n\n"
-            + f"# Query:\n{FENCE}{query}{FENCE}\n\n# Answer:\n{FENCE}\n")
+    query = (
+        f"{EXPLAIN_REQUEST}\n\nQuestion: {item['question']}\n\n"
+        f"Choices: {option_lines(item['choices'], letters)}\n\n"
+        f"Answer: {answer_text(item['choices'], answer_index, letters)}"
+    )
+    return (
+        URIAL_PREAMBLE
+        + f"# Query:\n{FENCE}{URIAL_EXAMPLE_QUERY}{FENCE}\n\n# Answer:\n{FENCE}\n{URIAL_EXAMPLE_ANSWER}\n{FENCE}\n\n"
+        + f"# Query:\n{FENCE}{query}{FENCE}\n\n# Answer:\n{FENCE}\n"
+    )
 
 
 def clean_explanation(generated: str) -> str:
     """The explanation in a URIAL continuation: text up to the closing fence or the next query."""
     text = generated.lstrip()
     if text.startswith(FENCE):
-        text = text[len(FENCE):]
+        text = text[len(FENCE) :]
     for stop in (FENCE, "# Query:"):
         cut = text.find(stop)
         if cut >= 0:
@@ -166,23 +189,28 @@ def clean_explanation(generated: str) -> str:
     return text.strip()
 
 
-def gold_explanation_prompt(domain: str, item: Mapping[str, Any], answer_index: int,
-                            letters: Sequence[str] = LETTERS) -> str:
+def gold_explanation_prompt(
+    domain: str, item: Mapping[str, Any], answer_index: int, letters: Sequence[str] = LETTERS
+) -> str:
     """User message (Table 10) asking an instruct model to explain the gold answer."""
-    return (f"The following is a multi choice question about {domain}.\n\n"
-            f"{question_block(item['question'], item['choices'], letters)}\n\n"
-            f"The answer is \"{item['choices'][answer_index]}\". Please explain why.")
+    return (
+        f"The following is a multi choice question about {domain}.\n\n"
+        f"{question_block(item['question'], item['choices'], letters)}\n\n"
+        f'The answer is "{item["choices"][answer_index]}". Please explain why.'
+    )
 
 
 def evidence_prompt(item: Mapping[str, Any], answer_index: int, letters: Sequence[str] = LETTERS) -> str:
     """User message (Table 12) asking for evidence that supports the answer (contextualized IFT).
     The seed renders the section labels in bold; their exact markup is UNVERIFIED."""
-    return ("Given a multi-choice question and the answer, please write a short piece of evidence to support it "
-            "so that a layman who has read the evidence you give can answer the question correctly.\n"
-            "If your response contains words \"listed\", \"option\" or \"choice\" like \"among the listed/given "
-            "options\", you will be penalized.\n\n"
-            f"Question:\n{question_block(item['question'], item['choices'], letters)}\n\n"
-            f"Answer:\n{answer_text(item['choices'], answer_index, letters)}\n\nEvidence:")
+    return (
+        "Given a multi-choice question and the answer, please write a short piece of evidence to support it "
+        "so that a layman who has read the evidence you give can answer the question correctly.\n"
+        'If your response contains words "listed", "option" or "choice" like "among the listed/given '
+        'options", you will be penalized.\n\n'
+        f"Question:\n{question_block(item['question'], item['choices'], letters)}\n\n"
+        f"Answer:\n{answer_text(item['choices'], answer_index, letters)}\n\nEvidence:"
+    )
 
 
 def option_continuations(choices: Sequence[str], style: str = "answer", letters: Sequence[str] = LETTERS) -> list[str]:
@@ -202,8 +230,13 @@ def option_continuations(choices: Sequence[str], style: str = "answer", letters:
 _DUMMY = {"question": "Which of these is a colour?", "choices": ["Red", "Table", "Seven", "Run"], "answer_index": 0}
 
 
-def letter_token_ids(tokenizer, context: str, letters: Sequence[str] = LETTERS, follow: str = ". Red\n\n",
-                     add_special_tokens: bool = False) -> list[int]:
+def letter_token_ids(
+    tokenizer,
+    context: str,
+    letters: Sequence[str] = LETTERS,
+    follow: str = ". Red\n\n",
+    add_special_tokens: bool = False,
+) -> list[int]:
     """Token id of each letter written right after ``context`` (as in ``context + letter + follow``).
 
     Tokenises context and context + letter + follow and takes the first token after their common
@@ -220,8 +253,10 @@ def letter_token_ids(tokenizer, context: str, letters: Sequence[str] = LETTERS, 
         while n < min(len(base), len(full)) and base[n] == full[n]:
             n += 1
         if n != len(base) or n >= len(full):
-            raise ValueError(f"letter {letter!r} merges with the end of the context {context[-20:]!r}: "
-                             f"{tokenizer.convert_ids_to_tokens(full[max(0, n - 2):n + 2])}")
+            raise ValueError(
+                f"letter {letter!r} merges with the end of the context {context[-20:]!r}: "
+                f"{tokenizer.convert_ids_to_tokens(full[max(0, n - 2) : n + 2])}"
+            )
         token = int(full[n])
         piece = tokenizer.decode([token]).strip()
         if not piece.startswith(letter):
@@ -234,8 +269,11 @@ def letter_token_ids(tokenizer, context: str, letters: Sequence[str] = LETTERS, 
 
 def answer_letter_token_ids(tokenizer, letters: Sequence[str] = LETTERS, add_special_tokens: bool = False) -> list[int]:
     """Letter ids for the probe read-out: the token that follows ``Answer:`` in a demo."""
-    context = HEADER.format(domain="general knowledge") + question_block(_DUMMY["question"], _DUMMY["choices"],
-                                                                          letters) + "\nAnswer:"
+    context = (
+        HEADER.format(domain="general knowledge")
+        + question_block(_DUMMY["question"], _DUMMY["choices"], letters)
+        + "\nAnswer:"
+    )
     return letter_token_ids(tokenizer, context, letters, ". Red\n\n", add_special_tokens)
 
 

@@ -35,14 +35,20 @@ def _sample(rows: Sequence[Mapping[str, Any]], n: int, seed: int, salt: str) -> 
 
 def _item(row: Mapping[str, Any], set_name: str, target: int) -> dict:
     return {
-        "id": str(row["id"]), "set": set_name, "question": row["question"], "choices": list(row["choices"]),
-        "answer_index": int(row["answer_index"]), "prediction": int(row["prediction"]),
-        "target_index": int(target), "explanation": None,
+        "id": str(row["id"]),
+        "set": set_name,
+        "question": row["question"],
+        "choices": list(row["choices"]),
+        "answer_index": int(row["answer_index"]),
+        "prediction": int(row["prediction"]),
+        "target_index": int(target),
+        "explanation": None,
     }
 
 
-def build_sets(rows: Sequence[Mapping[str, Any]], seed: int, threshold: float | None = None
-               ) -> tuple[dict[str, list[dict]], dict]:
+def build_sets(
+    rows: Sequence[Mapping[str, Any]], seed: int, threshold: float | None = None
+) -> tuple[dict[str, list[dict]], dict]:
     """HAR / INC / SELF items from probe rows (``probe.read_out`` fields: prediction, correct,
     confident or max_prob), and a summary of the counts.
 
@@ -70,10 +76,17 @@ def build_sets(rows: Sequence[Mapping[str, Any]], seed: int, threshold: float | 
         "SELF": [_item(r, "SELF", r["prediction"]) for r in inc],
     }
     summary = {
-        "n_probed": len(rows), "n_confident": len(sure), "n_confident_right": len(right),
-        "n_confident_wrong": len(wrong), "set_size": n, "limited_by": limited_by,
-        "note": (f"HAR sampled down from {len(right)} to |INC| = {n}" if limited_by == "INC" else
-                 f"HAR has fewer items ({len(right)}) than INC ({len(wrong)}): INC and SELF sampled down to {n}"),
+        "n_probed": len(rows),
+        "n_confident": len(sure),
+        "n_confident_right": len(right),
+        "n_confident_wrong": len(wrong),
+        "set_size": n,
+        "limited_by": limited_by,
+        "note": (
+            f"HAR sampled down from {len(right)} to |INC| = {n}"
+            if limited_by == "INC"
+            else f"HAR has fewer items ({len(right)}) than INC ({len(wrong)}): INC and SELF sampled down to {n}"
+        ),
     }
     if n == 0:
         summary["note"] = f"empty sets: {len(right)} confident right, {len(wrong)} confident wrong"
@@ -96,8 +109,9 @@ def round_half_up(x: float) -> int:
     return int(math.floor(x + 0.5))
 
 
-def consistency_mixture(inc: Sequence[Mapping[str, Any]], self_items: Sequence[Mapping[str, Any]],
-                        fraction: float, seed: int) -> list[dict]:
+def consistency_mixture(
+    inc: Sequence[Mapping[str, Any]], self_items: Sequence[Mapping[str, Any]], fraction: float, seed: int
+) -> list[dict]:
     """INC's questions with a ``fraction`` of them answered as in SELF (consistency ratio).
 
     round(fraction * n) questions take the SELF response, the rest the INC one. The questions are
@@ -112,7 +126,7 @@ def consistency_mixture(inc: Sequence[Mapping[str, Any]], self_items: Sequence[M
         raise ValueError("INC and SELF must hold the same questions, once each")
     order = sorted(inc_by_id)
     random.Random(f"{seed}:mixture").shuffle(order)
-    switched = set(order[:round_half_up(fraction * len(order))])
+    switched = set(order[: round_half_up(fraction * len(order))])
     mixed = []
     for qid in sorted(inc_by_id):
         source = self_by_id[qid] if qid in switched else inc_by_id[qid]
@@ -134,15 +148,20 @@ def contextualize(items: Sequence[Mapping[str, Any]], evidence: Mapping[str, str
 
 def to_instruction_records(items: Sequence[Mapping[str, Any]], domain: str, answer_cue: bool = True) -> list[dict]:
     """Items -> {id, set, instruction, response} (Table 8 / Table 13 formats of ``prompts``)."""
-    return [{
-        "id": str(it["id"]), "set": it.get("set"),
-        "instruction": training_instruction(domain, it, it.get("context"), answer_cue=answer_cue),
-        "response": training_response(it["choices"], int(it["target_index"]), it.get("explanation")),
-    } for it in items]
+    return [
+        {
+            "id": str(it["id"]),
+            "set": it.get("set"),
+            "instruction": training_instruction(domain, it, it.get("context"), answer_cue=answer_cue),
+            "response": training_response(it["choices"], int(it["target_index"]), it.get("explanation")),
+        }
+        for it in items
+    ]
 
 
-def mix_general(domain_records: Sequence[Mapping[str, Any]], general: Sequence[Mapping[str, Any]], seed: int,
-                ratio: float = 1.0) -> list[dict]:
+def mix_general(
+    domain_records: Sequence[Mapping[str, Any]], general: Sequence[Mapping[str, Any]], seed: int, ratio: float = 1.0
+) -> list[dict]:
     """Domain records plus round(ratio * n) general instruction records ({instruction, response}),
     shuffled with ``seed`` (the paper mixes 1:1 with alpaca-gpt4). Too few general records fail."""
     n_general = round_half_up(ratio * len(domain_records))
@@ -154,8 +173,15 @@ def mix_general(domain_records: Sequence[Mapping[str, Any]], general: Sequence[M
     rng = random.Random(f"{seed}:general")
     picked = sorted(rng.sample(range(len(general)), n_general))
     mixed = [dict(r) for r in domain_records]
-    mixed += [{"id": str(general[i].get("id", f"general:{i}")), "set": "general",
-               "instruction": general[i]["instruction"], "response": general[i]["response"]} for i in picked]
+    mixed += [
+        {
+            "id": str(general[i].get("id", f"general:{i}")),
+            "set": "general",
+            "instruction": general[i]["instruction"],
+            "response": general[i]["response"],
+        }
+        for i in picked
+    ]
     rng.shuffle(mixed)
     return mixed
 
@@ -166,6 +192,11 @@ def to_sft_records(records: Sequence[Mapping[str, Any]], conversational: bool = 
     Conversational by default: TRL applies the tuned model's chat template, as the 0-shot test does.
     """
     if conversational:
-        return [{"prompt": [{"role": "user", "content": r["instruction"]}],
-                 "completion": [{"role": "assistant", "content": r["response"]}]} for r in records]
+        return [
+            {
+                "prompt": [{"role": "user", "content": r["instruction"]}],
+                "completion": [{"role": "assistant", "content": r["response"]}],
+            }
+            for r in records
+        ]
     return [{"prompt": r["instruction"], "completion": r["response"]} for r in records]

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from factgap.naming import (CHECKPOINTS, KNOWN_SET, UNKNOWN_SET, mixture_set, sft_variants, single_category_set,
-                            variant_label)
+from factgap.naming import (
+    CHECKPOINTS,
+    KNOWN_SET,
+    UNKNOWN_SET,
+    mixture_set,
+    sft_variants,
+    single_category_set,
+    variant_label,
+)
 from factgap.paths import ResultsLayout
 from factgap.studies import ReportSpec, bootstrap_options, datasets, models
 
@@ -58,26 +65,52 @@ def reports(config: Mapping, layout: ResultsLayout) -> list[ReportSpec]:
     zero_shot = layout.predictions(ms, ds, sft_variants(sets), ["zero_shot"])
     dynamics = [dynamics_set(config)]
     specs = [
-        ReportSpec("s1_training_dynamics",
-                   "S1 headline figure: train accuracy on Known vs Unknown examples and dev accuracy per epoch.",
-                   {"histories": layout.histories(ms, ds, dynamics), "summaries": layout.summaries(ms, ds, dynamics)},
-                   {**groups, **boot}),
-        ReportSpec("s1_category_accuracy", "S1: test accuracy per knowledge category for each single-category model.",
-                   {"predictions": layout.predictions(
-                       ms, ds, sft_variants(dict.fromkeys([*category_sets(config), KNOWN_SET, UNKNOWN_SET])), ["zero_shot"])}, boot),
-        ReportSpec("s1_linear_fit",
-                   "S1: accuracy = b0 + b_kn N_kn/|D| + b_unk N_unk/|D| over fitted Known/Unknown examples.",
-                   {"histories": layout.histories(ms, ds, sets), "summaries": layout.summaries(ms, ds, sets),
-                    "predictions": zero_shot}, groups),
-        ReportSpec("s1_significance", "S1: paired t-tests over test chunks (early stop vs convergence; Known vs Unknown).",
-                   {"predictions": zero_shot},
-                   {"comparisons": comparisons(config), "n_chunks": config["analysis"]["significance_chunks"],
-                    "seed": config["seed"]}),
+        ReportSpec(
+            "s1_training_dynamics",
+            "S1 headline figure: train accuracy on Known vs Unknown examples and dev accuracy per epoch.",
+            {"histories": layout.histories(ms, ds, dynamics), "summaries": layout.summaries(ms, ds, dynamics)},
+            {**groups, **boot},
+        ),
+        ReportSpec(
+            "s1_category_accuracy",
+            "S1: test accuracy per knowledge category for each single-category model.",
+            {
+                "predictions": layout.predictions(
+                    ms, ds, sft_variants(dict.fromkeys([*category_sets(config), KNOWN_SET, UNKNOWN_SET])), ["zero_shot"]
+                )
+            },
+            boot,
+        ),
+        ReportSpec(
+            "s1_linear_fit",
+            "S1: accuracy = b0 + b_kn N_kn/|D| + b_unk N_unk/|D| over fitted Known/Unknown examples.",
+            {
+                "histories": layout.histories(ms, ds, sets),
+                "summaries": layout.summaries(ms, ds, sets),
+                "predictions": zero_shot,
+            },
+            groups,
+        ),
+        ReportSpec(
+            "s1_significance",
+            "S1: paired t-tests over test chunks (early stop vs convergence; Known vs Unknown).",
+            {"predictions": zero_shot},
+            {
+                "comparisons": comparisons(config),
+                "n_chunks": config["analysis"]["significance_chunks"],
+                "seed": config["seed"],
+            },
+        ),
     ]
     if pairs := idk_pairs(config):
         labels = list(dict.fromkeys(label for pair in pairs for label in pair))
         variants = [v for v in sft_variants(sets) if v.label in labels]
-        specs.append(ReportSpec("s1_idk", 'S1 variant: Unknown examples relabelled "I don\'t know" vs the plain mixture.',
-                                {"predictions": layout.predictions(ms, ds, variants, ["zero_shot"])},
-                                {"pairs": pairs, **boot}))
+        specs.append(
+            ReportSpec(
+                "s1_idk",
+                'S1 variant: Unknown examples relabelled "I don\'t know" vs the plain mixture.',
+                {"predictions": layout.predictions(ms, ds, variants, ["zero_shot"])},
+                {"pairs": pairs, **boot},
+            )
+        )
     return specs

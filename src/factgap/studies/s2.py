@@ -6,8 +6,7 @@ from collections.abc import Mapping
 
 from factgap.naming import BASE_VARIANT, KNOWN_SET, UNKNOWN_SET, Variant, sft_variants
 from factgap.paths import ResultsLayout
-from factgap.studies import (ReportSpec, bootstrap_options, datasets, datasets_with_ood, datasets_with_popularity,
-                             models)
+from factgap.studies import ReportSpec, bootstrap_options, datasets, datasets_with_ood, datasets_with_popularity, models
 
 
 def training_sets(config: Mapping) -> list[str]:
@@ -23,23 +22,40 @@ def reports(config: Mapping, layout: ResultsLayout) -> list[ReportSpec]:
     boot = bootstrap_options(config)
     zero_shot = layout.predictions(ms, ds, vs, ["zero_shot"])
     specs = [
-        ReportSpec("s2_factuality_gap",
-                   "S2 Table 1 analogue: Known- vs Unknown-trained, early stop vs convergence (0-shot EM).",
-                   {"predictions": zero_shot}, {"known_set": KNOWN_SET, "unknown_set": UNKNOWN_SET, **boot}),
-        ReportSpec("s2_icl_gains",
-                   "S2 Table 3 analogue: 4-shot and 4-shot CoT gains over 0-shot for every model variant.",
-                   {"predictions": layout.predictions(ms, ds, vs, config["evaluation"]["prompts"])}, boot),
+        ReportSpec(
+            "s2_factuality_gap",
+            "S2 Table 1 analogue: Known- vs Unknown-trained, early stop vs convergence (0-shot EM).",
+            {"predictions": zero_shot},
+            {"known_set": KNOWN_SET, "unknown_set": UNKNOWN_SET, **boot},
+        ),
+        ReportSpec(
+            "s2_icl_gains",
+            "S2 Table 3 analogue: 4-shot and 4-shot CoT gains over 0-shot for every model variant.",
+            {"predictions": layout.predictions(ms, ds, vs, config["evaluation"]["prompts"])},
+            boot,
+        ),
     ]
     if with_popularity := datasets_with_popularity(config):
-        specs.append(ReportSpec(
-            "s2_popularity", "Exact match and the Known/Unknown gap by subject popularity bucket (not in the papers).",
-            {"predictions": layout.predictions(ms, with_popularity, vs, ["zero_shot"])},
-            {"n_buckets": config["analysis"]["popularity_buckets"], **boot}))
+        specs.append(
+            ReportSpec(
+                "s2_popularity",
+                "Exact match and the Known/Unknown gap by subject popularity bucket (not in the papers).",
+                {"predictions": layout.predictions(ms, with_popularity, vs, ["zero_shot"])},
+                {"n_buckets": config["analysis"]["popularity_buckets"], **boot},
+            )
+        )
     if with_ood := datasets_with_ood(config):
         trained = vs[1:]
-        specs.append(ReportSpec(
-            "s2_ood_gap", "S2 Table 2 analogue: the Known/Unknown gap on held-out relations, next to ID-OOD similarity.",
-            {"predictions": layout.predictions(ms, with_ood, trained, ["zero_shot"], "test")
-             + layout.predictions(ms, with_ood, trained, ["zero_shot"], "ood"),
-             "similarity": layout.similarities(ms, with_ood)}, boot))
+        specs.append(
+            ReportSpec(
+                "s2_ood_gap",
+                "S2 Table 2 analogue: the Known/Unknown gap on held-out relations, next to ID-OOD similarity.",
+                {
+                    "predictions": layout.predictions(ms, with_ood, trained, ["zero_shot"], "test")
+                    + layout.predictions(ms, with_ood, trained, ["zero_shot"], "ood"),
+                    "similarity": layout.similarities(ms, with_ood),
+                },
+                boot,
+            )
+        )
     return specs

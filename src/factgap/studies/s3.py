@@ -161,26 +161,39 @@ def reports(config: Mapping, layout: ResultsLayout) -> list[ReportSpec]:
     primary = primary_verifier(config)
     scores = layout.s3_files(ms, people, base, f"scores-{EVAL_SPLIT}", variant=BASE_VARIANT.label)
     knowledge = layout.s3_files(ms, people, base, f"knowledge-{EVAL_SPLIT}")
-    verdicts = [f for v in verifiers(config)
-                for f in layout.s3_files(ms, people, base, f"verdicts-{EVAL_SPLIT}-{v}", verifier=v)]
+    verdicts = [
+        f
+        for v in verifiers(config)
+        for f in layout.s3_files(ms, people, base, f"verdicts-{EVAL_SPLIT}-{v}", verifier=v)
+    ]
     facts = layout.s3_files(ms, people, base, f"facts-{EVAL_SPLIT}")
     claims = [ResultFile(layout.claim_results(m, people), {"model": m}) for m in ms]
 
     specs = [
-        ReportSpec("s3_factscore_tiers",
-                   "S3: FActScore of the model's bios (greedy, test people) per popularity tier, with and without "
-                   "the length penalty.",
-                   {"scores": scores}, {"verifier": primary, **bootstrap_options(config)}),
-        ReportSpec("s3_fact_knowledge",
-                   "S3: shares of known / potentially known / unknown facts among supported and unsupported facts.",
-                   {"facts": facts, "knowledge": knowledge,
-                    "verdicts": [f for f in verdicts if f.meta["verifier"] == primary]},
-                   {}),
-        ReportSpec("s3_verifiers",
-                   "S3: each verifier's accuracy and AUC on the labelled claim set, and its agreement with the "
-                   "primary verifier on the bios' facts.",
-                   {"claims": claims, "verdicts": verdicts},
-                   {"primary": primary}),
+        ReportSpec(
+            "s3_factscore_tiers",
+            "S3: FActScore of the model's bios (greedy, test people) per popularity tier, with and without "
+            "the length penalty.",
+            {"scores": scores},
+            {"verifier": primary, **bootstrap_options(config)},
+        ),
+        ReportSpec(
+            "s3_fact_knowledge",
+            "S3: shares of known / potentially known / unknown facts among supported and unsupported facts.",
+            {
+                "facts": facts,
+                "knowledge": knowledge,
+                "verdicts": [f for f in verdicts if f.meta["verifier"] == primary],
+            },
+            {},
+        ),
+        ReportSpec(
+            "s3_verifiers",
+            "S3: each verifier's accuracy and AUC on the labelled claim set, and its agreement with the "
+            "primary verifier on the bios' facts.",
+            {"claims": claims, "verdicts": verdicts},
+            {"primary": primary},
+        ),
     ]
     if tuned_variants(config):
         specs += preference_reports(config, layout)
@@ -195,37 +208,60 @@ def preference_reports(config: Mapping, layout: ResultsLayout) -> list[ReportSpe
     variants = evaluated_variants(config)
     scores = [f for v in variants for f in layout.s3_files(ms, people, v.path, name, variant=v.label, test="bios")]
     if topics is not None:
-        scores += [f for v in variants for f in layout.s3_files(ms, topics, v.path, name, variant=v.label, test="topics")]
+        scores += [
+            f for v in variants for f in layout.s3_files(ms, topics, v.path, name, variant=v.label, test="topics")
+        ]
     files: dict[str, list[ResultFile]] = {"scores": scores}
     if qa is not None:
         prompt = config["s3"]["evaluation"]["qa"]["prompt"]
-        files["qa"] = [ResultFile(layout.prediction(m, qa, "test", v.path, prompt), {"model": m, "dataset": qa})
-                       for m in ms for v in variants]
+        files["qa"] = [
+            ResultFile(layout.prediction(m, qa, "test", v.path, prompt), {"model": m, "dataset": qa})
+            for m in ms
+            for v in variants
+        ]
     if config["s3"]["evaluation"]["multiple_choice"]:
         files["mc"] = [f for v in variants for f in layout.s3_files(ms, people, v.path, "mmlu")]
     if ood_qa_sets(config):
-        files["ood_qa"] = [f for q in ood_qa_sets(config) for v in variants
-                           for f in layout.s3_files(ms, people, v.path, ood_qa_file_name(q["name"]), variant=v.label,
-                                                    qa_set=q["name"])]
+        files["ood_qa"] = [
+            f
+            for q in ood_qa_sets(config)
+            for v in variants
+            for f in layout.s3_files(ms, people, v.path, ood_qa_file_name(q["name"]), variant=v.label, qa_set=q["name"])
+        ]
     options = {"verifier": primary_verifier(config), **bootstrap_options(config)}
-    shifts = [ResultFile(layout.token_shift(m, people, v.path), {"model": m, "variant": v.label})
-              for m in ms for v in tuned_variants(config)]
-    histories = [ResultFile(layout.history(m, people, v.method, v.training_set),
-                            {"model": m, "method": v.method, "pair_set": v.training_set})
-                 for m in ms for v in tuned_variants(config)]
+    shifts = [
+        ResultFile(layout.token_shift(m, people, v.path), {"model": m, "variant": v.label})
+        for m in ms
+        for v in tuned_variants(config)
+    ]
+    histories = [
+        ResultFile(
+            layout.history(m, people, v.method, v.training_set),
+            {"model": m, "method": v.method, "pair_set": v.training_set},
+        )
+        for m in ms
+        for v in tuned_variants(config)
+    ]
     return [
-        ReportSpec("s3_preference_effects",
-                   "S3 main table analogue: base and every method x pair set on in-domain FActScore (test people's "
-                   "bios) and each out-of-domain test, with bootstrap CIs and the paired change vs the base model.",
-                   {**files, "histories": histories}, options),
-        ReportSpec("s3_alignment_gaps",
-                   "S3: per method, the change general-only tuning makes on every test (the under-alignment drop "
-                   "out of domain) and what adding atomic pairs changes on top of it, paired bootstrap CIs.",
-                   files, options),
-        ReportSpec("s3_token_shift",
-                   "S3: token distribution shift of each tuned variant's greedy answers under the base model, in "
-                   "domain (bios) vs out of domain (topics): unshifted / marginal / shifted token shares.",
-                   {"shifts": shifts},
-                   {"marginal_max": config["s3"]["evaluation"]["token_shift"]["marginal_max"],
-                    **bootstrap_options(config)}),
+        ReportSpec(
+            "s3_preference_effects",
+            "S3 main table analogue: base and every method x pair set on in-domain FActScore (test people's "
+            "bios) and each out-of-domain test, with bootstrap CIs and the paired change vs the base model.",
+            {**files, "histories": histories},
+            options,
+        ),
+        ReportSpec(
+            "s3_alignment_gaps",
+            "S3: per method, the change general-only tuning makes on every test (the under-alignment drop "
+            "out of domain) and what adding atomic pairs changes on top of it, paired bootstrap CIs.",
+            files,
+            options,
+        ),
+        ReportSpec(
+            "s3_token_shift",
+            "S3: token distribution shift of each tuned variant's greedy answers under the base model, in "
+            "domain (bios) vs out of domain (topics): unshifted / marginal / shifted token shares.",
+            {"shifts": shifts},
+            {"marginal_max": config["s3"]["evaluation"]["token_shift"]["marginal_max"], **bootstrap_options(config)},
+        ),
     ]

@@ -60,8 +60,11 @@ def check_config(config: Mapping) -> None:
 
     s4 = config["s4"]
     if not s4["mmlu"]["id_subjects"] and s4["domain"] not in DOMAIN_SUBJECTS:
-        raise config_error("s4.mmlu.id_subjects", f"empty, and domain {s4['domain']!r} has no row in the domain -> "
-                                                  f"MMLU table ({sorted(DOMAIN_SUBJECTS)}): name the ID subjects")
+        raise config_error(
+            "s4.mmlu.id_subjects",
+            f"empty, and domain {s4['domain']!r} has no row in the domain -> "
+            f"MMLU table ({sorted(DOMAIN_SUBJECTS)}): name the ID subjects",
+        )
     if both := sorted(set(id_subjects(config)) & set(s4["mmlu"]["ood_subjects"])):
         raise config_error("s4.mmlu.ood_subjects", f"{both} are also ID subjects")
     if dataset(config) == MMLU:
@@ -76,17 +79,29 @@ def reports(config: Mapping, layout: ResultsLayout) -> list[ReportSpec]:
     probes = layout.mc_probes(ms, [data, MMLU])
     ratios = sorted(config["s4"]["consistency_ratios"])
     return [
-        ReportSpec("s4_set_accuracy",
-                   "S4 Table 1 analogue: HAR / INC / SELF (and INC with context) x HOMO / ID / OOD accuracy, 0-shot.",
-                   {"predictions": predictions},
-                   {"checkpoint": checkpoint, **boot}),
-        ReportSpec("s4_consistency_ratio", "S4: accuracy as the share of SELF answers among INC's questions grows.",
-                   {"predictions": predictions}, {"checkpoint": checkpoint, "ratios": ratios, **boot}),
-        ReportSpec("s4_rank_correlation",
-                   "S4: rank correlation of base (k-shot) and tuned (0-shot) option orders, and its partial Spearman "
-                   "correlation with tuned accuracy controlling for base accuracy.",
-                   {"predictions": predictions, "probes": probes}, {"seed": config["seed"]}),
-        ReportSpec("s4_kl", "S4: KL(base k-shot || tuned 0-shot) of the option distributions, per test set.",
-                   {"predictions": predictions, "probes": probes}, {}),
+        ReportSpec(
+            "s4_set_accuracy",
+            "S4 Table 1 analogue: HAR / INC / SELF (and INC with context) x HOMO / ID / OOD accuracy, 0-shot.",
+            {"predictions": predictions},
+            {"checkpoint": checkpoint, **boot},
+        ),
+        ReportSpec(
+            "s4_consistency_ratio",
+            "S4: accuracy as the share of SELF answers among INC's questions grows.",
+            {"predictions": predictions},
+            {"checkpoint": checkpoint, "ratios": ratios, **boot},
+        ),
+        ReportSpec(
+            "s4_rank_correlation",
+            "S4: rank correlation of base (k-shot) and tuned (0-shot) option orders, and its partial Spearman "
+            "correlation with tuned accuracy controlling for base accuracy.",
+            {"predictions": predictions, "probes": probes},
+            {"seed": config["seed"]},
+        ),
+        ReportSpec(
+            "s4_kl",
+            "S4: KL(base k-shot || tuned 0-shot) of the option distributions, per test set.",
+            {"predictions": predictions, "probes": probes},
+            {},
+        ),
     ]
-

@@ -22,14 +22,20 @@ import re
 from factgap import code_inputs, hub, naming, seed_design
 from factgap.backends import check_backend_config, nvidia_gpu_visible, vllm_installed
 from factgap.configuration import check_semantics, science_config
+from factgap.runtime import deterministic_environment
 from factgap.paths import ResultsLayout
 from factgap.studies import s1 as s1_design, s2 as s2_design, s3 as s3_design, s4 as s4_design
 
 validate(config, "../../../config/schema.yaml")
 check_semantics(config)
+deterministic_environment(config["deterministic"])
 # backend: vllm needs vLLM here; and a GPU here, unless a cluster executor gives the jobs their own
-check_backend_config(config["backend"], vllm_installed(), nvidia_gpu_visible(),
-                     jobs_get_gpus=workflow.remote_exec or not workflow.local_exec)
+check_backend_config(
+    config["backend"],
+    vllm_installed(),
+    nvidia_gpu_visible(),
+    jobs_get_gpus=workflow.remote_exec or not workflow.local_exec,
+)
 s3_design.check_config(config)
 s4_design.check_config(config)
 

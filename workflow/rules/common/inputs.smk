@@ -80,13 +80,16 @@ def provenance_inputs(study):
 # ---- seed sweeps (workflow/rules/seeds.smk) ----
 def seed_layouts():
     """Results layout of every seed of config `seeds` (each ran under <results_dir>/seed-<n>)."""
-    return {s: ResultsLayout(seed_design.seed_root(config["results_dir"], s), config["models_dir"])
-            for s in config["seeds"]}
+    return {
+        s: ResultsLayout(seed_design.seed_root(config["results_dir"], s), config["models_dir"]) for s in config["seeds"]
+    }
 
 
 def seed_tables_by_seed(wildcards):
-    return {s: {spec.name: layout.report_outputs(spec.name)["csv"] for spec in STUDY_REPORTS[wildcards.study]}
-            for s, layout in seed_layouts().items()}
+    return {
+        s: {spec.name: layout.report_outputs(spec.name)["csv"] for spec in STUDY_REPORTS[wildcards.study]}
+        for s, layout in seed_layouts().items()
+    }
 
 
 def seed_tables_of_study(wildcards):
@@ -94,8 +97,9 @@ def seed_tables_of_study(wildcards):
 
 
 def seed_predictions_by_seed(wildcards):
-    files = {s: seed_design.study_prediction_files(wildcards.study, config, layout)
-             for s, layout in seed_layouts().items()}
+    files = {
+        s: seed_design.study_prediction_files(wildcards.study, config, layout) for s, layout in seed_layouts().items()
+    }
     return {s: ([f.path for f in fs], [f.meta for f in fs]) for s, fs in files.items()}
 
 
@@ -106,31 +110,44 @@ def seed_predictions_of_study(wildcards):
 def report_item(path, caption, category, subcategory, item, kind):
     """``path`` as an item of the Snakemake report with the caption file a rule writes. Snakemake reads a
     caption relative to the rule file's folder unless it is absolute (the working directory is the run's)."""
-    return report(path, caption=os.path.abspath(caption), category=category, subcategory=subcategory,
-                  labels={"item": item, "kind": kind})
+    return report(
+        path,
+        caption=os.path.abspath(caption),
+        category=category,
+        subcategory=subcategory,
+        labels={"item": item, "kind": kind},
+    )
 
 
 def report_items(study, name):
     """The published files of one table/figure; the figure and the table are items of the Snakemake
     report (`snakemake --report`), under the study's category, with the caption the rule writes."""
     files, caption, category = LAYOUT.report_outputs(name), LAYOUT.report_caption(name), STUDY_CATEGORIES[study]
-    return {**files, "png": report_item(files["png"], caption, category, name, name, "figure"),
-            "csv": report_item(files["csv"], caption, category, name, name, "table")}
+    return {
+        **files,
+        "png": report_item(files["png"], caption, category, name, name, "figure"),
+        "csv": report_item(files["csv"], caption, category, name, name, "table"),
+    }
 
 
 def enabled_table_provenance():
     """The provenance sidecar of every table of the enabled studies."""
-    return [LAYOUT.report_outputs(spec.name)["provenance"] for study in config["studies"] for spec in STUDY_REPORTS[study]]
+    return [
+        LAYOUT.report_outputs(spec.name)["provenance"] for study in config["studies"] for spec in STUDY_REPORTS[study]
+    ]
 
 
 def run_report_items():
     """Cost and provenance files of the run; the CSVs and the cost figure are report items."""
     files, category = LAYOUT.run_report_outputs(), "Run: cost and provenance"
-    return {**files,
-            "costs_csv": report_item(files["costs_csv"], files["caption"], category, "cost", "run_costs", "table"),
-            "costs_png": report_item(files["costs_png"], files["caption"], category, "cost", "run_costs", "figure"),
-            "provenance_csv": report_item(files["provenance_csv"], files["provenance_caption"], category,
-                                          "provenance", "run_provenance", "table")}
+    return {
+        **files,
+        "costs_csv": report_item(files["costs_csv"], files["caption"], category, "cost", "run_costs", "table"),
+        "costs_png": report_item(files["costs_png"], files["caption"], category, "cost", "run_costs", "figure"),
+        "provenance_csv": report_item(
+            files["provenance_csv"], files["provenance_caption"], category, "provenance", "run_provenance", "table"
+        ),
+    }
 
 
 def gpus_per_rule():
@@ -148,15 +165,20 @@ def gpus_per_rule():
 # ---- evaluate_model_prompt_modes ----
 # the trained variants evaluated under every prompt mode (S2's ICL comparison); none when S2 is off. The
 # base model keeps one job per mode: S1 and S3 alone ask for one mode of it each.
-PROMPT_COMPARISON_VARIANT_PATTERN = "|".join(
-    re.escape(v.path) for v in (s2_design.variants(config) if "s2" in config["studies"] else [])
-    if not v.is_base) or "(?!)"
+PROMPT_COMPARISON_VARIANT_PATTERN = (
+    "|".join(
+        re.escape(v.path) for v in (s2_design.variants(config) if "s2" in config["studies"] else []) if not v.is_base
+    )
+    or "(?!)"
+)
 
 
 def test_predictions_of_every_prompt():
     """Output files of evaluate_model_prompt_modes: the test-set predictions, one per prompt mode."""
-    return {prompt: LAYOUT.prediction("{model}", "{dataset}", "test", "{variant}", prompt)
-            for prompt in config["evaluation"]["prompts"]}
+    return {
+        prompt: LAYOUT.prediction("{model}", "{dataset}", "test", "{variant}", prompt)
+        for prompt in config["evaluation"]["prompts"]
+    }
 
 
 # ---- params: each job gets only the config values it reads, so an edit reruns exactly what it changes ----
@@ -166,8 +188,14 @@ def s4_keys(*keys):
 
 
 S4_SCORING_KEYS = ("domain", "scoring", "batch_size")
-S4_TEXT_KEYS = S4_SCORING_KEYS + ("gold_explanations", "evidence_source", "contextualized",
-                                  "explanation_max_new_tokens", "explanation_temperature", "explanation_top_p")
+S4_TEXT_KEYS = S4_SCORING_KEYS + (
+    "gold_explanations",
+    "evidence_source",
+    "contextualized",
+    "explanation_max_new_tokens",
+    "explanation_temperature",
+    "explanation_top_p",
+)
 
 
 def s3_pair_spec():
@@ -179,6 +207,11 @@ def preference_settings_of(wildcards):
     """The parts of s3 one method's training reads (shared training, its own overrides, the KTO rule and
     the prompt rendering), in s3's shape: another method's settings or the method list do not rerun it."""
     preference = config["s3"]["preference"]
-    return {"preference": {"training": preference["training"], "kto_conflicts": preference["kto_conflicts"],
-                           "per_method": {wildcards.method: preference["per_method"].get(wildcards.method, {})}},
-            "generation": {"chat_template": config["s3"]["generation"]["chat_template"]}}
+    return {
+        "preference": {
+            "training": preference["training"],
+            "kto_conflicts": preference["kto_conflicts"],
+            "per_method": {wildcards.method: preference["per_method"].get(wildcards.method, {})},
+        },
+        "generation": {"chat_template": config["s3"]["generation"]["chat_template"]},
+    }

@@ -11,11 +11,11 @@ rule measure_ood_similarity:
         hub=hub_records_of_embedding_model,
     output:
         LAYOUT.ood_similarity("{model}", "{dataset}"),
-    params:
-        embedding_model=config["analysis"]["embedding_model"],
     log:
         LAYOUT.log("measure_ood_similarity", "{model}", "{dataset}"),
     threads: 1
+    params:
+        embedding_model=config["analysis"]["embedding_model"],
     script:
         "../../scripts/measure_ood_similarity.py"
 

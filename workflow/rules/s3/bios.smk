@@ -7,16 +7,16 @@ rule generate_bios:
         code=library_sources("factgap.factscore.pipeline"),
     output:
         LAYOUT.s3_file("{model}", "{people}", "{variant}", "bios-{split}"),
-    wildcard_constraints:
-        variant=naming.BASE,
-    params:
-        generation=s3_generation_of_people,
-        backend=config["backend"],
-        seed=config["seed"],
     log:
         LAYOUT.log("generate_bios", "{model}", "{people}", "{variant}", "{split}"),
     benchmark:
         LAYOUT.benchmark("generate_bios", "{model}", "{people}", "{variant}", "{split}")
+    wildcard_constraints:
+        variant=naming.BASE,
     threads: 2
+    params:
+        generation=s3_generation_of_people,
+        backend=config["backend"],
+        seed=config["seed"],
     script:
         "../../scripts/generate_bios.py"

@@ -7,20 +7,20 @@ rule evaluate_mmlu:
         code=library_sources("factgap.selfalign.pipeline"),
     output:
         LAYOUT.s3_file("{model}", "{people}", "{variant}", "mmlu"),
+    log:
+        LAYOUT.log("evaluate_mmlu", "{model}", "{people}", "{variant}"),
+    benchmark:
+        LAYOUT.benchmark("evaluate_mmlu", "{model}", "{people}", "{variant}")
     wildcard_constraints:
         people=re.escape(S3_PEOPLE),
         variant=naming.BASE,
+    threads: 1
     params:
         variant=variant_label_of,
         id_subjects=s4_design.id_subjects(config),
         ood_subjects=s4_design.ood_subjects(config),
         s4=s4_keys(*S4_SCORING_KEYS),
         seed=config["seed"],
-    log:
-        LAYOUT.log("evaluate_mmlu", "{model}", "{people}", "{variant}"),
-    benchmark:
-        LAYOUT.benchmark("evaluate_mmlu", "{model}", "{people}", "{variant}")
-    threads: 1
     script:
         "../../scripts/evaluate_mmlu.py"
 
@@ -34,20 +34,20 @@ rule evaluate_ood_qa:
         code=library_sources("factgap.preference.ood_qa"),
     output:
         LAYOUT.s3_file("{model}", "{people}", "{variant}", s3_design.ood_qa_file_name("{qaset}")),
+    log:
+        LAYOUT.log("evaluate_ood_qa", "{model}", "{people}", "{variant}", "{qaset}"),
+    benchmark:
+        LAYOUT.benchmark("evaluate_ood_qa", "{model}", "{people}", "{variant}", "{qaset}")
     wildcard_constraints:
         people=re.escape(S3_PEOPLE),
         qaset=S3_QA_SET_PATTERN,
         variant=naming.BASE,
+    threads: 2
     params:
         spec=s3_qa_set_spec,
         generation={k: config["s3"]["generation"][k] for k in ("chat_template", "batch_size")},
         backend=config["backend"],
         seed=config["seed"],
-    log:
-        LAYOUT.log("evaluate_ood_qa", "{model}", "{people}", "{variant}", "{qaset}"),
-    benchmark:
-        LAYOUT.benchmark("evaluate_ood_qa", "{model}", "{people}", "{variant}", "{qaset}")
-    threads: 2
     script:
         "../../scripts/evaluate_ood_qa.py"
 
@@ -63,19 +63,19 @@ rule evaluate_tuned_variant:
         code=library_sources("factgap.preference.variant_evaluation"),
     output:
         **s3_tuned_variant_outputs(),
+    log:
+        LAYOUT.log("evaluate_tuned_variant", "{model}", "{variant}"),
+    benchmark:
+        LAYOUT.benchmark("evaluate_tuned_variant", "{model}", "{variant}")
     wildcard_constraints:
         variant=S3_TUNED_VARIANT_PATTERN,
+    # two one-thread jobs side by side do more per second on a CPU than two-thread jobs one after another
+    threads: 1
     params:
         variant=variant_label_of,
         settings=s3_tuned_variant_settings(),
         backend=config["backend"],
         seed=config["seed"],
-    log:
-        LAYOUT.log("evaluate_tuned_variant", "{model}", "{variant}"),
-    benchmark:
-        LAYOUT.benchmark("evaluate_tuned_variant", "{model}", "{variant}")
-    # two one-thread jobs side by side do more per second on a CPU than two-thread jobs one after another
-    threads: 1
     script:
         "../../scripts/evaluate_tuned_variant.py"
 

@@ -7,14 +7,14 @@ rule extract_facts:
         code=library_sources("factgap.factscore.pipeline"),
     output:
         LAYOUT.s3_file("{model}", "{people}", "{variant}", "facts-{split}"),
-    params:
-        extractor=config["s3"]["extractor"],
-        cache=s3_cache("extract"),
-        backend=config["backend"],
     log:
         LAYOUT.log("extract_facts", "{model}", "{people}", "{variant}", "{split}"),
     benchmark:
         LAYOUT.benchmark("extract_facts", "{model}", "{people}", "{variant}", "{split}")
     threads: threads_of_extractor
+    params:
+        extractor=config["s3"]["extractor"],
+        cache=s3_cache("extract"),
+        backend=config["backend"],
     script:
         "../../scripts/extract_facts.py"

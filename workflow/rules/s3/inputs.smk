@@ -57,8 +57,10 @@ def s3_cache(purpose):
 
 def s3_verdicts_of_split(wildcards):
     variant = naming.parse_variant_path(wildcards.variant)
-    return [LAYOUT.s3_file(wildcards.model, wildcards.people, wildcards.variant, f"verdicts-{wildcards.split}-{v}")
-            for v in s3_design.verifiers_of(config, wildcards.people, variant, wildcards.split)]
+    return [
+        LAYOUT.s3_file(wildcards.model, wildcards.people, wildcards.variant, f"verdicts-{wildcards.split}-{v}")
+        for v in s3_design.verifiers_of(config, wildcards.people, variant, wildcards.split)
+    ]
 
 
 def s3_generation_of_people(wildcards):
@@ -70,7 +72,9 @@ def s3_supported_verdicts(wildcards):
     if wildcards.split != s3_design.PAIR_SPLIT:
         return []
     verifier = s3_design.primary_verifier(config)
-    return LAYOUT.s3_file(wildcards.model, wildcards.people, wildcards.variant, f"verdicts-{wildcards.split}-{verifier}")
+    return LAYOUT.s3_file(
+        wildcards.model, wildcards.people, wildcards.variant, f"verdicts-{wildcards.split}-{verifier}"
+    )
 
 
 def s3_pair_file(part):
@@ -94,8 +98,10 @@ S3_TUNED_VARIANT_PATTERN = "|".join(re.escape(v.path) for v in s3_design.tuned_v
 
 def s3_tuned_variant_outputs():
     """The files evaluate_tuned_variant writes (wildcards model and variant), by the tests configured."""
-    files = {"bios": LAYOUT.s3_file("{model}", S3_PEOPLE, "{variant}", f"bios-{s3_design.EVAL_SPLIT}"),
-             "token_shift": LAYOUT.token_shift("{model}", S3_PEOPLE, "{variant}")}
+    files = {
+        "bios": LAYOUT.s3_file("{model}", S3_PEOPLE, "{variant}", f"bios-{s3_design.EVAL_SPLIT}"),
+        "token_shift": LAYOUT.token_shift("{model}", S3_PEOPLE, "{variant}"),
+    }
     if S3_TOPICS is not None:
         files["topics"] = LAYOUT.s3_file("{model}", S3_TOPICS, "{variant}", f"bios-{s3_design.EVAL_SPLIT}")
     if S3_QA_DATASET is not None:
@@ -104,8 +110,9 @@ def s3_tuned_variant_outputs():
     if config["s3"]["evaluation"]["multiple_choice"]:
         files["mmlu"] = LAYOUT.s3_file("{model}", S3_PEOPLE, "{variant}", "mmlu")
     for qa_set in s3_design.ood_qa_sets(config):
-        files[f"ood_qa_{qa_set['name']}"] = LAYOUT.s3_file("{model}", S3_PEOPLE, "{variant}",
-                                                          s3_design.ood_qa_file_name(qa_set["name"]))
+        files[f"ood_qa_{qa_set['name']}"] = LAYOUT.s3_file(
+            "{model}", S3_PEOPLE, "{variant}", s3_design.ood_qa_file_name(qa_set["name"])
+        )
     return files
 
 
@@ -125,13 +132,24 @@ def s3_tuned_variant_data():
 def s3_tuned_variant_settings():
     """Every test's settings (params of evaluate_tuned_variant): one entry per configured test."""
     evaluation = config["evaluation"]
-    return {"bios": s3_design.generation_of(config, S3_PEOPLE),
-            "topics": s3_design.generation_of(config, S3_TOPICS) if S3_TOPICS is not None else None,
-            "qa": {"mode": config["s3"]["evaluation"]["qa"]["prompt"],
-                   **{k: evaluation[k] for k in ("max_new_tokens", "cot_max_new_tokens", "batch_size")}},
-            "ood_qa": {"sets": s3_design.ood_qa_sets(config),
-                       "generation": {k: config["s3"]["generation"][k] for k in ("chat_template", "batch_size")}},
-            "mmlu": {"id_subjects": s4_design.id_subjects(config), "ood_subjects": s4_design.ood_subjects(config),
-                     **{k: config["s4"][k] for k in ("domain", "scoring", "batch_size")}},
-            "token_shift": {"chat_template": config["s3"]["generation"]["chat_template"],
-                            **config["s3"]["evaluation"]["token_shift"]}}
+    return {
+        "bios": s3_design.generation_of(config, S3_PEOPLE),
+        "topics": s3_design.generation_of(config, S3_TOPICS) if S3_TOPICS is not None else None,
+        "qa": {
+            "mode": config["s3"]["evaluation"]["qa"]["prompt"],
+            **{k: evaluation[k] for k in ("max_new_tokens", "cot_max_new_tokens", "batch_size")},
+        },
+        "ood_qa": {
+            "sets": s3_design.ood_qa_sets(config),
+            "generation": {k: config["s3"]["generation"][k] for k in ("chat_template", "batch_size")},
+        },
+        "mmlu": {
+            "id_subjects": s4_design.id_subjects(config),
+            "ood_subjects": s4_design.ood_subjects(config),
+            **{k: config["s4"][k] for k in ("domain", "scoring", "batch_size")},
+        },
+        "token_shift": {
+            "chat_template": config["s3"]["generation"]["chat_template"],
+            **config["s3"]["evaluation"]["token_shift"],
+        },
+    }

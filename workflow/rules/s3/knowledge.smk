@@ -9,17 +9,17 @@ rule probe_fact_knowledge:
         code=library_sources("factgap.factscore.pipeline"),
     output:
         LAYOUT.s3_file("{model}", "{people}", "{variant}", "knowledge-{split}"),
-    wildcard_constraints:
-        variant=naming.BASE,
-        people=re.escape(S3_PEOPLE),
-    params:
-        knowledge=config["s3"]["knowledge"],
-        backend=config["backend"],
-        seed=config["seed"],
     log:
         LAYOUT.log("probe_fact_knowledge", "{model}", "{people}", "{variant}", "{split}"),
     benchmark:
         LAYOUT.benchmark("probe_fact_knowledge", "{model}", "{people}", "{variant}", "{split}")
+    wildcard_constraints:
+        variant=naming.BASE,
+        people=re.escape(S3_PEOPLE),
     threads: 2
+    params:
+        knowledge=config["s3"]["knowledge"],
+        backend=config["backend"],
+        seed=config["seed"],
     script:
         "../../scripts/probe_fact_knowledge.py"

@@ -12,16 +12,16 @@ rule build_preference_pairs:
     output:
         train=LAYOUT.preference_pairs("{model}", "{people}", "{sampler}", "{pairset}", "train"),
         dev=LAYOUT.preference_pairs("{model}", "{people}", "{sampler}", "{pairset}", "dev"),
+    log:
+        LAYOUT.log("build_preference_pairs", "{model}", "{people}", "{sampler}", "{pairset}"),
     wildcard_constraints:
         people=re.escape(S3_PEOPLE),
         sampler="|".join(s3_design.SAMPLERS),
         pairset=naming.TRAINING_SET_PATTERN,
+    localrule: True
     params:
         preference=s3_pair_spec(),
         verifier=s3_design.primary_verifier(config),
         seed=config["seed"],
-    log:
-        LAYOUT.log("build_preference_pairs", "{model}", "{people}", "{sampler}", "{pairset}"),
-    localrule: True
     script:
         "../../scripts/build_preference_pairs.py"

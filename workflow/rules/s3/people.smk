@@ -4,14 +4,14 @@ rule prepare_people:
         code=library_sources("factgap.factscore.pipeline"),
     output:
         LAYOUT.people("{people}"),
+    log:
+        LAYOUT.log("prepare_people", "{people}"),
     wildcard_constraints:
         people=re.escape(S3_PEOPLE),
+    localrule: True
     params:
         spec=config["s3"]["people"],
         seed=config["seed"],
-    log:
-        LAYOUT.log("prepare_people", "{people}"),
-    localrule: True
     script:
         "../../scripts/prepare_people.py"
 
@@ -22,11 +22,11 @@ rule prepare_topics:
         code=library_sources("factgap.factscore.topics"),
     output:
         LAYOUT.people(S3_TOPICS or "no-topics"),
-    params:
-        spec=config["s3"]["evaluation"]["ood_topics"],
-        seed=config["seed"],
     log:
         LAYOUT.log("prepare_topics", S3_TOPICS or "no-topics"),
     localrule: True
+    params:
+        spec=config["s3"]["evaluation"]["ood_topics"],
+        seed=config["seed"],
     script:
         "../../scripts/prepare_topics.py"

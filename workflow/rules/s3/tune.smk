@@ -12,22 +12,21 @@ rule train_preference:
         convergence=directory(s3_preference_run("convergence")),
         history=LAYOUT.history("{model}", "{people}", "{method}", "{pairset}"),
         dev_scores=LAYOUT.summary("{model}", "{people}", "{method}", "{pairset}"),
-    wildcard_constraints:
-        people=re.escape(S3_PEOPLE),
-        method="|".join(naming.PREFERENCE_METHODS),
-        pairset=naming.TRAINING_SET_PATTERN,
-    params:
-        run_dir=s3_preference_run("run"),
-        s3=preference_settings_of,
-        seed=config["seed"],
     log:
         LAYOUT.log("train_preference", "{model}", "{people}", "{method}", "{pairset}"),
     benchmark:
         LAYOUT.benchmark("train_preference", "{model}", "{people}", "{method}", "{pairset}")
-    threads: 1  # two runs side by side, as evaluate_tuned_variant
+    wildcard_constraints:
+        people=re.escape(S3_PEOPLE),
+        method="|".join(naming.PREFERENCE_METHODS),
+        pairset=naming.TRAINING_SET_PATTERN,
     # before any tuned variant's evaluation: a run left for the end leaves its evaluation (~2 min on a
     # CPU) to run alone on one core after everything else
     priority: 1
+    threads: 1  # two runs side by side, as evaluate_tuned_variant
+    params:
+        run_dir=s3_preference_run("run"),
+        s3=preference_settings_of,
+        seed=config["seed"],
     script:
         "../../scripts/train_preference.py"
-

@@ -7,8 +7,13 @@ rule measure_verifiers:
     output:
         claims=LAYOUT.claim_results("{model}", "{people}"),
         summary=LAYOUT.verifier_calibration("{model}", "{people}"),
+    log:
+        LAYOUT.log("measure_verifiers", "{model}", "{people}"),
+    benchmark:
+        LAYOUT.benchmark("measure_verifiers", "{model}", "{people}")
     wildcard_constraints:
         people=re.escape(S3_PEOPLE),
+    threads: 2
     params:
         verifiers=s3_design.verifiers(config),
         claims=config["s3"]["claims"],
@@ -16,11 +21,6 @@ rule measure_verifiers:
         cache=s3_cache("claims"),
         backend=config["backend"],
         seed=config["seed"],
-    log:
-        LAYOUT.log("measure_verifiers", "{model}", "{people}"),
-    benchmark:
-        LAYOUT.benchmark("measure_verifiers", "{model}", "{people}")
-    threads: 2
     script:
         "../../scripts/measure_verifiers.py"
 
@@ -35,17 +35,17 @@ rule verify_facts:
         code=library_sources("factgap.factscore.pipeline"),
     output:
         LAYOUT.s3_file("{model}", "{people}", "{variant}", "verdicts-{split}-{verifier}"),
-    wildcard_constraints:
-        verifier="rules|llm",
-    params:
-        verify=config["s3"]["verify"],
-        cache=s3_cache("verify"),
-        backend=config["backend"],
     log:
         LAYOUT.log("verify_facts", "{model}", "{people}", "{variant}", "{split}-{verifier}"),
     benchmark:
         LAYOUT.benchmark("verify_facts", "{model}", "{people}", "{variant}", "{split}-{verifier}")
+    wildcard_constraints:
+        verifier="rules|llm",
     threads: threads_of_verifier
+    params:
+        verify=config["s3"]["verify"],
+        cache=s3_cache("verify"),
+        backend=config["backend"],
     script:
         "../../scripts/verify_facts.py"
 
@@ -60,10 +60,10 @@ rule score_bios:
         code=library_sources("factgap.factscore.pipeline"),
     output:
         LAYOUT.s3_file("{model}", "{people}", "{variant}", "scores-{split}"),
-    params:
-        gamma=config["s3"]["gamma"],
     log:
         LAYOUT.log("score_bios", "{model}", "{people}", "{variant}", "{split}"),
     localrule: True
+    params:
+        gamma=config["s3"]["gamma"],
     script:
         "../../scripts/score_bios.py"

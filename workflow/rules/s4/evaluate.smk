@@ -8,18 +8,18 @@ rule evaluate_mc:
         code=library_sources("factgap.selfalign.pipeline"),
     output:
         LAYOUT.mc_prediction("{model}", "{dataset}", "{variant}"),
+    log:
+        LAYOUT.log("evaluate_mc", "{model}", "{dataset}", "{variant}"),
+    benchmark:
+        LAYOUT.benchmark("evaluate_mc", "{model}", "{dataset}", "{variant}")
     wildcard_constraints:
         dataset=S4_DATASET,
+    threads: 1
     params:
         variant=variant_label_of,
         id_subjects=s4_design.id_subjects(config),
         ood_subjects=s4_design.ood_subjects(config),
         s4=s4_keys(*S4_SCORING_KEYS),
         seed=config["seed"],
-    log:
-        LAYOUT.log("evaluate_mc", "{model}", "{dataset}", "{variant}"),
-    benchmark:
-        LAYOUT.benchmark("evaluate_mc", "{model}", "{dataset}", "{variant}")
-    threads: 1
     script:
         "../../scripts/evaluate_mc.py"

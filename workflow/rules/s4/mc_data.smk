@@ -8,12 +8,12 @@ rule prepare_mc_domain:
         hub=hub_records_of_datasets("s4.dataset"),
     output:
         LAYOUT.mc_items(S4_DATASET),
-    params:
-        spec=config["s4"]["dataset"],
-        seed=config["seed"],
     log:
         LAYOUT.log("prepare_mc_domain", S4_DATASET),
     localrule: True
+    params:
+        spec=config["s4"]["dataset"],
+        seed=config["seed"],
     script:
         "../../scripts/prepare_mc_items.py"
 
@@ -25,14 +25,14 @@ rule prepare_mmlu_tests:
         hub=hub_records_of_datasets("s4.mmlu"),
     output:
         LAYOUT.mc_items(s4_design.MMLU),
+    log:
+        LAYOUT.log("prepare_mmlu_tests", s4_design.MMLU),
+    localrule: True
     params:
         spec={**config["s4"]["mmlu"], "n_dev": config["s4"]["n_demos"]},
         subjects=s4_design.id_subjects(config) + s4_design.ood_subjects(config),
         max_per_subject=s4_subject_caps(),
         tests_only=True,
         seed=config["seed"],
-    log:
-        LAYOUT.log("prepare_mmlu_tests", s4_design.MMLU),
-    localrule: True
     script:
         "../../scripts/prepare_mc_items.py"

@@ -6,6 +6,11 @@ rule probe_mc:
         code=library_sources("factgap.selfalign.pipeline"),
     output:
         LAYOUT.mc_probe("{model}", "{mcset}"),
+    log:
+        LAYOUT.log("probe_mc", "{model}", "{mcset}"),
+    benchmark:
+        LAYOUT.benchmark("probe_mc", "{model}", "{mcset}")
+    threads: 2
     params:
         domain=s4_prompt_domain,
         scoring=config["s4"]["scoring"],
@@ -14,10 +19,5 @@ rule probe_mc:
         threshold=config["s4"]["confidence_threshold"],
         batch_size=config["s4"]["batch_size"],
         seed=config["seed"],
-    log:
-        LAYOUT.log("probe_mc", "{model}", "{mcset}"),
-    benchmark:
-        LAYOUT.benchmark("probe_mc", "{model}", "{mcset}")
-    threads: 2
     script:
         "../../scripts/probe_mc.py"

@@ -10,14 +10,14 @@ rule select_s4_sets:
         sets=LAYOUT.s4_file("{model}", "{dataset}", "sets.parquet"),
         dev=LAYOUT.s4_file("{model}", "{dataset}", "dev.parquet"),
         summary=LAYOUT.s4_file("{model}", "{dataset}", "sets.json"),
+    log:
+        LAYOUT.log("select_s4_sets", "{model}", "{dataset}"),
+    localrule: True
     params:
         threshold=config["s4"]["confidence_threshold"],
         max_size=config["s4"]["max_set_size"],
         dev_items=config["s4"]["dev_items"],
         seed=config["seed"],
-    log:
-        LAYOUT.log("select_s4_sets", "{model}", "{dataset}"),
-    localrule: True
     script:
         "../../scripts/select_s4_sets.py"
 
@@ -32,14 +32,14 @@ rule write_s4_texts:
         code=library_sources("factgap.selfalign.pipeline"),
     output:
         LAYOUT.s4_file("{model}", "{dataset}", "texts.parquet"),
-    params:
-        s4=s4_keys(*S4_TEXT_KEYS),
-        seed=config["seed"],
     log:
         LAYOUT.log("write_s4_texts", "{model}", "{dataset}"),
     benchmark:
         LAYOUT.benchmark("write_s4_texts", "{model}", "{dataset}")
     threads: 2
+    params:
+        s4=s4_keys(*S4_TEXT_KEYS),
+        seed=config["seed"],
     script:
         "../../scripts/write_s4_texts.py"
 
@@ -52,13 +52,13 @@ rule build_s4_training_set:
         code=library_sources("factgap.selfalign.pipeline"),
     output:
         LAYOUT.s4_file("{model}", "{dataset}", "train-{trainset}.parquet"),
+    log:
+        LAYOUT.log("build_s4_training_set", "{model}", "{dataset}", "{trainset}"),
+    localrule: True
     params:
         general=config["s4"]["general_data"],
         general_ratio=config["s4"]["general_ratio"],
         domain=config["s4"]["domain"],
         seed=config["seed"],
-    log:
-        LAYOUT.log("build_s4_training_set", "{model}", "{dataset}", "{trainset}"),
-    localrule: True
     script:
         "../../scripts/build_s4_training_set.py"

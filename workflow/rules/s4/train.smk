@@ -11,18 +11,18 @@ rule train_s4_lora:
         convergence=directory(f"{LAYOUT.training_dir('{model}', '{dataset}', 'sft', '{trainset}')}/convergence"),
         history=LAYOUT.history("{model}", "{dataset}", "sft", "{trainset}"),
         summary=LAYOUT.summary("{model}", "{dataset}", "sft", "{trainset}"),
+    log:
+        LAYOUT.log("train_s4_lora", "{model}", "{dataset}", "{trainset}"),
+    benchmark:
+        LAYOUT.benchmark("train_s4_lora", "{model}", "{dataset}", "{trainset}")
     wildcard_constraints:
         dataset=S4_DATASET,
+    threads: 1
     params:
         run_dir=f"{LAYOUT.training_dir('{model}', '{dataset}', 'sft', '{trainset}')}/run",
         training=s4_training_config(),
         learning_rate=s4_learning_rate_of,
         s4=s4_keys(*S4_SCORING_KEYS),
         seed=config["seed"],
-    log:
-        LAYOUT.log("train_s4_lora", "{model}", "{dataset}", "{trainset}"),
-    benchmark:
-        LAYOUT.benchmark("train_s4_lora", "{model}", "{dataset}", "{trainset}")
-    threads: 1
     script:
         "../../scripts/train_s4_lora.py"

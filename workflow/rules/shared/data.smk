@@ -5,11 +5,11 @@ rule prepare_dataset:
         hub=hub_records_of_qa_dataset,
     output:
         LAYOUT.questions("{dataset}"),
-    params:
-        spec=dataset_params,
-        seed=config["seed"],
     log:
         LAYOUT.log("prepare_dataset", "{dataset}"),
     localrule: True
+    params:
+        spec=dataset_params,
+        seed=config["seed"],
     script:
         "../../scripts/prepare_dataset.py"

@@ -8,15 +8,15 @@ rule write_cot_rationales:
         code=library_sources("factgap.evaluate"),
     output:
         LAYOUT.exemplars("{model}", "{dataset}"),
+    log:
+        LAYOUT.log("write_cot_rationales", "{model}", "{dataset}"),
+    threads: 2
     params:
         n_shots=config["evaluation"]["n_shots"],
         max_new_tokens=config["evaluation"]["rationale_max_new_tokens"],
         batch_size=config["evaluation"]["batch_size"],
         seed=config["seed"],
         backend=config["backend"],
-    log:
-        LAYOUT.log("write_cot_rationales", "{model}", "{dataset}"),
-    threads: 2
     script:
         "../../scripts/write_cot_rationales.py"
 
@@ -32,6 +32,11 @@ rule evaluate_model:
         code=library_sources("factgap.evaluate"),
     output:
         LAYOUT.prediction("{model}", "{dataset}", "{testset}", "{variant}", "{prompt}"),
+    log:
+        LAYOUT.log("evaluate_model", "{model}", "{dataset}", "{testset}", "{variant}", "{prompt}"),
+    benchmark:
+        LAYOUT.benchmark("evaluate_model", "{model}", "{dataset}", "{testset}", "{variant}", "{prompt}")
+    threads: 1
     params:
         variant=variant_label_of,
         max_new_tokens=config["evaluation"]["max_new_tokens"],
@@ -39,11 +44,6 @@ rule evaluate_model:
         batch_size=config["evaluation"]["batch_size"],
         seed=config["seed"],
         backend=config["backend"],
-    log:
-        LAYOUT.log("evaluate_model", "{model}", "{dataset}", "{testset}", "{variant}", "{prompt}"),
-    benchmark:
-        LAYOUT.benchmark("evaluate_model", "{model}", "{dataset}", "{testset}", "{variant}", "{prompt}")
-    threads: 1
     script:
         "../../scripts/evaluate_model.py"
 
@@ -60,8 +60,13 @@ rule evaluate_model_prompt_modes:
         code=library_sources("factgap.evaluate"),
     output:
         **test_predictions_of_every_prompt(),
+    log:
+        LAYOUT.log("evaluate_model_prompt_modes", "{model}", "{dataset}", "{variant}"),
+    benchmark:
+        LAYOUT.benchmark("evaluate_model_prompt_modes", "{model}", "{dataset}", "{variant}")
     wildcard_constraints:
         variant=PROMPT_COMPARISON_VARIANT_PATTERN,
+    threads: 1  # as evaluate_model: the same files, the same float sums
     params:
         variant=variant_label_of,
         max_new_tokens=config["evaluation"]["max_new_tokens"],
@@ -69,11 +74,6 @@ rule evaluate_model_prompt_modes:
         batch_size=config["evaluation"]["batch_size"],
         seed=config["seed"],
         backend=config["backend"],
-    log:
-        LAYOUT.log("evaluate_model_prompt_modes", "{model}", "{dataset}", "{variant}"),
-    benchmark:
-        LAYOUT.benchmark("evaluate_model_prompt_modes", "{model}", "{dataset}", "{variant}")
-    threads: 1  # as evaluate_model: the same files, the same float sums
     script:
         "../../scripts/evaluate_model_prompt_modes.py"
 

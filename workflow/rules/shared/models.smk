@@ -5,13 +5,13 @@ rule prepare_model:
         hub=hub_records_of_model,
     output:
         manifest=LAYOUT.model_manifest("{model}"),
-    params:
-        spec=model_params,
-        checkpoint_dir=LAYOUT.model_checkpoint("{model}"),
     log:
         LAYOUT.log("prepare_model", "{model}"),
     benchmark:
         LAYOUT.benchmark("prepare_model", "{model}")
     threads: 2
+    params:
+        spec=model_params,
+        checkpoint_dir=LAYOUT.model_checkpoint("{model}"),
     script:
         "../../scripts/prepare_model.py"

@@ -7,11 +7,11 @@ rule prefetch_hub_item:
     """Download one Hub model or dataset; record its commit SHA and snapshot folder."""
     output:
         LAYOUT.hub_record("{hub_item}"),
-    params:
-        item=hub_item_params,
     log:
         LAYOUT.log("prefetch_hub_item", "{hub_item}"),
     localrule: True
+    params:
+        item=hub_item_params,
     script:
         "../../scripts/prefetch_hub_item.py"
 

@@ -6,15 +6,15 @@ rule probe_knowledge:
         code=library_sources("factgap.probe"),
     output:
         LAYOUT.probe("{model}", "{dataset}"),
-    params:
-        probe=config["probe"],
-        seed=config["seed"],
-        backend=config["backend"],
-        ood_relations=ood_relations_of,
     log:
         LAYOUT.log("probe_knowledge", "{model}", "{dataset}"),
     benchmark:
         LAYOUT.benchmark("probe_knowledge", "{model}", "{dataset}")
     threads: 2
+    params:
+        probe=config["probe"],
+        seed=config["seed"],
+        backend=config["backend"],
+        ood_relations=ood_relations_of,
     script:
         "../../scripts/probe_knowledge.py"

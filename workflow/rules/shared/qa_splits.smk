@@ -5,15 +5,15 @@ rule build_training_set:
         code=library_sources("factgap.splits"),
     output:
         LAYOUT.training_set("{model}", "{dataset}", "{trainset}"),
+    log:
+        LAYOUT.log("build_training_set", "{model}", "{dataset}", "{trainset}"),
+    localrule: True
     params:
         known=config["splits"]["known_categories"],
         unknown=config["splits"]["unknown_categories"],
         cap=config["splits"]["train_per_relation"],
         ood_relations=ood_relations_of,
         seed=config["seed"],
-    log:
-        LAYOUT.log("build_training_set", "{model}", "{dataset}", "{trainset}"),
-    localrule: True
     script:
         "../../scripts/build_training_set.py"
 
@@ -29,12 +29,12 @@ rule build_eval_sets:
         dev=LAYOUT.eval_set("{model}", "{dataset}", "dev"),
         test=LAYOUT.eval_set("{model}", "{dataset}", "test"),
         ood=LAYOUT.eval_set("{model}", "{dataset}", "ood"),
+    log:
+        LAYOUT.log("build_eval_sets", "{model}", "{dataset}"),
+    localrule: True
     params:
         dev_cap=config["splits"]["dev_per_relation"],
         ood_relations=ood_relations_of,
         seed=config["seed"],
-    log:
-        LAYOUT.log("build_eval_sets", "{model}", "{dataset}"),
-    localrule: True
     script:
         "../../scripts/build_eval_sets.py"

@@ -11,20 +11,20 @@ rule train_lora:
         convergence=directory(f"{LAYOUT.training_dir('{model}', '{dataset}', 'sft', '{trainset}')}/convergence"),
         history=LAYOUT.history("{model}", "{dataset}", "sft", "{trainset}"),
         summary=LAYOUT.summary("{model}", "{dataset}", "sft", "{trainset}"),
+    log:
+        LAYOUT.log("train_lora", "{model}", "{dataset}", "{trainset}"),
+    benchmark:
+        LAYOUT.benchmark("train_lora", "{model}", "{dataset}", "{trainset}")
     wildcard_constraints:
         dataset=QA_DATASET_PATTERN,
+    # two one-thread runs side by side: 112 s for known + unknown here vs 147 s one after another on two
+    # threads, with byte-identical adapters (this CPU's matmuls do not split the sums across threads)
+    threads: 1
     params:
         run_dir=f"{LAYOUT.training_dir('{model}', '{dataset}', 'sft', '{trainset}')}/run",
         training=config["training"],
         learning_rate=learning_rate_of,
         max_new_tokens=config["evaluation"]["max_new_tokens"],
         seed=config["seed"],
-    log:
-        LAYOUT.log("train_lora", "{model}", "{dataset}", "{trainset}"),
-    benchmark:
-        LAYOUT.benchmark("train_lora", "{model}", "{dataset}", "{trainset}")
-    # two one-thread runs side by side: 112 s for known + unknown here vs 147 s one after another on two
-    # threads, with byte-identical adapters (this CPU's matmuls do not split the sums across threads)
-    threads: 1
     script:
         "../../scripts/train_lora.py"
