@@ -80,7 +80,7 @@ def plot(table: pd.DataFrame, png_path) -> None:
 
     panels = list(table.groupby(["model", "dataset", "pair"], sort=True))
     fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(5.5 * max(1, len(panels)), 4.2), squeeze=False)
-    for ax, ((model, dataset, _), group) in zip(axes[0], panels):
+    for ax, ((model, dataset, pair), group) in zip(axes[0], panels):
         x = np.arange(len(METRICS))
         for j, (_, row) in enumerate(group.iterrows()):
             values = np.array([row[m] for m, _ in METRICS], dtype=float) * 100
@@ -103,7 +103,8 @@ def plot(table: pd.DataFrame, png_path) -> None:
         ax.set_xticks(x, [label for _, label in METRICS], fontsize=8)
         ax.set_ylabel("%")
         ax.set_ylim(0, 105)
-        ax.set_title(f"{model} / {dataset}", fontsize=9)
+        stage = "early stop" if str(pair).endswith("early_stop") else "convergence"
+        ax.set_title(f"{model} / {dataset} / {stage}", fontsize=9)
         ax.legend(fontsize=7)
     finish_figure(fig, TITLE, png_path, tight=True)
 

@@ -48,3 +48,23 @@ def aligned_with_base(predictions: pd.DataFrame, probes: pd.DataFrame) -> pd.Dat
             f"{int(missing.sum())} test items have no base-model probe (e.g. {joined.loc[missing, 'id'].iloc[0]})"
         )
     return joined
+
+
+def chance_accuracy(items: pd.DataFrame) -> float:
+    """Accuracy of a uniform guess over each item's options (``probs`` holds one entry per option),
+    averaged over the distinct items."""
+    return float(items.drop_duplicates("id")["probs"].map(lambda p: 1.0 / len(p)).mean())
+
+
+def draw_chance(ax, chance_by_position) -> None:
+    """A dashed 'chance' segment over each x position (group of bars or point), in %."""
+    for i, (x, level) in enumerate(chance_by_position):
+        ax.hlines(
+            100 * level,
+            x - 0.45,
+            x + 0.45,
+            colors="black",
+            linestyles="dashed",
+            linewidth=1,
+            label="chance" if i == 0 else None,
+        )

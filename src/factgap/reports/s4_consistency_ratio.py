@@ -8,7 +8,7 @@ from functools import partial
 import pandas as pd
 
 from factgap.reports.common import Report, ReportInputs, add_ci_columns, describe_groups, finish_figure, fmt_ci
-from factgap.reports.s4_common import TESTSET_ORDER, role_of, self_fraction
+from factgap.reports.s4_common import TESTSET_ORDER, chance_accuracy, role_of, self_fraction
 from factgap.stats import bootstrap_mean
 
 TITLE = "S4: accuracy vs the share of self-aligned answers in the training set"
@@ -30,7 +30,13 @@ def build_table(
         fraction = self_fraction(role) if role else None
         if fraction is None:
             continue
-        row = {"model": model, "testset": testset, "self_fraction": fraction, "variant": variant}
+        row = {
+            "model": model,
+            "testset": testset,
+            "self_fraction": fraction,
+            "variant": variant,
+            "chance": chance_accuracy(group),
+        }
         row.update(bootstrap_mean(group["correct"], n_resamples, confidence, seed).as_dict("acc"))
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -57,6 +63,8 @@ def plot(table: pd.DataFrame, png_path) -> None:
                 capsize=3,
                 label=testset.upper(),
             )
+        if "chance" in part and len(part):  # a uniform guess over the options (the same for every mix)
+            ax.axhline(100 * part["chance"].mean(), color="black", linestyle="dashed", linewidth=1, label="chance")
         ax.set_xlabel("share of SELF answers (0 = INC, 1 = SELF)")
         ax.set_ylabel("accuracy (%)")
         ax.set_title(model)

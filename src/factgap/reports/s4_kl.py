@@ -37,12 +37,21 @@ def build_table(joined: pd.DataFrame) -> pd.DataFrame:
 def plot(table: pd.DataFrame, png_path) -> None:
     import matplotlib.pyplot as plt
 
-    wide = table.pivot_table(index="variant", columns="testset", values="mean_kl", sort=True)
-    wide = wide[[t for t in TESTSET_ORDER if t in wide.columns]]
-    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(wide)), 4))
-    wide.plot.bar(ax=ax)
-    ax.set_ylabel("mean KL (nats)")
-    ax.tick_params(axis="x", labelsize=7, rotation=30)
+    models = sorted(table["model"].unique())
+    n_variants = table.groupby("model")["variant"].nunique().max() if len(table) else 1
+    fig, axes = plt.subplots(1, len(models), figsize=(max(6, 0.9 * n_variants) * len(models), 4), squeeze=False)
+    for ax, model in zip(axes[0], models):  # one panel per model: never an average over models
+        wide = table[table["model"] == model].pivot_table(
+            index="variant", columns="testset", values="mean_kl", sort=True
+        )
+        wide = wide[[t for t in TESTSET_ORDER if t in wide.columns]]
+        wide.columns = [str(t).upper() for t in wide.columns]
+        wide.plot.bar(ax=ax)
+        ax.set_title(model)
+        ax.set_xlabel("tuned variant")
+        ax.set_ylabel("mean KL(base || tuned) (nats)")
+        ax.legend(title="test set", fontsize=8)
+        ax.tick_params(axis="x", labelsize=7, rotation=30)
     finish_figure(fig, TITLE, png_path, tight=True)
 
 

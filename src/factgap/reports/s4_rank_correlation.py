@@ -64,15 +64,20 @@ def plot(points: pd.DataFrame, png_path) -> None:
     tuned = points[points["variant"] != BASE]
     testsets = [t for t in TESTSET_ORDER if t in set(tuned["testset"])]
     fig, axes = plt.subplots(1, max(1, len(testsets)), figsize=(4.5 * max(1, len(testsets)), 4), squeeze=False)
+    models = sorted(tuned["model"].unique()) if "model" in tuned else [None]
     for ax, testset in zip(axes[0], testsets):
         part = tuned[tuned["testset"] == testset]
-        ax.scatter(part["mean_rank_r"], part["tuned_acc"] * 100)
-        for r in part.itertuples():
-            ax.annotate(
-                r.variant.split("-convergence")[0].split("-early_stop")[0],
-                (r.mean_rank_r, r.tuned_acc * 100),
-                fontsize=6,
-            )
+        for model in models:  # one colour per model, named in the legend
+            mine = part if model is None else part[part["model"] == model]
+            ax.scatter(mine["mean_rank_r"], mine["tuned_acc"] * 100, label=model)
+            for r in mine.itertuples():
+                ax.annotate(
+                    r.variant.split("-convergence")[0].split("-early_stop")[0],
+                    (r.mean_rank_r, r.tuned_acc * 100),
+                    fontsize=6,
+                )
+        if models != [None]:
+            ax.legend(title="model", fontsize=7)
         ax.set_xlabel("mean rank r (base k-shot vs tuned 0-shot)")
         ax.set_ylabel("tuned accuracy (%)")
         ax.set_title(testset.upper())

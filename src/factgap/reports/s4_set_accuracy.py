@@ -9,7 +9,7 @@ from functools import partial
 import pandas as pd
 
 from factgap.reports.common import Report, ReportInputs, add_ci_columns, describe_groups, finish_figure, fmt_ci
-from factgap.reports.s4_common import TESTSET_ORDER, role_of
+from factgap.reports.s4_common import TESTSET_ORDER, chance_accuracy, draw_chance, role_of
 from factgap.stats import bootstrap_mean, bootstrap_paired_difference
 
 TITLE = "S4: accuracy after tuning on harmonious / incompatible / self-aligning answers (0-shot)"
@@ -34,9 +34,10 @@ def build_table(
     rows = []
     for (model, testset), group in frame.groupby(["model", "testset"], sort=True):
         by_role = {r: g.sort_values("id") for r, g in group.groupby("role")}
+        chance = chance_accuracy(group)
         for role in ROLES:
             if role in by_role:
-                row = {"model": model, "testset": testset, "row": role}
+                row = {"model": model, "testset": testset, "row": role, "chance": chance}
                 row.update(bootstrap_mean(by_role[role]["correct"], n_resamples, confidence, seed).as_dict("acc"))
                 rows.append(row)
         for a, b in GAPS:
@@ -79,6 +80,8 @@ def plot(table: pd.DataFrame, png_path) -> None:
             x = [i + (j - (len(roles) - 1) / 2) * width for i in range(len(testsets))]
             err = [(cells["acc"] - cells["acc_low"]) * 100, (cells["acc_high"] - cells["acc"]) * 100]
             ax.bar(x, cells["acc"] * 100, width=width, yerr=err, capsize=3, label=role)
+        if "chance" in part:  # a uniform guess over the options, per test set
+            draw_chance(ax, enumerate(part.groupby("testset")["chance"].first().reindex(testsets)))
         ax.set_xticks(range(len(testsets)), [t.upper() for t in testsets])
         ax.set_ylabel("accuracy (%)")
         ax.set_title(model)
