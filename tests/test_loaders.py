@@ -709,3 +709,93 @@ def test_loader_tables_agree_with_the_schema_and_refuse_unknown_names():
         loaders.qa_loader("wikidata")
     with pytest.raises(ValueError, match=r"unknown multiple-choice loader 'arc'; known: .*medmcqa"):
         loaders.mc_loader("arc")
+
+
+# ---- S4 on MedMCQA as the paper: filters on, released splits kept, sizes capped -------------------------
+def _s4_medmcqa_spec(path, **extra):
+    spec = {
+        "name": "medmcqa",
+        "loader": "medmcqa",
+        "path": str(path),
+        "subjects": [],
+        "n_dev": 3,
+        "test_fraction": 0.25,
+        "max_items": None,
+        "max_test_items": None,
+        "single_choice_only": True,
+        "require_explanation": True,
+    }
+    return {**spec, **extra}
+
+
+def test_s4_medmcqa_keeps_released_splits_and_filters(tmp_path):
+    from factgap.selfalign.pipeline import prepare_mc_items
+
+    root = write_medmcqa_original(tmp_path / "medmcqa")
+    counts = prepare_mc_items(_s4_medmcqa_spec(root), seed=0, out_path=tmp_path / "items.parquet")
+    items = pq.read_table(tmp_path / "items.parquet").to_pylist()
+    # the HOMO test is exactly the released validation split's kept questions; none of them trains
+    released_dev = {f"medmcqa:dv-{i:04d}" for i in range(12) if i % 7 != 6 and i % 5 != 4}
+    assert {r["id"] for r in items if r["split"] == "test"} == released_dev
+    # filters: no multi-answer row (i % 7 == 6), no row without an explanation (i % 5 == 4)
+    kept = {int(r["id"].rsplit("-", 1)[-1]) for r in items}
+    assert not any(i % 7 == 6 or i % 5 == 4 for i in kept)
+    assert all(r["explanation"] for r in items)
+    assert 0 < counts["dev"] <= 3  # at most n_dev demos, held out of the released train split
+
+
+def test_s4_medmcqa_sizes_and_filters_from_config(tmp_path):
+    from factgap.selfalign.pipeline import prepare_mc_items
+
+    root = write_medmcqa_original(tmp_path / "medmcqa")
+    capped = prepare_mc_items(
+        _s4_medmcqa_spec(root, max_items=10, max_test_items=4), seed=0, out_path=tmp_path / "a.parquet"
+    )
+    assert capped["train"] == 10 and capped["test"] == 4
+    unfiltered = prepare_mc_items(
+        _s4_medmcqa_spec(root, single_choice_only=False, require_explanation=False),
+        seed=0,
+        out_path=tmp_path / "b.parquet",
+    )
+    filtered = prepare_mc_items(_s4_medmcqa_spec(root), seed=0, out_path=tmp_path / "c.parquet")
+    assert unfiltered["train"] + unfiltered["test"] > filtered["train"] + filtered["test"]
+
+
+def test_general_instructions_as_a_json_list_or_lines_and_checked(tmp_path):
+    from factgap.selfalign.pipeline import check_general_instructions_file, load_general_instructions
+
+    rows = [
+        {"instruction": "Give three tips for staying healthy.", "input": "", "output": "Eat well. Sleep."},
+        {"instruction": "Translate.", "input": "Bonjour", "output": "Hello."},
+    ]
+    (tmp_path / "alpaca_gpt4_data.json").write_text(json.dumps(rows, indent=2))  # as released: one JSON list
+    (tmp_path / "lines.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for name in ("alpaca_gpt4_data.json", "lines.jsonl"):
+        got = load_general_instructions({"source": "jsonl", "path": str(tmp_path / name), "max_words": 80})
+        assert [g["instruction"] for g in got] == ["Give three tips for staying healthy.", "Translate.\n\nBonjour"]
+    with pytest.raises(FileNotFoundError, match=r"'s4\.general_data\.path'.*alpaca_gpt4_data\.json of https"):
+        check_general_instructions_file({"source": "jsonl", "path": str(tmp_path / "missing.json")})
+    (tmp_path / "bad.json").write_text(json.dumps([{"prompt": "x"}]))
+    with pytest.raises(ValueError, match=r"bad\.json, record 1: not an instruction record"):
+        load_general_instructions({"source": "jsonl", "path": str(tmp_path / "bad.json"), "max_words": 80})
+
+
+def test_missing_general_instructions_stop_the_run_before_any_job(tmp_path):
+    import yaml
+    from conftest import REPO, run_snakemake, write_yaml
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["studies"] = ["s4"]
+    cfg["s4"]["general_data"] = {"source": "jsonl", "path": str(tmp_path / "alpaca_gpt4_data.json")}
+    proc = run_snakemake(
+        "--cores",
+        "1",
+        "--configfile",
+        str(write_yaml(tmp_path / "c.yaml", cfg)),
+        cwd=tmp_path,
+        check=False,
+        timeout=300,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "'s4.general_data.path'" in out and "not found" in out
+    assert not (tmp_path / "results").exists()

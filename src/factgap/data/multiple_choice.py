@@ -420,6 +420,15 @@ def mmlu_from_config(spec: Mapping[str, Any], seed: int, mmlu_subjects: Sequence
 def medmcqa_from_config(
     spec: Mapping[str, Any], seed: int, mmlu_subjects: Sequence[str] = ()
 ) -> tuple[list[dict], str]:
-    """Multiple-choice loader ``medmcqa`` (factgap.data.loaders): the released JSON lines, or the Hub."""
-    records = load_medmcqa_records(spec.get("path"), list(spec.get("subjects") or []) or None)
+    """Multiple-choice loader ``medmcqa`` (factgap.data.loaders): the released JSON lines, or the Hub.
+
+    Splits as released: train -> training pool (less a held-out demo pool, "dev"); validation -> the
+    HOMO test (the released test has no answers). Ren et al.'s filters are on unless the config turns
+    them off: one correct answer, an explanation."""
+    records = load_medmcqa_records(
+        spec.get("path"),
+        list(spec.get("subjects") or []) or None,
+        single_choice_only=spec.get("single_choice_only", True),
+        require_explanation=spec.get("require_explanation", True),
+    )
     return records, str(spec.get("path") or "openlifescienceai/medmcqa")

@@ -116,19 +116,15 @@ def load_mc_items(
     records, source = loader.load(spec, seed, mmlu_subjects)
     if loader.name == "geonames_mc":  # built with its own splits and explanations
         return records, source
-    # released splits: dev = demo pool; the rest is the training pool and (a held-out share) the HOMO test
     fraction = spec.get("test_fraction", 0.25)
-    records = [
-        {
-            **r,
-            "split": r["split"]
-            if r["split"] == "dev"
-            else "test"
-            if tests_only
-            else assign_split(r["question"], {"test": fraction}, seed),
-        }
-        for r in records
-    ]
+    if tests_only:  # the MMLU ID / OOD tests: everything but the demo pool
+        records = [{**r, "split": "dev" if r["split"] == "dev" else "test"} for r in records]
+    elif not loader.released_splits:
+        # dev = demo pool; the rest is split into the training pool and (a held-out share) the HOMO test
+        records = [
+            {**r, "split": "dev" if r["split"] == "dev" else assign_split(r["question"], {"test": fraction}, seed)}
+            for r in records
+        ]
     if max_per_subject is not None:
 
         def cap_of(key: tuple[str, str]) -> int | None:
@@ -151,14 +147,13 @@ def prepare_mc_items(
     max_per_subject: int | Mapping[str, int | None] | None = None,
     tests_only: bool = False,
 ) -> dict:
+    from factgap.data.loaders import mc_loader
+
     records, source = load_mc_items(spec, seed, mmlu_subjects, max_per_subject, tests_only)
-    max_items = spec.get("max_items")
-    records = cap_groups(
-        records,
-        lambda r: r["split"],
-        lambda split: max_items if split == "train" else None,
-        lambda split: f"{seed}:{split}",
-    )
+    caps = {"train": spec.get("max_items"), "test": None if tests_only else spec.get("max_test_items")}
+    if mc_loader(spec["loader"]).released_splits:  # a released split's demo pool: n_dev questions
+        caps["dev"] = spec.get("n_dev")
+    records = cap_groups(records, lambda r: r["split"], caps.get, lambda split: f"{seed}:{split}")
     if not any(r["split"] == "dev" for r in records):
         raise ValueError(f"{source}: no demonstration (dev) questions")
     rows = [{k: r.get(k) for k in ITEM_SCHEMA.names} for r in sorted(records, key=lambda r: r["id"])]
@@ -477,24 +472,54 @@ def load_general_instructions(spec: Mapping[str, Any]) -> list[dict]:
             if entry.get("topic") not in ("People", "Uncategorized")
             and len(str(entry.get("extract", "")).split()) >= 20
         ]
+    path = check_general_instructions_file(spec)
+    text = Path(path).read_text(encoding="utf-8")
+    if text.lstrip().startswith("["):  # one JSON list, as alpaca-gpt4 ships (alpaca_gpt4_data.json)
+        try:
+            rows = list(enumerate(json.loads(text), 1))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not a JSON list of instruction records ({err})") from err
+        where = "record"
+    else:  # JSON lines
+        rows, where = [], "line"
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append((number, json.loads(line)))
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"{path}, line {number}: not JSON ({err})") from err
+    records = []
+    for number, row in rows:
+        try:
+            instruction = (row["instruction"] + ("\n\n" + row["input"] if row.get("input") else "")).strip()
+            response = cut_words(str(row["output"]), max_words)
+        except (KeyError, TypeError, AttributeError) as err:
+            raise ValueError(
+                f"{path}, {where} {number}: not an instruction record {{instruction, input, output}} "
+                f"({type(err).__name__}: {err})"
+            ) from err
+        if not instruction or not response:
+            raise ValueError(f"{path}, {where} {number}: empty instruction or output")
+        records.append({"id": f"general:{number}", "instruction": instruction, "response": response})
+    return records
+
+
+GENERAL_DATA_HINT = (
+    "alpaca-gpt4 (the paper's general instructions) is alpaca_gpt4_data.json of "
+    "https://github.com/Instruction-Tuning-with-GPT-4/GPT-4-LLM (data/), one JSON list; JSON lines work too"
+)
+
+
+def check_general_instructions_file(spec: Mapping[str, Any]) -> str:
+    """The general instruction file of ``source: jsonl``: it must exist and not be empty (named error)."""
     path = spec.get("path")
     if not path:
-        raise ValueError("s4.general_data.path: a jsonl source needs a file")
-    records = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                instruction = (row["instruction"] + ("\n\n" + row["input"] if row.get("input") else "")).strip()
-                response = cut_words(str(row["output"]), max_words)
-            except (KeyError, TypeError, json.JSONDecodeError) as err:
-                raise ValueError(f"{path}, line {number}: not an instruction record ({err})") from err
-            if not instruction or not response:
-                raise ValueError(f"{path}, line {number}: empty instruction or output")
-            records.append({"id": f"general:{number}", "instruction": instruction, "response": response})
-    return records
+        raise ValueError(f"config key 's4.general_data.path': source 'jsonl' needs a file: {GENERAL_DATA_HINT}")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"config key 's4.general_data.path': {path} not found; {GENERAL_DATA_HINT}")
+    if Path(path).stat().st_size == 0:
+        raise ValueError(f"config key 's4.general_data.path': {path} is empty; {GENERAL_DATA_HINT}")
+    return str(path)
 
 
 # ---- training sets -------------------------------------------------------------------------------

@@ -87,3 +87,8 @@ onstart:
         check_people_source(config["s3"]["people"])
     # APEFT's out-of-domain files (FAVA, FPQA, KUQA) likewise, before a model loads them
     s3_design.check_ood_files(config)
+    # S4's general instruction file (alpaca-gpt4 in the paper config), before the probe and text jobs run
+    if "s4" in config["studies"] and config["s4"]["general_data"]["source"] == "jsonl":
+        from factgap.selfalign.pipeline import check_general_instructions_file
+
+        check_general_instructions_file(config["s4"]["general_data"])
