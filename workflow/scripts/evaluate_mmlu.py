@@ -1,7 +1,7 @@
-"""Adapter: rule evaluate_mmlu -> factgap.selfalign.pipeline.evaluate_mc_file on the MMLU tests alone."""
+"""Adapter: rule evaluate_mmlu -> factgap.s4.pipeline.evaluate_mc_file on the MMLU tests alone."""
 
 from factgap.runtime import init_job
-from factgap.selfalign.pipeline import evaluate_mc_file
+from factgap.s4.pipeline import evaluate_mc_file
 
 smk = snakemake  # noqa: F821
 init_job(smk.log[0], smk.threads, smk.params.seed)

@@ -1,8 +1,8 @@
-"""Adapter: rules prepare_mc_domain / prepare_mmlu_tests -> factgap.selfalign.pipeline.prepare_mc_items."""
+"""Adapter: rules prepare_mc_domain / prepare_mmlu_tests -> factgap.s4.pipeline.prepare_mc_items."""
 
 from factgap.hub import use_records
 from factgap.runtime import init_job
-from factgap.selfalign.pipeline import prepare_mc_items
+from factgap.s4.pipeline import prepare_mc_items
 
 smk = snakemake  # noqa: F821
 init_job(smk.log[0], smk.threads, smk.params.seed)

@@ -1,7 +1,7 @@
-"""Adapter: rule probe_mc -> factgap.selfalign.pipeline.probe_mc_file."""
+"""Adapter: rule probe_mc -> factgap.s4.pipeline.probe_mc_file."""
 
 from factgap.runtime import init_job
-from factgap.selfalign.pipeline import probe_mc_file
+from factgap.s4.pipeline import probe_mc_file
 
 smk = snakemake  # noqa: F821
 init_job(smk.log[0], smk.threads, smk.params.seed)

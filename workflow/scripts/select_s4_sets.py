@@ -1,7 +1,7 @@
-"""Adapter: rule select_s4_sets -> factgap.selfalign.pipeline.select_sets_file."""
+"""Adapter: rule select_s4_sets -> factgap.s4.pipeline.select_sets_file."""
 
 from factgap.runtime import init_job
-from factgap.selfalign.pipeline import select_sets_file
+from factgap.s4.pipeline import select_sets_file
 
 smk = snakemake  # noqa: F821
 init_job(smk.log[0], smk.threads, smk.params.seed)

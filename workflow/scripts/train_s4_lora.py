@@ -1,7 +1,7 @@
-"""Adapter: rule train_s4_lora -> factgap.selfalign.pipeline.train_s4_file."""
+"""Adapter: rule train_s4_lora -> factgap.s4.pipeline.train_s4_file."""
 
 from factgap.runtime import init_job
-from factgap.selfalign.pipeline import train_s4_file
+from factgap.s4.pipeline import train_s4_file
 from factgap.train import TrainSettings
 
 smk = snakemake  # noqa: F821

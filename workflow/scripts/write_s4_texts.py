@@ -1,7 +1,7 @@
-"""Adapter: rule write_s4_texts -> factgap.selfalign.pipeline.write_texts_file."""
+"""Adapter: rule write_s4_texts -> factgap.s4.pipeline.write_texts_file."""
 
 from factgap.runtime import init_job
-from factgap.selfalign.pipeline import write_texts_file
+from factgap.s4.pipeline import write_texts_file
 
 smk = snakemake  # noqa: F821
 init_job(smk.log[0], smk.threads, smk.params.seed)

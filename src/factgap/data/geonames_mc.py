@@ -190,7 +190,7 @@ def load_geonames_mc_records(
 def from_config(spec: Mapping[str, Any], seed: int, mmlu_subjects: Sequence[str] = ()) -> tuple[list[dict], str]:
     """Multiple-choice loader ``geonames_mc`` (factgap.data.loaders): questions with their own dev / train /
     test splits and a GeoNames fact as each one's explanation."""
-    from factgap.selfalign.pipeline import geonames_fact
+    from factgap.s4.pipeline import geonames_fact
 
     records = load_geonames_mc_records(
         spec.get("n_questions", 400), spec.get("n_dev", 10), seed=seed, test_fraction=spec.get("test_fraction", 0.25)

@@ -98,7 +98,7 @@ def evaluate_tuned_variant(
     from factgap.factscore.pipeline import generate_bios_file
     from factgap.preference.ood_qa import evaluate_ood_qa_file
     from factgap.preference.token_shift import measure_token_shift_file
-    from factgap.selfalign.pipeline import evaluate_mc_file
+    from factgap.s4.pipeline import evaluate_mc_file
 
     seconds: dict[str, float] = {}
 

@@ -10,7 +10,7 @@ import pandas as pd
 from factgap.naming import BASE
 from factgap.reports.common import Report, ReportInputs, describe_groups, finish_figure
 from factgap.reports.s4_common import TESTSET_ORDER, aligned_with_base
-from factgap.selfalign.analysis import kl_divergence
+from factgap.s4.analysis import kl_divergence
 
 TITLE = "S4: KL divergence of the option distributions, base (k-shot) to tuned (0-shot)"
 PAPER_FINDING = (

@@ -14,7 +14,7 @@ import pandas as pd
 from factgap.naming import BASE
 from factgap.reports.common import Report, ReportInputs, describe_groups, finish_figure
 from factgap.reports.s4_common import TESTSET_ORDER, aligned_with_base
-from factgap.selfalign.analysis import partial_spearman, rank_pearson
+from factgap.s4.analysis import partial_spearman, rank_pearson
 
 TITLE = "S4: base/tuned option-rank correlation and tuned accuracy"
 PAPER = "Ren et al., all models: partial r (HOMO/ID/OOD) .43 / .57 / .48"

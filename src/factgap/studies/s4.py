@@ -33,14 +33,14 @@ def variants(config: Mapping) -> list[Variant]:
 
 
 def id_subjects(config: Mapping) -> list[str]:
-    from factgap.selfalign.domains import in_domain_subjects
+    from factgap.s4.domains import in_domain_subjects
 
     chosen = config["s4"]["mmlu"]["id_subjects"]
     return list(chosen) if chosen else list(in_domain_subjects(config["s4"]["domain"]))
 
 
 def ood_subjects(config: Mapping) -> list[str]:
-    from factgap.selfalign.domains import MMLU_SUBJECTS
+    from factgap.s4.domains import MMLU_SUBJECTS
 
     mmlu = config["s4"]["mmlu"]
     inside = set(id_subjects(config))
@@ -56,7 +56,7 @@ def ood_subjects(config: Mapping) -> list[str]:
 def check_config(config: Mapping) -> None:
     """S4 rules the schema cannot express (named keys)."""
     from factgap.configuration import config_error
-    from factgap.selfalign.domains import DOMAIN_SUBJECTS
+    from factgap.s4.domains import DOMAIN_SUBJECTS
 
     s4 = config["s4"]
     if not s4["mmlu"]["id_subjects"] and s4["domain"] not in DOMAIN_SUBJECTS:

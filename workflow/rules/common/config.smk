@@ -89,6 +89,6 @@ onstart:
     s3_design.check_ood_files(config)
     # S4's general instruction file (alpaca-gpt4 in the paper config), before the probe and text jobs run
     if "s4" in config["studies"] and config["s4"]["general_data"]["source"] == "jsonl":
-        from factgap.selfalign.pipeline import check_general_instructions_file
+        from factgap.s4.pipeline import check_general_instructions_file
 
         check_general_instructions_file(config["s4"]["general_data"])

@@ -4,7 +4,7 @@ rule evaluate_mmlu:
     input:
         manifest=model_manifest,
         mmlu=LAYOUT.mc_items(s4_design.MMLU),
-        code=library_sources("factgap.selfalign.pipeline"),
+        code=library_sources("factgap.s4.pipeline"),
     output:
         LAYOUT.s3_file("{model}", "{people}", "{variant}", "mmlu"),
     log:

@@ -5,7 +5,7 @@ rule evaluate_mc:
         adapter=adapter_of_variant,
         domain=LAYOUT.mc_items("{dataset}"),
         mmlu=LAYOUT.mc_items(s4_design.MMLU),
-        code=library_sources("factgap.selfalign.pipeline"),
+        code=library_sources("factgap.s4.pipeline"),
     output:
         LAYOUT.mc_prediction("{model}", "{dataset}", "{variant}"),
     log:

@@ -3,7 +3,7 @@ rule probe_mc:
     input:
         manifest=model_manifest,
         mc_items=LAYOUT.mc_items("{mcset}"),
-        code=library_sources("factgap.selfalign.pipeline"),
+        code=library_sources("factgap.s4.pipeline"),
     output:
         LAYOUT.mc_probe("{model}", "{mcset}"),
     log:

@@ -5,7 +5,7 @@ rule select_s4_sets:
     """HAR / INC / SELF of equal size from the confident probe answers, and dev items outside them."""
     input:
         probe=LAYOUT.mc_probe("{model}", "{dataset}"),
-        code=library_sources("factgap.selfalign.pipeline"),
+        code=library_sources("factgap.s4.pipeline"),
     output:
         sets=LAYOUT.s4_file("{model}", "{dataset}", "sets.parquet"),
         dev=LAYOUT.s4_file("{model}", "{dataset}", "dev.parquet"),
@@ -29,7 +29,7 @@ rule write_s4_texts:
         manifest=model_manifest,
         sets=LAYOUT.s4_file("{model}", "{dataset}", "sets.parquet"),
         mc_items=LAYOUT.mc_items("{dataset}"),
-        code=library_sources("factgap.selfalign.pipeline"),
+        code=library_sources("factgap.s4.pipeline"),
     output:
         LAYOUT.s4_file("{model}", "{dataset}", "texts.parquet"),
     log:
@@ -49,7 +49,7 @@ rule build_s4_training_set:
     input:
         sets=LAYOUT.s4_file("{model}", "{dataset}", "sets.parquet"),
         texts=LAYOUT.s4_file("{model}", "{dataset}", "texts.parquet"),
-        code=library_sources("factgap.selfalign.pipeline"),
+        code=library_sources("factgap.s4.pipeline"),
     output:
         LAYOUT.s4_file("{model}", "{dataset}", "train-{trainset}.parquet"),
     log:

@@ -1,5 +1,5 @@
 # Study S4 (Ren et al. 2024). Design: factgap.studies.s4; stages: this folder; library:
-# factgap.selfalign; reports: factgap.reports.s4_*.
+# factgap.s4; reports: factgap.reports.s4_*.
 
 
 include: "inputs.smk"

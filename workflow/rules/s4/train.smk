@@ -5,7 +5,7 @@ rule train_s4_lora:
         manifest=model_manifest,
         train=LAYOUT.s4_file("{model}", "{dataset}", "train-{trainset}.parquet"),
         dev=LAYOUT.s4_file("{model}", "{dataset}", "dev.parquet"),
-        code=library_sources("factgap.selfalign.pipeline", "factgap.train"),
+        code=library_sources("factgap.s4.pipeline", "factgap.train"),
     output:
         early_stop=directory(f"{LAYOUT.training_dir('{model}', '{dataset}', 'sft', '{trainset}')}/early_stop"),
         convergence=directory(f"{LAYOUT.training_dir('{model}', '{dataset}', 'sft', '{trainset}')}/convergence"),

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from factgap.selfalign.probe import check_distribution, dense_ranks
+from factgap.s4.probe import check_distribution, dense_ranks
 from factgap.stats import Estimate, bootstrap_mean
 
 

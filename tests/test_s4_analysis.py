@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from factgap.selfalign import analysis as A
-from factgap.selfalign.probe import dense_ranks
+from factgap.s4 import analysis as A
+from factgap.s4.probe import dense_ranks
 from factgap.stats import bootstrap_mean
 
 BASE = [[0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25], [0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]]

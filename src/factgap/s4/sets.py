@@ -19,7 +19,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from factgap.selfalign.prompts import training_instruction, training_response
+from factgap.s4.prompts import training_instruction, training_response
 
 SET_NAMES = ("HAR", "INC", "SELF")
 

@@ -3,10 +3,10 @@
 import math
 
 import pytest
-from test_selfalign_prompts import DEMOS, ITEM, llama_style_tokenizer
+from test_s4_prompts import DEMOS, ITEM, llama_style_tokenizer
 
-from factgap.selfalign import probe as R
-from factgap.selfalign import prompts as P
+from factgap.s4 import probe as R
+from factgap.s4 import prompts as P
 
 
 def test_read_out_prediction_confidence_correctness():

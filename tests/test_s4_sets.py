@@ -2,7 +2,7 @@
 
 import pytest
 
-from factgap.selfalign import sets as S
+from factgap.s4 import sets as S
 
 
 def row(i, gold, pred, p):

@@ -192,7 +192,7 @@ def option_loglik_probs(
     """Per prompt: softmax over the summed log-probs of each option's continuation
     (``prompts.option_continuations``: ``"text"`` = `` opt``, ``"answer"`` = ``A. opt`` as the demos
     write it); ``per_char`` normalises by the continuation's length in characters."""
-    from factgap.selfalign.prompts import option_continuations
+    from factgap.s4.prompts import option_continuations
 
     continuations = [option_continuations(c, style) for c in choices]
     logliks = option_logliks(model, tokenizer, list(prompts), continuations, batch_size, add_special_tokens)

@@ -1,6 +1,6 @@
 """I/O shells of the S4 stages: items, probe, sets, explanations, training sets, training, evaluation.
 
-Each function reads its inputs, calls the pure cores of ``factgap.selfalign`` and writes one
+Each function reads its inputs, calls the pure cores of ``factgap.s4`` and writes one
 parquet table with a stable schema. Models run through transformers (on CUDA when there is one).
 """
 
@@ -19,10 +19,9 @@ import pyarrow as pa
 from factgap.data.schema import MC_SCHEMA
 from factgap.io import write_json, write_parquet
 from factgap.prompts import chat_prompt
-from factgap.sampling import cap_groups
-from factgap.selfalign import prompts
-from factgap.selfalign.probe import probe_rows
-from factgap.selfalign.sets import (
+from factgap.s4 import prompts
+from factgap.s4.probe import probe_rows
+from factgap.s4.sets import (
     build_sets,
     consistency_mixture,
     contextualize,
@@ -30,6 +29,7 @@ from factgap.selfalign.sets import (
     to_instruction_records,
     to_sft_records,
 )
+from factgap.sampling import cap_groups
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def option_probabilities(
     add_special_tokens: bool,
 ) -> list[list[float]]:
     """Option distributions of ``items`` under ``prefix_prompts`` (full prompts, one per item)."""
-    from factgap.selfalign.probe import letter_probs, option_loglik_probs
+    from factgap.s4.probe import letter_probs, option_loglik_probs
 
     if scoring == "letter":
         letter_ids = prompts.letter_token_ids(tokenizer, letter_context, prompts.LETTERS[: len(items[0]["choices"])])
@@ -667,7 +667,7 @@ def evaluate_mc_file(
     scores MMLU alone: ``("id", "ood")``, no domain file); one job, the model loads once. ``engine``: an
     HF backend already loaded with the variant's model."""
     from factgap.backends import make_backend
-    from factgap.selfalign.probe import read_out
+    from factgap.s4.probe import read_out
 
     engine = engine or make_backend("hf", manifest_path, adapter=adapter_dir, show_progress=False)
     rows, summary = [], {}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from factgap.selfalign import prompts as P
+from factgap.s4 import prompts as P
 
 ITEM = {
     "question": "Which country is the city Hamburg located in?",
