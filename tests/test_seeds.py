@@ -269,3 +269,46 @@ def test_short_key_drops_what_every_key_shares():
     ]
     assert seeds.short_key(keys[0], keys) == "early_stop"
     assert seeds.short_key("model=m", ["model=m"]) == "all"
+
+
+def test_pooled_tests_count_an_item_shared_by_seeds_once():
+    """Seeds split independently, so a question can be tested under several seeds: its differences are
+    averaged into one value per item; the test is scipy's one-sample t-test on those item values."""
+    from scipy import stats
+
+    from factgap.seed_design import PairedComparison
+
+    def frame(rows):
+        return pd.DataFrame(
+            [
+                {
+                    "model": "m",
+                    "dataset": "d",
+                    "variant": v,
+                    "prompt_mode": "zero_shot",
+                    "id": i,
+                    "correct": c,
+                    "category": "Unknown",
+                }
+                for i, (ca, cb) in rows.items()
+                for v, c in (("known-convergence", ca), ("unknown-convergence", cb))
+            ]
+        )
+
+    seed0 = frame({"q1": (1, 0), "q2": (1, 1), "q3": (0, 1), "q4": (1, 0)})
+    seed1 = frame({"q3": (1, 1), "q4": (1, 0), "q5": (1, 0), "q6": (0, 0)})  # q3, q4 tested again
+    comparison = PairedComparison("K - U", "known-convergence", "zero_shot", "unknown-convergence", "zero_shot")
+    row = seeds.pooled_paired_tests({0: seed0, 1: seed1}, [comparison], n_resamples=200).query("test_subset == 'all'")
+    row = row.iloc[0]
+    # per item: q1 1, q2 0, q3 mean(-1, 0) = -0.5, q4 mean(1, 1) = 1, q5 1, q6 0
+    items = np.array([1.0, 0.0, -0.5, 1.0, 1.0, 0.0])
+    assert row.n_items == 6 and row.n_pairs == 8 and row.n_seeds == 2
+    assert row["diff"] == pytest.approx(items.mean())
+    assert row.p == pytest.approx(stats.ttest_1samp(items, 0.0).pvalue)
+    # with no shared item the test is the paired t-test over all seed-item pairs, as before
+    seed1_disjoint = frame({"q7": (1, 1), "q8": (1, 0), "q5": (1, 0), "q6": (0, 0)})
+    row = seeds.pooled_paired_tests({0: seed0, 1: seed1_disjoint}, [comparison], n_resamples=200)
+    row = row.query("test_subset == 'all'").iloc[0]
+    a = np.array([1, 1, 0, 1, 1, 1, 1, 0], dtype=float)
+    b = np.array([0, 1, 1, 0, 1, 0, 0, 0], dtype=float)
+    assert row.n_items == 8 and row.p == pytest.approx(stats.ttest_rel(a, b).pvalue)

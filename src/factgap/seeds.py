@@ -7,9 +7,11 @@ target then reads every seed's tables and writes, per study:
 * every cell of every table (its key columns x each estimate column): the value of each seed, the
   mean, sd, min-max, a t-interval over seeds and whether the sign is the same on every seed;
 * pooled paired tests where the items are paired (two variants on the same test items, or one
-  variant under two prompts): the per-item differences of every seed together, a bootstrap
-  interval and a paired t-test. Seeds draw different test items, so pooling adds items, it does not
-  count one item twice.
+  variant under two prompts): what is pooled is the per-item differences of every seed. Seeds draw
+  their test splits independently, so one question can be a test item of several seeds; its
+  differences are averaged into one value per item first, so no item counts twice: the interval
+  (bootstrap over items) and the t-test (one-sample, on the per-item differences) treat items, not
+  seed-item pairs, as the independent units (``n_items`` unique items, ``n_pairs`` seed-item pairs).
 """
 
 from __future__ import annotations
@@ -165,11 +167,19 @@ def paired_items(predictions: pd.DataFrame, comparison: PairedComparison) -> dic
         categories = (
             side["a"].loc[ids, "category"].to_numpy() if "category" in side["a"] else np.array([None] * len(ids))
         )
-        out[(model, dataset, "all")] = (a, b)
+        ids = np.array(ids, dtype=object)
+        out[(model, dataset, "all")] = (a, b, ids)
         for category in sorted({c for c in categories if isinstance(c, str)}):
             mask = categories == category
-            out[(model, dataset, f"test-{category}")] = (a[mask], b[mask])
+            out[(model, dataset, f"test-{category}")] = (a[mask], b[mask], ids[mask])
     return out
+
+
+def per_item_means(values: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+    """One value per distinct item, the mean of its values, in the order items first appear (so with
+    no repeated item the values come back unchanged)."""
+    frame = pd.DataFrame({"id": item_ids, "value": values})
+    return frame.groupby("id", sort=False)["value"].mean().to_numpy()
 
 
 def pooled_paired_tests(
@@ -183,7 +193,7 @@ def pooled_paired_tests(
     difference over every seed's items pooled, with a bootstrap interval and a paired t-test."""
     from scipy import stats
 
-    from factgap.stats import bootstrap_paired_difference
+    from factgap.stats import bootstrap_mean
 
     seeds = sorted(predictions_by_seed)
     rows = []
@@ -192,16 +202,16 @@ def pooled_paired_tests(
         cells = list(dict.fromkeys(cell for s in seeds for cell in per_seed[s]))
         for model, dataset, subset in cells:
             parts = {s: per_seed[s][(model, dataset, subset)] for s in seeds if (model, dataset, subset) in per_seed[s]}
-            a = np.concatenate([p[0] for p in parts.values()])
-            b = np.concatenate([p[1] for p in parts.values()])
-            if a.size == 0:
+            pairs = np.concatenate([p[0] - p[1] for p in parts.values()])
+            if pairs.size == 0:
                 continue
-            pooled = bootstrap_paired_difference(a, b, n_resamples, confidence, seed)
-            diffs = a - b
+            item_ids = np.concatenate([p[2] for p in parts.values()])
+            diffs = per_item_means(pairs, item_ids)
+            pooled = bootstrap_mean(diffs, n_resamples, confidence, seed)
             t, p = (
                 (float("nan"), float("nan"))
-                if a.size < 2 or np.all(diffs == diffs[0])
-                else tuple(float(x) for x in stats.ttest_rel(a, b))
+                if diffs.size < 2 or np.all(diffs == diffs[0])
+                else tuple(float(x) for x in stats.ttest_1samp(diffs, 0.0))
             )
             seed_diffs = {
                 s: float(np.mean(parts[s][0] - parts[s][1])) if s in parts and parts[s][0].size else float("nan")
@@ -213,7 +223,8 @@ def pooled_paired_tests(
                 "dataset": dataset,
                 "test_subset": subset,
                 "n_seeds": len(parts),
-                "n_items": int(a.size),
+                "n_items": int(diffs.size),
+                "n_pairs": int(pairs.size),
             }
             row.update({f"seed_{s}": d for s, d in seed_diffs.items()})
             row.update(pooled.as_dict("diff"))
