@@ -131,8 +131,14 @@ def test_mix_pairs_ratio_and_seed():
         return sum(p["source"] == "atomic" for p in mixed), sum(p["source"] == "general" for p in mixed)
 
     assert counts(P.mix_pairs(general, atomic, 0.2)) == (2, 10)
-    assert counts(P.mix_pairs(general, atomic, 1.0)) == (4, 4)  # too few atomic: general sampled down
-    assert counts(P.mix_pairs(general, atomic, 2.0)) == (4, 2)
+    # too few atomic pairs for the ratio: every general pair stays, all atomic ones are added (APEFT mixes
+    # atomic preferences into the general ones; general+atomic differs from general by the atomic pairs alone)
+    assert counts(P.mix_pairs(general, atomic, 1.0)) == (4, 10)
+    assert counts(P.mix_pairs(general, atomic, 2.0)) == (4, 10)
+    general_only = {p["pair_id"] for p in P.mix_pairs(general, atomic, 0)}
+    for ratio in (0.2, 1.0, 2.0, None):
+        assert general_only <= {p["pair_id"] for p in P.mix_pairs(general, atomic, ratio)}
+    assert counts(P.mix_pairs(general, [], 1.0)) == (0, 10)  # no atomic pair: the general set unchanged
     assert counts(P.mix_pairs(general, atomic, None)) == (4, 10)
     assert counts(P.mix_pairs(general, atomic, 0)) == (0, 10)
     assert counts(P.mix_pairs(general, atomic, math.inf)) == (4, 0)

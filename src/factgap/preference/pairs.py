@@ -250,13 +250,13 @@ def mix_pairs(
     atomic_per_general: float | None,
     seed: int = 0,
 ) -> list[dict[str, Any]]:
-    """General and atomic pairs at ``atomic : general = atomic_per_general : 1``, shuffled (seeded).
+    """Every general pair plus atomic pairs, ``atomic_per_general`` of them per general pair, shuffled (seeded).
 
-    ``None`` keeps every pair of both; ``0`` only general, ``math.inf`` only atomic. Otherwise the
-    largest mixture with that ratio that the available pairs allow: all general pairs and
-    ``round(ratio * n_general)`` atomic ones when there are enough atomic pairs, else all atomic
-    pairs and ``round(n_atomic / ratio)`` general ones. Subsets are seeded random choices. With a
-    finite positive ratio and one side empty, the mixture is empty (the ratio cannot hold).
+    APEFT mixes atomic preferences *into* the general ones: the mixture keeps every pair of the
+    general-only set, so "general+atomic" vs "general" differs by the atomic pairs alone. The atomic
+    pairs are ``min(available, round(ratio * n_general))``, a seeded choice (fewer than the ratio when
+    there are not enough). ``None`` keeps every pair of both; ``0`` only general; ``math.inf`` only
+    atomic (the atomic pair set).
     """
     general, atomic = list(general), list(atomic)
     rng = random.Random(f"{seed}:mix")
@@ -266,10 +266,8 @@ def mix_pairs(
         raise ValueError(f"atomic_per_general must be >= 0, got {atomic_per_general}")
     elif math.isinf(atomic_per_general):
         n_gen, n_atom = 0, len(atomic)
-    elif atomic_per_general * len(general) <= len(atomic):
-        n_gen, n_atom = len(general), round(atomic_per_general * len(general))
     else:
-        n_gen, n_atom = min(len(general), round(len(atomic) / atomic_per_general)), len(atomic)
+        n_gen, n_atom = len(general), min(len(atomic), round(atomic_per_general * len(general)))
     chosen = [general[k] for k in sorted(rng.sample(range(len(general)), n_gen))] + [
         atomic[k] for k in sorted(rng.sample(range(len(atomic)), n_atom))
     ]
