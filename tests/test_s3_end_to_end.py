@@ -148,6 +148,60 @@ def test_report_opens_in_chromium_with_every_figure(s3_run):
     assert "S3: atomic preference tuning" in seen["categories"]
 
 
+# ---- a config edit reruns exactly what it changes (job lists from dry-runs of the finished tiny run) ----
+REPORT_RULES = ("plot_", "summarize_")  # tables and figures: their provenance records the science config
+
+
+def _jobs_after_edit(workdir, edit) -> list[tuple[str, str]]:
+    """(rule, first output) of every job a dry-run would run after ``edit`` (a function of the config).
+    Timestamps are left out of the triggers (other tests of this module rerun jobs of the shared run):
+    what is measured is what the edit itself changes, through params, the input sets and code."""
+    import copy
+    import re
+
+    import yaml
+
+    cfg = copy.deepcopy(yaml.safe_load((workdir / "s3.yaml").read_text()))
+    edit(cfg)
+    config = write_yaml(workdir / "edited.yaml", cfg)
+    proc = run_snakemake(
+        "s3",
+        "-n",
+        "--rerun-triggers",
+        "params",
+        "input",
+        "code",
+        "--configfile",
+        str(config),
+        cwd=workdir,
+        timeout=300,
+    )
+    blocks = re.findall(r"^rule (\w+):\n(?:\s+\w+: .*\n)*?\s+output: ([^,\n]+)", proc.stdout, flags=re.M)
+    return [(rule, output) for rule, output in blocks if rule != "s3"]
+
+
+def test_adding_a_method_runs_only_its_jobs_and_unread_keys_rerun_nothing(s3_run):
+    def add_ipo(cfg):
+        cfg["s3"]["preference"]["methods"] = [*METHODS, "ipo"]
+
+    jobs = _jobs_after_edit(s3_run, add_ipo)
+    rules = [rule for rule, _ in jobs]
+    # the new method's runs (one per pair set) and everything downstream of them; no pair set rebuilt, no
+    # DPO run retrained or re-evaluated, no base-model job: every model job writes under .../ipo/...
+    assert rules.count("train_preference") == len(PAIR_SETS), jobs
+    assert rules.count("evaluate_tuned_variant") == len(PAIR_SETS), jobs
+    model_jobs = [(rule, out) for rule, out in jobs if not rule.startswith(REPORT_RULES)]
+    assert model_jobs and all("/ipo/" in out for _, out in model_jobs), model_jobs
+
+    def edit_unread_keys(cfg):
+        # KTO's settings (no KTO run here) and S4's demonstration seed (S3 probes no multiple choice)
+        cfg["s3"]["preference"].setdefault("per_method", {})["kto"] = {"beta": 0.3}
+        cfg["s4"]["demo_seed"] = 5
+
+    unread = _jobs_after_edit(s3_run, edit_unread_keys)
+    assert all(rule.startswith(REPORT_RULES) for rule, _ in unread), unread
+
+
 def test_reports_and_a_rerun_makes_no_judge_call(s3_run):
     for name in REPORTS:
         assert (s3_run / "results/figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
@@ -352,49 +406,3 @@ def test_one_job_per_tuned_variant_writes_what_separate_jobs_write(s3_run, tmp_p
     )
     for rel, path in separate.items():
         assert pq.read_table(path).equals(pq.read_table(root / rel)), rel
-
-
-# ---- a config edit reruns exactly what it changes (job lists from dry-runs of the finished tiny run) ----
-def _jobs_after_edit(workdir, edit) -> dict[str, int]:
-    """Rule -> number of jobs a dry-run would run after ``edit`` (a function of the config dict)."""
-    import copy
-    import re
-
-    import yaml
-
-    cfg = copy.deepcopy(yaml.safe_load((workdir / "s3.yaml").read_text()))
-    edit(cfg)
-    config = write_yaml(workdir / "edited.yaml", cfg)
-    proc = run_snakemake("s3", "-n", "--quiet", "rules", "--configfile", str(config), cwd=workdir, timeout=300)
-    return {
-        m.group(1): int(m.group(2))
-        for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", proc.stdout, flags=re.M)
-        if m.group(1) not in ("total", "job")
-    }
-
-
-def test_adding_a_method_runs_only_its_jobs_and_unread_keys_rerun_nothing(s3_run):
-    def add_ipo(cfg):
-        cfg["s3"]["preference"]["methods"] = [*METHODS, "ipo"]
-
-    jobs = _jobs_after_edit(s3_run, add_ipo)
-    # the new method's two runs (one per pair set), their evaluations, and the reports that list variants;
-    # no pairs rebuilt and no DPO run retrained
-    assert jobs.get("train_preference") == len(PAIR_SETS), jobs
-    assert jobs.get("evaluate_tuned_variant") == len(PAIR_SETS), jobs
-    assert "build_preference_pairs" not in jobs and "generate_bios" not in jobs, jobs
-    assert set(jobs) <= {
-        "train_preference",
-        "evaluate_tuned_variant",
-        "s3",
-        "plot_s3_preference_effects",
-        "plot_s3_alignment_gaps",
-        "plot_s3_token_shift",
-    }, jobs
-
-    def edit_unread_keys(cfg):
-        # KTO's settings (no KTO run here) and S4's own training keys: no S3 job reads them
-        cfg["s3"]["preference"].setdefault("per_method", {})["kto"] = {"beta": 0.3}
-        cfg["s4"]["demo_seed"] = 5
-
-    assert _jobs_after_edit(s3_run, edit_unread_keys) == {}
