@@ -75,3 +75,13 @@ def test_qa_training_set_builders_round_trip():
             naming.parse_qa_training_set(bad)
     with pytest.raises(ValueError):
         naming.mixture_set(101)
+
+
+def test_variants_described_in_words_for_figure_axes():
+    from factgap.naming import describe_variant
+
+    assert describe_variant("base") == "base model"
+    assert describe_variant("known-convergence") == "Known, convergence"
+    assert describe_variant("idk-mix-unknown-50-early_stop") == '50% Unknown ("I don\'t know"), early stop'
+    assert describe_variant("only-HighlyKnown-early_stop") == "only HighlyKnown, early stop"
+    assert describe_variant("dpo:general+atomic-convergence") == "DPO general+atomic, convergence"

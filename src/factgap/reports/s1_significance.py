@@ -13,6 +13,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
+from factgap.naming import describe_variant
 from factgap.reports.common import Report, ReportInputs, describe_groups, finish_figure, variant_pairs
 
 TITLE = "Paired t-test over test chunks (0-shot exact match)"
@@ -121,7 +122,10 @@ def plot(table: pd.DataFrame, png_path) -> None:
             if s:
                 ax.plot(d, yi, marker="*", color="black", markersize=10)
         ax.axvline(0, color="black", linewidth=0.8)
-        ax.set_yticks(y, [f"{a}\nvs {b}" for a, b in zip(group["variant_a"], group["variant_b"])], fontsize=7)
+        labels = [
+            f"{describe_variant(a)}\nvs {describe_variant(b)}" for a, b in zip(group["variant_a"], group["variant_b"])
+        ]
+        ax.set_yticks(y, labels, fontsize=7)
         ax.set_xlabel("exact-match difference a - b (points); * p < 0.05")
         ax.set_title(f"{model} / {dataset}", fontsize=9)
     finish_figure(fig, TITLE, png_path, tight=True)

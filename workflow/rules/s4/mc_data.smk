@@ -12,7 +12,7 @@ rule prepare_mc_domain:
         LAYOUT.log("prepare_mc_domain", S4_DATASET),
     localrule: True
     params:
-        spec=config["s4"]["dataset"],
+        spec={**config["s4"]["dataset"], "demo_seed": config["s4"]["demo_seed"]},
         seed=config["seed"],
     script:
         "../../scripts/prepare_mc_items.py"
@@ -29,7 +29,7 @@ rule prepare_mmlu_tests:
         LAYOUT.log("prepare_mmlu_tests", s4_design.MMLU),
     localrule: True
     params:
-        spec={**config["s4"]["mmlu"], "n_dev": config["s4"]["n_demos"]},
+        spec={**config["s4"]["mmlu"], "n_dev": config["s4"]["n_demos"], "demo_seed": config["s4"]["demo_seed"]},
         subjects=s4_design.id_subjects(config) + s4_design.ood_subjects(config),
         max_per_subject=s4_subject_caps(),
         tests_only=True,
