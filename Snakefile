@@ -26,9 +26,10 @@ include: "workflow/rules/seeds.smk"
 include: "workflow/rules/run_report.smk"
 
 
+# Every table and figure of the studies enabled in config (studies:). (A comment, not a docstring:
+# snakefmt moves default_target above a docstring and then cannot read the rule back.)
 rule all:
     default_target: True
-    """Every table and figure of the studies enabled in config (studies:)."""
     input:
         enabled_figures(),
     localrule: True
