@@ -478,7 +478,8 @@ def test_reports_show_each_qa_sets_accuracy_with_its_change(tmp_path):
     meta = {"scores": [{"model": "m", "variant": v, "test": "bios"} for v in variants]}
     options = {"verifier": "rules", "n_resamples": 200, "confidence": 0.95, "seed": 0}
     without = s3_preference_effects.build(ReportInputs(paths, meta), **options)
-    assert set(without.table["metric"]) == {"factscore_bios"} and "<set>_accuracy" not in without.notes
+    assert set(without.table["metric"]) == {"factscore_bios", "factscore_bios:length_penalty"}
+    assert "<set>_accuracy" not in without.notes
     correct = {
         "base": [True, True, False, True],
         "dpo:general-convergence": [True, False, False, False],
@@ -490,6 +491,7 @@ def test_reports_show_each_qa_sets_accuracy_with_its_change(tmp_path):
     table = report.table.set_index(["variant", "metric"])
     assert list(report.table["metric"].unique()) == [
         "factscore_bios",
+        "factscore_bios:length_penalty",
         "kuqa_accuracy",
         "kuqa_accuracy:known",
         "kuqa_accuracy:unknown",

@@ -79,8 +79,9 @@ def test_pair_sets_general_atomic_and_mixed():
         ("f4", "1879", "1850"),
     ]
     mixed = PP.build_pairs(responses(), facts(), "general+atomic", "facttune", SPEC, seed=0)
-    assert sorted(p["source"] for p in mixed).count("atomic") == 2  # ratio 1: all 2 atomic, 2 general
-    assert len(mixed) == 4
+    # ratio 1 with fewer atomic pairs than general ones: every general pair stays, both atomic ones are added
+    assert sorted(p["source"] for p in mixed).count("atomic") == 2
+    assert len(mixed) == 8 and {p["pair_id"] for p in general} <= {p["pair_id"] for p in mixed}
     with pytest.raises(ValueError):
         PP.build_pairs(responses(), facts(), "everything", "facttune", SPEC, seed=0)
 

@@ -292,7 +292,9 @@ def test_part_2_trains_every_method_on_every_pair_set_and_evaluates_it(s3_run):
     assert variants == {"base"} | {f"{m}:{p}-convergence" for m in METHODS for p in PAIR_SETS}
     assert {r["metric"] for r in rows} == {
         "factscore_bios",
+        "factscore_bios:length_penalty",
         "factscore_topics",
+        "factscore_topics:length_penalty",
         "kuqa_accuracy",
         "kuqa_accuracy:known",
         "kuqa_accuracy:unknown",

@@ -17,7 +17,8 @@ def tier_order(tiers: Iterable[str]) -> list[str]:
 
 
 # ---- part 2: per-item values of every evaluated variant on every test ---------------------------
-# metric -> what it measures; QA exact match also per SliCK category of the base model (qa_em:<category>);
+# metric -> what it measures; FActScore also with its length penalty (factscore_<test>:length_penalty); QA
+# exact match also per SliCK category of the base model (qa_em:<category>);
 # each configured FPQA / KUQA set adds <name>_accuracy (and <name>_accuracy:<kind>) after these.
 METRICS = {
     "factscore_bios": "in domain: FActScore of the test people's greedy bios",
@@ -26,6 +27,7 @@ METRICS = {
     "mmlu_accuracy": "out of domain: 0-shot multiple-choice accuracy on MMLU",
 }
 BASE = "base"
+LENGTH_PENALTY_SUFFIX = ":length_penalty"  # factscore_<test>:length_penalty
 QA_SET_SUFFIX = "_accuracy"  # metric of a configured FPQA / KUQA set: <name>_accuracy
 
 
@@ -43,6 +45,19 @@ def item_values(inputs, verifier: str) -> pd.DataFrame:
                 "metric": "factscore_" + scores["test"],
                 "item": scores["entity_id"],
                 "value": scores["score"].where(~scores["abstained"]).astype(float),
+            }
+        )
+    )
+    # the same bios with FActScore's length penalty (exp(1 - gamma/n) for fewer than gamma facts), a subset
+    # row of the FActScore metric like qa_em:<category>: both are reported, the summaries use the plain one
+    frames.append(
+        pd.DataFrame(
+            {
+                "model": scores["model"],
+                "variant": scores["variant"],
+                "metric": "factscore_" + scores["test"] + LENGTH_PENALTY_SUFFIX,
+                "item": scores["entity_id"],
+                "value": scores["score_lp"].where(~scores["abstained"]).astype(float),
             }
         )
     )
@@ -128,6 +143,8 @@ def metric_order(metrics) -> list[str]:
     for metric in METRICS:
         if metric in present:
             out.append(metric)
+        if metric + LENGTH_PENALTY_SUFFIX in present:
+            out.append(metric + LENGTH_PENALTY_SUFFIX)
         if metric == "qa_em":
             out += [f"qa_em:{c}" for c in CATEGORIES if f"qa_em:{c}" in present]
     return out + sorted(present - set(out))
