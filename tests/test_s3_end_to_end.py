@@ -194,9 +194,10 @@ def test_adding_a_method_runs_only_its_jobs_and_unread_keys_rerun_nothing(s3_run
     assert model_jobs and all("/ipo/" in out for _, out in model_jobs), model_jobs
 
     def edit_unread_keys(cfg):
-        # KTO's settings (no KTO run here) and S4's demonstration seed (S3 probes no multiple choice)
+        # KTO's settings (no KTO run here) and S4's consistency ratios (an S4-only sweep). Not s4.demo_seed:
+        # S3 reads it, through the MMLU demonstrations held out of its tests
         cfg["s3"]["preference"].setdefault("per_method", {})["kto"] = {"beta": 0.3}
-        cfg["s4"]["demo_seed"] = 5
+        cfg["s4"]["consistency_ratios"] = [0.3]
 
     unread = _jobs_after_edit(s3_run, edit_unread_keys)
     assert all(rule.startswith(REPORT_RULES) for rule, _ in unread), unread
