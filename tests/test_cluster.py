@@ -280,3 +280,26 @@ def test_slurm_test_overlay(tmp_path):
     assert res["probe_knowledge"]["slurm_partition"] == "debug"
     assert res["probe_knowledge"]["slurm_account"] == "factgap"
     assert res["probe_knowledge"]["mem_mb"] == "2000" and res["build_training_set"]["mem_mb"] == "500"
+
+
+def test_controller_succeeds_when_its_targets_are_complete_despite_a_failing_exit(tmp_path):
+    """Two seed controllers in one folder: Snakemake removes .snakemake/locks when a run ends, and the later of
+    two runs ending together fails after its work is done. The controller then checks the targets."""
+    script = tmp_path / "fake_snakemake.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys
+            if "--dry-run" in sys.argv:
+                print("Nothing to be done (all requested files are present and up to date)." if "done" in sys.argv
+                      else "Job stats: 3 jobs")
+                sys.exit(0)
+            sys.exit(1)  # the run itself fails (as in the lock race)
+            """
+        )
+    )
+    complete = cluster.SnakemakeController([sys.executable, str(script), "done"], tmp_path)
+    assert complete() == 0
+    incomplete = cluster.SnakemakeController([sys.executable, str(script), "more"], tmp_path)
+    with pytest.raises(RuntimeError, match="exited with status 1"):
+        incomplete()
