@@ -100,4 +100,4 @@ clean-results:
 .PHONY: test-vllm
 test-vllm: install-gpu
 	FACTGAP_REQUIRE_VLLM=1 $(BIN)/pytest -q -ra -p no:cacheprovider tests/test_vllm_api.py tests/test_vllm_backend.py tests/test_backend_config.py tests/test_hub_prefetch.py
-	for c in config/paper/*.yaml; do $(BIN)/snakemake -n --quiet rules --configfile $$c || exit 1; done
+	$(MAKE) dryrun-paper

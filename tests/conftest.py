@@ -29,6 +29,16 @@ def run_snakemake(*args, cwd=REPO, check=True, timeout=1800, env=None):
     return proc
 
 
+def edited_default_config(path: Path, edit=None) -> Path:
+    """config/config.yaml, changed in place by ``edit(cfg)`` when given, written to ``path``."""
+    import yaml
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    if edit is not None:
+        edit(cfg)
+    return write_yaml(path, cfg)
+
+
 def write_yaml(path: Path, data) -> Path:
     import yaml
 

@@ -8,8 +8,7 @@ import json
 
 import pyarrow as pa
 import pytest
-import yaml
-from conftest import REPO, run_snakemake, write_yaml
+from conftest import edited_default_config, run_snakemake
 
 from factgap import backends
 from factgap.io import backend_of, write_parquet
@@ -54,11 +53,8 @@ def test_choose_backend_error_names_the_key():
 def test_workflow_with_backend_vllm_fails_before_any_job(tmp_path):
     """A dry-run already fails (no job scheduled), naming the key; on this machine there is no GPU,
     so in the GPU environment it is the GPU that is named, in the main one the missing vllm."""
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    cfg["backend"] = "vllm"
-    proc = run_snakemake(
-        "-n", "--configfile", str(write_yaml(tmp_path / "c.yaml", cfg)), cwd=tmp_path, check=False, timeout=120
-    )
+    config = edited_default_config(tmp_path / "c.yaml", lambda cfg: cfg.update(backend="vllm"))
+    proc = run_snakemake("-n", "--configfile", str(config), cwd=tmp_path, check=False, timeout=120)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "config key 'backend'" in out

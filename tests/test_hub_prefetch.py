@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, run_snakemake, write_yaml
+from conftest import REPO, edited_default_config, run_snakemake
 
 from factgap import hub
 from factgap.models import prepare_model
@@ -152,9 +152,9 @@ def test_workflow_prefetch_then_offline_jobs(tmp_path):
     model and says to run prefetch."""
     hf_home = tmp_path / "hf"
     fake_snapshot(hf_home, "org/tiny")
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    cfg["models"] = {"tiny": {"source": "hf", "path": "org/tiny"}}
-    config = write_yaml(tmp_path / "c.yaml", cfg)
+    config = edited_default_config(
+        tmp_path / "c.yaml", lambda cfg: cfg.update(models={"tiny": {"source": "hf", "path": "org/tiny"}})
+    )
     env = {"HF_HOME": str(hf_home)}
     proc = run_snakemake("prefetch", "--cores", "1", "--configfile", str(config), cwd=tmp_path, env=env, timeout=300)
     record = json.loads((tmp_path / "results" / "models" / "hub" / "model--org--tiny.json").read_text())
@@ -192,3 +192,17 @@ def test_workflow_prefetch_then_offline_jobs(tmp_path):
     )
     log = (tmp_path / "results" / "logs" / "prepare_model" / "tiny.log").read_text()
     assert proc.returncode != 0 and "'org/tiny'" in log and "make prefetch" in log
+
+
+def test_every_config_key_finds_its_item_and_revisions_stay_apart():
+    """Two datasets on one Hub repository share one download, and both jobs get its record; one model at
+    two revisions is two items, two files."""
+    cfg = validated(REPO / "config" / "paper" / "s2_popqa.yaml")
+    cfg["datasets"]["popqa_again"] = dict(cfg["datasets"]["popqa"])
+    cfg["models"]["llama-head"] = {**cfg["models"]["llama-3.1-8b"], "revision": "main"}
+    by_key = hub.hub_items_by_key(cfg)
+    assert by_key["datasets.popqa"] is by_key["datasets.popqa_again"]
+    pinned, head = by_key["models.llama-3.1-8b.path"], by_key["models.llama-head.path"]
+    assert pinned.name != head.name and head.name.endswith("@main")
+    names = [item.name for item in hub.hub_items(cfg)]
+    assert len(names) == len(set(names)) and {pinned.name, head.name, by_key["datasets.popqa"].name} <= set(names)

@@ -9,8 +9,7 @@ import os
 import sqlite3
 
 import pytest
-import yaml
-from conftest import REPO, run_snakemake, write_yaml
+from conftest import edited_default_config, run_snakemake
 from s3_fixtures import write_factscore_layout
 
 from factgap.data.entityquestions import parse_relation_file
@@ -50,10 +49,8 @@ def test_untitled_document_is_named(tmp_path):
 
 def test_results_dir_that_is_a_file_fails_naming_the_key(tmp_path):
     (tmp_path / "results").write_text("not a folder")
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    proc = run_snakemake(
-        "-n", "--configfile", str(write_yaml(tmp_path / "c.yaml", cfg)), cwd=tmp_path, check=False, timeout=120
-    )
+    config = edited_default_config(tmp_path / "c.yaml")
+    proc = run_snakemake("-n", "--configfile", str(config), cwd=tmp_path, check=False, timeout=120)
     assert proc.returncode != 0 and "config key 'results_dir'" in proc.stdout + proc.stderr
     assert (tmp_path / "results").read_text() == "not a folder"
 
@@ -85,18 +82,12 @@ def test_model_files_checked(tmp_path):
 
 
 def test_an_empty_gguf_stops_the_run_before_any_job(tmp_path):
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     (tmp_path / "empty.gguf").write_bytes(b"")
-    cfg["models"] = {"tiny": {"source": "gguf", "path": str(tmp_path / "empty.gguf")}}
-    proc = run_snakemake(
-        "--cores",
-        "1",
-        "--configfile",
-        str(write_yaml(tmp_path / "c.yaml", cfg)),
-        cwd=tmp_path,
-        check=False,
-        timeout=300,
+    config = edited_default_config(
+        tmp_path / "c.yaml",
+        lambda cfg: cfg.update(models={"tiny": {"source": "gguf", "path": str(tmp_path / "empty.gguf")}}),
     )
+    proc = run_snakemake("--cores", "1", "--configfile", str(config), cwd=tmp_path, check=False, timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "'models.tiny.path'" in out and "empty (0 bytes)" in out
     assert not (tmp_path / "results").exists()

@@ -781,21 +781,14 @@ def test_general_instructions_as_a_json_list_or_lines_and_checked(tmp_path):
 
 
 def test_missing_general_instructions_stop_the_run_before_any_job(tmp_path):
-    import yaml
-    from conftest import REPO, run_snakemake, write_yaml
+    from conftest import edited_default_config, run_snakemake
 
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    cfg["studies"] = ["s4"]
-    cfg["s4"]["general_data"] = {"source": "jsonl", "path": str(tmp_path / "alpaca_gpt4_data.json")}
-    proc = run_snakemake(
-        "--cores",
-        "1",
-        "--configfile",
-        str(write_yaml(tmp_path / "c.yaml", cfg)),
-        cwd=tmp_path,
-        check=False,
-        timeout=300,
-    )
+    def s4_with_a_missing_file(cfg):
+        cfg["studies"] = ["s4"]
+        cfg["s4"]["general_data"] = {"source": "jsonl", "path": str(tmp_path / "alpaca_gpt4_data.json")}
+
+    config = edited_default_config(tmp_path / "c.yaml", s4_with_a_missing_file)
+    proc = run_snakemake("--cores", "1", "--configfile", str(config), cwd=tmp_path, check=False, timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "'s4.general_data.path'" in out and "not found" in out
     assert not (tmp_path / "results").exists()

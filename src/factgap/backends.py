@@ -128,14 +128,13 @@ def make_backend(
     manifest = manifest_path if isinstance(manifest_path, Mapping) else read_json(manifest_path)
     _record_backend(kind)
     if kind == "vllm":
+        from factgap.models import hub_revision
         from factgap.vllm_backend import VLLMBackend
 
-        # a prefetched Hub model loads from its snapshot folder: a revision would send vLLM to the Hub
-        revision = None if os.path.isdir(manifest["load_from"]) else manifest.get("revision")
         return VLLMBackend(
             manifest["load_from"],
             adapter,
-            revision=revision,
+            revision=hub_revision(manifest),
             dtype=vllm_dtype(manifest.get("dtype")),
             tensor_parallel_size=tensor_parallel_size,
             enable_prefix_caching=not for_scoring,

@@ -35,8 +35,10 @@ class HubItem:
 
     @property
     def name(self) -> str:
-        """File-name form, as the Hugging Face cache names repositories (``model--owner--name``)."""
-        return f"{self.kind}--{self.repo_id.replace('/', '--')}"
+        """File-name form, as the Hugging Face cache names repositories (``model--owner--name``), with
+        ``@<revision>`` when one is asked for: one repository at two revisions is two items."""
+        name = f"{self.kind}--{self.repo_id.replace('/', '--')}"
+        return f"{name}@{self.revision}" if self.revision else name
 
 
 def is_hub_id(path: str) -> bool:
@@ -51,46 +53,46 @@ def is_hub_id(path: str) -> bool:
     return bool(_HUB_ID.match(path))
 
 
-def hub_items(cfg: Mapping[str, Any]) -> list[HubItem]:
-    """Every Hub model and dataset that a (validated) config uses, each once, in a stable order."""
+def hub_items_by_key(cfg: Mapping[str, Any]) -> dict[str, HubItem]:
+    """The Hub item behind each config key that names one (``models.<name>.path``, ``datasets.<name>``,
+    ``s4.mmlu``, ...) of a validated config. Keys naming the same repository at the same revision share
+    one item (one download), carrying the first such key for its messages."""
     from factgap.data.loaders import mc_loader, qa_loader
 
-    items: dict[tuple[str, str, str | None], HubItem] = {}
+    studies = set(cfg.get("studies", []))
+    shared: dict[tuple[str, str, str | None], HubItem] = {}
+    by_key: dict[str, HubItem] = {}
 
     def add(kind: str, repo_id: str, revision: str | None, key: str) -> None:
-        items.setdefault((kind, repo_id, revision), HubItem(kind, repo_id, revision, key))
+        by_key[key] = shared.setdefault((kind, repo_id, revision), HubItem(kind, repo_id, revision, key))
 
     for section in ("models", "helper_models"):
         for name, spec in sorted(cfg.get(section, {}).items()):
             if spec["source"] == "hf" and is_hub_id(spec["path"]):
                 add("model", spec["path"], spec.get("revision"), f"{section}.{name}.path")
     analysis = cfg.get("analysis", {})
-    needs_similarity = "s2" in cfg.get("studies", []) and any(
-        d.get("ood_relations") for d in cfg.get("datasets", {}).values()
-    )
+    needs_similarity = "s2" in studies and any(d.get("ood_relations") for d in cfg.get("datasets", {}).values())
     if needs_similarity and is_hub_id(analysis.get("embedding_model", "")):
         add("model", analysis["embedding_model"], analysis.get("embedding_model_revision"), "analysis.embedding_model")
-    if {"s1", "s2"} & set(cfg.get("studies", [])):
+    if {"s1", "s2"} & studies:
         for name, spec in sorted(cfg.get("datasets", {}).items()):
             hub_id = qa_loader(spec["loader"]).hub_id
             if hub_id and not spec.get("path"):
                 add("dataset", spec.get("hf_id") or hub_id, spec.get("revision"), f"datasets.{name}")
-    s4, studies = cfg.get("s4", {}), set(cfg.get("studies", []))
+    s4 = cfg.get("s4", {})
     # S3 scores MMLU with S4's pipeline and s4.mmlu's data
     for key, used in (("dataset", "s4" in studies), ("mmlu", bool({"s3", "s4"} & studies))):
         spec = s4.get(key, {})
         hub_id = mc_loader(spec["loader"]).hub_id if "loader" in spec else None
         if used and hub_id and not spec.get("path"):
             add("dataset", hub_id, spec.get("revision"), f"s4.{key}")
-    return sorted(items.values(), key=lambda i: (i.kind, i.repo_id, i.revision or ""))
+    return by_key
 
 
-def item_for_model(spec: Mapping[str, Any], items: list[HubItem]) -> HubItem | None:
-    """The Hub item of a model spec, if its path is a Hub id."""
-    for item in items:
-        if item.kind == "model" and item.repo_id == spec["path"] and item.revision == spec.get("revision"):
-            return item
-    return None
+def hub_items(cfg: Mapping[str, Any]) -> list[HubItem]:
+    """Every Hub model and dataset that a (validated) config uses, each once, in a stable order."""
+    unique = {item.name: item for item in hub_items_by_key(cfg).values()}
+    return sorted(unique.values(), key=lambda i: (i.kind, i.repo_id, i.revision or ""))
 
 
 # ---- the prefetch job (online) ---------------------------------------------------------------------

@@ -17,11 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from factgap.hub import PACKAGE_PREFIX, checked_snapshot, is_hub_id
 from factgap.io import read_json, sha256_file, sha256_tree, write_json
 
 log = logging.getLogger(__name__)
-
-PACKAGE_PREFIX = "pkg:"
 
 
 def resolve_package_file(path: str) -> Path:
@@ -56,8 +55,6 @@ def check_model_files(specs: Mapping[str, Mapping[str, Any]], section: str = "mo
     config.json and at least one weight file, none of 0 bytes. Hub ids are prefetch's business.
     Raises FileNotFoundError / ValueError naming ``<section>.<name>.path``.
     """
-    from factgap.hub import is_hub_id
-
     for name, spec in specs.items():
         key, path = f"config key '{section}.{name}.path'", str(spec["path"])
         if spec["source"] == "gguf":
@@ -146,8 +143,6 @@ def prepare_model(
 ) -> dict:
     """Shell for the ``prepare_model`` rule: convert or point at the weights, write the manifest.
     ``hub_record``: what prefetch recorded for a Hub model (commit SHA and snapshot folder)."""
-    from factgap.hub import checked_snapshot, is_hub_id
-
     source, path = spec["source"], str(spec["path"])
     out_dir = Path(out_dir)
     if source == "gguf":
@@ -201,7 +196,8 @@ def prepare_model(
 
 
 def hub_revision(manifest: Mapping[str, Any]) -> str | None:
-    """The revision to ask for: none for a local folder (a prefetched snapshot is one: that commit)."""
+    """The revision to ask for: none for a local folder (a prefetched snapshot is one: that commit; a
+    revision would send transformers or vLLM to the Hub)."""
     return None if os.path.isdir(manifest["load_from"]) else manifest.get("revision")
 
 

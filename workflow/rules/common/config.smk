@@ -46,6 +46,7 @@ DATASETS = sorted(config["datasets"])
 ALL_MODEL_SPECS = {**config["helper_models"], **config["models"]}
 S4_DATASET = s4_design.dataset(config)
 SCIENCE = science_config(config)
+HUB_ITEMS_BY_KEY = hub.hub_items_by_key(config)
 HUB_ITEMS = hub.hub_items(config)
 HUB_ITEMS_BY_NAME = {item.name: item for item in HUB_ITEMS}
 if S4_DATASET in DATASETS:

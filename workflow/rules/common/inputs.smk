@@ -39,23 +39,17 @@ def hub_item_params(wildcards):
     return dataclasses.asdict(HUB_ITEMS_BY_NAME[wildcards.hub_item])
 
 
+def hub_records_of(*config_keys):
+    """Prefetch records of the Hub items these config keys name (none for local files and packages)."""
+    return [LAYOUT.hub_record(HUB_ITEMS_BY_KEY[key].name) for key in config_keys if key in HUB_ITEMS_BY_KEY]
+
+
 def hub_records_of_model(wildcards):
-    """The prefetch record of a Hub model (none for local, GGUF and package models)."""
-    item = hub.item_for_model(ALL_MODEL_SPECS[wildcards.model], HUB_ITEMS)
-    return [LAYOUT.hub_record(item.name)] if item else []
-
-
-def hub_records_of_datasets(*config_keys):
-    """Prefetch records of the Hub datasets named under these config keys (e.g. 'datasets.popqa')."""
-    return [LAYOUT.hub_record(i.name) for i in HUB_ITEMS if i.kind == "dataset" and i.config_key in config_keys]
+    return hub_records_of(f"models.{wildcards.model}.path", f"helper_models.{wildcards.model}.path")
 
 
 def hub_records_of_qa_dataset(wildcards):
-    return hub_records_of_datasets(f"datasets.{wildcards.dataset}")
-
-
-def hub_records_of_embedding_model(wildcards):
-    return [LAYOUT.hub_record(i.name) for i in HUB_ITEMS if i.config_key == "analysis.embedding_model"]
+    return hub_records_of(f"datasets.{wildcards.dataset}")
 
 
 def ood_relations_of(wildcards):

@@ -8,7 +8,7 @@ rule measure_ood_similarity:
         test=LAYOUT.eval_set("{model}", "{dataset}", "test"),
         ood=LAYOUT.eval_set("{model}", "{dataset}", "ood"),
         code=library_sources("factgap.similarity", "factgap.hub"),
-        hub=hub_records_of_embedding_model,
+        hub=hub_records_of("analysis.embedding_model"),
     output:
         LAYOUT.ood_similarity("{model}", "{dataset}"),
     log:

@@ -5,7 +5,7 @@ rule prepare_mc_domain:
     """The domain's multiple-choice questions: demo pool (dev), training pool (train), HOMO test (test)."""
     input:
         code=library_sources("factgap.s4.pipeline", "factgap.hub"),
-        hub=hub_records_of_datasets("s4.dataset"),
+        hub=hub_records_of("s4.dataset"),
     output:
         LAYOUT.mc_items(S4_DATASET),
     log:
@@ -22,7 +22,7 @@ rule prepare_mmlu_tests:
     """MMLU questions of the ID and OOD subjects (a few per subject held back as demos of the base probe)."""
     input:
         code=library_sources("factgap.s4.pipeline", "factgap.hub"),
-        hub=hub_records_of_datasets("s4.mmlu"),
+        hub=hub_records_of("s4.mmlu"),
     output:
         LAYOUT.mc_items(s4_design.MMLU),
     log:
