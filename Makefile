@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= profiles/local
 
-.PHONY: install install-gpu lock lint prefetch demo report browser bench seeds test test-all test-fast dryrun-paper clean-results
+.PHONY: install install-gpu lock lint prefetch plan rehearse demo report browser bench seeds test test-all test-fast dryrun-paper clean-results
 
 # Pinned install from whatever package index the user's pip is configured with (PyPI by default).
 # The lock is complete and marker-aware (every platform's torch dependencies, CUDA libraries on
@@ -40,8 +40,18 @@ lock:
 prefetch: install
 	$(BIN)/snakemake --cores 1 prefetch $(if $(CONFIG),--configfile $(CONFIG))
 
+# Before submitting CONFIG: per rule its jobs, GPU-hours, peak GPU memory and fit to the slurm profile (docs/cluster.md).
+plan: install
+	$(BIN)/python scripts/plan.py $(if $(CONFIG),--configfile $(CONFIG))
+
 demo: install
 	$(BIN)/snakemake --profile $(PROFILE)
+
+# Every paper config (config/paper/) end to end on this CPU with its overlay (config/rehearsal/: sizes, model
+# and data locations only): tiny stand-in models and data in the released layouts, built under rehearsal/.
+# REHEARSE="s4_medmcqa s2_popqa" limits it (docs/rehearsal.md).
+rehearse: install
+	$(BIN)/python scripts/rehearse.py $(REHEARSE)
 
 # one HTML file (Snakemake's report): every table and figure of the enabled studies with captions, the
 # cost per rule and the provenance. After `make demo` only the cost/provenance job runs.

@@ -14,6 +14,7 @@ probe_mc_file(
     scoring=p.scoring,
     n_demos=p.n_demos,
     demo_seed=p.demo_seed,
+    demo_pool=p.demo_pool,
     threshold=p.threshold,
     batch_size=p.batch_size,
 )

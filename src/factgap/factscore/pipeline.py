@@ -357,7 +357,9 @@ def llm_margins(manifest_path, cache_path, prompts: Sequence[str], batch_size: i
     def compute(manifest, todo: list[str]) -> list[list[float]]:
         from factgap.backends import make_backend
 
-        engine = make_backend(backend, manifest, show_progress=False, for_scoring=True)
+        # next-token logits of the judge come from transformers (on the GPU when there is one), whatever
+        # `backend` says: a vLLM engine has no model object to run true_false_logprobs on
+        engine = make_backend("hf", manifest, show_progress=False, for_scoring=True)
         return [list(v) for v in true_false_logprobs(engine.model, engine.tokenizer, todo, batch_size)]
 
     logps = through_cache(manifest_path, cache_path, prompts, {"kind": "true_false_logprobs"}, compute)

@@ -218,9 +218,12 @@ def probe_mc_file(
     threshold: float,
     batch_size: int,
     splits: Sequence[str] = ("train", "test"),
+    demo_pool: str = "subject",
 ) -> dict:
     """Base model, k-shot probe prompt (the same demos for every item of a subject): option
-    distributions, prediction, confidence of every item of ``splits``."""
+    distributions, prediction, confidence of every item of ``splits``. ``demo_pool``: demos drawn from
+    the dev items of the item's subject (MMLU: five per subject) or of the whole ``dataset`` (a released
+    dataset's dev pool, as Ren et al. draw MedMCQA's: 10 questions over every subject)."""
     import pyarrow.parquet as pq
 
     from factgap.backends import make_backend
@@ -231,8 +234,10 @@ def probe_mc_file(
     model, tokenizer = engine.model, engine.tokenizer
     rows = []
     subjects = sorted({r["subject"] for r in items})
+    if demo_pool not in ("subject", "dataset"):
+        raise ValueError(f"demo_pool {demo_pool!r} is not 'subject' or 'dataset'")
     for subject in progress(subjects, "probe subjects", show=len(subjects) > 1):
-        pool = [r for r in items if r["subject"] == subject and r["split"] == "dev"]
+        pool = [r for r in items if r["split"] == "dev" and (demo_pool == "dataset" or r["subject"] == subject)]
         todo = [r for r in items if r["subject"] == subject and r["split"] in splits]
         if not todo:
             continue
@@ -609,14 +614,17 @@ def train_s4_file(
     import pyarrow.parquet as pq
 
     from factgap.io import read_json
+    from factgap.models import load_tokenizer
     from factgap.train import train_lora
 
-    records = to_sft_records(pq.read_table(train_path).to_pylist())
+    manifest = read_json(manifest_path)
+    conversational = bool(getattr(load_tokenizer(manifest), "chat_template", None))
+    records = to_sft_records(pq.read_table(train_path).to_pylist(), conversational)
     dev = pq.read_table(dev_path).to_pylist()
     if not dev:
         raise ValueError(f"{dev_path}: no dev items for per-epoch accuracy")
     return train_lora(
-        read_json(manifest_path),
+        manifest,
         records,
         partial(mc_epoch_evaluator, dev_items=dev, domain=domain, scoring=scoring, batch_size=batch_size),
         settings,

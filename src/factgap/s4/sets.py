@@ -19,6 +19,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from factgap.prompts import chat_prompt
 from factgap.s4.prompts import training_instruction, training_response
 
 SET_NAMES = ("HAR", "INC", "SELF")
@@ -189,7 +190,9 @@ def mix_general(
 def to_sft_records(records: Sequence[Mapping[str, Any]], conversational: bool = True) -> list[dict]:
     """{instruction, response} -> TRL prompt/completion records (loss on the completion only).
 
-    Conversational by default: TRL applies the tuned model's chat template, as the 0-shot test does.
+    Conversational for a model with a chat template: TRL applies it, as the 0-shot test does. A base model
+    without one (Llama-2-7B, Mistral-7B) is trained on the plain text its test renders
+    (``prompts.chat_prompt``'s fallback: the message and a newline).
     """
     if conversational:
         return [
@@ -199,4 +202,4 @@ def to_sft_records(records: Sequence[Mapping[str, Any]], conversational: bool = 
             }
             for r in records
         ]
-    return [{"prompt": r["instruction"], "completion": r["response"]} for r in records]
+    return [{"prompt": chat_prompt(None, r["instruction"]), "completion": r["response"]} for r in records]

@@ -21,6 +21,7 @@ import re
 
 from factgap import code_inputs, hub, naming, seed_design
 from factgap.backends import check_backend_config, nvidia_gpu_visible, vllm_installed
+from factgap.data.loaders import mc_loader
 from factgap.configuration import check_semantics, science_config
 from factgap.runtime import deterministic_environment
 from factgap.paths import ResultsLayout

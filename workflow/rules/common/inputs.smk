@@ -44,6 +44,25 @@ def hub_records_of(*config_keys):
     return [LAYOUT.hub_record(HUB_ITEMS_BY_KEY[key].name) for key in config_keys if key in HUB_ITEMS_BY_KEY]
 
 
+def local_files_of(*config_keys):
+    """The local files these dotted config keys name (a file, or every file under a folder), so that an
+    edited copy of a dataset reruns the jobs that read it; nothing for null, Hub ids and packages."""
+    files = []
+    for key in config_keys:
+        value = config
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if not isinstance(value, str) or value.startswith("pkg:") or not os.path.exists(value):
+            continue
+        path = Path(value)
+        files += [str(path)] if path.is_file() else sorted(str(f) for f in path.rglob("*") if f.is_file())
+    return files
+
+
+def local_files_of_qa_dataset(wildcards):
+    return local_files_of(f"datasets.{wildcards.dataset}.path")
+
+
 def hub_records_of_model(wildcards):
     return hub_records_of(f"models.{wildcards.model}.path", f"helper_models.{wildcards.model}.path")
 

@@ -6,6 +6,13 @@ def s4_prompt_domain(wildcards):
     return None if wildcards.mcset == s4_design.MMLU else config["s4"]["domain"]
 
 
+def s4_demo_pool(wildcards):
+    """Probe demos from the subject's dev items (MMLU), or from the whole dev pool of a dataset that keeps
+    its released splits (MedMCQA: Ren et al.'s 10 development questions span many subjects)."""
+    released = mc_loader(config["s4"]["dataset"]["loader"]).released_splits
+    return "dataset" if wildcards.mcset != s4_design.MMLU and released else "subject"
+
+
 def s4_training_config():
     """The training section with S4's overrides (null = keep the training section's value)."""
     overrides = {k: v for k, v in config["s4"]["training"].items() if v is not None and k != "learning_rate"}

@@ -6,6 +6,7 @@ rule prepare_mc_domain:
     input:
         code=library_sources("factgap.s4.pipeline", "factgap.hub"),
         hub=hub_records_of("s4.dataset"),
+        local=local_files_of("s4.dataset.path"),
     output:
         LAYOUT.mc_items(S4_DATASET),
     log:
@@ -23,6 +24,7 @@ rule prepare_mmlu_tests:
     input:
         code=library_sources("factgap.s4.pipeline", "factgap.hub"),
         hub=hub_records_of("s4.mmlu"),
+        local=local_files_of("s4.mmlu.path"),
     output:
         LAYOUT.mc_items(s4_design.MMLU),
     log:

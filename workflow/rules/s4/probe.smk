@@ -15,6 +15,7 @@ rule probe_mc:
         domain=s4_prompt_domain,
         scoring=config["s4"]["scoring"],
         n_demos=config["s4"]["n_demos"],
+        demo_pool=s4_demo_pool,
         demo_seed=config["s4"]["demo_seed"],
         threshold=config["s4"]["confidence_threshold"],
         batch_size=config["s4"]["batch_size"],

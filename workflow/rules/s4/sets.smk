@@ -50,6 +50,7 @@ rule build_s4_training_set:
         sets=LAYOUT.s4_file("{model}", "{dataset}", "sets.parquet"),
         texts=LAYOUT.s4_file("{model}", "{dataset}", "texts.parquet"),
         code=library_sources("factgap.s4.pipeline"),
+        general=local_files_of("s4.general_data.path"),
     output:
         LAYOUT.s4_file("{model}", "{dataset}", "train-{trainset}.parquet"),
     log:

@@ -3,6 +3,7 @@ rule prepare_dataset:
     input:
         code=library_sources("factgap.data.prepare", "factgap.hub"),
         hub=hub_records_of_qa_dataset,
+        local=local_files_of_qa_dataset,
     output:
         LAYOUT.questions("{dataset}"),
     log:

@@ -1,0 +1,88 @@
+"""Everything a rehearsal overlay points at: data files in the released layouts and tiny stand-in
+models, built under one folder (``make rehearse`` builds them once for every paper config)."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from factgap.prompts import few_shot_prompt
+from factgap.rehearsal import layouts
+from factgap.rehearsal.standins import build_family, parse_standin_name
+
+# EntityQuestions relations of the paper configs (in-distribution and held-out)
+EQ_RELATIONS = "P131 P136 P17 P19 P26 P264 P36 P40 P495 P69 P740 P800 P127 P50 P407 P176 P170 P175 P112".split()
+STANDINS_FOLDER = "standins"
+
+
+def build_data(root: Path, seed: int = 0) -> dict[str, Path]:
+    """Every released layout the paper configs read, under ``root/data``: {name: path}."""
+    data = root / "data"
+    facts = layouts.geonames_facts(per_relation=60, seed=seed)
+    paths = {
+        "entityquestions": layouts.write_entityquestions_zip(
+            data / "entityquestions" / "dataset.zip", EQ_RELATIONS, facts
+        ),
+        "popqa": layouts.write_popqa_tsv(data / "popqa" / "popQA.tsv", facts),
+        "mmlu": layouts.write_mmlu_csv(data / "mmlu"),
+        "medmcqa": layouts.write_medmcqa_jsonl(data / "medmcqa"),
+        "alpaca": layouts.write_alpaca_json(data / "alpaca_gpt4_data.json"),
+    }
+    entities, db = layouts.write_factscore_layout(data / "factscore")
+    paths.update(factscore_entities=entities, factscore_db=db)
+    paths.update(layouts.write_apeft_sets(data / "apeft", facts))
+    return paths
+
+
+def standin_training_texts(seed: int = 0) -> tuple[list[str], list[str]]:
+    """(tokenizer corpus, texts the stand-ins learn): few-shot QA of half the facts and multiple-choice
+    answers of half the medicine questions, so probes find known and unknown items."""
+    from factgap.s4.prompts import demo_text
+
+    rng = random.Random(seed)
+    facts = layouts.geonames_facts(per_relation=60, seed=seed)
+    shots = [{"question": f["question"], "answer": f["answers"][0]} for f in facts]
+    known = [
+        few_shot_prompt(f["question"], rng.sample(shots, 4)) + " " + f["answers"][0] for f in facts[::2] for _ in (0, 1)
+    ]
+    mmlu = layouts._mmlu_by_subject()
+    medicine = [r for s in layouts.MEDICINE_SUBJECTS for r in mmlu[s]][:440]  # the MedMCQA file's questions
+    known += [demo_text(r) for r in medicine[::2]]
+    corpus = known + [demo_text(r) for r in medicine] + [f["question"] + " " + " ".join(f["answers"]) for f in facts]
+    return corpus, known
+
+
+def standin_names(overlay: Mapping[str, Any]) -> list[str]:
+    """Stand-ins an overlay's models point at (paths ``.../standins/<name>``)."""
+    names = []
+    for section in ("models", "helper_models"):
+        for spec in (overlay.get(section) or {}).values():
+            path = Path(str(spec.get("path", "")))
+            if path.parent.name == STANDINS_FOLDER:
+                parse_standin_name(path.name)  # fails naming it when it is not a known stand-in
+                names.append(path.name)
+    return sorted(set(names))
+
+
+def build_standins(root: Path, names: Iterable[str], seed: int = 0) -> list[Path]:
+    """Each stand-in under ``root/standins/<name>``, built once (a finished folder is kept); the variants
+    of one family share one trained model."""
+    todo: dict[str, dict[str, Path]] = {}
+    built = []
+    for name in sorted(set(names)):
+        out = root / STANDINS_FOLDER / name
+        built.append(out)
+        if not (out / "config.json").is_file():
+            todo.setdefault(parse_standin_name(name)[0], {})[name] = out
+    if todo:
+        corpus, known = standin_training_texts(seed)
+        for variants in todo.values():
+            tmp = {name: out.with_name(out.name + ".tmp") for name, out in variants.items()}
+            build_family(tmp, corpus, known, seed=seed)
+            for name, out in variants.items():
+                shutil.rmtree(out, ignore_errors=True)
+                tmp[name].rename(out)
+    return built
