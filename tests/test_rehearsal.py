@@ -143,3 +143,23 @@ def test_llama3_standin_keeps_a_blank_line_one_piece_before_a_letter():
     plain = tok(context, add_special_tokens=False)["input_ids"]
     with_letter = tok(context + "A", add_special_tokens=False)["input_ids"]
     assert with_letter[: len(plain)] == plain and len(with_letter) == len(plain) + 1
+
+
+def test_s3_part2_figures_take_two_models(tmp_path):
+    """The S3 paper config tunes two models: each figure gets a row of panels per model (one row
+    before, and a duplicate-index error with two)."""
+    import pandas as pd
+
+    from factgap.reports import s3_alignment_gaps, s3_preference_effects
+
+    effects, gaps = [], []
+    for model in ("llama-2-7b-chat", "llama-3-8b-instruct"):
+        for variant in ("base", "dpo_general", "dpo_general+atomic"):
+            effects.append({"model": model, "variant": variant, "metric": "factscore_test", "change": 0.02,
+                            "change_low": -0.01, "change_high": 0.05})  # fmt: skip
+        for comparison in ("general - base", "general+atomic - base"):
+            gaps.append({"model": model, "method": "dpo", "metric": "factscore_test", "comparison": comparison,
+                         "diff": 0.01, "diff_low": -0.02, "diff_high": 0.04})  # fmt: skip
+    s3_preference_effects.plot(pd.DataFrame(effects), tmp_path / "effects.png")
+    s3_alignment_gaps.plot(pd.DataFrame(gaps), tmp_path / "gaps.png")
+    assert (tmp_path / "effects.png").stat().st_size > 0 and (tmp_path / "gaps.png").stat().st_size > 0

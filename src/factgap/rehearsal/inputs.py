@@ -3,6 +3,8 @@ models, built under one folder (``make rehearse`` builds them once for every pap
 
 from __future__ import annotations
 
+import filecmp
+import os
 import random
 import shutil
 from collections.abc import Iterable, Mapping
@@ -19,8 +21,22 @@ STANDINS_FOLDER = "standins"
 
 
 def build_data(root: Path, seed: int = 0) -> dict[str, Path]:
-    """Every released layout the paper configs read, under ``root/data``: {name: path}."""
+    """Every released layout the paper configs read, under ``root/data``: {name: path}. Files whose
+    bytes did not change are left as they are, so a second rehearsal reruns nothing."""
     data = root / "data"
+    staging = root / "data.staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    paths = _write_layouts(staging, seed)
+    for file in sorted(p for p in staging.rglob("*") if p.is_file()):
+        target = data / file.relative_to(staging)
+        if not (target.is_file() and filecmp.cmp(file, target, shallow=False)):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(file, target)
+    shutil.rmtree(staging)
+    return {name: data / path.relative_to(staging) for name, path in paths.items()}
+
+
+def _write_layouts(data: Path, seed: int) -> dict[str, Path]:
     facts = layouts.geonames_facts(per_relation=60, seed=seed)
     paths = {
         "entityquestions": layouts.write_entityquestions_zip(
@@ -40,6 +56,9 @@ def build_data(root: Path, seed: int = 0) -> dict[str, Path]:
 def standin_training_texts(seed: int = 0) -> tuple[list[str], list[str]]:
     """(tokenizer corpus, texts the stand-ins learn): few-shot QA of half the facts and multiple-choice
     answers of half the medicine questions, so probes find known and unknown items."""
+    from factgap.factscore.atomic import LLM_INSTRUCTION, split_sentences
+    from factgap.factscore.entities import load_embedded_entities
+    from factgap.factscore.verify import build_verify_prompt
     from factgap.s4.prompts import demo_text
 
     rng = random.Random(seed)
@@ -51,7 +70,22 @@ def standin_training_texts(seed: int = 0) -> tuple[list[str], list[str]]:
     mmlu = layouts._mmlu_by_subject()
     medicine = [r for s in layouts.MEDICINE_SUBJECTS for r in mmlu[s]][:440]  # the MedMCQA file's questions
     known += [demo_text(r) for r in medicine[::2]]
+    # bios of half the people, and the judge's "- fact" answer format (S3 needs responses whose facts
+    # differ in support, and an extractor that answers in the parsed format)
+    people = load_embedded_entities()
+    leads = [(p["name"], " ".join(p["knowledge"])[:400]) for p in people if p["knowledge"]]
+    known += [f"Tell me a bio of {name}.\n{lead}" for name, lead in leads[::2]]
+    sentences = [s for _, lead in leads for _, s in split_sentences(lead)][:300]
+    known += [LLM_INSTRUCTION.format(s) + f"- {s}\n\n" for s in sentences[::2]]
+    # the judge's verdicts: a learnable split (a sentence with a number is "False"), so that responses of
+    # one prompt get different FActScores, as a real judge's do
+    known += [
+        build_verify_prompt(name, sentence, [lead]) + (" False" if any(c.isdigit() for c in sentence) else " True")
+        for name, lead in leads[:150]
+        for _, sentence in split_sentences(lead)[:2]
+    ]
     corpus = known + [demo_text(r) for r in medicine] + [f["question"] + " " + " ".join(f["answers"]) for f in facts]
+    corpus += [lead for _, lead in leads]
     return corpus, known
 
 

@@ -56,7 +56,8 @@ def write_entityquestions_zip(path: Path, relations: Sequence[str], facts: Seque
                 # one gold answer per question, as nearly every released question has (Gekhman et al.'s
                 # filter drops multi-answer test questions)
                 data = [{"question": _subject_question(relation, f), "answers": f["answers"][:1]} for f in rows]
-                archive.writestr(f"dataset/{split}/{relation}.{split}.json", json.dumps(data, ensure_ascii=False))
+                member = zipfile.ZipInfo(f"dataset/{split}/{relation}.{split}.json", date_time=(2021, 1, 1, 0, 0, 0))
+                archive.writestr(member, json.dumps(data, ensure_ascii=False))  # fixed date: same bytes each build
     return path
 
 

@@ -185,6 +185,7 @@ def _train_briefly(model, tokenizer, texts: Sequence[str], seed: int, steps: int
         return
     rng = random.Random(seed)
     pad_id = tokenizer.eos_token_id  # the paper models ship without a padding token: none is saved
+    tokenizer.truncation_side = "left"  # long prompts (a judge's passages) keep their end, where the answer is
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()
     for _ in range(steps):
@@ -197,4 +198,5 @@ def _train_briefly(model, tokenizer, texts: Sequence[str], seed: int, steps: int
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
+    tokenizer.truncation_side = "right"
     model.eval()

@@ -64,25 +64,32 @@ def plot(table: pd.DataFrame, png_path) -> None:
     metrics = [m for m in metric_order(table["metric"].unique()) if ":" not in m]
     methods = sorted(table["method"].unique())
     comparisons = ["general - base", "general+atomic - base"]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.2), sharey=False, squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
-        for k, comparison in enumerate(comparisons):
-            rows = table[(table["metric"] == metric) & (table["comparison"] == comparison)]
-            rows = rows.set_index("method").reindex(methods)
-            x = [i + (k - 0.5) * 0.38 for i in range(len(methods))]
-            ax.bar(x, 100 * rows["diff"], width=0.38, color=f"C{k}", label=comparison)
-            ax.errorbar(
-                x,
-                100 * rows["diff"],
-                yerr=[100 * (rows["diff"] - rows["diff_low"]), 100 * (rows["diff_high"] - rows["diff"])],
-                fmt="none",
-                color="k",
-                capsize=2,
-            )
-        ax.axhline(0, color="grey", lw=0.8)
-        ax.set_xticks(range(len(methods)), methods, fontsize=8)
-        ax.set_title(metric, fontsize=9)
-    axes[0][0].set_ylabel("change (points)")
+    models = sorted(table["model"].unique())  # one row of panels per model (a paper config has two)
+    fig, axes = plt.subplots(
+        len(models), len(metrics), figsize=(3.2 * len(metrics), 3.2 * len(models)), sharey=False, squeeze=False
+    )
+    for row_axes, model in zip(axes, models):
+        for ax, metric in zip(row_axes, metrics):
+            for k, comparison in enumerate(comparisons):
+                rows = table[
+                    (table["metric"] == metric) & (table["comparison"] == comparison) & (table["model"] == model)
+                ]
+                rows = rows.set_index("method").reindex(methods)
+                x = [i + (k - 0.5) * 0.38 for i in range(len(methods))]
+                ax.bar(x, 100 * rows["diff"], width=0.38, color=f"C{k}", label=comparison)
+                ax.errorbar(
+                    x,
+                    100 * rows["diff"],
+                    yerr=[100 * (rows["diff"] - rows["diff_low"]), 100 * (rows["diff_high"] - rows["diff"])],
+                    fmt="none",
+                    color="k",
+                    capsize=2,
+                )
+            ax.axhline(0, color="grey", lw=0.8)
+            ax.set_xticks(range(len(methods)), methods, fontsize=8)
+            ax.set_title(f"{model}: {metric}" if len(models) > 1 else metric, fontsize=9)
+    for row_axes in axes:
+        row_axes[0].set_ylabel("change (points)")
     axes[0][0].legend(fontsize=7)
     finish_figure(fig, TITLE, png_path, tight=True)
 

@@ -81,26 +81,34 @@ def plot(table: pd.DataFrame, png_path) -> None:
     main = [m for m in metric_order(table["metric"].unique()) if ":" not in m]
     tuned = table[(table["variant"] != BASE) & table["metric"].isin(main)]
     variants = sorted(tuned["variant"].unique())
+    models = sorted(tuned["model"].unique())  # one row of panels per model (a paper config has two)
     fig, axes = plt.subplots(
-        1, len(main), figsize=(3.2 * len(main), 0.3 * len(variants) + 2), sharey=True, squeeze=False
+        len(models),
+        len(main),
+        figsize=(3.2 * len(main), (0.3 * len(variants) + 2) * len(models)),
+        sharey=True,
+        squeeze=False,
     )
-    for ax, metric in zip(axes[0], main):
-        rows = tuned[tuned["metric"] == metric].set_index("variant").reindex(variants)
-        y = range(len(variants))
-        change = 100 * rows["change"]
-        ax.barh(list(y), change, color=["C0" if "atomic" in v else "C1" for v in variants])
-        ax.errorbar(
-            change,
-            list(y),
-            xerr=[100 * (rows["change"] - rows["change_low"]), 100 * (rows["change_high"] - rows["change"])],
-            fmt="none",
-            color="k",
-            capsize=2,
-        )
-        ax.axvline(0, color="grey", lw=0.8)
-        ax.set_title(metric, fontsize=9)
-        ax.set_xlabel("change vs base (points)")
-    axes[0][0].set_yticks(range(len(variants)), variants, fontsize=7)
+    for row_axes, model in zip(axes, models):
+        for ax, metric in zip(row_axes, main):
+            own = tuned[(tuned["metric"] == metric) & (tuned["model"] == model)]
+            rows = own.set_index("variant").reindex(variants)
+            y = range(len(variants))
+            change = 100 * rows["change"]
+            ax.barh(list(y), change, color=["C0" if "atomic" in v else "C1" for v in variants])
+            ax.errorbar(
+                change,
+                list(y),
+                xerr=[100 * (rows["change"] - rows["change_low"]), 100 * (rows["change_high"] - rows["change"])],
+                fmt="none",
+                color="k",
+                capsize=2,
+            )
+            ax.axvline(0, color="grey", lw=0.8)
+            ax.set_title(f"{model}: {metric}" if len(models) > 1 else metric, fontsize=9)
+            ax.set_xlabel("change vs base (points)")
+    for row_axes in axes:
+        row_axes[0].set_yticks(range(len(variants)), variants, fontsize=7)
     finish_figure(fig, TITLE, png_path, tight=True)
 
 
