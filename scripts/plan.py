@@ -118,6 +118,12 @@ def main() -> None:
         "--gpu-memory-gib", type=float, help="the card's memory, e.g. 40 for an A100 40 GB (default: the table's)"
     )
     parser.add_argument("--profile", type=Path, default=REPO / "profiles" / "slurm", help="Snakemake profile folder")
+    parser.add_argument(
+        "--measured",
+        type=Path,
+        metavar="RESULTS_DIR",
+        help="a run's results folder: sets the predicted GPU-hours next to those its finished jobs took",
+    )
     args = parser.parse_args()
 
     config = load_config(args.configfile)
@@ -134,6 +140,15 @@ def main() -> None:
     if counts:
         title += "\nsizes counted from local files: " + ", ".join(sorted(counts))
     print(plan.format_plan(result, limits, title))
+    if args.measured:
+        from factgap.run_report import read_benchmarks
+
+        runs = read_benchmarks(args.measured / "benchmarks")
+        gpu_runs = runs[runs["rule"].isin(limits.gpus)]
+        hours = {rule: limits.gpus[rule] * g["wall_s"].sum() / 3600 for rule, g in gpu_runs.groupby("rule")}
+        jobs = gpu_runs.groupby("rule").size().to_dict()
+        print(f"\nPredicted and measured ({args.measured}/benchmarks, the last try of each job):")
+        print(plan.compare_with_measured(result, hours, jobs))
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ def test_profile_limits_and_runtime_expressions():
     profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
     limits = plan.profile_limits(profile)
     assert limits.gpus["train_lora"] == 1 and "prepare_model" not in limits.gpus
-    assert limits.runtime_minutes("train_lora", 1) == 720 and limits.runtime_minutes("probe_knowledge", 2) == 480
+    assert limits.runtime_minutes("train_lora", 1) == 1080 and limits.runtime_minutes("probe_knowledge", 2) == 1200
     assert limits.runtime_minutes("build_eval_sets", 1) == 30  # default-resources
     assert set(limits.gpus) <= set(plan.RULE_COSTS), "every GPU rule of the profile needs a cost model"
     assert plan.resource_value("240 * attempt", 3) == 720
@@ -225,3 +225,18 @@ def test_local_files_are_counted(tmp_path):
     }
     counts = load_plan_command().local_counts(config)
     assert counts == {str(archive): {"P17": {"train": 3, "test": 2}}, str(fpqa): 4}
+
+
+def test_predicted_next_to_measured_per_rule():
+    """Two of four planned training jobs ran, 3 h measured: predicted 2 x 2.5 h = 5 h, ratio 0.6; a rule
+    that has not run shows '-'."""
+
+    def rule(name, jobs, gpu_hours):
+        return plan.RulePlan(name, jobs, 1, gpu_hours / jobs, gpu_hours, 20.0, False, True, "", 720, 1, True, 0.0)
+
+    result = plan.Plan(
+        "a100", plan.GPU_SPECS["a100"], [rule("train_lora", 4, 10.0), rule("evaluate_model", 8, 1.0)], {}, 2
+    )
+    lines = plan.compare_with_measured(result, {"train_lora": 3.0}, {"train_lora": 2}).splitlines()
+    assert lines[1].split() == ["train_lora", "4", "2", "5.00", "3.00", "0.60"]
+    assert lines[2].split() == ["evaluate_model", "8", "0", "-", "-", "-"]

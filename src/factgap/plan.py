@@ -1264,3 +1264,28 @@ def assumption_lines(plan: Plan) -> list[str]:
         f"- runtime limits: the profile's set-resources for attempt 1, with {plan.retries} retries; "
         "training rules resume from their last epoch checkpoint",
     ]
+
+
+def compare_with_measured(plan: Plan, measured_gpu_hours: Mapping[str, float], measured_jobs: Mapping[str, int]) -> str:
+    """Predicted next to measured GPU-hours per GPU rule (measured: wall-clock x GPUs of the run's finished
+    jobs, ``results/benchmarks``), with their ratio; rules not run yet show '-'."""
+    header = ("rule", "jobs planned", "jobs run", "GPU-h predicted", "GPU-h measured", "measured / predicted")
+    table = [header]
+    for r in plan.rules:
+        ran = measured_jobs.get(r.rule, 0)
+        # compare like with like: the prediction for the jobs that ran (rules' jobs are costed alike here)
+        predicted = r.gpu_hours * ran / r.jobs if r.jobs else 0.0
+        hours = measured_gpu_hours.get(r.rule)
+        ratio = f"{hours / predicted:.2f}" if hours is not None and predicted > 0 else "-"
+        table.append(
+            (
+                r.rule,
+                str(r.jobs),
+                str(ran),
+                f"{predicted:.2f}" if ran else "-",
+                f"{hours:.2f}" if hours is not None else "-",
+                ratio,
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table)
