@@ -130,6 +130,30 @@ def test_llm_decision_and_threshold_calibration():
         calibrate_threshold([1.0], [])
 
 
+def test_llm_cache_keeps_finished_chunks_of_a_killed_job(tmp_path):
+    """A job killed during its third chunk of prompts: the rerun computes only what was not written."""
+    calls = []
+
+    def dies_on_third_chunk(prompts):
+        calls.append(list(prompts))
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the job is killed here
+        return [len(p) for p in prompts]
+
+    prompts = [f"prompt {i}" for i in range(10)]
+    with pytest.raises(KeyboardInterrupt):
+        LLMCache(tmp_path / "llm").call("m", prompts, {}, dies_on_third_chunk, chunk_size=4)
+    rerun_calls = []
+
+    def compute(chunk):
+        rerun_calls.append(list(chunk))
+        return [len(p) for p in chunk]
+
+    rerun = LLMCache(tmp_path / "llm")
+    assert rerun.call("m", prompts, {}, compute, chunk_size=4) == [len(p) for p in prompts]
+    assert rerun_calls == [prompts[8:]] and rerun.hits == 8
+
+
 def test_llm_cache_makes_no_calls_on_rerun(tmp_path):
     calls = []
 

@@ -145,7 +145,15 @@ ASSUMED_FAVA_PROMPTS = 500
 ASSUMED_EMBEDDED_TOPICS = 1000
 ASSUMED_OOD_QA_QUESTIONS = 1000
 
-RESUMABLE_RULES = ("train_lora", "train_s4_lora", "train_preference")  # a rerun continues from its checkpoint
+# a rerun continues from its checkpoint (training) or from the judge cache written in chunks (S3 judge jobs)
+RESUMABLE_RULES = (
+    "train_lora",
+    "train_s4_lora",
+    "train_preference",
+    "extract_facts",
+    "verify_facts",
+    "measure_verifiers",
+)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -306,14 +306,27 @@ def extract_facts_file(
     return {"facts": len(rows), "responses": len(bios)}
 
 
-def through_cache(manifest_path, cache_path, prompts: Sequence[str], params: Mapping[str, Any], compute) -> list:
+# Prompts per cache write: a killed extraction or verification job keeps every finished chunk (at paper
+# scale a verification job runs for hours); large enough that a vLLM engine still batches well.
+CACHE_CHUNK = 4096
+
+
+def through_cache(manifest_path, cache_path, prompts: Sequence[str], params: Mapping[str, Any], load, compute) -> list:
     """Results of a model's calls for ``prompts``: cached ones from disk, the rest from
-    ``compute(manifest, todo)`` (the model loads only when something is missing); hits and calls logged."""
+    ``compute(engine, todo)`` in chunks written to the cache as they finish; ``load(manifest)`` makes the
+    engine, once and only when something is missing. Hits and calls logged."""
     from factgap.factscore.verify import LLMCache
 
     manifest = read_json(manifest_path)
     cache = LLMCache(cache_path)
-    out = cache.call(model_key(manifest), list(prompts), params, lambda todo: compute(manifest, todo))
+    engine = []
+
+    def compute_chunk(todo: list[str]) -> list:
+        if not engine:
+            engine.append(load(manifest))
+        return compute(engine[0], todo)
+
+    out = cache.call(model_key(manifest), list(prompts), params, compute_chunk, chunk_size=CACHE_CHUNK)
     log.info("LLM cache %s: %d hits, %d calls", cache_path, cache.hits, cache.misses)
     return out
 
@@ -321,15 +334,16 @@ def through_cache(manifest_path, cache_path, prompts: Sequence[str], params: Map
 def cached_generate(manifest_path, cache_path, prompts: Sequence[str], max_new_tokens: int, backend: str) -> list[str]:
     """Greedy continuations through the disk cache (model identity, prompt, parameters)."""
 
-    def compute(manifest, todo: list[str]) -> list[str]:
+    def load(manifest):
         from factgap.backends import make_backend
 
-        engine = make_backend(backend, manifest, stop=("\n\n",), show_progress=True)
+        return make_backend(backend, manifest, stop=("\n\n",), show_progress=True)
+
+    def compute(engine, todo: list[str]) -> list[str]:
         return engine.greedy(todo, max_new_tokens=max_new_tokens, desc="llm")
 
-    return through_cache(
-        manifest_path, cache_path, prompts, {"kind": "greedy", "max_new_tokens": max_new_tokens}, compute
-    )
+    params = {"kind": "greedy", "max_new_tokens": max_new_tokens}
+    return through_cache(manifest_path, cache_path, prompts, params, load, compute)
 
 
 def model_key(manifest: Mapping[str, Any]) -> str:
@@ -354,15 +368,17 @@ def llm_margins(manifest_path, cache_path, prompts: Sequence[str], batch_size: i
     """log P(True) - log P(False) after each verification prompt, through the disk cache."""
     from factgap.factscore.verify import margin, true_false_logprobs
 
-    def compute(manifest, todo: list[str]) -> list[list[float]]:
+    def load(manifest):
         from factgap.backends import make_backend
 
         # next-token logits of the judge come from transformers (on the GPU when there is one), whatever
         # `backend` says: a vLLM engine has no model object to run true_false_logprobs on
-        engine = make_backend("hf", manifest, show_progress=False, for_scoring=True)
+        return make_backend("hf", manifest, show_progress=False, for_scoring=True)
+
+    def compute(engine, todo: list[str]) -> list[list[float]]:
         return [list(v) for v in true_false_logprobs(engine.model, engine.tokenizer, todo, batch_size)]
 
-    logps = through_cache(manifest_path, cache_path, prompts, {"kind": "true_false_logprobs"}, compute)
+    logps = through_cache(manifest_path, cache_path, prompts, {"kind": "true_false_logprobs"}, load, compute)
     return [margin((float(t), float(f))) for t, f in logps]
 
 

@@ -445,17 +445,22 @@ class LLMCache:
         prompts: Sequence[str],
         params: Mapping[str, Any],
         compute: Callable[[list[str]], list[Any]],
+        chunk_size: int | None = None,
     ) -> list[Any]:
-        """Results for ``prompts``: cached ones from disk, the others from one ``compute`` batch."""
+        """Results for ``prompts``: cached ones from disk, the others from ``compute`` batches of at most
+        ``chunk_size`` prompts (None: one batch), each written to the cache as soon as it is done, so a
+        job killed after hours keeps what it finished."""
         keys = [cache_key(model_id, p, params) for p in prompts]
         results: list[Any] = [self.get(k) for k in keys]
         todo = [i for i, r in enumerate(results) if r is None]
-        if todo:
-            fresh = compute([prompts[i] for i in todo])
-            if len(fresh) != len(todo):
-                raise ValueError(f"compute returned {len(fresh)} results for {len(todo)} prompts")
-            self.put_many([(keys[i], value) for i, value in zip(todo, fresh)])
-            for i, value in zip(todo, fresh):
+        step = chunk_size or max(len(todo), 1)
+        for start in range(0, len(todo), step):
+            chunk = todo[start : start + step]
+            fresh = compute([prompts[i] for i in chunk])
+            if len(fresh) != len(chunk):
+                raise ValueError(f"compute returned {len(fresh)} results for {len(chunk)} prompts")
+            self.put_many([(keys[i], value) for i, value in zip(chunk, fresh)])
+            for i, value in zip(chunk, fresh):
                 results[i] = value
         return results
 
