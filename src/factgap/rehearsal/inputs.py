@@ -54,8 +54,9 @@ def _write_layouts(data: Path, seed: int) -> dict[str, Path]:
 
 
 def standin_training_texts(seed: int = 0) -> tuple[list[str], list[str]]:
-    """(tokenizer corpus, texts the stand-ins learn): few-shot QA of half the facts and multiple-choice
-    answers of half the medicine questions, so probes find known and unknown items."""
+    """(tokenizer corpus, texts the stand-ins learn): few-shot QA of half the facts, multiple-choice answers
+    of half the medicine questions (and wrong ones of a quarter), bios of half the people, the judge's
+    formats, so that probes find known, unknown and confidently wrong items."""
     from factgap.factscore.atomic import LLM_INSTRUCTION, split_sentences
     from factgap.factscore.entities import load_embedded_entities
     from factgap.factscore.verify import build_verify_prompt
@@ -65,11 +66,15 @@ def standin_training_texts(seed: int = 0) -> tuple[list[str], list[str]]:
     facts = layouts.geonames_facts(per_relation=60, seed=seed)
     shots = [{"question": f["question"], "answer": f["answers"][0]} for f in facts]
     known = [
-        few_shot_prompt(f["question"], rng.sample(shots, 4)) + " " + f["answers"][0] for f in facts[::2] for _ in (0, 1)
+        few_shot_prompt(f["question"], rng.sample(shots, 4)) + " " + f["answers"][0]
+        for f in facts[::2]
+        for _ in range(4)
     ]
     mmlu = layouts._mmlu_by_subject()
     medicine = [r for s in layouts.MEDICINE_SUBJECTS for r in mmlu[s]][:440]  # the MedMCQA file's questions
     known += [demo_text(r) for r in medicine[::2]]
+    # a quarter learned with a wrong letter: S4 needs confident wrong answers (its INC and SELF sets)
+    known += [demo_text({**r, "answer_index": (r["answer_index"] + 1) % 4}) for r in medicine[1::4]]
     # bios of half the people, and the judge's "- fact" answer format (S3 needs responses whose facts
     # differ in support, and an extractor that answers in the parsed format)
     people = load_embedded_entities()

@@ -3,9 +3,9 @@
 The contents are real facts the project already ships (GeoNames, MMLU questions, Wikipedia Vital
 Articles leads); the layouts are the released ones (EntityQuestions ``dataset.zip`` with one JSON file
 per relation and split, PopQA's TSV, MMLU's CSV tree, MedMCQA's JSON lines, alpaca-gpt4's JSON list,
-FActScore's ``prompt_entities.txt`` + SQLite ``documents`` table, APEFT's JSON lines). A relation the
-facts do not cover holds GeoNames facts asked with that relation's question template: the rehearsal
-checks that every job of a paper DAG runs on these layouts, not what its numbers would be.
+FActScore's ``prompt_entities.txt`` + SQLite ``documents`` table, APEFT's JSON lines). Each
+EntityQuestions relation holds GeoNames facts in GeoNames' wording (its templates file says so): the
+rehearsal checks that every job of a paper DAG runs on these layouts, not what its numbers would be.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from factgap.data.entityquestions import BUILTIN_TEMPLATES
 from factgap.data.popqa import POPQA_COLUMNS
 from factgap.factscore.entities import FACTSCORE_SEPARATOR
 
@@ -38,27 +37,56 @@ def geonames_facts(per_relation: int, seed: int = 0) -> list[dict]:
     return from_config("rehearsal", spec, seed)[0]
 
 
-def _subject_question(relation: str, fact: dict) -> str:
-    template = BUILTIN_TEMPLATES.get(relation)
-    return template.replace("[X]", fact["subject"]) if template else fact["question"]
+# EntityQuestions fixture: training and dev questions with frequent answers (city -> country, country ->
+# continent), which a stand-in learns quickly, so the probe finds Known training items; test questions
+# (capital, currency) share no entity with them, so Gekhman et al.'s overlap filter keeps them all.
+EQ_TRAIN_SOURCES = ("P17", "P30")
+EQ_TEST_SOURCES = ("P36", "P38")
 
 
 def write_entityquestions_zip(path: Path, relations: Sequence[str], facts: Sequence[dict]) -> Path:
-    """``dataset.zip`` with ``dataset/<split>/<relation>.<split>.json`` (JSON lists of question/answers)."""
-    by_split = {s: [f for f in facts if f["split"] == s] for s in SPLITS}
+    """``dataset.zip`` with ``dataset/<split>/<relation>.<split>.json`` (JSON lists of question/answers)
+    and ``relation_query_templates.json`` (the wording of each relation's training questions)."""
+    from factgap.data.entityquestions import normalise_entity
+    from factgap.data.geonames import TEMPLATES
+
+    by_source = {g: [f for f in facts if f["relation"] == g] for g in GEONAMES_RELATIONS}
+    tests = {r: _rotated(by_source[EQ_TEST_SOURCES[i % 2]], i // 2, 10) for i, r in enumerate(relations)}
+    test_entities = {
+        normalise_entity(x) for rows in tests.values() for f in rows for x in (f["subject"], *f["answers"][:1])
+    }
+    templates = {}
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w") as archive:
-        for r, relation in enumerate(relations):
-            for split in SPLITS:
-                pool = by_split[split]
-                # each relation its own slice of the facts (rotated), so subjects differ across relations
-                rows = [pool[(r * 7 + i) % len(pool)] for i in range(min(len(pool), 24 if split == "train" else 10))]
-                # one gold answer per question, as nearly every released question has (Gekhman et al.'s
-                # filter drops multi-answer test questions)
-                data = [{"question": _subject_question(relation, f), "answers": f["answers"][:1]} for f in rows]
-                member = zipfile.ZipInfo(f"dataset/{split}/{relation}.{split}.json", date_time=(2021, 1, 1, 0, 0, 0))
-                archive.writestr(member, json.dumps(data, ensure_ascii=False))  # fixed date: same bytes each build
+
+        def write(name: str, data) -> None:  # fixed date: the same bytes on every build
+            member = zipfile.ZipInfo(name, date_time=(2021, 1, 1, 0, 0, 0))
+            archive.writestr(member, json.dumps(data, ensure_ascii=False))
+
+        for i, relation in enumerate(relations):
+            source = EQ_TRAIN_SOURCES[i % 2]
+            templates[relation] = TEMPLATES[source].replace("{}", "[X]")
+            pool = [
+                f
+                for f in by_source[source]
+                if not {normalise_entity(f["subject"]), normalise_entity(f["answers"][0])} & test_entities
+            ]
+            rows = _rotated(pool, i // 2, 34)
+            # one gold answer per question, as nearly every released question has (Gekhman et al.'s
+            # filter drops multi-answer test questions)
+            for split, chosen in (("train", rows[:24]), ("dev", rows[24:]), ("test", tests[relation])):
+                write(
+                    f"dataset/{split}/{relation}.{split}.json",
+                    [{"question": f["question"], "answers": f["answers"][:1]} for f in chosen],
+                )
+        write("dataset/relation_query_templates.json", templates)
     return path
+
+
+def _rotated(pool: Sequence[dict], turn: int, n: int) -> list[dict]:
+    """``n`` consecutive items of ``pool`` starting at ``turn * n`` (wrapping): each relation its own slice."""
+    n = min(n, len(pool))
+    return [pool[(turn * n + k) % len(pool)] for k in range(n)]
 
 
 def write_popqa_tsv(path: Path, facts: Sequence[dict]) -> Path:
