@@ -60,7 +60,7 @@ def standin_training_texts(seed: int = 0) -> tuple[list[str], list[str]]:
     from factgap.factscore.atomic import LLM_INSTRUCTION, split_sentences
     from factgap.factscore.entities import load_embedded_entities
     from factgap.factscore.verify import build_verify_prompt
-    from factgap.s4.prompts import demo_text
+    from factgap.s4.prompts import demo_text, probe_prompt
 
     rng = random.Random(seed)
     facts = layouts.geonames_facts(per_relation=60, seed=seed)
@@ -72,9 +72,15 @@ def standin_training_texts(seed: int = 0) -> tuple[list[str], list[str]]:
     ]
     mmlu = layouts._mmlu_by_subject()
     medicine = [r for s in layouts.MEDICINE_SUBJECTS for r in mmlu[s]][:440]  # the MedMCQA file's questions
-    known += [demo_text(r) for r in medicine[::2]]
-    # a quarter learned with a wrong letter: S4 needs confident wrong answers (its INC and SELF sets)
-    known += [demo_text({**r, "answer_index": (r["answer_index"] + 1) % 4}) for r in medicine[1::4]]
+
+    # in the probe's own 5-shot format (its end survives the left truncation of training texts); a quarter
+    # learned with a wrong letter: S4 needs confident wrong answers (its INC and SELF sets)
+    def probed(item, answer_index):
+        prefix, suffix = probe_prompt("medicine", rng.sample(medicine, 5), item)
+        return prefix + suffix + "ABCD"[answer_index] + ". " + item["choices"][answer_index]  # as the demos write it
+
+    known += [probed(r, r["answer_index"]) for r in medicine[::2] for _ in (0, 1)]
+    known += [probed(r, (r["answer_index"] + 1) % 4) for r in medicine[1::4] for _ in (0, 1)]
     # bios of half the people, and the judge's "- fact" answer format (S3 needs responses whose facts
     # differ in support, and an extractor that answers in the parsed format)
     people = load_embedded_entities()
