@@ -14,23 +14,20 @@ otherwise the released sizes in factgap.plan stand in.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 import yaml
 from snakemake.utils import validate
 
 from factgap import plan
+from factgap.data.apeft import read_json_rows
+from factgap.data.entityquestions import release_question_counts
 
 REPO = Path(__file__).resolve().parents[1]
-# EntityQuestions' released layout: dataset/<split>/<relation>.<split>.json (or .jsonl), one-off/ aside
-EQ_MEMBER = re.compile(r"(?:^|/)(train|dev|test)/([A-Za-z0-9_-]+)\.\1\.jsonl?$")
 
 
 def load_config(configfile: Path) -> dict:
@@ -52,32 +49,6 @@ def dry_run(configfile: Path) -> list[plan.Job]:
     return plan.jobs_from_dry_run(proc.stdout + proc.stderr)
 
 
-def json_rows(text: str) -> int:
-    """Rows of a JSON list or a JSON lines file."""
-    if text.lstrip().startswith("["):
-        return len(json.loads(text))
-    return sum(1 for line in text.splitlines() if line.strip())
-
-
-def entityquestions_counts(path: Path) -> dict[str, dict[str, int]]:
-    """Questions per relation and split of a local EntityQuestions release (zip or folder), before filters."""
-    if path.is_file():
-        with zipfile.ZipFile(path) as archive:
-            return count_release_files([(n, lambda n=n: archive.read(n).decode()) for n in archive.namelist()])
-    return count_release_files([(p.as_posix(), p.read_text) for p in sorted(path.rglob("*.json*"))])
-
-
-def count_release_files(members) -> dict[str, dict[str, int]]:
-    """{relation: {split: questions}} of (name, read) pairs; .json before .jsonl, one-off/ left out, as the loader."""
-    counts: dict[str, dict[str, int]] = {}
-    for name, read in sorted(members, key=lambda member: member[0]):
-        match = EQ_MEMBER.search(name)
-        if not match or "one-off" in name.split("/") or match.group(1) in counts.get(match.group(2), {}):
-            continue
-        counts.setdefault(match.group(2), {})[match.group(1)] = json_rows(read())
-    return counts
-
-
 def line_count(path: Path) -> int:
     return sum(1 for line in path.read_text().splitlines() if line.strip())
 
@@ -88,20 +59,20 @@ def local_counts(config: dict) -> dict[str, object]:
     counters = {}
     for spec in config["datasets"].values():
         if spec["loader"] == "entityquestions" and spec.get("path"):
-            counters[spec["path"]] = entityquestions_counts
+            counters[spec["path"]] = release_question_counts
     s3 = config["s3"]
     if s3["people"]["source"] == "factscore" and s3["people"].get("entities_path"):
         counters[s3["people"]["entities_path"]] = line_count
     for path in [s3["evaluation"]["ood_topics"].get("path"), *(q["path"] for q in s3["evaluation"]["ood_qa_sets"])]:
         if path:
-            counters[path] = lambda p: json_rows(p.read_text())
+            counters[path] = lambda p: len(read_json_rows(p))
     counts: dict[str, object] = {}
     for path, count in counters.items():
         if not Path(path).exists():
             continue
         try:
             counts[path] = count(Path(path))
-        except (OSError, ValueError, zipfile.BadZipFile) as error:
+        except (OSError, ValueError) as error:
             print(f"plan: {path} not counted ({error}); the released size stands in", file=sys.stderr)
     return counts
 

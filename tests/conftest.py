@@ -29,6 +29,15 @@ def run_snakemake(*args, cwd=REPO, check=True, timeout=1800, env=None):
     return proc
 
 
+def load_script(relative_path: str):
+    """A script of this repository (``scripts/plan.py``, ``benchmarks/run.py``...) imported as a module."""
+    path = REPO / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def edited_default_config(path: Path, edit=None) -> Path:
     """config/config.yaml, changed in place by ``edit(cfg)`` when given, written to ``path``."""
     import yaml

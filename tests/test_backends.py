@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 from factgap import backends
 
@@ -76,10 +76,7 @@ def test_make_backend_hf_on_the_embedded_model(embedded_model):
 
 @pytest.fixture(scope="module")
 def parity():
-    spec = importlib.util.spec_from_file_location("backend_parity", ROOT / "scripts" / "backend_parity.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/backend_parity.py")
 
 
 def test_parity_greedy_agreement(parity):

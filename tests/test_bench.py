@@ -1,6 +1,7 @@
 """Benchmark helpers (pure) and one tiny real run of every case on the tiny model."""
 
 import pytest
+from conftest import load_script
 
 from factgap import bench
 
@@ -96,12 +97,7 @@ def test_time_shares_and_op_buckets():
 
 
 def test_ratios_and_floors_of_a_subset_run():
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location("bench_run", Path(__file__).parents[1] / "benchmarks" / "run.py")
-    run = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run)
+    run = load_script("benchmarks/run.py")
     assert run.parse_cases("preference, sft") == ["sft", "preference"]
     import argparse
 

@@ -2,11 +2,11 @@
 door (at most 200 lines), and every relative link of README.md, config/README.md and docs/*.md
 points at a file that exists."""
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 README_MAX_LINES = 200
@@ -14,10 +14,7 @@ PAGES = [REPO / "README.md", REPO / "config" / "README.md", *sorted((REPO / "doc
 
 
 def load_generator():
-    spec = importlib.util.spec_from_file_location("config_docs", REPO / "scripts" / "config_docs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/config_docs.py")
 
 
 def test_configuration_page_is_generated_from_the_schema():

@@ -1,7 +1,6 @@
 """The cost plan (factgap.plan, scripts/plan.py): its arithmetic against hand computations, the profile
 and dry-run parsing, and the command on every paper config."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, load_script
 
 from factgap import plan
 
@@ -200,13 +199,6 @@ def test_plan_command_on_paper_config(config: Path):
     assert total > 1
 
 
-def load_plan_command():
-    spec = importlib.util.spec_from_file_location("plan_command", REPO / "scripts" / "plan.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_local_files_are_counted(tmp_path):
     archive = tmp_path / "dataset.zip"
     with zipfile.ZipFile(archive, "w") as zf:
@@ -223,7 +215,7 @@ def test_local_files_are_counted(tmp_path):
             "evaluation": {"ood_topics": {"path": None}, "ood_qa_sets": [{"path": str(fpqa)}]},
         },
     }
-    counts = load_plan_command().local_counts(config)
+    counts = load_script("scripts/plan.py").local_counts(config)
     assert counts == {str(archive): {"P17": {"train": 3, "test": 2}}, str(fpqa): 4}
 
 

@@ -260,6 +260,19 @@ class _Release:
             self._zip.close()
 
 
+def release_question_counts(path: str | Path) -> dict[str, dict[str, int]]:
+    """{relation: {split: questions}} of a release (zip or folder) before any filter, read as the loader
+    reads it (.json before .jsonl, one-off/ left out)."""
+    release = _Release(path)
+    try:
+        counts: dict[str, dict[str, int]] = {}
+        for (relation, split), name in sorted(release.files.items()):
+            counts.setdefault(relation, {})[split] = len(parse_json_rows(release.read(name), release.source(name)))
+        return counts
+    finally:
+        release.close()
+
+
 def load_entityquestions_records(
     path: str | Path,
     relations: Sequence[str],
