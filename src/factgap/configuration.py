@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 
 def config_error(key: str, problem: str) -> ValueError:
@@ -23,12 +24,28 @@ def check_output_folders(cfg: Mapping) -> None:
             )
 
 
+def config_value(cfg: Mapping, key: str) -> Any:
+    """The value under a dotted key (``s4.mmlu.path``), or None where any part is missing."""
+    value: Any = cfg
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def local_paths_of(cfg: Mapping, *keys: str) -> list[tuple[str, str]]:
+    """(key, path) of the dotted keys that name a local file or folder (not null or empty, not a ``pkg:`` file)."""
+    from factgap.hub import PACKAGE_PREFIX
+
+    found = [(key, config_value(cfg, key)) for key in keys]
+    return [
+        (key, path) for key, path in found if isinstance(path, str) and path and not path.startswith(PACKAGE_PREFIX)
+    ]
+
+
 def local_data_paths(cfg: Mapping) -> list[tuple[str, str]]:
     """(config key, path) of every local dataset file or folder the config names (null = built in / Hub)."""
-    found = [(f"datasets.{name}.path", spec.get("path")) for name, spec in cfg.get("datasets", {}).items()]
-    s4 = cfg.get("s4", {})
-    found += [("s4.dataset.path", s4.get("dataset", {}).get("path")), ("s4.mmlu.path", s4.get("mmlu", {}).get("path"))]
-    return [(key, path) for key, path in found if path and not str(path).startswith("pkg:")]
+    keys = [f"datasets.{name}.path" for name in cfg.get("datasets", {})] + ["s4.dataset.path", "s4.mmlu.path"]
+    return local_paths_of(cfg, *keys)
 
 
 def check_local_data_paths(cfg: Mapping) -> None:

@@ -229,13 +229,13 @@ def probe_mc_file(
     from factgap.backends import make_backend
     from factgap.runtime import progress
 
+    if demo_pool not in ("subject", "dataset"):  # before the model loads
+        raise ValueError(f"demo_pool {demo_pool!r} is not 'subject' or 'dataset'")
     items = pq.read_table(items_path).to_pylist()
     engine = make_backend("hf", manifest_path, show_progress=False)
     model, tokenizer = engine.model, engine.tokenizer
     rows = []
     subjects = sorted({r["subject"] for r in items})
-    if demo_pool not in ("subject", "dataset"):
-        raise ValueError(f"demo_pool {demo_pool!r} is not 'subject' or 'dataset'")
     for subject in progress(subjects, "probe subjects", show=len(subjects) > 1):
         pool = [r for r in items if r["split"] == "dev" and (demo_pool == "dataset" or r["subject"] == subject)]
         todo = [r for r in items if r["subject"] == subject and r["split"] in splits]

@@ -22,7 +22,7 @@ import re
 from factgap import code_inputs, hub, naming, seed_design
 from factgap.backends import check_backend_config, nvidia_gpu_visible, vllm_installed
 from factgap.data.loaders import mc_loader
-from factgap.configuration import check_semantics, science_config
+from factgap.configuration import check_semantics, local_paths_of, science_config
 from factgap.runtime import deterministic_environment
 from factgap.paths import ResultsLayout
 from factgap.studies import s1 as s1_design, s2 as s2_design, s3 as s3_design, s4 as s4_design

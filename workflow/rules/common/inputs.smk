@@ -48,14 +48,12 @@ def local_files_of(*config_keys):
     """The local files these dotted config keys name (a file, or every file under a folder), so that an
     edited copy of a dataset reruns the jobs that read it; nothing for null, Hub ids and packages."""
     files = []
-    for key in config_keys:
-        value = config
-        for part in key.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if not isinstance(value, str) or value.startswith("pkg:") or not os.path.exists(value):
-            continue
+    for _, value in local_paths_of(config, *config_keys):
         path = Path(value)
-        files += [str(path)] if path.is_file() else sorted(str(f) for f in path.rglob("*") if f.is_file())
+        if path.is_file():
+            files.append(str(path))
+        elif path.is_dir():
+            files += sorted(str(f) for f in path.rglob("*") if f.is_file())
     return files
 
 
