@@ -72,8 +72,13 @@ def parse_standin_name(name: str) -> tuple[str, bool]:
 
 
 def build_tokenizer(family: Family, corpus: Sequence[str], chat: bool, vocab_size: int = 2000):
+    """A tokenizer of ``family`` trained on ``corpus``, with the chat template when ``chat``."""
+    return wrap_tokenizer(family, train_tokenizer(family, corpus, vocab_size), chat)
+
+
+def train_tokenizer(family: Family, corpus: Sequence[str], vocab_size: int = 2000):
+    """The family's BPE (pre-tokenizer, byte handling, BOS prepended) trained on ``corpus``."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
 
     base_specials = ["<unk>", family.bos, family.eos] if family.bos == "<s>" else [family.bos, family.eos]
     specials = list(dict.fromkeys([*base_specials, *family.specials]))
@@ -119,6 +124,14 @@ def build_tokenizer(family: Family, corpus: Sequence[str], chat: bool, vocab_siz
     tok.post_processor = processors.TemplateProcessing(
         single=f"{family.bos} $A", pair=f"{family.bos} $A {family.bos} $B", special_tokens=[(family.bos, bos_id)]
     )
+    return tok
+
+
+def wrap_tokenizer(family: Family, tok, chat: bool):
+    """A transformers tokenizer over the trained ``tok``: the base model's end token, or the chat
+    variant's end-of-turn token and chat template."""
+    from transformers import PreTrainedTokenizerFast
+
     eos = family.chat_eos if chat else family.eos
     kwargs = {"unk_token": "<unk>"} if family.tokenizer == "sentencepiece" else {}
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=family.bos, eos_token=eos, **kwargs)
@@ -147,7 +160,8 @@ def build_family(
     if len(families) != 1:
         raise ValueError(f"stand-ins of one family at a time, got {sorted(out_dirs)}")
     family = FAMILIES[families.pop()]
-    base_tokenizer = build_tokenizer(family, corpus, chat=False)
+    trained = train_tokenizer(family, corpus)
+    base_tokenizer = wrap_tokenizer(family, trained, chat=False)
     config_class, model_class = (
         (LlamaConfig, LlamaForCausalLM) if family.architecture == "llama" else (MistralConfig, MistralForCausalLM)
     )
@@ -169,7 +183,7 @@ def build_family(
     written = []
     for name, out_dir in out_dirs.items():
         chat = parsed[name][1]
-        tokenizer = build_tokenizer(family, corpus, chat) if chat else base_tokenizer
+        tokenizer = wrap_tokenizer(family, trained, chat) if chat else base_tokenizer
         model.config.eos_token_id = tokenizer.eos_token_id
         model.generation_config.eos_token_id = tokenizer.eos_token_id
         model.save_pretrained(out_dir)
