@@ -21,6 +21,7 @@ include: "workflow/rules/reports.smk"
 include: "workflow/rules/s1/study.smk"
 include: "workflow/rules/s2/study.smk"
 include: "workflow/rules/s3/study.smk"
+include: "workflow/rules/s2/bios.smk"  # S2 on S3's bio set: after S3's rules
 include: "workflow/rules/s4/study.smk"
 include: "workflow/rules/seeds.smk"
 include: "workflow/rules/run_report.smk"

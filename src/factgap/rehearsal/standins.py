@@ -10,6 +10,7 @@ known and others unknown, as they do on a pretrained model; its answers mean not
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -199,6 +200,8 @@ def _train_briefly(model, tokenizer, texts: Sequence[str], seed: int, steps: int
         return
     rng = random.Random(seed)
     pad_id = tokenizer.eos_token_id  # the paper models ship without a padding token: none is saved
+    # a copy: truncating sets the fast tokenizer's own truncation, which save_pretrained would keep
+    tokenizer = copy.deepcopy(tokenizer)
     tokenizer.truncation_side = "left"  # long prompts (a judge's passages) keep their end, where the answer is
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()
@@ -212,5 +215,4 @@ def _train_briefly(model, tokenizer, texts: Sequence[str], seed: int, steps: int
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-    tokenizer.truncation_side = "right"
     model.eval()

@@ -2,7 +2,9 @@
 
 0-shot test exact match, overall and per knowledge category of the test items (categories from
 the base model's probe), with bootstrap intervals; the gap Known - Unknown is a paired bootstrap
-over the same test items.
+over the same test items. With S2 on bios (s2.wikibios), the bio set is one more dataset row: the
+FActScore of each test person's greedy bio (an empty bio scores 0), per category of the person under
+the base model's FActScore.
 """
 
 from __future__ import annotations
@@ -25,23 +27,52 @@ from factgap.reports.common import (
     sort_by_stage,
 )
 
-TITLE = "Known vs Unknown fine-tuning: test exact match (0-shot)"
+TITLE = "Known vs Unknown fine-tuning: test exact match (0-shot), FActScore on bios"
+EXACT_MATCH, FACTSCORE = "exact match", "FActScore"
 PAPER_FINDING = (
     "Gong et al. 2025, Table 1: models fine-tuned on Known facts answer more test questions correctly (0-shot exact "
     "match) than models fine-tuned on Unknown facts, by roughly 10-15 points on average over models and datasets "
     "(Llama-3.1-8B base on EntityQuestions: 40.30 vs 28.25), and the gap is wider for the converged models than for "
-    "the early-stopped ones."
+    "the early-stopped ones. The gap holds on MMLU (exact match on the option) and on WikiBios (FActScore of "
+    "biographies of held-out people)."
 )
 MAX_GROUPS = 3
+
+
+def bio_predictions(scores: pd.DataFrame, people: pd.DataFrame, verifier: str) -> pd.DataFrame:
+    """Score rows (SCORE_SCHEMA plus model, dataset, variant) as prediction-like rows: one per test person
+    and variant, ``correct`` = FActScore of the greedy bio under ``verifier`` (0 for an empty bio),
+    ``category`` = the person's category under the base model (bio-sets test file)."""
+    greedy = scores[(scores["sample"] == -1) & (scores["verifier"] == verifier)]
+    if greedy.empty:
+        raise ValueError(f"no greedy bio scored by verifier {verifier!r}")
+    category = {(r.model, r.entity_id): r.category for r in people.itertuples()}
+    value = greedy["score"].where(~greedy["abstained"].astype(bool), 0.0).fillna(0.0).astype(float)
+    return pd.DataFrame(
+        {
+            "model": greedy["model"],
+            "dataset": greedy["dataset"],
+            "variant": greedy["variant"],
+            "id": greedy["entity_id"],
+            "prompt_mode": "zero_shot",
+            "category": [category.get((m, e)) for m, e in zip(greedy["model"], greedy["entity_id"])],
+            "correct": value,
+            "metric": FACTSCORE,
+        }
+    )
 
 
 def build_table(
     predictions: pd.DataFrame, known_set: str, unknown_set: str, n_resamples: int, confidence: float, seed: int
 ) -> pd.DataFrame:
-    """One row per (model, dataset, stage, test subset); columns with EM and CIs (fractions)."""
+    """One row per (model, dataset, stage, test subset); columns with EM (FActScore for bios) and CIs
+    (fractions)."""
     zero = predictions[predictions["prompt_mode"] == "zero_shot"]
+    if "metric" not in zero:
+        zero = zero.assign(metric=EXACT_MATCH)
     rows = []
     for (model, dataset), group in zero.groupby(["model", "dataset"], sort=True):
+        metric = group["metric"].fillna(EXACT_MATCH).iloc[0]
         base = group[group["variant"] == BASE]
         for stage in STAGES:
             known = group[group["variant"] == variant_label(known_set, stage)].sort_values("id")
@@ -53,14 +84,15 @@ def build_table(
                 k = known if category is None else known[known["category"] == category]
                 u = unknown if category is None else unknown[unknown["category"] == category]
                 b = base if category is None else base[base["category"] == category]
-                row = {"model": model, "dataset": dataset, "stage": stage, "test_subset": subset}
+                row = {"model": model, "dataset": dataset, "metric": metric, "stage": stage, "test_subset": subset}
                 row.update(known_unknown_row(b, k, u, n_resamples, confidence, seed))
                 rows.append(row)
     return pd.DataFrame(rows)
 
 
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
-    out = table[["model", "dataset", "stage", "test_subset", "known_em_n"]].rename(columns={"known_em_n": "n"}).copy()
+    out = table[["model", "dataset", "metric", "stage", "test_subset", "known_em_n"]]
+    out = out.rename(columns={"known_em_n": "n"}).copy()
     return add_ci_columns(out, table, ("base_em", "known_em", "unknown_em", "gap"))
 
 
@@ -91,7 +123,7 @@ def plot(table: pd.DataFrame, png_path) -> None:
             )
         ax.axhline(group["base_em"].iloc[0] * 100, color="grey", linestyle="--", label="base model")
         ax.set_xticks(list(x), [s.replace("_", " ") for s in group["stage"]])
-        ax.set_ylabel("test exact match (%)")
+        ax.set_ylabel(f"test {group['metric'].iloc[0]} (%)")
         ax.set_title(f"{model} / {dataset}")
         ax.legend(fontsize=8)
     finish_figure(fig, TITLE, png_path)
@@ -106,7 +138,8 @@ def _describe_group(model, dataset, group: pd.DataFrame) -> str:
         for _, r in rows.iterrows()
     ]
     items = "all test items" if subset == "all" else f"the {subset} items"
-    return f"{model}/{dataset}, {items}: the Known − Unknown exact-match gap in points is " + " and ".join(parts) + "."
+    metric = group["metric"].iloc[0] if "metric" in group else EXACT_MATCH
+    return f"{model}/{dataset}, {items}: the Known − Unknown {metric} gap in points is " + " and ".join(parts) + "."
 
 
 def describe(table: pd.DataFrame) -> str:
@@ -117,10 +150,21 @@ def describe(table: pd.DataFrame) -> str:
 
 
 def build(
-    inputs: ReportInputs, known_set: str, unknown_set: str, n_resamples: int, confidence: float, seed: int
+    inputs: ReportInputs,
+    known_set: str,
+    unknown_set: str,
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+    verifier: str | None = None,
 ) -> Report:
-    """S2 Table 1 analogue from 0-shot predictions of the base, Known- and Unknown-trained models."""
-    table = build_table(inputs.frame("predictions"), known_set, unknown_set, n_resamples, confidence, seed)
+    """S2 Table 1 analogue from 0-shot predictions of the base, Known- and Unknown-trained models (and,
+    given ``bio_scores``, their bios' FActScore under ``verifier``)."""
+    predictions = inputs.frame("predictions").assign(metric=EXACT_MATCH)
+    if inputs.paths("bio_scores"):
+        bios = bio_predictions(inputs.frame("bio_scores"), inputs.frame("bio_people"), verifier)
+        predictions = pd.concat([predictions, bios], ignore_index=True)
+    table = build_table(predictions, known_set, unknown_set, n_resamples, confidence, seed)
     if table.empty:
         raise ValueError("no Known/Unknown model pairs among the predictions")
     notes = (
@@ -128,4 +172,10 @@ def build(
         "gap = Known-trained - Unknown-trained, paired over the same items. test-<Category>: test items of that "
         "SliCK category under the base model's probe."
     )
+    if inputs.paths("bio_scores"):
+        notes += (
+            f" Bio rows (metric FActScore): mean FActScore ({verifier} verifier) of the greedy bios of the held-out "
+            "people, an empty bio scoring 0; test-known / test-unknown / test-between: people whose base-model "
+            "FActScore falls in the Known / Unknown training people's range, or between."
+        )
     return Report(table, display_table(table), TITLE, notes, partial(plot, table), finding=describe(table))

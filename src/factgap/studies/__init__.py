@@ -35,19 +35,20 @@ def models(config: Mapping) -> list[str]:
     return sorted(config["models"])
 
 
-def datasets(config: Mapping) -> list[str]:
-    return sorted(config["datasets"])
+def datasets(config: Mapping, study: str) -> list[str]:
+    """The QA datasets ``study`` (s1, s2) trains and tests on (config ``datasets.<name>.studies``)."""
+    return sorted(d for d, spec in config["datasets"].items() if study in spec["studies"])
 
 
-def datasets_with_ood(config: Mapping) -> list[str]:
-    return [d for d in datasets(config) if config["datasets"][d]["ood_relations"]]
+def datasets_with_ood(config: Mapping, study: str) -> list[str]:
+    return [d for d in datasets(config, study) if config["datasets"][d]["ood_relations"]]
 
 
-def datasets_with_popularity(config: Mapping) -> list[str]:
+def datasets_with_popularity(config: Mapping, study: str) -> list[str]:
     """Datasets whose loader's records carry a popularity value (GeoNames population, PopQA s_pop)."""
     from factgap.data.loaders import qa_loader
 
-    return [d for d in datasets(config) if qa_loader(config["datasets"][d]["loader"]).popularity]
+    return [d for d in datasets(config, study) if qa_loader(config["datasets"][d]["loader"]).popularity]
 
 
 def bootstrap_options(config: Mapping) -> dict:

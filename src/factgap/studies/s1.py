@@ -59,7 +59,7 @@ def idk_pairs(config: Mapping) -> list[tuple[str, str]]:
 
 
 def reports(config: Mapping, layout: ResultsLayout) -> list[ReportSpec]:
-    ms, ds, sets = models(config), datasets(config), training_sets(config)
+    ms, ds, sets = models(config), datasets(config, "s1"), training_sets(config)
     boot = bootstrap_options(config)
     groups = {"known": config["splits"]["known_categories"], "unknown": config["splits"]["unknown_categories"]}
     zero_shot = layout.predictions(ms, ds, sft_variants(sets), ["zero_shot"])

@@ -32,7 +32,8 @@ def model_params(wildcards):
 
 
 def dataset_params(wildcards):
-    return config["datasets"][wildcards.dataset]
+    # which studies use a dataset does not change its table: editing that list reruns nothing here
+    return {k: v for k, v in config["datasets"][wildcards.dataset].items() if k != "studies"}
 
 
 def hub_item_params(wildcards):
