@@ -20,7 +20,6 @@ def bio_adapter_of_variant(wildcards):
     return LAYOUT.adapter(wildcards.model, wildcards.people, naming.parse_variant_path(wildcards.variant))
 
 
-
 rule build_bio_training_sets:
     """Known and Unknown training people (top and bottom share by the base model's bio FActScore) with
     their reference bios, and the test people with the category of their base FActScore."""
