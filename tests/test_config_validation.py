@@ -62,6 +62,8 @@ def _with(path, value):
             [{"name": "a", "format": "kuqa", "path": "k.jsonl"}, {"name": "a", "format": "fpqa", "path": "f.jsonl"}],
             "s3.evaluation.ood_qa_sets[1].name",
         ),  # S3: two sets of one name
+        ("s2.wikibios.share", 0.7, "share"),  # S2 on bios: Known and Unknown would overlap
+        ("s3.people.name", "geonames", "s3.people.name"),  # S2 on bios: people named as a QA dataset
         ("seeds", [0, 1, 1], "seeds"),  # seed sweep: a seed twice
         ("models_dir", "my models", "models_dir"),  # a space in a path
     ],

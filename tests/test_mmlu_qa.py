@@ -31,23 +31,29 @@ def test_question_shows_every_option_under_its_letter():
         format_question("Q?", ["only one"])
 
 
-def test_records_answer_with_the_letter_and_split_by_question_text():
+def test_records_answer_with_the_letter_and_every_subject_gets_its_exact_split_shares():
     records = [
         mc("1", "Which bone is in the arm?", ["femur", "humerus", "tibia", "fibula"], 1),
-        mc("2", "Which  bone is in the arm?", ["humerus", "femur", "tibia", "fibula"], 0, subject="x", split="dev"),
-        *[mc(str(i), f"Question {i}?", ["a", "b", "c", "d"], i % 4) for i in range(3, 300)],
+        mc("2", "Which muscle flexes the elbow?", ["triceps", "biceps", "deltoid", "soleus"], 0, split="dev"),
+        *[mc(str(i), f"Question {i}?", ["a", "b", "c", "d"], i % 4, subject="x") for i in range(3, 43)],
+        *[mc(str(i), f"Other {i}?", ["a", "b", "c", "d"], i % 4, subject="y") for i in range(43, 50)],
     ]
     out = qa_records_from_mc(records, {"dev": 0.2, "test": 0.3}, seed=0, source="mem")
     assert out[0]["answers"] == ["B"] and out[1]["answers"] == ["A"]
     assert out[0]["relation"] == "anatomy" and out[0]["id"] == "mmlu:1"
-    assert out[0]["split"] == out[1]["split"]  # the same question (whitespace aside) lands in one split
-    counts = {s: sum(r["split"] == s for r in out) for s in ("train", "dev", "test")}
-    assert 0.2 * 299 - 30 < counts["dev"] < 0.2 * 299 + 30 and 0.3 * 299 - 35 < counts["test"] < 0.3 * 299 + 35
+    for subject, n, (n_dev, n_test) in (("x", 40, (8, 12)), ("y", 7, (1, 2)), ("anatomy", 2, (0, 1))):
+        splits = [r["split"] for r in out if r["relation"] == subject]
+        assert (len(splits), splits.count("dev"), splits.count("test")) == (n, n_dev, n_test)
     again = qa_records_from_mc(records, {"dev": 0.2, "test": 0.3}, seed=0, source="mem")
     assert [r["split"] for r in again] == [r["split"] for r in out]
     other_seed = qa_records_from_mc(records, {"dev": 0.2, "test": 0.3}, seed=1, source="mem")
     assert [r["split"] for r in other_seed] != [r["split"] for r in out]
+    # the order of the records does not change a question's split
+    shuffled = qa_records_from_mc(records[::-1], {"dev": 0.2, "test": 0.3}, seed=0, source="mem")
+    assert {r["id"]: r["split"] for r in shuffled} == {r["id"]: r["split"] for r in out}
     assert qa_table(out, "mem").schema.equals(QA_SCHEMA)
+    with pytest.raises(ValueError, match="leave room for train"):
+        qa_records_from_mc(records, {"dev": 0.5, "test": 0.5}, seed=0, source="mem")
 
 
 def test_released_csv_tree_through_the_qa_loader(tmp_path):

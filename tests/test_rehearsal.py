@@ -50,7 +50,8 @@ def test_every_paper_config_has_an_overlay_of_sizes_and_locations_only():
     """Overlays change sizes and model / data locations; the science keys stay the paper config's."""
     allowed_leaf_words = ("path", "revision", "max_", "n_", "epochs", "batch_size", "gradient_accumulation_steps",
                           "max_length", "max_new_tokens", "k", "significance_chunks", "bootstrap_resamples",
-                          "dev_per_relation", "embedding_model", "entities_path", "knowledge_db", "ood_qa_sets")  # fmt: skip
+                          "dev_per_relation", "dev_people", "embedding_model", "entities_path", "knowledge_db",
+                          "ood_qa_sets")  # fmt: skip
 
     def leaves(tree, prefix=""):
         for key, value in tree.items():

@@ -193,3 +193,30 @@ def test_missing_local_dataset_is_named_before_any_job(tmp_path, monkeypatch):
     cfg["s4"]["mmlu"]["path"] = "mmlu-data"
     with pytest.raises(ValueError, match=r"s4\.mmlu\.path"):
         check_local_data_paths(cfg)
+
+
+def test_s2_on_bios_reads_every_variants_test_scores_and_the_people_categories(cfg):
+    from factgap.configuration import check_semantics
+
+    gap = next(r for r in s2.reports(cfg, LAYOUT) if r.name == "s2_factuality_gap")
+    scores = gap.files["bio_scores"]
+    assert [f.meta["variant"] for f in scores] == [
+        "base",
+        "known-early_stop",
+        "known-convergence",
+        "unknown-early_stop",
+        "unknown-convergence",
+    ]
+    assert scores[1].path == "res/s3/smollm2-135m/bios/sft/known/early_stop/scores-test.parquet"
+    assert [f.path for f in gap.files["bio_people"]] == ["res/s3/smollm2-135m/bios/bio-sets/test.parquet"]
+    assert gap.options["verifier"] == "rules"
+    # S2 on bios alone: no QA dataset, only the gap table
+    cfg["datasets"] = {}
+    with pytest.raises(ValueError, match="study s1 needs at least one QA dataset"):
+        check_semantics(cfg)
+    cfg["studies"] = ["s2", "s3"]
+    check_semantics(cfg)
+    assert [r.name for r in s2.reports(cfg, LAYOUT)] == ["s2_factuality_gap"]
+    cfg["s2"]["wikibios"]["enabled"] = False
+    with pytest.raises(ValueError, match="study s2 needs at least one QA dataset"):
+        check_semantics(cfg)

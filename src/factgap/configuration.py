@@ -63,8 +63,11 @@ def check_local_data_paths(cfg: Mapping) -> None:
 
 def check_semantics(cfg: Mapping) -> None:
     check_output_folders(cfg)
-    if not cfg["datasets"] and {"s1", "s2"} & set(cfg["studies"]):
-        raise config_error("datasets", "studies s1 and s2 need at least one QA dataset")
+    for study in ("s1", "s2"):
+        uses = [d for d, spec in cfg["datasets"].items() if study in spec["studies"]]
+        bios_only = study == "s2" and cfg["s2"]["wikibios"]["enabled"]
+        if study in cfg["studies"] and not uses and not bios_only:
+            raise config_error("datasets", f"study {study} needs at least one QA dataset (datasets.<name>.studies)")
     known, unknown = cfg["splits"]["known_categories"], cfg["splits"]["unknown_categories"]
     if overlap := sorted(set(known) & set(unknown)):
         raise config_error("splits.known_categories", f"{overlap} also listed in splits.unknown_categories")

@@ -6,18 +6,19 @@ Exact match on the letter is multiple-choice accuracy: the few-shot probe, the t
 the exemplars all answer with the bare letter. The relation is the MMLU subject, so ``relations`` are
 the in-domain subjects and ``ood_relations`` the subjects of the mmlu_ood test.
 
-MMLU has no training split, so every released split is pooled and each question is assigned to
-train / dev / test by a seeded hash of its text (``split_fractions``): a question that MMLU repeats
-(a few do, across subjects) lands in one split only.
+MMLU has no training split, so every released split is pooled and each subject's questions are
+ranked by a seeded hash of their text and cut at the ``split_fractions`` (rounded): every subject gets
+its exact share of dev questions, which the probe's few-shot exemplars and early stopping read (a
+hash threshold per question left a 40-question subject with 3 dev questions in a rehearsal).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from factgap.data.schema import DataValidationError
-from factgap.data.splits_by_subject import assign_split
 
 LETTERS = "ABCD"
 
@@ -30,10 +31,34 @@ def format_question(question: str, choices: Sequence[str]) -> str:
     return "\n".join([question.strip(), *options])
 
 
+def split_by_subject(records: Sequence[Mapping[str, Any]], fractions: Mapping[str, float], seed: int) -> list[str]:
+    """train / dev / test of each record: per subject, the questions ranked by a seeded hash of their
+    (whitespace-normalised) text, the first round(n * test) test, the next round(n * dev) dev."""
+    test, dev = float(fractions.get("test", 0.0)), float(fractions.get("dev", 0.0))
+    if test < 0 or dev < 0 or test + dev >= 1:
+        raise ValueError(f"split fractions must be >= 0 and leave room for train: {dict(fractions)}")
+
+    def rank_key(i: int) -> tuple[str, str]:
+        text = " ".join(str(records[i]["question"]).split())
+        return hashlib.sha256(f"{seed}\x00{text}".encode()).hexdigest(), str(records[i]["id"])
+
+    by_subject: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        by_subject.setdefault(r["subject"], []).append(i)
+    splits = ["train"] * len(records)
+    for indices in by_subject.values():
+        ranked = sorted(indices, key=rank_key)
+        n_test, n_dev = round(len(ranked) * test), round(len(ranked) * dev)
+        for position, i in enumerate(ranked):
+            splits[i] = "test" if position < n_test else "dev" if position < n_test + n_dev else "train"
+    return splits
+
+
 def qa_records_from_mc(
     records: Sequence[Mapping[str, Any]], fractions: Mapping[str, float], seed: int, source: str
 ) -> list[dict]:
-    """Validated multiple-choice records (MC_SCHEMA) -> QA records (QA_SCHEMA), split by question text."""
+    """Validated multiple-choice records (MC_SCHEMA) -> QA records (QA_SCHEMA), split per subject."""
+    splits = split_by_subject(records, fractions, seed)
     out = []
     for row, r in enumerate(records):
         choices = list(r["choices"])
@@ -48,7 +73,7 @@ def qa_records_from_mc(
                 "question": format_question(r["question"], choices),
                 "answers": [LETTERS[index]],
                 "popularity": None,
-                "split": assign_split(" ".join(r["question"].split()), fractions, seed),
+                "split": splits[row],
             }
         )
     return out

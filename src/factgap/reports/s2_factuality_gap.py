@@ -160,7 +160,7 @@ def build(
 ) -> Report:
     """S2 Table 1 analogue from 0-shot predictions of the base, Known- and Unknown-trained models (and,
     given ``bio_scores``, their bios' FActScore under ``verifier``)."""
-    predictions = inputs.frame("predictions").assign(metric=EXACT_MATCH)
+    predictions = inputs.frame("predictions", empty_columns=["prompt_mode"]).assign(metric=EXACT_MATCH)
     if inputs.paths("bio_scores"):
         bios = bio_predictions(inputs.frame("bio_scores"), inputs.frame("bio_people"), verifier)
         predictions = pd.concat([predictions, bios], ignore_index=True)

@@ -55,7 +55,11 @@ def reports(config: Mapping, layout: ResultsLayout) -> list[ReportSpec]:
             "S2 Table 1 analogue: Known- vs Unknown-trained, early stop vs convergence (0-shot EM; FActScore on bios).",
             gap_files,
             gap_options,
-        ),
+        )
+    ]
+    if not ds:  # S2 on bios alone: no QA prompts to compare
+        return specs
+    specs += [
         ReportSpec(
             "s2_icl_gains",
             "S2 Table 3 analogue: 4-shot and 4-shot CoT gains over 0-shot for every model variant.",

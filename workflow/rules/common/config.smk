@@ -25,6 +25,7 @@ from factgap.data.loaders import mc_loader
 from factgap.configuration import check_semantics, local_paths_of, science_config
 from factgap.runtime import deterministic_environment
 from factgap.paths import ResultsLayout
+from factgap.studies import datasets as study_datasets
 from factgap.studies import s1 as s1_design, s2 as s2_design, s3 as s3_design, s4 as s4_design
 
 validate(config, "../../../config/schema.yaml")

@@ -85,7 +85,9 @@ def provenance_inputs(study):
     elif study == "s3":
         data = [LAYOUT.people(s3_design.people_set(config))]
     else:
-        data = [LAYOUT.questions(d) for d in DATASETS]
+        data = [LAYOUT.questions(d) for d in study_datasets(config, study)]
+        if study == "s2" and s2_design.on_bios(config):
+            data.append(LAYOUT.people(s3_design.people_set(config)))
     return {"manifests": [LAYOUT.model_manifest(m) for m in MODELS], "questions": data}
 
 
@@ -227,3 +229,22 @@ def preference_settings_of(wildcards):
         },
         "generation": {"chat_template": config["s3"]["generation"]["chat_template"]},
     }
+
+
+# ---- S2 on bios (workflow/rules/s2/bios.smk) ----
+SFT_BIO_VARIANT_PATTERN = "|".join(re.escape(v.path) for v in naming.sft_variants(s2_design.training_sets(config)))
+
+
+def bio_request_template(wildcards):
+    """s3.generation.prompt, through a function: its {entity} is not a wildcard."""
+    return config["s3"]["generation"]["prompt"]
+
+
+def bio_training_generation(wildcards):
+    """The generation keys train_bio_lora's dev bios read (a function: the prompt's {entity})."""
+    return {k: config["s3"]["generation"][k] for k in ("prompt", "chat_template", "max_new_tokens", "batch_size")}
+
+
+def bio_adapter_of_variant(wildcards):
+    """The adapter trained on the bio set's Known or Unknown people."""
+    return LAYOUT.adapter(wildcards.model, wildcards.people, naming.parse_variant_path(wildcards.variant))

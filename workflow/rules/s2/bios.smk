@@ -1,23 +1,7 @@
 # S2 on WikiBios (s2.wikibios): Known / Unknown people of S3's bio set by the base model's FActScore, LoRA
 # SFT on their reference bios, then the fine-tuned models' bios of the test people go through S3's
-# extract_facts, verify_facts and score_bios. Library: factgap.bio_sft. Included after S3's rules (it
-# reads S3_PEOPLE).
-SFT_BIO_VARIANT_PATTERN = "|".join(re.escape(v.path) for v in naming.sft_variants(s2_design.training_sets(config)))
-
-
-def bio_request_template(wildcards):
-    """s3.generation.prompt, through a function: its {entity} is not a wildcard."""
-    return config["s3"]["generation"]["prompt"]
-
-
-def bio_training_generation(wildcards):
-    """The generation keys train_bio_lora's dev bios read (a function: the prompt's {entity})."""
-    return {k: config["s3"]["generation"][k] for k in ("prompt", "chat_template", "max_new_tokens", "batch_size")}
-
-
-def bio_adapter_of_variant(wildcards):
-    """The adapter trained on the bio set's Known or Unknown people."""
-    return LAYOUT.adapter(wildcards.model, wildcards.people, naming.parse_variant_path(wildcards.variant))
+# extract_facts, verify_facts and score_bios. Library: factgap.bio_sft; input functions in
+# common/inputs.smk. Included after S3's rules (it reads S3_PEOPLE).
 
 
 rule build_bio_training_sets:
