@@ -104,3 +104,18 @@ def test_text_outputs_are_synced_before_the_rename(tmp_path, monkeypatch):
 
     io.write_parquet(pa.table({"x": [1]}), tmp_path / "a.parquet")
     assert len(synced) == 2
+
+
+def test_the_files_of_a_local_model_folder_are_inputs_of_its_preparation(tmp_path):
+    """New weights in a local model folder rerun the model's jobs (a rehearsal once kept answers of old
+    stand-in weights)."""
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"weights")
+    config = edited_default_config(
+        tmp_path / "c.yaml", lambda cfg: cfg.update(models={"m": {"source": "hf", "path": str(folder)}})
+    )
+    proc = run_snakemake("-n", "results/models/m/model.json", "--configfile", str(config), cwd=tmp_path, timeout=300)
+    inputs = next(line for line in proc.stdout.splitlines() if line.strip().startswith("input:"))
+    assert str(folder / "config.json") in inputs and str(folder / "model.safetensors") in inputs

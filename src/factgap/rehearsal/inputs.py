@@ -50,10 +50,12 @@ def _write_layouts(data: Path, seed: int) -> None:
 
 
 def standin_training_texts(seed: int = 0) -> tuple[list[str], list[str]]:
-    """(tokenizer corpus, texts the stand-ins learn): few-shot QA of half the facts, multiple-choice answers
-    of half the medicine questions (and wrong ones of a quarter), bios of half the people, the judge's
-    formats, so that probes find known, unknown and confidently wrong items."""
-    from factgap.factscore.atomic import LLM_INSTRUCTION, split_sentences
+    """(tokenizer corpus, texts the stand-ins learn): few-shot QA of half the facts and of a fifth of the
+    MMLU questions, multiple-choice answers of half the medicine questions (and wrong ones of a quarter),
+    bios of half the people, the judge's formats, so that probes find known, unknown and confidently wrong
+    items."""
+    from factgap.data.mmlu_qa import format_question
+    from factgap.factscore.atomic import build_llm_extraction_prompt, split_sentences
     from factgap.factscore.entities import load_embedded_entities
     from factgap.factscore.verify import build_verify_prompt
     from factgap.s4.prompts import demo_text, probe_prompt
@@ -68,6 +70,16 @@ def standin_training_texts(seed: int = 0) -> tuple[list[str], list[str]]:
     ]
     mmlu = layouts.mmlu_by_subject()
     medicine = [r for s in layouts.MEDICINE_SUBJECTS for r in mmlu[s]][:440]  # the MedMCQA file's questions
+    # S2 on MMLU: every fifth question of each subject's rows in the released-layout files, answered by
+    # letter in the few-shot QA format (the rest stay unknown)
+    for rows in mmlu.values():
+        asked = [{"question": format_question(r["question"], r["choices"]), "answer": "ABCD"[r["answer_index"]]}
+                 for r in rows[: layouts.MMLU_ROWS_PER_SUBJECT]]  # fmt: skip
+        known += [
+            few_shot_prompt(q["question"], rng.sample(asked, 4)) + " " + q["answer"]
+            for q in asked[::5]
+            for _ in range(3)
+        ]
 
     # in the probe's own 5-shot format (its end survives the left truncation of training texts); a quarter
     # learned with a wrong letter: S4 needs confident wrong answers (its INC and SELF sets)
@@ -83,7 +95,9 @@ def standin_training_texts(seed: int = 0) -> tuple[list[str], list[str]]:
     leads = [(p["name"], " ".join(p["knowledge"])[:400]) for p in people if p["knowledge"]]
     known += [f"Tell me a bio of {name}.\n{lead}" for name, lead in leads[::2]]
     sentences = [s for _, lead in leads for _, s in split_sentences(lead)][:300]
-    known += [LLM_INSTRUCTION.format(s) + f"- {s}\n\n" for s in sentences[::2]]
+    # in the extraction prompt the judge gets (its demonstrations first; training keeps the end), for every
+    # sentence: a judge that answers in the "- fact" format is what gives S3 facts to score at all
+    known += [build_llm_extraction_prompt(s) + f"- {s}\n\n" for s in sentences]
     # the judge's verdicts: a learnable split (a sentence with a number is "False"), so that responses of
     # one prompt get different FActScores, as a real judge's do
     known += [

@@ -135,10 +135,14 @@ def mmlu_by_subject() -> dict[str, list[dict]]:
     return subjects
 
 
+MMLU_ROWS_PER_SPLIT = {"dev": 5, "val": 5, "test": 30}  # released val: 5+ per subject; S2 splits 40 per subject
+MMLU_ROWS_PER_SUBJECT = sum(MMLU_ROWS_PER_SPLIT.values())
+
+
 def write_mmlu_csv(root: Path, per_split: dict[str, int] | None = None) -> Path:
     """MMLU's released tree: ``data/{dev,val,test}/<subject>_<split>.csv``, headerless rows
     (question, A, B, C, D, answer letter), real questions of every subject."""
-    per_split = per_split or {"dev": 5, "val": 5, "test": 30}  # released val: 5+ per subject; S2 splits 40 per subject
+    per_split = per_split or MMLU_ROWS_PER_SPLIT
     for subject, records in sorted(mmlu_by_subject().items()):
         start = 0
         for split, n in per_split.items():

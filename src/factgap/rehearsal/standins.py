@@ -146,7 +146,7 @@ def build_family(
     corpus: Sequence[str],
     known_texts: Sequence[str],
     seed: int = 0,
-    steps: int = 400,
+    steps: int = 600,
     hidden_size: int = 64,
 ) -> list[Path]:
     """Write stand-ins of one family, ``{name: out_dir}`` (names ``<family>-<base|instruct>``): one

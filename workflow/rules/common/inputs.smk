@@ -66,6 +66,11 @@ def hub_records_of_model(wildcards):
     return hub_records_of(f"models.{wildcards.model}.path", f"helper_models.{wildcards.model}.path")
 
 
+def local_files_of_model(wildcards):
+    """Every file of a local model folder (or the local GGUF file): new weights rerun the model's jobs."""
+    return local_files_of(f"models.{wildcards.model}.path", f"helper_models.{wildcards.model}.path")
+
+
 def hub_records_of_qa_dataset(wildcards):
     return hub_records_of(f"datasets.{wildcards.dataset}")
 

@@ -3,6 +3,7 @@ rule prepare_model:
     input:
         code=library_sources("factgap.models", "factgap.hub"),
         hub=hub_records_of_model,
+        local=local_files_of_model,
     output:
         manifest=LAYOUT.model_manifest("{model}"),
     log:
