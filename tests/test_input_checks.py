@@ -114,8 +114,22 @@ def test_the_files_of_a_local_model_folder_are_inputs_of_its_preparation(tmp_pat
     (folder / "config.json").write_text("{}")
     (folder / "model.safetensors").write_bytes(b"weights")
     config = edited_default_config(
-        tmp_path / "c.yaml", lambda cfg: cfg.update(models={"m": {"source": "hf", "path": str(folder)}})
+        tmp_path / "c.yaml", lambda cfg: cfg.update(models={"my-model-3.1": {"source": "hf", "path": str(folder)}})
     )
-    proc = run_snakemake("-n", "results/models/m/model.json", "--configfile", str(config), cwd=tmp_path, timeout=300)
+    proc = run_snakemake(
+        "-n", "results/models/my-model-3.1/model.json", "--configfile", str(config), cwd=tmp_path, timeout=300
+    )
     inputs = next(line for line in proc.stdout.splitlines() if line.strip().startswith("input:"))
     assert str(folder / "config.json") in inputs and str(folder / "model.safetensors") in inputs
+
+
+def test_dotted_keys_find_names_that_hold_dots(tmp_path):
+    from factgap.configuration import check_local_data_paths, config_value
+
+    cfg = {"models": {"llama-3.1-8b": {"path": "a"}, "llama-3": {"1-8b": {"path": "b"}}}, "s4": {"mmlu": None}}
+    assert config_value(cfg, "models.llama-3.1-8b.path") == "a"  # the whole name first
+    assert config_value(cfg, "models.llama-3.1-8b.revision") is None
+    assert config_value(cfg, "s4.mmlu.path") is None and config_value(cfg, "nothing.here") is None
+    missing = str(tmp_path / "no-such-file.tsv")
+    with pytest.raises(ValueError, match=r"'datasets\.pop\.qa\.path'"):  # a dataset named "pop.qa" is checked too
+        check_local_data_paths({"datasets": {"pop.qa": {"path": missing}}, "s4": {}})

@@ -25,10 +25,21 @@ def check_output_folders(cfg: Mapping) -> None:
 
 
 def config_value(cfg: Mapping, key: str) -> Any:
-    """The value under a dotted key (``s4.mmlu.path``), or None where any part is missing."""
+    """The value under a dotted key (``s4.mmlu.path``), or None where any part is missing. A name that holds
+    dots itself (``models.llama-3.1-8b.path``) is matched whole: the longest run of parts that is a key."""
+    parts = key.split(".")
     value: Any = cfg
-    for part in key.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
+    start = 0
+    while start < len(parts):
+        if not isinstance(value, Mapping):
+            return None
+        for end in range(len(parts), start, -1):
+            name = ".".join(parts[start:end])
+            if name in value:
+                value, start = value[name], end
+                break
+        else:
+            return None
     return value
 
 
