@@ -281,7 +281,16 @@ def factuality_table(gap_conv=(0.49, 0.29, 0.09, 0.32)) -> pd.DataFrame:
     rows = []
     for stage, values in (("early_stop", (0.49, 0.44, -0.05, 0.15)), ("convergence", gap_conv)):
         for subset in ("all", "test-Unknown"):
-            rows.append({"model": "m", "dataset": "d", "stage": stage, "test_subset": subset, **gap_row(*values)})
+            rows.append(
+                {
+                    "model": "m",
+                    "dataset": "d",
+                    "metric": "exact match",
+                    "stage": stage,
+                    "test_subset": subset,
+                    **gap_row(*values),
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -16,7 +16,6 @@ Pure core, then the shells of the rules build_bio_training_sets and train_bio_lo
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -25,6 +24,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from factgap.data.splits_by_subject import subject_unit_interval
+from factgap.factscore.pipeline import bio_request
 from factgap.io import write_parquet
 
 log = logging.getLogger(__name__)
@@ -57,15 +58,11 @@ def greedy_factscores(score_rows: Sequence[Mapping[str, Any]], verifier: str) ->
     return out
 
 
-def _tiebreak(entity_id: str, seed: int) -> str:
-    return hashlib.sha256(f"{seed}\x00{entity_id}".encode()).hexdigest()
-
-
 def split_known_unknown(scores: Mapping[str, float], share: float, seed: int) -> tuple[list[str], list[str]]:
     """(Known ids, Unknown ids): the top and bottom ``share`` of people by FActScore, equal in size."""
     if not 0 < share <= 0.5:
         raise ValueError(f"share must be in (0, 0.5], got {share}")
-    ranked = sorted(scores, key=lambda e: (scores[e], _tiebreak(e, seed)))
+    ranked = sorted(scores, key=lambda e: (scores[e], subject_unit_interval(e, seed)))
     k = math.floor(share * len(ranked))
     if k < 1:
         raise ValueError(f"{len(ranked)} people: a share of {share} leaves no one Known or Unknown")
@@ -90,11 +87,6 @@ def reference_bio(knowledge: Sequence[str], max_words: int) -> str:
     cut = " ".join(words[:max_words])
     end = cut.rfind(". ")
     return cut[: end + 1] if end >= len(cut) // 2 else cut
-
-
-def bio_request(person: Mapping[str, Any], prompt: str) -> str:
-    """The request the bio generation used for this person (its own, or the set's template)."""
-    return person.get("prompt") or prompt.format(entity=person["name"])
 
 
 def bio_set_rows(
@@ -205,11 +197,7 @@ def bio_epoch_evaluator(
     def evaluate_epoch(model) -> tuple[list[dict], list[dict]]:
         backend = HFBackend(model, tokenizer, stop=(), show_progress=False)
         texts = backend.greedy(
-            prompts,
-            max_new_tokens=generation["max_new_tokens"],
-            batch_size=generation["batch_size"],
-            stop=(),
-            desc="dev bios",
+            prompts, max_new_tokens=generation["max_new_tokens"], batch_size=generation["batch_size"], desc="dev bios"
         )
         return fact_items(people, [p["entity_id"] for p in dev_people], [t.strip() for t in texts], verify), []
 
@@ -218,7 +206,9 @@ def bio_epoch_evaluator(
 
 def dev_people_of(people: Mapping[str, Mapping[str, Any]], n: int, seed: int) -> list[dict]:
     """``n`` people of the dev split (all when fewer), drawn by a seeded hash: early stopping reads their bios."""
-    dev = sorted((p for p in people.values() if p["split"] == "dev"), key=lambda p: _tiebreak(p["entity_id"], seed))
+    dev = sorted(
+        (p for p in people.values() if p["split"] == "dev"), key=lambda p: subject_unit_interval(p["entity_id"], seed)
+    )
     if not dev:
         raise ValueError("the people set has no dev split: bio training needs dev people for early stopping")
     return dev[:n]

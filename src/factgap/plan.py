@@ -97,6 +97,7 @@ QA_EXEMPLAR_TOKENS = 22  # "Q: ...\nA: <answer>" and the blank line
 COT_EXEMPLAR_TOKENS = 50  # an exemplar with its one-sentence rationale
 QA_ANSWER_TOKENS = 6  # a short answer ends at its newline
 QA_PROMPT_TOKENS_OF_TEMPLATE = 5  # "Q: " and "\nA:" around a question
+LETTER_ANSWER_TOKENS = 3  # " B" and the blank line after a multiple-choice exemplar
 COT_CONTINUATION_TOKENS = 40  # a rationale sentence, then "A: <answer>"
 RATIONALE_PROMPT_TOKENS = 45
 RATIONALE_TOKENS = 30
@@ -480,7 +481,8 @@ def qa_sizes(config: Mapping, name: str, local_counts: Mapping[str, Any]) -> QAS
         questions = MMLU_ALL_QUESTIONS if loader == "mmlu" else MMLU_TEST_QUESTIONS
         relations = list(spec.get("relations") or [f"subject-{i}" for i in range(MMLU_SUBJECT_COUNT - len(ood))])
         per_relation = {r: by_fractions(questions / MMLU_SUBJECT_COUNT) for r in [*relations, *ood]}
-        prompt, exemplar = MC_ITEM_TOKENS[loader] + QA_PROMPT_TOKENS_OF_TEMPLATE, MC_ITEM_TOKENS[loader] + 8
+        prompt = MC_ITEM_TOKENS[loader] + QA_PROMPT_TOKENS_OF_TEMPLATE
+        exemplar = prompt + LETTER_ANSWER_TOKENS
     else:
         raise ValueError(f"config key 'datasets.{name}.loader': no released size known for {loader!r}")
     caps = spec.get("max_per_relation") or {}

@@ -14,11 +14,11 @@ hash threshold per question left a 40-question subject with 3 dev questions in a
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from factgap.data.schema import DataValidationError
+from factgap.data.splits_by_subject import checked_fractions, subject_unit_interval
 
 LETTERS = "ABCD"
 
@@ -34,13 +34,10 @@ def format_question(question: str, choices: Sequence[str]) -> str:
 def split_by_subject(records: Sequence[Mapping[str, Any]], fractions: Mapping[str, float], seed: int) -> list[str]:
     """train / dev / test of each record: per subject, the questions ranked by a seeded hash of their
     (whitespace-normalised) text, the first round(n * test) test, the next round(n * dev) dev."""
-    test, dev = float(fractions.get("test", 0.0)), float(fractions.get("dev", 0.0))
-    if test < 0 or dev < 0 or test + dev >= 1:
-        raise ValueError(f"split fractions must be >= 0 and leave room for train: {dict(fractions)}")
+    test, dev = checked_fractions(fractions)
 
-    def rank_key(i: int) -> tuple[str, str]:
-        text = " ".join(str(records[i]["question"]).split())
-        return hashlib.sha256(f"{seed}\x00{text}".encode()).hexdigest(), str(records[i]["id"])
+    def rank_key(i: int) -> tuple[float, str]:
+        return subject_unit_interval(" ".join(str(records[i]["question"]).split()), seed), str(records[i]["id"])
 
     by_subject: dict[str, list[int]] = {}
     for i, r in enumerate(records):

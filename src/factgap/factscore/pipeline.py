@@ -176,6 +176,11 @@ def read_people(path) -> dict[str, dict]:
 
 
 # ---- bios --------------------------------------------------------------------------------------
+def bio_request(person: Mapping[str, Any], prompt: str) -> str:
+    """The request a person's bio answers: the entity's own ``prompt`` (FAVA), or the set's template."""
+    return person.get("prompt") or prompt.format(entity=person["name"])
+
+
 def bio_rows(
     entity_ids: Sequence[str], prompts: Sequence[str], greedy: Sequence[str], samples: Sequence[Sequence[str]]
 ) -> list[dict]:
@@ -219,7 +224,7 @@ def generate_bios_file(
     if not people:
         raise ValueError(f"{people_path}: no people in split {split!r}")
     engine = engine or make_backend(backend, manifest_path, adapter=adapter_dir, stop=(), show_progress=True)
-    messages = [p.get("prompt") or generation["prompt"].format(entity=p["name"]) for p in people]
+    messages = [bio_request(p, generation["prompt"]) for p in people]
     prompts = [chat_prompt(engine.tokenizer, m, generation["chat_template"]) for m in messages]
     greedy, samples = engine.greedy_and_samples(
         prompts,

@@ -68,11 +68,11 @@ def build_table(
     """One row per (model, dataset, stage, test subset); columns with EM (FActScore for bios) and CIs
     (fractions)."""
     zero = predictions[predictions["prompt_mode"] == "zero_shot"]
-    if "metric" not in zero:
-        zero = zero.assign(metric=EXACT_MATCH)
+    # QA predictions carry no metric column (or NaN beside bio rows): theirs is exact match
+    zero = zero.assign(metric=zero["metric"].fillna(EXACT_MATCH) if "metric" in zero else EXACT_MATCH)
     rows = []
     for (model, dataset), group in zero.groupby(["model", "dataset"], sort=True):
-        metric = group["metric"].fillna(EXACT_MATCH).iloc[0]
+        metric = group["metric"].iloc[0]
         base = group[group["variant"] == BASE]
         for stage in STAGES:
             known = group[group["variant"] == variant_label(known_set, stage)].sort_values("id")
@@ -138,8 +138,11 @@ def _describe_group(model, dataset, group: pd.DataFrame) -> str:
         for _, r in rows.iterrows()
     ]
     items = "all test items" if subset == "all" else f"the {subset} items"
-    metric = group["metric"].iloc[0] if "metric" in group else EXACT_MATCH
-    return f"{model}/{dataset}, {items}: the Known − Unknown {metric} gap in points is " + " and ".join(parts) + "."
+    return (
+        f"{model}/{dataset}, {items}: the Known − Unknown {group['metric'].iloc[0]} gap in points is "
+        + " and ".join(parts)
+        + "."
+    )
 
 
 def describe(table: pd.DataFrame) -> str:
@@ -160,7 +163,7 @@ def build(
 ) -> Report:
     """S2 Table 1 analogue from 0-shot predictions of the base, Known- and Unknown-trained models (and,
     given ``bio_scores``, their bios' FActScore under ``verifier``)."""
-    predictions = inputs.frame("predictions", empty_columns=["prompt_mode"]).assign(metric=EXACT_MATCH)
+    predictions = inputs.frame("predictions", empty_columns=["prompt_mode"])
     if inputs.paths("bio_scores"):
         bios = bio_predictions(inputs.frame("bio_scores"), inputs.frame("bio_people"), verifier)
         predictions = pd.concat([predictions, bios], ignore_index=True)

@@ -48,17 +48,14 @@ def hub_records_of(*config_keys):
 def local_files_of(*config_keys):
     """The local files these dotted config keys name (a file, or every file under a folder), so that an
     edited copy of a dataset reruns the jobs that read it; nothing for null, Hub ids and packages."""
-    return [f for _, value in local_paths_of(config, *config_keys) for f in local_files_at(value)]
-
-
-def local_files_at(value):
-    """A local file, or every file under a local folder; nothing for a Hub id, a package file or null."""
-    if not value or str(value).startswith(hub.PACKAGE_PREFIX):
-        return []
-    path = Path(value)
-    if path.is_file():
-        return [str(path)]
-    return sorted(str(f) for f in path.rglob("*") if f.is_file()) if path.is_dir() else []
+    files = []
+    for _, value in local_paths_of(config, *config_keys):
+        path = Path(value)
+        if path.is_file():
+            files.append(str(path))
+        elif path.is_dir():
+            files += sorted(str(f) for f in path.rglob("*") if f.is_file())
+    return files
 
 
 def local_files_of_qa_dataset(wildcards):
@@ -70,9 +67,8 @@ def hub_records_of_model(wildcards):
 
 
 def local_files_of_model(wildcards):
-    """Every file of a local model folder (or the local GGUF file): new weights rerun the model's jobs.
-    (Looked up by name, not by dotted key: model names such as llama-3.1-8b hold dots.)"""
-    return local_files_at(ALL_MODEL_SPECS[wildcards.model]["path"])
+    """Every file of a local model folder (or the local GGUF file): new weights rerun the model's jobs."""
+    return local_files_of(f"models.{wildcards.model}.path", f"helper_models.{wildcards.model}.path")
 
 
 def hub_records_of_qa_dataset(wildcards):
